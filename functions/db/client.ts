@@ -1,0 +1,69 @@
+/**
+ * Opens the control-plane database through one of three Drizzle drivers. Everything above this
+ * module sees only `Database`; it never learns which driver it has.
+ */
+import type { RDSDataClient } from "@aws-sdk/client-rds-data";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type { DatabaseConfig } from "../shared/config.ts";
+import { schema } from "./schema.ts";
+
+export type Schema = typeof schema;
+export type Database = PgDatabase<PgQueryResultHKT, Schema>;
+export type DatabaseKind = DatabaseConfig["kind"];
+
+export interface DatabaseHandle {
+  readonly db: Database;
+  readonly kind: DatabaseKind;
+  /** Releases connections (PGlite: closes the embedded instance). */
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** The Data API client to use (tests hand in an adapter; Lambdas get the SDK client). */
+  readonly rdsDataClient?: RDSDataClient;
+  /** Max pool size for node-postgres. */
+  readonly poolSize?: number;
+}
+
+/** Opens the database described by `config`. */
+export async function openDatabase(
+  config: DatabaseConfig,
+  options: OpenDatabaseOptions = {},
+): Promise<DatabaseHandle> {
+  switch (config.kind) {
+    case "pglite": {
+      const { PGlite } = await import("@electric-sql/pglite");
+      const { drizzle } = await import("drizzle-orm/pglite");
+      const client = new PGlite(config.dataDir);
+      await client.waitReady;
+      await client.exec("SET TIME ZONE 'UTC'");
+      const db = drizzle({ client, schema }) as unknown as Database;
+      return { db, kind: "pglite", close: () => client.close() };
+    }
+    case "postgres": {
+      const pg = await import("pg");
+      const { drizzle } = await import("drizzle-orm/node-postgres");
+      const pool = new pg.default.Pool({
+        connectionString: config.url,
+        max: options.poolSize ?? 10,
+        options: "-c TimeZone=UTC",
+      });
+      // An idle client that loses its connection must not crash the process; the next query reconnects.
+      pool.on("error", () => {});
+      const db = drizzle({ client: pool, schema }) as unknown as Database;
+      return { db, kind: "postgres", close: () => pool.end() };
+    }
+    case "data-api": {
+      const { drizzle } = await import("drizzle-orm/aws-data-api/pg");
+      const client =
+        options.rdsDataClient ?? new (await import("@aws-sdk/client-rds-data")).RDSDataClient({});
+      const db = drizzle(client, {
+        database: config.database,
+        resourceArn: config.clusterArn,
+        secretArn: config.secretArn,
+        schema,
+      }) as unknown as Database;
+      return { db, kind: "data-api", close: async () => client.destroy() };
+    }
+  }
+}

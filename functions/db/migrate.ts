@@ -1,0 +1,108 @@
+/**
+ * Applies the control-plane SQL migrations in `migrations/` in file-name order, each file in its
+ * own transaction together with its record in `schema_migrations`. Applying twice is a no-op, and
+ * two processes migrating at once serialise on an advisory lock.
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { sql } from "drizzle-orm";
+import type { Database } from "./client.ts";
+import { queryRows } from "./sql.ts";
+
+export interface MigrationFile {
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** The repository's `migrations/` directory. */
+export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.meta.url));
+
+/** Reads `*.sql` files of a directory (not recursing), sorted by name. */
+export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<MigrationFile[]> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith(".sql")).sort();
+  return Promise.all(names.map(async (name) => ({ name, sql: await readFile(join(dir, name), "utf8") })));
+}
+
+/**
+ * Splits a SQL script into statements. The Data API runs one statement per call, so scripts are
+ * split here; dollar-quoted bodies, quoted strings and comments are respected.
+ */
+export function splitStatements(script: string): string[] {
+  const statements: string[] = [];
+  let current = "";
+  let i = 0;
+  while (i < script.length) {
+    const ch = script[i] as string;
+    const rest = script.slice(i);
+    if (rest.startsWith("--")) {
+      const end = script.indexOf("\n", i);
+      i = end === -1 ? script.length : end + 1;
+      current += "\n";
+      continue;
+    }
+    const dollar = /^\$[A-Za-z_]*\$/.exec(rest);
+    if (dollar) {
+      const tag = dollar[0];
+      const end = script.indexOf(tag, i + tag.length);
+      const stop = end === -1 ? script.length : end + tag.length;
+      current += script.slice(i, stop);
+      i = stop;
+      continue;
+    }
+    if (ch === "'" || ch === '"') {
+      let j = i + 1;
+      while (j < script.length) {
+        if (script[j] === ch) {
+          if (script[j + 1] === ch) {
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        j++;
+      }
+      current += script.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    if (ch === ";") {
+      if (current.trim()) statements.push(current.trim());
+      current = "";
+      i++;
+      continue;
+    }
+    current += ch;
+    i++;
+  }
+  if (current.trim()) statements.push(current.trim());
+  return statements;
+}
+
+const MIGRATION_LOCK_KEY = 7_412_001;
+
+/** Applies every pending migration; returns the names applied now. */
+export async function migrate(db: Database, files?: readonly MigrationFile[]): Promise<string[]> {
+  const migrations = files ?? (await loadMigrations());
+  await db.execute(
+    sql`CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(255) PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+  );
+  const applied: string[] = [];
+  for (const file of migrations) {
+    const done = await db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
+      const existing = await queryRows(
+        tx as unknown as Database,
+        sql`SELECT name FROM schema_migrations WHERE name = ${file.name}`,
+      );
+      if (existing.length > 0) return false;
+      for (const statement of splitStatements(file.sql)) {
+        await tx.execute(sql.raw(statement));
+      }
+      await tx.execute(sql`INSERT INTO schema_migrations (name) VALUES (${file.name})`);
+      return true;
+    });
+    if (done) applied.push(file.name);
+  }
+  return applied;
+}

@@ -1,0 +1,129 @@
+/**
+ * Drizzle mirror of the control-plane tables in `migrations/*.sql` (the SQL files are the source of
+ * truth; a test checks this file against the migrated database).
+ */
+import { boolean, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid, varchar } from "drizzle-orm/pg-core";
+
+const ts = (name: string) => timestamp(name, { mode: "date", withTimezone: false });
+const tstz = (name: string) => timestamp(name, { mode: "date", withTimezone: true });
+
+export const tenantTemplates = pgTable("tenant_templates", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  name: varchar("name", { length: 255 }).notNull(),
+  description: text("description"),
+  category: varchar("category", { length: 50 }).default("basic"),
+  settings: jsonb("settings").$type<Record<string, unknown>>().default({}),
+  limits: jsonb("limits").$type<Record<string, number>>().default({}),
+  initialData: jsonb("initial_data").$type<Record<string, unknown>>().default({}),
+  migrations: jsonb("migrations").$type<string[]>().default([]),
+  postProvisioningSteps: jsonb("post_provisioning_steps").$type<string[]>().default([]),
+  createdAt: ts("created_at").defaultNow(),
+  updatedAt: ts("updated_at").defaultNow(),
+  version: integer("version").notNull().default(1),
+  isDefault: boolean("is_default").notNull().default(false),
+  deletedAt: ts("deleted_at"),
+});
+
+export const tenantTemplateVersions = pgTable(
+  "tenant_template_versions",
+  {
+    templateId: uuid("template_id").notNull(),
+    version: integer("version").notNull(),
+    name: varchar("name", { length: 255 }).notNull(),
+    description: text("description"),
+    category: varchar("category", { length: 50 }).notNull(),
+    settings: jsonb("settings").$type<Record<string, unknown>>().notNull(),
+    limits: jsonb("limits").$type<Record<string, number>>().notNull(),
+    initialData: jsonb("initial_data").$type<Record<string, unknown>>().notNull(),
+    migrations: jsonb("migrations").$type<string[]>().notNull(),
+    postProvisioningSteps: jsonb("post_provisioning_steps").$type<string[]>().notNull(),
+    createdBy: uuid("created_by"),
+    createdAt: ts("created_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.templateId, t.version] })],
+);
+
+export const tenants = pgTable("tenants", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  slug: varchar("slug", { length: 63 }),
+  subdomain: varchar("subdomain", { length: 63 }),
+  name: varchar("name", { length: 255 }).notNull(),
+  status: varchar("status", { length: 20 }).notNull().default("provisioning"),
+  settings: jsonb("settings").$type<Record<string, unknown>>().notNull().default({}),
+  limits: jsonb("limits").$type<Record<string, number>>().notNull().default({}),
+  templateId: uuid("template_id"),
+  templateVersion: integer("template_version"),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+  updatedAt: tstz("updated_at").notNull().defaultNow(),
+});
+
+export const provisioningProgress = pgTable("tenant_provisioning_progress", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id"),
+  templateId: uuid("template_id"),
+  status: varchar("status", { length: 20 }).default("pending"),
+  currentStep: varchar("current_step", { length: 255 }),
+  totalSteps: integer("total_steps").default(0),
+  completedSteps: integer("completed_steps").default(0),
+  steps: jsonb("steps").$type<unknown[]>().default([]),
+  startedAt: ts("started_at"),
+  completedAt: ts("completed_at"),
+  error: text("error"),
+  warnings: jsonb("warnings").$type<unknown[]>().default([]),
+  metadata: jsonb("metadata").$type<Record<string, unknown>>().default({}),
+  createdAt: ts("created_at").defaultNow(),
+  updatedAt: ts("updated_at").defaultNow(),
+  kind: varchar("kind", { length: 20 }).notNull().default("provision"),
+  templateVersion: integer("template_version"),
+  attempt: integer("attempt").notNull().default(1),
+  executionRef: text("execution_ref"),
+  idempotencyKey: varchar("idempotency_key", { length: 255 }),
+  requestHash: varchar("request_hash", { length: 64 }),
+});
+
+export const users = pgTable("users", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id").notNull(),
+  email: varchar("email", { length: 320 }).notNull(),
+  name: varchar("name", { length: 255 }).notNull(),
+  role: varchar("role", { length: 50 }).notNull().default("user"),
+  passwordHash: text("password_hash"),
+  status: varchar("status", { length: 20 }).notNull().default("active"),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+  updatedAt: tstz("updated_at").notNull().defaultNow(),
+});
+
+export const apiKeys = pgTable("api_keys", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  name: varchar("name", { length: 255 }).notNull(),
+  keyHash: varchar("key_hash", { length: 64 }).notNull(),
+  keyPrefix: varchar("key_prefix", { length: 16 }).notNull(),
+  role: varchar("role", { length: 20 }).notNull().$type<"admin" | "tenant_admin">(),
+  tenantId: uuid("tenant_id"),
+  createdBy: uuid("created_by"),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+  lastUsedAt: tstz("last_used_at"),
+  revokedAt: tstz("revoked_at"),
+});
+
+export const auditLogs = pgTable("audit_logs", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  actorKeyId: uuid("actor_key_id"),
+  action: varchar("action", { length: 100 }).notNull(),
+  targetType: varchar("target_type", { length: 50 }).notNull(),
+  targetId: varchar("target_id", { length: 255 }),
+  tenantId: uuid("tenant_id"),
+  details: jsonb("details").$type<Record<string, unknown>>().notNull().default({}),
+  requestId: varchar("request_id", { length: 255 }),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+});
+
+export const schema = {
+  tenantTemplates,
+  tenantTemplateVersions,
+  tenants,
+  provisioningProgress,
+  users,
+  apiKeys,
+  auditLogs,
+};

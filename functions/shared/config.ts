@@ -1,0 +1,124 @@
+import { z } from "zod";
+
+/**
+ * Where the control-plane database lives. Exactly one of these is chosen from the environment:
+ * an AWS Aurora cluster through the RDS Data API, any PostgreSQL server, or the embedded PGlite.
+ */
+export type DatabaseConfig =
+  | { readonly kind: "pglite"; readonly dataDir: string }
+  | { readonly kind: "postgres"; readonly url: string }
+  | {
+      readonly kind: "data-api";
+      readonly clusterArn: string;
+      readonly secretArn: string;
+      readonly database: string;
+    };
+
+/** Native Step Functions retry policy for transient step errors (the ASL holds the defaults). */
+export interface RetryPolicy {
+  readonly intervalSeconds: number;
+  readonly backoffRate: number;
+  readonly maxAttempts: number;
+  readonly maxDelaySeconds: number;
+}
+
+export interface Config {
+  readonly port: number;
+  readonly dataDir: string;
+  readonly database: DatabaseConfig;
+  readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  readonly retry: RetryPolicy;
+}
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+const envSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    DATA_DIR: z.string().trim().min(1).default(".data"),
+    DATABASE_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+        .optional(),
+    ),
+    DB_CLUSTER_ARN: optionalString,
+    DB_SECRET_ARN: optionalString,
+    DB_NAME: optionalString,
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+    STEP_RETRY_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(2),
+    STEP_RETRY_BACKOFF_RATE: z.coerce.number().min(1).max(10).default(2),
+    STEP_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).max(20).default(4),
+    STEP_RETRY_MAX_DELAY_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
+  })
+  .superRefine((env, ctx) => {
+    const dataApi = [env.DB_CLUSTER_ARN, env.DB_SECRET_ARN, env.DB_NAME];
+    const given = dataApi.filter((v) => v !== undefined).length;
+    if (given > 0 && given < 3) {
+      for (const key of ["DB_CLUSTER_ARN", "DB_SECRET_ARN", "DB_NAME"] as const) {
+        if (env[key] === undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: "DB_CLUSTER_ARN, DB_SECRET_ARN and DB_NAME must be set together",
+          });
+        }
+      }
+    }
+    if (given === 3 && env.DATABASE_URL !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["DATABASE_URL"],
+        message: "set either DATABASE_URL or the DB_* Data API variables, not both",
+      });
+    }
+  });
+
+/** Thrown when the environment does not describe a valid configuration. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Parses the environment once. A malformed variable fails fast with a message naming it.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(environment)"}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  let database: DatabaseConfig;
+  if (e.DB_CLUSTER_ARN && e.DB_SECRET_ARN && e.DB_NAME) {
+    database = {
+      kind: "data-api",
+      clusterArn: e.DB_CLUSTER_ARN,
+      secretArn: e.DB_SECRET_ARN,
+      database: e.DB_NAME,
+    };
+  } else if (e.DATABASE_URL) {
+    database = { kind: "postgres", url: e.DATABASE_URL };
+  } else {
+    database = { kind: "pglite", dataDir: `${e.DATA_DIR}/pglite` };
+  }
+  return {
+    port: e.PORT,
+    dataDir: e.DATA_DIR,
+    database,
+    logLevel: e.LOG_LEVEL,
+    retry: {
+      intervalSeconds: e.STEP_RETRY_INTERVAL_SECONDS,
+      backoffRate: e.STEP_RETRY_BACKOFF_RATE,
+      maxAttempts: e.STEP_RETRY_MAX_ATTEMPTS,
+      maxDelaySeconds: e.STEP_RETRY_MAX_DELAY_SECONDS,
+    },
+  };
+}

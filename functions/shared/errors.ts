@@ -1,0 +1,252 @@
+/**
+ * The one error vocabulary of the service.
+ *
+ * - `HttpError` subclasses carry a status code and serialise to `{"error":{"code","message","details"}}`.
+ *   Only 4xx messages reach clients; anything else is answered as "internal error" and logged.
+ * - Step errors are thrown into Step Functions; their `name` is what the ASL's `ErrorEquals` matches,
+ *   so renaming one is a change to `statemachines/*.asl.json` too.
+ */
+
+export interface FieldIssue {
+  readonly field: string;
+  readonly message: string;
+}
+
+export abstract class HttpError extends Error {
+  abstract readonly statusCode: number;
+  abstract readonly code: string;
+  readonly details: unknown;
+  constructor(message: string, details?: unknown, options?: ErrorOptions) {
+    super(message, options);
+    this.details = details;
+  }
+  toBody(): { error: { code: string; message: string; details?: unknown } } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.details === undefined ? {} : { details: this.details }),
+      },
+    };
+  }
+}
+
+/** 400: the request is malformed or a field is invalid; `details` lists the fields. */
+export class RequestValidationError extends HttpError {
+  readonly statusCode = 400;
+  readonly code: string;
+  constructor(message: string, issues: readonly FieldIssue[] = [], code = "validation_error") {
+    super(message, issues.length > 0 ? { fields: issues } : undefined);
+    this.name = "RequestValidationError";
+    this.code = code;
+  }
+  /** Builds the error for a single field, naming it in the message. */
+  static field(field: string, message: string): RequestValidationError {
+    return new RequestValidationError(`${field}: ${message}`, [{ field, message }]);
+  }
+}
+
+export class UnauthorizedError extends HttpError {
+  readonly statusCode = 401;
+  readonly code = "unauthorized";
+  constructor(message = "a valid API key is required (Authorization: Bearer <key>)") {
+    super(message);
+    this.name = "UnauthorizedError";
+  }
+}
+
+export class ForbiddenError extends HttpError {
+  readonly statusCode = 403;
+  readonly code = "forbidden";
+  constructor(message = "this API key's role may not do that") {
+    super(message);
+    this.name = "ForbiddenError";
+  }
+}
+
+export class NotFoundError extends HttpError {
+  readonly statusCode = 404;
+  readonly code = "not_found";
+  constructor(what: string, id?: string) {
+    super(id === undefined ? `${what} not found` : `${what} ${id} not found`);
+    this.name = "NotFoundError";
+  }
+}
+
+export class MethodNotAllowedError extends HttpError {
+  readonly statusCode = 405;
+  readonly code = "method_not_allowed";
+  constructor(method: string, path: string) {
+    super(`${method} is not allowed on ${path}`);
+    this.name = "MethodNotAllowedError";
+  }
+}
+
+export class ConflictError extends HttpError {
+  readonly statusCode = 409;
+  readonly code = "conflict";
+  constructor(message: string, details?: unknown) {
+    super(message, details);
+    this.name = "ConflictError";
+  }
+}
+
+export class PayloadTooLargeError extends HttpError {
+  readonly statusCode = 413;
+  readonly code = "payload_too_large";
+  constructor(limitBytes: number) {
+    super(`request body is larger than ${limitBytes} bytes`);
+    this.name = "PayloadTooLargeError";
+  }
+}
+
+export class UnsupportedMediaTypeError extends HttpError {
+  readonly statusCode = 415;
+  readonly code = "unsupported_media_type";
+  constructor() {
+    super("request body must be application/json");
+    this.name = "UnsupportedMediaTypeError";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step errors (thrown inside workflow steps; matched by name in the ASL)
+// ---------------------------------------------------------------------------------------------
+
+/** Something a retry can fix: connection loss, serialization failure, deadlock, lock timeout. */
+export class TransientError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TransientError";
+  }
+}
+
+/** Input that can never succeed as given. */
+export class ValidationError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ValidationError";
+  }
+}
+
+/** A database operation failed in a way a retry will not fix (constraint, syntax, missing object). */
+export class DatabaseError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DatabaseError";
+  }
+}
+
+/** A tenant migration could not be applied. */
+export class MigrationError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "MigrationError";
+  }
+}
+
+/** A template's configuration could not be applied to the tenant. */
+export class ConfigurationError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConfigurationError";
+  }
+}
+
+/** An external service answered with a permanent failure. */
+export class NetworkError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NetworkError";
+  }
+}
+
+/** The run was cancelled (or otherwise is no longer wanted); the step did nothing. */
+export class RunCancelledError extends Error {
+  constructor(progressId: string, status: string) {
+    super(`run ${progressId} is ${status}; step not executed`);
+    this.name = "RunCancelledError";
+  }
+}
+
+/** Names every step error the ASL may match, so the ASL test can check them against this file. */
+export const STEP_ERROR_NAMES = [
+  "TransientError",
+  "ValidationError",
+  "DatabaseError",
+  "MigrationError",
+  "ConfigurationError",
+  "NetworkError",
+  "RunCancelledError",
+] as const;
+export type StepErrorName = (typeof STEP_ERROR_NAMES)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Classifying database errors
+// ---------------------------------------------------------------------------------------------
+
+/** SQLSTATE codes a retry can fix. */
+const TRANSIENT_SQLSTATES = new Set([
+  "40001", // serialization_failure
+  "40P01", // deadlock_detected
+  "55P03", // lock_not_available (lock_timeout)
+  "57014", // query_canceled (statement_timeout)
+  "53300", // too_many_connections
+  "53400", // configuration_limit_exceeded
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+]);
+
+const TRANSIENT_MESSAGES =
+  /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|Connection terminated|connection.*(closed|lost)|Communications link failure|StatementTimeoutException|ThrottlingException|DatabaseResumingException|resuming after being auto-paused/i;
+
+/** Finds a SQLSTATE on an error or any of its causes (drivers wrap errors differently). */
+export function sqlState(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Object; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+    const message = (current as { message?: unknown }).message;
+    if (typeof message === "string") {
+      // The Data API reports Postgres errors only in the message text: "ERROR: ...; SQLState: 40001"
+      const m = /SQLState: ([0-9A-Z]{5})/.exec(message);
+      if (m?.[1]) return m[1];
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function messageChain(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Object; depth++) {
+    const m = (current as { message?: unknown }).message;
+    const n = (current as { name?: unknown }).name;
+    if (typeof n === "string") parts.push(n);
+    if (typeof m === "string") parts.push(m);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return parts.join(" | ");
+}
+
+/** True when a database error is one a retry may fix. */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (error instanceof TransientError) return true;
+  const state = sqlState(error);
+  if (state !== undefined) return TRANSIENT_SQLSTATES.has(state) || state.startsWith("08");
+  return TRANSIENT_MESSAGES.test(messageChain(error));
+}
+
+/** The innermost human message of an error chain (drizzle wraps driver errors as "Failed query: ..."). */
+export function rootMessage(error: unknown): string {
+  let current: unknown = error;
+  let message = error instanceof Error ? error.message : String(error);
+  for (let depth = 0; depth < 5 && current instanceof Object; depth++) {
+    const m = (current as { message?: unknown }).message;
+    if (typeof m === "string" && m.length > 0) message = m;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return message;
+}

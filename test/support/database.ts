@@ -1,0 +1,95 @@
+/**
+ * Test databases. `TEST_DATABASE` chooses the driver the integration suite runs on:
+ * - `pglite` (default): an in-memory embedded PGlite;
+ * - `postgres`: a fresh database on the local PostgreSQL server (`TEST_PG_URL`, default
+ *   postgres://postgres@127.0.0.1:5432/postgres), dropped afterwards;
+ * - `data-api`: the same fresh database reached through drizzle's aws-data-api driver, with the
+ *   RDS Data client answered by the adapter in `data-api-adapter.ts`.
+ */
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import type { DatabaseConfig } from "../../functions/shared/config.ts";
+import { type DatabaseHandle, openDatabase } from "../../functions/db/client.ts";
+import { migrate } from "../../functions/db/migrate.ts";
+
+export type TestDatabaseKind = "pglite" | "postgres" | "data-api";
+
+export const testDatabaseKind = (process.env.TEST_DATABASE ?? "pglite") as TestDatabaseKind;
+export const adminPgUrl = process.env.TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+export interface TestDatabase extends DatabaseHandle {
+  /** The config a server process would use to reach the same database. */
+  readonly config: DatabaseConfig;
+  /** For `postgres` and `data-api`: a URL to the fresh database (for direct pg checks). */
+  readonly url?: string;
+  /** Closes and drops the database. */
+  destroy(): Promise<void>;
+}
+
+/** Creates a fresh, empty database on the local PostgreSQL server and returns its URL. */
+export async function createFreshPgDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `tp_test_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: adminPgUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminPgUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: adminPgUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** Opens a fresh migrated database of the kind chosen by `TEST_DATABASE`. */
+export async function openTestDatabase(options: { migrate?: boolean; kind?: TestDatabaseKind } = {}): Promise<TestDatabase> {
+  const kind = options.kind ?? testDatabaseKind;
+  let handle: DatabaseHandle;
+  let config: DatabaseConfig;
+  let url: string | undefined;
+  let drop: () => Promise<void> = async () => {};
+  if (kind === "pglite") {
+    config = { kind: "pglite", dataDir: "memory://" };
+    handle = await openDatabase(config);
+  } else {
+    const fresh = await createFreshPgDatabase();
+    url = fresh.url;
+    drop = fresh.drop;
+    if (kind === "postgres") {
+      config = { kind: "postgres", url };
+      handle = await openDatabase(config, { poolSize: 5 });
+    } else {
+      const { createDataApiAdapter } = await import("./data-api-adapter.ts");
+      const adapter = createDataApiAdapter(url);
+      config = {
+        kind: "data-api",
+        clusterArn: "arn:aws:rds:eu-west-1:123456789012:cluster:local",
+        secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:local",
+        database: new URL(url).pathname.slice(1),
+      };
+      const inner = await openDatabase(config, { rdsDataClient: adapter.client });
+      handle = {
+        ...inner,
+        close: async () => {
+          await inner.close();
+          await adapter.close();
+        },
+      };
+    }
+  }
+  if (options.migrate !== false) await migrate(handle.db);
+  return {
+    ...handle,
+    config,
+    ...(url === undefined ? {} : { url }),
+    destroy: async () => {
+      await handle.close();
+      await drop();
+    },
+  };
+}
