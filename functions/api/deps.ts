@@ -1,0 +1,13 @@
+/**
+ * What API operations need, passed in: the local server hands in the embedded database and the
+ * in-process workflow runner; Lambdas get the Data API and Step Functions (production-deps.ts).
+ */
+import type { Database } from "../db/client.ts";
+import type { Logger } from "../shared/logger.ts";
+
+export interface ApiDeps {
+  readonly db: Database;
+  readonly logger: Logger;
+  /** The current time; tests may fix it. */
+  readonly clock: () => Date;
+}

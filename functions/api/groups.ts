@@ -1,0 +1,18 @@
+/**
+ * Every API group's operations, for the local server (which serves all groups in one process).
+ * In AWS each group is its own Lambda (functions/api/<group>.ts `handler`).
+ */
+import { createGroupHandler, type GroupHandler } from "../http/api-handler.ts";
+import type { ApiGroup } from "../http/route-table.ts";
+import type { ApiDeps } from "./deps.ts";
+import { keyOperations } from "./keys.ts";
+import { metaOperations } from "./meta.ts";
+import { templateOperations } from "./templates.ts";
+
+export function createAllGroupHandlers(deps: ApiDeps): Record<ApiGroup, GroupHandler> {
+  return {
+    meta: createGroupHandler("meta", metaOperations(deps), deps.logger),
+    templates: createGroupHandler("templates", templateOperations(deps), deps.logger),
+    keys: createGroupHandler("keys", keyOperations(deps), deps.logger),
+  };
+}

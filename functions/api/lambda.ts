@@ -1,0 +1,23 @@
+/**
+ * Wraps a group's operations as a Lambda entry point whose dependencies are built on the first
+ * invocation (so importing a handler module has no side effects).
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
+import { createGroupHandler, type GroupHandler, type GroupOperations } from "../http/api-handler.ts";
+import type { ApiGroup } from "../http/route-table.ts";
+import type { ApiDeps } from "./deps.ts";
+import { productionDeps } from "./production-deps.ts";
+
+export function lambdaEntry<G extends ApiGroup>(
+  group: G,
+  factory: (deps: ApiDeps) => GroupOperations<G>,
+): (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult> {
+  let handler: GroupHandler | undefined;
+  return async (event, context) => {
+    if (!handler) {
+      const deps = await productionDeps();
+      handler = createGroupHandler(group, factory(deps), deps.logger);
+    }
+    return handler(event, context);
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * The audit log: every mutating call writes one row (actor, action, target, details without
+ * secrets, request id). Write it inside the mutation's transaction where there is one.
+ */
+import type { Database } from "../db/client.ts";
+import { auditLogs } from "../db/schema.ts";
+
+/** Audit actions, named `<noun>.<verb>`; a typed union so a typo fails to compile. */
+export type AuditAction =
+  | "template.create"
+  | "template.update"
+  | "template.delete"
+  | "api_key.create"
+  | "api_key.revoke"
+  | "provision.start"
+  | "progress.cancel"
+  | "progress.retry_step"
+  | "progress.recover"
+  | "progress.cleanup"
+  | "deprovision.start"
+  | "deprovision.schedule"
+  | "schedule.cancel"
+  | "tenant.restore";
+
+export interface AuditEntry {
+  readonly actorKeyId: string | null;
+  readonly action: AuditAction;
+  readonly targetType: string;
+  readonly targetId: string | null;
+  readonly tenantId?: string | null;
+  readonly details?: Record<string, unknown>;
+  readonly requestId: string | null;
+}
+
+const SECRET_KEYS = /password|secret|token|key$/i;
+
+/** Removes anything that looks like a secret from audit details (defence in depth). */
+export function redact(details: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(details)) {
+    if (SECRET_KEYS.test(k) && k !== "idempotencyKey") out[k] = "[redacted]";
+    else if (v && typeof v === "object" && !Array.isArray(v)) out[k] = redact(v as Record<string, unknown>);
+    else out[k] = v;
+  }
+  return out;
+}
+
+export async function recordAudit(db: Database, entry: AuditEntry): Promise<void> {
+  await db.insert(auditLogs).values({
+    actorKeyId: entry.actorKeyId,
+    action: entry.action,
+    targetType: entry.targetType,
+    targetId: entry.targetId,
+    tenantId: entry.tenantId ?? null,
+    details: redact(entry.details ?? {}),
+    requestId: entry.requestId,
+  });
+}

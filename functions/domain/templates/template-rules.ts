@@ -1,0 +1,37 @@
+/**
+ * Template rules that the zod shape cannot express alone: named migrations must exist under
+ * `migrations/tenant/` and start with `core`.
+ */
+import type { FieldIssue } from "../../shared/errors.ts";
+import { RequestValidationError } from "../../shared/errors.ts";
+import type { TemplateSpec } from "../../schemas/templates.ts";
+import { availableTenantMigrations, CORE_MIGRATION } from "./tenant-migrations.ts";
+
+/** Returns the problems with a template's migrations; empty when it is fine. */
+export function templateMigrationIssues(migrations: readonly string[], prefix = "migrations"): FieldIssue[] {
+  const available = new Set(availableTenantMigrations());
+  const issues: FieldIssue[] = [];
+  migrations.forEach((name, i) => {
+    if (!available.has(name)) {
+      issues.push({
+        field: `${prefix}[${i}]`,
+        message: `unknown tenant migration "${name}" (available: ${[...available].join(", ")})`,
+      });
+    }
+  });
+  if (migrations[0] !== CORE_MIGRATION) {
+    issues.push({ field: prefix, message: `must start with "${CORE_MIGRATION}"` });
+  }
+  return issues;
+}
+
+/** Throws a 400 naming every problem when a (zod-valid) template breaks a catalogue rule. */
+export function assertTemplateRules(spec: Pick<TemplateSpec, "migrations">, prefix = "migrations"): void {
+  const issues = templateMigrationIssues(spec.migrations, prefix);
+  if (issues.length > 0) {
+    throw new RequestValidationError(
+      issues.map((i) => `${i.field}: ${i.message}`).join("; "),
+      issues,
+    );
+  }
+}

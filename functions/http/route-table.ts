@@ -1,0 +1,199 @@
+/**
+ * The route table: every endpoint of the REST API, once. The local server routes with it, the
+ * group Lambdas dispatch with it, CDK builds API Gateway resources from it, and the OpenAPI
+ * document is generated from it. Request bodies and queries are validated with the zod schemas
+ * named here before any handler runs.
+ */
+import type { z } from "zod";
+import { errorResponseSchema } from "../schemas/common.ts";
+import {
+  apiKeyListSchema,
+  apiKeySchema,
+  createApiKeySchema,
+  createdApiKeySchema,
+  listApiKeysQuerySchema,
+} from "../schemas/keys.ts";
+import {
+  getTemplateQuerySchema,
+  listTemplatesQuerySchema,
+  templatePageSchema,
+  templateSchema,
+  templateSpecSchema,
+  templateUpdateSchema,
+  templateVersionsSchema,
+} from "../schemas/templates.ts";
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+
+/**
+ * Who may call: `public` needs no key; `admin` needs an admin key; `tenant` also admits a
+ * `tenant_admin` key, and the handler then limits it to its own tenant.
+ */
+export type Access = "public" | "admin" | "tenant";
+
+/** Handler groups: one Lambda per group in AWS, one module per group in `functions/api/`. */
+export type ApiGroup = "meta" | "templates" | "keys";
+
+export interface RouteSpec {
+  readonly method: HttpMethod;
+  /** API Gateway resource path, parameters in braces: `/api/provisioning/templates/{id}`. */
+  readonly path: string;
+  readonly group: ApiGroup;
+  readonly access: Access;
+  readonly summary: string;
+  readonly body?: z.ZodType;
+  readonly query?: z.ZodType;
+  readonly response?: z.ZodType;
+  readonly successStatus?: number;
+}
+
+export const routes = {
+  getOpenApi: {
+    method: "GET",
+    path: "/api/openapi.json",
+    group: "meta",
+    access: "public",
+    summary: "This API's OpenAPI 3 document",
+  },
+  getHealth: {
+    method: "GET",
+    path: "/api/health",
+    group: "meta",
+    access: "public",
+    summary: "Liveness and database reachability",
+  },
+  listTemplates: {
+    method: "GET",
+    path: "/api/provisioning/templates",
+    group: "templates",
+    access: "admin",
+    summary: "List templates (paginated, filter by category)",
+    query: listTemplatesQuerySchema,
+    response: templatePageSchema,
+  },
+  createTemplate: {
+    method: "POST",
+    path: "/api/provisioning/templates",
+    group: "templates",
+    access: "admin",
+    summary: "Create a template (version 1)",
+    body: templateSpecSchema,
+    response: templateSchema,
+    successStatus: 201,
+  },
+  getTemplate: {
+    method: "GET",
+    path: "/api/provisioning/templates/{id}",
+    group: "templates",
+    access: "admin",
+    summary: "Get a template, or one version of it with ?version=N",
+    query: getTemplateQuerySchema,
+    response: templateSchema,
+  },
+  updateTemplate: {
+    method: "PUT",
+    path: "/api/provisioning/templates/{id}",
+    group: "templates",
+    access: "admin",
+    summary: "Update a template; makes a new immutable version",
+    body: templateUpdateSchema,
+    response: templateSchema,
+  },
+  deleteTemplate: {
+    method: "DELETE",
+    path: "/api/provisioning/templates/{id}",
+    group: "templates",
+    access: "admin",
+    summary: "Delete a template: hidden from listing and new provisioning, versions stay readable",
+    response: templateSchema,
+  },
+  listTemplateVersions: {
+    method: "GET",
+    path: "/api/provisioning/templates/{id}/versions",
+    group: "templates",
+    access: "admin",
+    summary: "List a template's versions, newest first",
+    response: templateVersionsSchema,
+  },
+  listApiKeys: {
+    method: "GET",
+    path: "/api/provisioning/keys",
+    group: "keys",
+    access: "admin",
+    summary: "List API keys (without secrets)",
+    query: listApiKeysQuerySchema,
+    response: apiKeyListSchema,
+  },
+  createApiKey: {
+    method: "POST",
+    path: "/api/provisioning/keys",
+    group: "keys",
+    access: "admin",
+    summary: "Create an API key; the key is in this answer only",
+    body: createApiKeySchema,
+    response: createdApiKeySchema,
+    successStatus: 201,
+  },
+  revokeApiKey: {
+    method: "DELETE",
+    path: "/api/provisioning/keys/{id}",
+    group: "keys",
+    access: "admin",
+    summary: "Revoke an API key",
+    response: apiKeySchema,
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+export type OperationId = keyof typeof routes;
+export const ERROR_RESPONSE = errorResponseSchema;
+
+/** Every route as a list, with its operation id. */
+export function routeList(): (RouteSpec & { operationId: OperationId })[] {
+  return (Object.entries(routes) as [OperationId, RouteSpec][]).map(([operationId, r]) => ({ ...r, operationId }));
+}
+
+/** `/api/provisioning/templates/{id}` → a matcher for concrete paths that yields the parameters. */
+function compile(path: string): { regex: RegExp; names: string[] } {
+  const names: string[] = [];
+  const pattern = path
+    .split("/")
+    .map((seg) => {
+      const m = /^\{(\w+)\}$/.exec(seg);
+      if (m) {
+        names.push(m[1]!);
+        return "([^/]+)";
+      }
+      return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    })
+    .join("/");
+  return { regex: new RegExp(`^${pattern}/?$`), names };
+}
+
+const compiled = routeList().map((r) => ({ route: r, ...compile(r.path) }));
+
+export type RouteMatch =
+  | { kind: "found"; route: RouteSpec & { operationId: OperationId }; params: Record<string, string> }
+  | { kind: "method-not-allowed" }
+  | { kind: "not-found" };
+
+/** Finds the route for a method and concrete path. */
+export function matchRoute(method: string, path: string): RouteMatch {
+  let pathMatched = false;
+  for (const c of compiled) {
+    const m = c.regex.exec(path);
+    if (!m) continue;
+    pathMatched = true;
+    if (c.route.method !== method) continue;
+    const params: Record<string, string> = {};
+    c.names.forEach((n, i) => {
+      params[n] = decodeURIComponent(m[i + 1]!);
+    });
+    return { kind: "found", route: c.route, params };
+  }
+  return pathMatched ? { kind: "method-not-allowed" } : { kind: "not-found" };
+}
+
+/** Finds a route by API Gateway's `resource` template and method (what a group Lambda receives). */
+export function routeByResource(method: string, resource: string): (RouteSpec & { operationId: OperationId }) | undefined {
+  return compiled.find((c) => c.route.method === method && c.route.path === resource)?.route;
+}

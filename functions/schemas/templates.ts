@@ -1,0 +1,198 @@
+/**
+ * Template shapes (the product document's `TenantTemplate`), shared by the API, the OpenAPI
+ * document and the CLI.
+ */
+import { z } from "zod";
+import { isoDateTime, pageSchema, paginationQuerySchema } from "./common.ts";
+
+export const TEMPLATE_CATEGORIES = ["basic", "school_district", "municipality", "enterprise", "custom"] as const;
+export const FEATURE_FLAGS = [
+  "inventory",
+  "contracts",
+  "deliveries",
+  "reports",
+  "mobile",
+  "analytics",
+  "integrations",
+] as const;
+/** Named actions the PostProvisioningSteps state can run (implemented in functions/domain/post-provisioning). */
+export const POST_PROVISIONING_ACTIONS = [
+  "send-welcome-notification",
+  "create-default-reports",
+  "enable-integrations",
+  "record-onboarding-checklist",
+] as const;
+
+export type TemplateCategory = (typeof TEMPLATE_CATEGORIES)[number];
+export type FeatureFlag = (typeof FEATURE_FLAGS)[number];
+export type PostProvisioningAction = (typeof POST_PROVISIONING_ACTIONS)[number];
+
+const name = z.string().trim().min(1).max(255);
+const shortText = z.string().trim().min(1).max(255);
+const positiveInt = z.number().int("must be an integer").positive("must be positive").max(1_000_000);
+
+export const tenantSettingsSchema = z.strictObject({
+  features: z
+    .array(z.enum(FEATURE_FLAGS))
+    .max(FEATURE_FLAGS.length)
+    .refine((f) => new Set(f).size === f.length, "features must not repeat")
+    .optional(),
+  locale: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, "must be a locale such as en or fi-FI").optional(),
+  timezone: z.string().min(1).max(64).optional(),
+  currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR").optional(),
+  requireOrderApproval: z.boolean().optional(),
+  orderApprovalThreshold: z.number().nonnegative().max(1e9).optional(),
+  fiscalYearStartMonth: z.number().int().min(1).max(12).optional(),
+});
+export type TenantSettings = z.infer<typeof tenantSettingsSchema>;
+
+export const tenantLimitsSchema = z.strictObject({
+  maxUsers: positiveInt.optional(),
+  maxSchools: positiveInt.optional(),
+  maxProducts: positiveInt.optional(),
+  maxStorageMb: positiveInt.optional(),
+});
+export type TenantLimits = z.infer<typeof tenantLimitsSchema>;
+
+export const initialSchoolSchema = z.strictObject({
+  name,
+  code: z.string().trim().min(1).max(50).optional(),
+  type: z.enum(["primary", "secondary", "high_school", "vocational", "special", "other"]).optional(),
+  address: z.string().max(500).optional(),
+});
+export const initialProductSchema = z.strictObject({
+  sku: z.string().trim().min(1).max(64),
+  name,
+  category: shortText.optional(),
+  unit: z.string().trim().min(1).max(32).optional(),
+  unitPrice: z.number().nonnegative().max(1e9),
+});
+export const initialUserSchema = z.strictObject({
+  name,
+  email: z.email({ message: "must be an email address" }).max(320),
+  role: z.enum(["buyer", "approver", "viewer", "school_admin"]).default("buyer"),
+});
+export const initialConfigurationSchema = z.strictObject({
+  key: z.string().regex(/^[a-z][a-z0-9_.-]{0,99}$/, "must be a lowercase key such as orders.default_vat"),
+  value: z.json(),
+});
+
+export const initialDataSchema = z.strictObject({
+  schools: z.array(initialSchoolSchema).max(100_000).optional(),
+  products: z.array(initialProductSchema).max(100_000).optional(),
+  users: z.array(initialUserSchema).max(100_000).optional(),
+  configurations: z.array(initialConfigurationSchema).max(1000).optional(),
+});
+export type InitialData = z.infer<typeof initialDataSchema>;
+
+/** Checks counts against limits; the admin user counts towards `maxUsers`. */
+export function initialDataWithinLimits(
+  data: InitialData | undefined,
+  limits: TenantLimits,
+  ctx: z.RefinementCtx,
+  path: (string | number)[] = ["initialData"],
+): void {
+  const checks: [keyof InitialData, keyof TenantLimits, number][] = [
+    ["schools", "maxSchools", 0],
+    ["products", "maxProducts", 0],
+    ["users", "maxUsers", 1],
+  ];
+  for (const [field, limit, reserved] of checks) {
+    const count = (data?.[field]?.length ?? 0) + reserved;
+    const max = limits[limit];
+    if (max !== undefined && count > max) {
+      ctx.addIssue({
+        code: "custom",
+        path: [...path, field],
+        message: `${count} ${field}${reserved ? " (including the admin)" : ""} exceed limits.${limit} = ${max}`,
+      });
+    }
+  }
+  const unique: [keyof InitialData, string][] = [
+    ["products", "sku"],
+    ["users", "email"],
+  ];
+  for (const [field, key] of unique) {
+    const seen = new Set<string>();
+    for (const [i, item] of ((data?.[field] ?? []) as Record<string, unknown>[]).entries()) {
+      const v = String(item[key]).toLowerCase();
+      if (seen.has(v)) ctx.addIssue({ code: "custom", path: [...path, field, i, key], message: `duplicate ${key} ${v}` });
+      seen.add(v);
+    }
+  }
+}
+
+const templateFields = {
+  name,
+  description: z.string().max(5000).optional(),
+  category: z.enum(TEMPLATE_CATEGORIES).default("basic"),
+  settings: tenantSettingsSchema.default({}),
+  limits: tenantLimitsSchema.default({}),
+  initialData: initialDataSchema.default({}),
+  migrations: z
+    .array(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a tenant migration name such as core"))
+    .max(100)
+    .refine((m) => new Set(m).size === m.length, "migrations must not repeat")
+    .default(["core"]),
+  postProvisioningSteps: z
+    .array(z.enum(POST_PROVISIONING_ACTIONS))
+    .max(50)
+    .refine((s) => new Set(s).size === s.length, "postProvisioningSteps must not repeat")
+    .default([]),
+};
+
+/** A complete template definition (create body; also the inline spec of custom provisioning). */
+export const templateSpecSchema = z.strictObject(templateFields).superRefine((t, ctx) => {
+  initialDataWithinLimits(t.initialData, t.limits, ctx);
+});
+export type TemplateSpec = z.infer<typeof templateSpecSchema>;
+
+/** Update body: any subset of the fields; the result is validated as a whole again. */
+export const templateUpdateSchema = z
+  .strictObject({
+    name: templateFields.name.optional(),
+    description: templateFields.description,
+    category: z.enum(TEMPLATE_CATEGORIES).optional(),
+    settings: tenantSettingsSchema.optional(),
+    limits: tenantLimitsSchema.optional(),
+    initialData: initialDataSchema.optional(),
+    migrations: templateFields.migrations.optional(),
+    postProvisioningSteps: templateFields.postProvisioningSteps.optional(),
+  })
+  .refine((u) => Object.keys(u).length > 0, "the update must change at least one field");
+export type TemplateUpdate = z.infer<typeof templateUpdateSchema>;
+
+export const templateSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  description: z.string().nullable(),
+  category: z.enum(TEMPLATE_CATEGORIES),
+  settings: tenantSettingsSchema,
+  limits: tenantLimitsSchema,
+  initialData: initialDataSchema,
+  migrations: z.array(z.string()),
+  postProvisioningSteps: z.array(z.enum(POST_PROVISIONING_ACTIONS)),
+  version: z.number().int(),
+  isDefault: z.boolean(),
+  createdAt: isoDateTime,
+  updatedAt: isoDateTime,
+  deletedAt: isoDateTime.nullable(),
+});
+export type Template = z.infer<typeof templateSchema>;
+
+export const templateVersionSummarySchema = z.object({
+  version: z.number().int(),
+  name: z.string(),
+  category: z.enum(TEMPLATE_CATEGORIES),
+  createdAt: isoDateTime,
+  createdBy: z.string().nullable(),
+});
+
+export const listTemplatesQuerySchema = paginationQuerySchema.extend({
+  category: z.enum(TEMPLATE_CATEGORIES).optional(),
+});
+export const getTemplateQuerySchema = z.strictObject({
+  version: z.coerce.number().int().positive().optional(),
+});
+export const templatePageSchema = pageSchema(templateSchema);
+export const templateVersionsSchema = z.object({ items: z.array(templateVersionSummarySchema) });

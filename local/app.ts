@@ -1,0 +1,79 @@
+/**
+ * The local runtime's composition root: opens the database (embedded PGlite by default), applies
+ * migrations, seeds the default templates, makes sure an admin key exists, wires the handlers and
+ * starts the HTTP server. `npm start` and the integration tests both start the service through here.
+ */
+import type { AddressInfo } from "node:net";
+import { createAllGroupHandlers } from "../functions/api/groups.ts";
+import type { ApiDeps } from "../functions/api/deps.ts";
+import { type DatabaseHandle, openDatabase } from "../functions/db/client.ts";
+import { migrate } from "../functions/db/migrate.ts";
+import { seedDefaultTemplates } from "../functions/domain/templates/default-templates.ts";
+import type { Config } from "../functions/shared/config.ts";
+import type { Logger } from "../functions/shared/logger.ts";
+import { ensureAdminKey } from "./admin-key.ts";
+import { acquireDataDirLock } from "./data-dir-lock.ts";
+import { createLocalHttpServer } from "./http-server.ts";
+
+export interface LocalAppOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** An already open database (tests); otherwise the one `config` describes is opened. */
+  readonly database?: DatabaseHandle;
+  readonly clock?: () => Date;
+}
+
+export interface LocalApp {
+  readonly url: string;
+  readonly port: number;
+  readonly database: DatabaseHandle;
+  readonly adminKey: string;
+  readonly adminKeyPath: string;
+  /** Stops the server and background work; closes the database if the app opened it. */
+  close(): Promise<void>;
+}
+
+export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp> {
+  const { config, logger } = options;
+  const ownsDatabase = options.database === undefined;
+  const lock = ownsDatabase && config.database.kind === "pglite" ? acquireDataDirLock(config.dataDir) : undefined;
+  let database: DatabaseHandle | undefined;
+  try {
+    database = options.database ?? (await openDatabase(config.database));
+    const applied = await migrate(database.db);
+    if (applied.length > 0) logger.info("migrations applied", { applied });
+    const seeded = await seedDefaultTemplates(database.db);
+    if (seeded.length > 0) logger.info("default templates seeded", { seeded });
+    const adminKey = await ensureAdminKey(database.db, config.dataDir);
+    if (adminKey.created) logger.info("admin API key generated", { path: adminKey.path });
+
+    const deps: ApiDeps = { db: database.db, logger, clock: options.clock ?? (() => new Date()) };
+    const server = createLocalHttpServer({ db: database.db, handlers: createAllGroupHandlers(deps), logger });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(config.port, "127.0.0.1", () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    const db = database;
+    let closed = false;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      port,
+      database: db,
+      adminKey: adminKey.key,
+      adminKeyPath: adminKey.path,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        if (ownsDatabase) await db.close();
+        lock?.release();
+      },
+    };
+  } catch (error) {
+    if (ownsDatabase && database) await database.close().catch(() => {});
+    lock?.release();
+    throw error;
+  }
+}

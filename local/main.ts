@@ -1,0 +1,45 @@
+/**
+ * `npm start`: the tenant provisioning service on this machine, with no configuration needed
+ * (embedded PostgreSQL in `.data/`). See README.md for the environment variables.
+ */
+import { ConfigError, loadConfig } from "../functions/shared/config.ts";
+import { createLogger } from "../functions/shared/logger.ts";
+import { startLocalApp } from "./app.ts";
+import { DataDirLockedError } from "./data-dir-lock.ts";
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const app = await startLocalApp({ config, logger });
+  const where =
+    config.database.kind === "pglite" ? `embedded PostgreSQL in ${config.database.dataDir}` : config.database.kind;
+  process.stdout.write(
+    `Tenant provisioning service listening on ${app.url} (database: ${where})\n` +
+      `Admin API key: ${app.adminKeyPath}\n` +
+      `Try: curl -H "Authorization: Bearer $(cat ${app.adminKeyPath})" ${app.url}/api/provisioning/templates\n`,
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("shutting down", { signal });
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error("shutdown failed", { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof DataDirLockedError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
