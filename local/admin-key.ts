@@ -12,7 +12,10 @@ export function adminKeyPath(dataDir: string): string {
 }
 
 /** Returns the admin key file's path and whether a new key was written. */
-export async function ensureAdminKey(db: Database, dataDir: string): Promise<{ path: string; created: boolean; key: string }> {
+export async function ensureAdminKey(
+  db: Database,
+  dataDir: string,
+): Promise<{ path: string; created: boolean; key: string }> {
   const path = adminKeyPath(dataDir);
   if (existsSync(path)) {
     const key = readFileSync(path, "utf8").trim();

@@ -4,8 +4,8 @@
  * starts the HTTP server. `npm start` and the integration tests both start the service through here.
  */
 import type { AddressInfo } from "node:net";
-import { createAllGroupHandlers } from "../functions/api/groups.ts";
 import type { ApiDeps } from "../functions/api/deps.ts";
+import { createAllGroupHandlers } from "../functions/api/groups.ts";
 import { type DatabaseHandle, openDatabase } from "../functions/db/client.ts";
 import { migrate } from "../functions/db/migrate.ts";
 import { seedDefaultTemplates } from "../functions/domain/templates/default-templates.ts";
@@ -36,7 +36,8 @@ export interface LocalApp {
 export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp> {
   const { config, logger } = options;
   const ownsDatabase = options.database === undefined;
-  const lock = ownsDatabase && config.database.kind === "pglite" ? acquireDataDirLock(config.dataDir) : undefined;
+  const lock =
+    ownsDatabase && config.database.kind === "pglite" ? acquireDataDirLock(config.dataDir) : undefined;
   let database: DatabaseHandle | undefined;
   try {
     database = options.database ?? (await openDatabase(config.database));

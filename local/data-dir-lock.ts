@@ -45,7 +45,8 @@ export function acquireDataDirLock(dataDir: string): { release: () => void } {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const pid = Number.parseInt(readFileSync(file, "utf8").trim(), 10);
-      if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) throw new DataDirLockedError(dataDir, pid);
+      if (Number.isInteger(pid) && pid !== process.pid && alive(pid))
+        throw new DataDirLockedError(dataDir, pid);
       unlinkSync(file); // stale lock from a process that died
     }
   }

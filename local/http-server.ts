@@ -28,7 +28,9 @@ export interface LocalHttpServerOptions {
 }
 
 function sendError(res: ServerResponse, error: HttpError): void {
-  send(res, error.statusCode, JSON.stringify(error.toBody()), { "content-type": "application/json; charset=utf-8" });
+  send(res, error.statusCode, JSON.stringify(error.toBody()), {
+    "content-type": "application/json; charset=utf-8",
+  });
 }
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string>): void {
@@ -78,7 +80,12 @@ export function createLocalHttpServer(options: LocalHttpServerOptions): Server {
       const url = new URL(req.url ?? "/", "http://localhost");
       const method = (req.method ?? "GET").toUpperCase();
       if (!url.pathname.startsWith("/api/")) {
-        if (options.staticFiles && (method === "GET" || method === "HEAD") && (await options.staticFiles(req, res))) return;
+        if (
+          options.staticFiles &&
+          (method === "GET" || method === "HEAD") &&
+          (await options.staticFiles(req, res))
+        )
+          return;
         sendError(res, new NotFoundError("path", url.pathname));
         return;
       }
@@ -139,7 +146,12 @@ export function createLocalHttpServer(options: LocalHttpServerOptions): Server {
       const resHeaders: Record<string, string> = { "x-request-id": requestId };
       for (const [k, v] of Object.entries(result.headers ?? {})) resHeaders[k] = String(v);
       send(res, result.statusCode, result.body, resHeaders);
-      logger.debug("request", { method, path: url.pathname, status: result.statusCode, ms: Date.now() - started });
+      logger.debug("request", {
+        method,
+        path: url.pathname,
+        status: result.statusCode,
+        ms: Date.now() - started,
+      });
     })().catch((error: unknown) => {
       logger.error("request failed", { error });
       send(res, 500, JSON.stringify({ error: { code: "internal_error", message: "internal error" } }), {

@@ -12,7 +12,9 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const app = await startLocalApp({ config, logger });
   const where =
-    config.database.kind === "pglite" ? `embedded PostgreSQL in ${config.database.dataDir}` : config.database.kind;
+    config.database.kind === "pglite"
+      ? `embedded PostgreSQL in ${config.database.dataDir}`
+      : config.database.kind;
   process.stdout.write(
     `Tenant provisioning service listening on ${app.url} (database: ${where})\n` +
       `Admin API key: ${app.adminKeyPath}\n` +

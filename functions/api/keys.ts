@@ -14,8 +14,12 @@ export function keyOperations({ db, clock }: ApiDeps): GroupOperations<"keys"> {
     createApiKey: async (req) =>
       db.transaction(async (tx) => {
         if (req.body.tenantId) {
-          const [tenant] = await tx.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, req.body.tenantId));
-          if (!tenant) throw RequestValidationError.field("tenantId", `tenant ${req.body.tenantId} does not exist`);
+          const [tenant] = await tx
+            .select({ id: tenants.id })
+            .from(tenants)
+            .where(eq(tenants.id, req.body.tenantId));
+          if (!tenant)
+            throw RequestValidationError.field("tenantId", `tenant ${req.body.tenantId} does not exist`);
         }
         const created = await createApiKey(tx, { ...req.body, createdBy: req.principal.keyId });
         await recordAudit(tx, {

@@ -1,5 +1,5 @@
 /** Template management endpoints (admin only). */
-import { type ApiRequest, type GroupOperations, idParam, ok } from "../http/api-handler.ts";
+
 import {
   createTemplate,
   deleteTemplate,
@@ -8,6 +8,7 @@ import {
   listTemplateVersions,
   updateTemplate,
 } from "../domain/templates/template-store.ts";
+import { type ApiRequest, type GroupOperations, idParam, ok } from "../http/api-handler.ts";
 import type { ApiDeps } from "./deps.ts";
 import { lambdaEntry } from "./lambda.ts";
 
@@ -20,8 +21,10 @@ export function templateOperations({ db, clock }: ApiDeps): GroupOperations<"tem
     createTemplate: async (req) => ok(await createTemplate(db, req.body, actor(req), { now: clock() }), 201),
     updateTemplate: async (req) =>
       ok(await updateTemplate(db, idParam(req, "id", "template"), req.body, actor(req), clock())),
-    deleteTemplate: async (req) => ok(await deleteTemplate(db, idParam(req, "id", "template"), actor(req), clock())),
-    listTemplateVersions: async (req) => ok({ items: await listTemplateVersions(db, idParam(req, "id", "template")) }),
+    deleteTemplate: async (req) =>
+      ok(await deleteTemplate(db, idParam(req, "id", "template"), actor(req), clock())),
+    listTemplateVersions: async (req) =>
+      ok({ items: await listTemplateVersions(db, idParam(req, "id", "template")) }),
   };
 }
 

@@ -2,7 +2,17 @@
  * Drizzle mirror of the control-plane tables in `migrations/*.sql` (the SQL files are the source of
  * truth; a test checks this file against the migrated database).
  */
-import { boolean, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid, varchar } from "drizzle-orm/pg-core";
+import {
+  boolean,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+  varchar,
+} from "drizzle-orm/pg-core";
 
 const ts = (name: string) => timestamp(name, { mode: "date", withTimezone: false });
 const tstz = (name: string) => timestamp(name, { mode: "date", withTimezone: true });

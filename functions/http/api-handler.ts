@@ -22,10 +22,10 @@ import { type ApiGroup, type OperationId, type RouteSpec, routeByResource, route
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 type RouteOf<Op extends OperationId> = (typeof routes)[Op];
-type BodyOf<Op extends OperationId> = RouteOf<Op> extends { body: infer S extends z.ZodType } ? z.output<S> : undefined;
-type QueryOf<Op extends OperationId> = RouteOf<Op> extends { query: infer S extends z.ZodType }
-  ? z.output<S>
-  : Record<string, never>;
+type BodyOf<Op extends OperationId> =
+  RouteOf<Op> extends { body: infer S extends z.ZodType } ? z.output<S> : undefined;
+type QueryOf<Op extends OperationId> =
+  RouteOf<Op> extends { query: infer S extends z.ZodType } ? z.output<S> : Record<string, never>;
 
 export interface ApiRequest<Op extends OperationId = OperationId> {
   readonly operationId: Op;
@@ -81,12 +81,17 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, pre
 /** Reads the principal that the authorizer put on the request context. */
 export function principalFromEvent(event: APIGatewayProxyEvent): Principal | null {
   const ctx = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
-  if (!ctx || typeof ctx.keyId !== "string" || (ctx.role !== "admin" && ctx.role !== "tenant_admin")) return null;
+  if (!ctx || typeof ctx.keyId !== "string" || (ctx.role !== "admin" && ctx.role !== "tenant_admin"))
+    return null;
   const tenantId = typeof ctx.tenantId === "string" && ctx.tenantId !== "" ? ctx.tenantId : null;
   return { keyId: ctx.keyId, role: ctx.role, tenantId };
 }
 
-function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
+function jsonResponse(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
   return {
     statusCode,
     headers: { "content-type": "application/json; charset=utf-8", ...headers },
@@ -98,14 +103,21 @@ interface RequestState {
   route?: RouteSpec & { operationId: OperationId };
   parsedBody?: unknown;
 }
-type Req = middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context & { state?: RequestState }>;
+type Req = middy.Request<
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  Error,
+  Context & { state?: RequestState }
+>;
 
 /** 413 for bodies over 1 MB (API Gateway itself allows 10 MB). */
 const bodySizeLimit = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
   before: (request) => {
     const body = request.event.body;
     if (!body) return;
-    const bytes = request.event.isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body, "utf8");
+    const bytes = request.event.isBase64Encoded
+      ? Math.floor((body.length * 3) / 4)
+      : Buffer.byteLength(body, "utf8");
     if (bytes > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
   },
 });
@@ -114,7 +126,9 @@ const bodySizeLimit = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyRes
 const jsonBodyParser = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
   before: (request) => {
     const { body, isBase64Encoded } = request.event;
-    const state = ((request.context as Req["context"]).state ??= {});
+    const context = request.context as Req["context"];
+    context.state ??= {};
+    const state = context.state;
     if (body === null || body === undefined || body === "") return;
     const text = isBase64Encoded ? Buffer.from(body, "base64").toString("utf8") : body;
     try {
@@ -172,7 +186,8 @@ export function createGroupHandler<G extends ApiGroup>(
   const ops = operations as unknown as Record<string, (req: ApiRequest) => Promise<ApiResult>>;
   const core = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
     const route = routeByResource(event.httpMethod, event.resource);
-    if (!route || route.group !== group) throw new NotFoundError("route", `${event.httpMethod} ${event.path}`);
+    if (!route || route.group !== group)
+      throw new NotFoundError("route", `${event.httpMethod} ${event.path}`);
     const principal = principalFromEvent(event);
     if (route.access !== "public") {
       if (!principal) throw new UnauthorizedError();
@@ -182,7 +197,9 @@ export function createGroupHandler<G extends ApiGroup>(
     let body: unknown;
     if (route.body) {
       if (state.parsedBody === undefined) {
-        throw new RequestValidationError("a JSON request body is required", [{ field: "(body)", message: "required" }]);
+        throw new RequestValidationError("a JSON request body is required", [
+          { field: "(body)", message: "required" },
+        ]);
       }
       body = parseOrThrow(route.body, state.parsedBody);
     }
@@ -208,7 +225,11 @@ export function createGroupHandler<G extends ApiGroup>(
 }
 
 /** A uuid path parameter, or a 404 (a malformed id can name nothing). */
-export function idParam(req: { params: Readonly<Record<string, string>> }, name = "id", what = "resource"): string {
+export function idParam(
+  req: { params: Readonly<Record<string, string>> },
+  name = "id",
+  what = "resource",
+): string {
   const value = req.params[name];
   if (!value || !z.uuid().safeParse(value).success) throw new NotFoundError(what, value);
   return value;

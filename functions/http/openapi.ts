@@ -16,7 +16,12 @@ function queryParameters(schema: z.ZodType): Json[] {
   const js = jsonSchema(schema, "input");
   const props = (js.properties ?? {}) as Record<string, Json>;
   const required = new Set((js.required as string[] | undefined) ?? []);
-  return Object.entries(props).map(([name, s]) => ({ name, in: "query", required: required.has(name), schema: s }));
+  return Object.entries(props).map(([name, s]) => ({
+    name,
+    in: "query",
+    required: required.has(name),
+    schema: s,
+  }));
 }
 
 let cached: Json | undefined;
@@ -40,13 +45,21 @@ export function openApiDocument(): Json {
       responses: {
         [String(route.successStatus ?? (route.method === "POST" ? 200 : 200))]: {
           description: "success",
-          ...(route.response ? { content: { "application/json": { schema: jsonSchema(route.response, "output") } } } : {}),
+          ...(route.response
+            ? { content: { "application/json": { schema: jsonSchema(route.response, "output") } } }
+            : {}),
         },
         ...(route.access === "public"
           ? {}
           : {
-              "401": { description: "missing or invalid API key", content: { "application/json": { schema: errorRef } } },
-              "403": { description: "role not allowed", content: { "application/json": { schema: errorRef } } },
+              "401": {
+                description: "missing or invalid API key",
+                content: { "application/json": { schema: errorRef } },
+              },
+              "403": {
+                description: "role not allowed",
+                content: { "application/json": { schema: errorRef } },
+              },
             }),
         "400": { description: "invalid input", content: { "application/json": { schema: errorRef } } },
         "404": { description: "not found", content: { "application/json": { schema: errorRef } } },
@@ -55,7 +68,10 @@ export function openApiDocument(): Json {
       ...(route.access === "public" ? { security: [] } : {}),
     };
     if (route.body) {
-      op.requestBody = { required: true, content: { "application/json": { schema: jsonSchema(route.body, "input") } } };
+      op.requestBody = {
+        required: true,
+        content: { "application/json": { schema: jsonSchema(route.body, "input") } },
+      };
     }
     const oaPath = route.path;
     paths[oaPath] ??= {};

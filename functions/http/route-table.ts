@@ -149,7 +149,10 @@ export const ERROR_RESPONSE = errorResponseSchema;
 
 /** Every route as a list, with its operation id. */
 export function routeList(): (RouteSpec & { operationId: OperationId })[] {
-  return (Object.entries(routes) as [OperationId, RouteSpec][]).map(([operationId, r]) => ({ ...r, operationId }));
+  return (Object.entries(routes) as [OperationId, RouteSpec][]).map(([operationId, r]) => ({
+    ...r,
+    operationId,
+  }));
 }
 
 /** `/api/provisioning/templates/{id}` → a matcher for concrete paths that yields the parameters. */
@@ -194,6 +197,9 @@ export function matchRoute(method: string, path: string): RouteMatch {
 }
 
 /** Finds a route by API Gateway's `resource` template and method (what a group Lambda receives). */
-export function routeByResource(method: string, resource: string): (RouteSpec & { operationId: OperationId }) | undefined {
+export function routeByResource(
+  method: string,
+  resource: string,
+): (RouteSpec & { operationId: OperationId }) | undefined {
   return compiled.find((c) => c.route.method === method && c.route.path === resource)?.route;
 }

@@ -36,6 +36,9 @@ export type ApiKey = z.infer<typeof apiKeySchema>;
 export const createdApiKeySchema = apiKeySchema.extend({ key: z.string() });
 
 export const listApiKeysQuerySchema = z.strictObject({
-  includeRevoked: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
+  includeRevoked: z
+    .enum(["true", "false"])
+    .transform((v) => v === "true")
+    .optional(),
 });
 export const apiKeyListSchema = z.object({ items: z.array(apiKeySchema) });

@@ -5,7 +5,13 @@
 import { z } from "zod";
 import { isoDateTime, pageSchema, paginationQuerySchema } from "./common.ts";
 
-export const TEMPLATE_CATEGORIES = ["basic", "school_district", "municipality", "enterprise", "custom"] as const;
+export const TEMPLATE_CATEGORIES = [
+  "basic",
+  "school_district",
+  "municipality",
+  "enterprise",
+  "custom",
+] as const;
 export const FEATURE_FLAGS = [
   "inventory",
   "contracts",
@@ -37,9 +43,15 @@ export const tenantSettingsSchema = z.strictObject({
     .max(FEATURE_FLAGS.length)
     .refine((f) => new Set(f).size === f.length, "features must not repeat")
     .optional(),
-  locale: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, "must be a locale such as en or fi-FI").optional(),
+  locale: z
+    .string()
+    .regex(/^[a-z]{2}(-[A-Z]{2})?$/, "must be a locale such as en or fi-FI")
+    .optional(),
   timezone: z.string().min(1).max(64).optional(),
-  currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR").optional(),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR")
+    .optional(),
   requireOrderApproval: z.boolean().optional(),
   orderApprovalThreshold: z.number().nonnegative().max(1e9).optional(),
   fiscalYearStartMonth: z.number().int().min(1).max(12).optional(),
@@ -116,7 +128,8 @@ export function initialDataWithinLimits(
     const seen = new Set<string>();
     for (const [i, item] of ((data?.[field] ?? []) as Record<string, unknown>[]).entries()) {
       const v = String(item[key]).toLowerCase();
-      if (seen.has(v)) ctx.addIssue({ code: "custom", path: [...path, field, i, key], message: `duplicate ${key} ${v}` });
+      if (seen.has(v))
+        ctx.addIssue({ code: "custom", path: [...path, field, i, key], message: `duplicate ${key} ${v}` });
       seen.add(v);
     }
   }

@@ -23,12 +23,14 @@ export function createLogger(
   level: LogLevel = "info",
   write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Logger {
-  const log = (l: Exclude<LogLevel, "silent">) => (message: string, fields: Record<string, unknown> = {}) => {
-    if (ORDER[l] < ORDER[level]) return;
-    const entry: Record<string, unknown> = { time: new Date().toISOString(), level: l, message };
-    for (const [k, v] of Object.entries(fields)) entry[k] = serialiseError(v);
-    write(JSON.stringify(entry));
-  };
+  const log =
+    (l: Exclude<LogLevel, "silent">) =>
+    (message: string, fields: Record<string, unknown> = {}) => {
+      if (ORDER[l] < ORDER[level]) return;
+      const entry: Record<string, unknown> = { time: new Date().toISOString(), level: l, message };
+      for (const [k, v] of Object.entries(fields)) entry[k] = serialiseError(v);
+      write(JSON.stringify(entry));
+    };
   return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
 }
 

@@ -8,9 +8,9 @@
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import type { DatabaseConfig } from "../../functions/shared/config.ts";
 import { type DatabaseHandle, openDatabase } from "../../functions/db/client.ts";
 import { migrate } from "../../functions/db/migrate.ts";
+import type { DatabaseConfig } from "../../functions/shared/config.ts";
 
 export type TestDatabaseKind = "pglite" | "postgres" | "data-api";
 
@@ -47,7 +47,9 @@ export async function createFreshPgDatabase(): Promise<{ url: string; drop: () =
 }
 
 /** Opens a fresh migrated database of the kind chosen by `TEST_DATABASE`. */
-export async function openTestDatabase(options: { migrate?: boolean; kind?: TestDatabaseKind } = {}): Promise<TestDatabase> {
+export async function openTestDatabase(
+  options: { migrate?: boolean; kind?: TestDatabaseKind } = {},
+): Promise<TestDatabase> {
   const kind = options.kind ?? testDatabaseKind;
   let handle: DatabaseHandle;
   let config: DatabaseConfig;

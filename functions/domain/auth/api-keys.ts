@@ -37,7 +37,10 @@ export function bearerToken(header: string | undefined | null): string | undefin
  * The authorizer: resolves an Authorization header to a principal, or null when the key is
  * missing, unknown or revoked. API Gateway's Lambda authorizer and the local server both call this.
  */
-export async function authenticate(db: Database, authorization: string | undefined | null): Promise<Principal | null> {
+export async function authenticate(
+  db: Database,
+  authorization: string | undefined | null,
+): Promise<Principal | null> {
   const key = bearerToken(authorization);
   if (!key?.startsWith(KEY_PREFIX) || key.length > 200) return null;
   const [row] = await db

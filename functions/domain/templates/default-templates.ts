@@ -5,8 +5,13 @@
 import { eq } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { tenantTemplates } from "../../db/schema.ts";
+import {
+  type FeatureFlag,
+  type InitialData,
+  type TemplateSpec,
+  templateSpecSchema,
+} from "../../schemas/templates.ts";
 import { ConflictError } from "../../shared/errors.ts";
-import { type FeatureFlag, type InitialData, type TemplateSpec, templateSpecSchema } from "../../schemas/templates.ts";
 import { createTemplate } from "./template-store.ts";
 
 const BASIC_FEATURES: FeatureFlag[] = ["inventory", "contracts", "deliveries", "reports", "mobile"];
@@ -21,7 +26,7 @@ const CATALOGUE: [sku: string, name: string, category: string, unit: string, pri
   ["SCISSORS-KIDS", "Children's scissors", "Arts and crafts", "pcs", 2.1],
   ["MARKER-WB-4", "Whiteboard markers, 4 colours", "Classroom", "pack", 5.6],
   ["TONER-BLK", "Printer toner, black", "IT", "pcs", 62.0],
-  ["CHROMEBOOK-11", "Student laptop 11\"", "IT", "pcs", 289.0],
+  ["CHROMEBOOK-11", 'Student laptop 11"', "IT", "pcs", 289.0],
   ["HEADSET-USB", "USB headset", "IT", "pcs", 19.9],
   ["BALL-FOOT-5", "Football, size 5", "Sports", "pcs", 14.5],
   ["CONE-SET-20", "Training cones, 20-pack", "Sports", "pack", 12.0],
@@ -35,7 +40,13 @@ const CATALOGUE: [sku: string, name: string, category: string, unit: string, pri
 ];
 
 function products(n: number): NonNullable<InitialData["products"]> {
-  return CATALOGUE.slice(0, n).map(([sku, name, category, unit, unitPrice]) => ({ sku, name, category, unit, unitPrice }));
+  return CATALOGUE.slice(0, n).map(([sku, name, category, unit, unitPrice]) => ({
+    sku,
+    name,
+    category,
+    unit,
+    unitPrice,
+  }));
 }
 
 function schools(prefix: string, n: number): NonNullable<InitialData["schools"]> {
@@ -48,16 +59,27 @@ function schools(prefix: string, n: number): NonNullable<InitialData["schools"]>
 }
 
 function users(domain: string, roles: ("buyer" | "approver" | "viewer" | "school_admin")[]) {
-  return roles.map((role, i) => ({ name: `${role.replace("_", " ")} ${i + 1}`, email: `${role}${i + 1}@${domain}`, role }));
+  return roles.map((role, i) => ({
+    name: `${role.replace("_", " ")} ${i + 1}`,
+    email: `${role}${i + 1}@${domain}`,
+    role,
+  }));
 }
 
 /** The built-in templates, exactly as seeded. */
 export const DEFAULT_TEMPLATES: readonly TemplateSpec[] = [
   {
     name: "Basic School System",
-    description: "For small schools with essential features: ordering, inventory, contracts, deliveries, reports and the mobile app.",
+    description:
+      "For small schools with essential features: ordering, inventory, contracts, deliveries, reports and the mobile app.",
     category: "basic",
-    settings: { features: BASIC_FEATURES, locale: "en", timezone: "Europe/Helsinki", currency: "EUR", requireOrderApproval: false },
+    settings: {
+      features: BASIC_FEATURES,
+      locale: "en",
+      timezone: "Europe/Helsinki",
+      currency: "EUR",
+      requireOrderApproval: false,
+    },
     limits: { maxUsers: 50, maxSchools: 10, maxProducts: 500 },
     initialData: {
       schools: schools("Main", 2),
@@ -73,7 +95,8 @@ export const DEFAULT_TEMPLATES: readonly TemplateSpec[] = [
   },
   {
     name: "School District",
-    description: "For school districts with multiple schools: the basic features plus analytics across schools.",
+    description:
+      "For school districts with multiple schools: the basic features plus analytics across schools.",
     category: "school_district",
     settings: {
       features: [...BASIC_FEATURES, "analytics"],
@@ -95,11 +118,16 @@ export const DEFAULT_TEMPLATES: readonly TemplateSpec[] = [
       ],
     },
     migrations: ["core", "inventory", "contracts", "deliveries", "reports", "analytics"],
-    postProvisioningSteps: ["send-welcome-notification", "create-default-reports", "record-onboarding-checklist"],
+    postProvisioningSteps: [
+      "send-welcome-notification",
+      "create-default-reports",
+      "record-onboarding-checklist",
+    ],
   },
   {
     name: "Municipality",
-    description: "For municipal education systems: all features, including integrations with municipal ERP and e-invoicing.",
+    description:
+      "For municipal education systems: all features, including integrations with municipal ERP and e-invoicing.",
     category: "municipality",
     settings: {
       features: [...BASIC_FEATURES, "analytics", "integrations"],
@@ -114,7 +142,16 @@ export const DEFAULT_TEMPLATES: readonly TemplateSpec[] = [
     initialData: {
       schools: schools("Municipal", 10),
       products: products(20),
-      users: users("example.city", ["buyer", "buyer", "buyer", "approver", "approver", "school_admin", "viewer", "viewer"]),
+      users: users("example.city", [
+        "buyer",
+        "buyer",
+        "buyer",
+        "approver",
+        "approver",
+        "school_admin",
+        "viewer",
+        "viewer",
+      ]),
       configurations: [
         { key: "orders.default_vat", value: 24 },
         { key: "orders.approval_required", value: true },

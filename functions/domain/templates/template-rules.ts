@@ -2,9 +2,10 @@
  * Template rules that the zod shape cannot express alone: named migrations must exist under
  * `migrations/tenant/` and start with `core`.
  */
+
+import type { TemplateSpec } from "../../schemas/templates.ts";
 import type { FieldIssue } from "../../shared/errors.ts";
 import { RequestValidationError } from "../../shared/errors.ts";
-import type { TemplateSpec } from "../../schemas/templates.ts";
 import { availableTenantMigrations, CORE_MIGRATION } from "./tenant-migrations.ts";
 
 /** Returns the problems with a template's migrations; empty when it is fine. */
@@ -29,9 +30,6 @@ export function templateMigrationIssues(migrations: readonly string[], prefix = 
 export function assertTemplateRules(spec: Pick<TemplateSpec, "migrations">, prefix = "migrations"): void {
   const issues = templateMigrationIssues(spec.migrations, prefix);
   if (issues.length > 0) {
-    throw new RequestValidationError(
-      issues.map((i) => `${i.field}: ${i.message}`).join("; "),
-      issues,
-    );
+    throw new RequestValidationError(issues.map((i) => `${i.field}: ${i.message}`).join("; "), issues);
   }
 }

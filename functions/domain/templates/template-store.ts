@@ -5,17 +5,17 @@
 import { and, asc, count, desc, eq, isNull } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { tenantTemplates, tenantTemplateVersions } from "../../db/schema.ts";
-import { ConflictError, NotFoundError, RequestValidationError, sqlState } from "../../shared/errors.ts";
 import {
   type InitialData,
   type Template,
   type TemplateCategory,
   type TemplateSpec,
   type TemplateUpdate,
-  templateSpecSchema,
   type TenantLimits,
   type TenantSettings,
+  templateSpecSchema,
 } from "../../schemas/templates.ts";
+import { ConflictError, NotFoundError, RequestValidationError, sqlState } from "../../shared/errors.ts";
 import { type AuditEntry, recordAudit } from "../audit.ts";
 import { assertTemplateRules } from "./template-rules.ts";
 
@@ -99,7 +99,12 @@ export async function listTemplates(
       .offset(options.offset),
     db.select({ n: count() }).from(tenantTemplates).where(where),
   ]);
-  return { items: rows.map(fromRow), total: Number(totals[0]?.n ?? 0), limit: options.limit, offset: options.offset };
+  return {
+    items: rows.map(fromRow),
+    total: Number(totals[0]?.n ?? 0),
+    limit: options.limit,
+    offset: options.offset,
+  };
 }
 
 /** One template (its current version, or version `version`); deleted templates stay readable. */
@@ -125,8 +130,13 @@ export async function getUsableTemplate(db: Database, id: string): Promise<Templ
 export async function listTemplateVersions(
   db: Database,
   id: string,
-): Promise<{ version: number; name: string; category: TemplateCategory; createdAt: string; createdBy: string | null }[]> {
-  const [row] = await db.select({ id: tenantTemplates.id }).from(tenantTemplates).where(eq(tenantTemplates.id, id));
+): Promise<
+  { version: number; name: string; category: TemplateCategory; createdAt: string; createdBy: string | null }[]
+> {
+  const [row] = await db
+    .select({ id: tenantTemplates.id })
+    .from(tenantTemplates)
+    .where(eq(tenantTemplates.id, id));
   if (!row) throw new NotFoundError("template", id);
   const versions = await db
     .select()
@@ -187,7 +197,9 @@ export async function createTemplate(
         })
         .returning();
       const template = row!;
-      await tx.insert(tenantTemplateVersions).values({ ...versionValues(template.id, 1, spec, actor.keyId), createdAt: now });
+      await tx
+        .insert(tenantTemplateVersions)
+        .values({ ...versionValues(template.id, 1, spec, actor.keyId), createdAt: now });
       await recordAudit(tx, auditFor(actor, "template.create", template.id, { name: spec.name, version: 1 }));
       return fromRow(template);
     });
@@ -196,8 +208,20 @@ export async function createTemplate(
   }
 }
 
-function auditFor(actor: Actor, action: AuditEntry["action"], id: string, details: Record<string, unknown>): AuditEntry {
-  return { actorKeyId: actor.keyId, action, targetType: "template", targetId: id, details, requestId: actor.requestId };
+function auditFor(
+  actor: Actor,
+  action: AuditEntry["action"],
+  id: string,
+  details: Record<string, unknown>,
+): AuditEntry {
+  return {
+    actorKeyId: actor.keyId,
+    action,
+    targetType: "template",
+    targetId: id,
+    details,
+    requestId: actor.requestId,
+  };
 }
 
 /** Applies an update as a new immutable version. */
@@ -248,7 +272,9 @@ export async function updateTemplate(
         })
         .where(eq(tenantTemplates.id, id))
         .returning();
-      await tx.insert(tenantTemplateVersions).values({ ...versionValues(id, version, spec, actor.keyId), createdAt: now });
+      await tx
+        .insert(tenantTemplateVersions)
+        .values({ ...versionValues(id, version, spec, actor.keyId), createdAt: now });
       await recordAudit(tx, auditFor(actor, "template.update", id, { version, fields: Object.keys(update) }));
       return fromRow(updated!);
     });
@@ -258,7 +284,12 @@ export async function updateTemplate(
 }
 
 /** Hides a template from listing and new provisioning; its versions stay readable. */
-export async function deleteTemplate(db: Database, id: string, actor: Actor, now: Date = new Date()): Promise<Template> {
+export async function deleteTemplate(
+  db: Database,
+  id: string,
+  actor: Actor,
+  now: Date = new Date(),
+): Promise<Template> {
   return db.transaction(async (tx) => {
     const [row] = await tx
       .update(tenantTemplates)

@@ -1,0 +1,92 @@
+/**
+ * Starts the real local service (startLocalApp: migrations, seeds, admin key, HTTP server) on a
+ * fresh test database and a random port, with a small HTTP client for the tests.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../functions/shared/config.ts";
+import { createLogger, type Logger } from "../../functions/shared/logger.ts";
+import { type LocalApp, startLocalApp } from "../../local/app.ts";
+import { openTestDatabase, type TestDatabase } from "./database.ts";
+
+export interface HttpResult<T = unknown> {
+  readonly status: number;
+  readonly body: T;
+  readonly headers: Headers;
+}
+
+export interface RequestOptions {
+  readonly body?: unknown;
+  /** Raw body text, sent as is (for malformed JSON). */
+  readonly rawBody?: string;
+  /** API key to send; defaults to the admin key; `null` sends none. */
+  readonly key?: string | null;
+  readonly headers?: Record<string, string>;
+}
+
+export interface TestServer {
+  readonly app: LocalApp;
+  readonly url: string;
+  readonly adminKey: string;
+  readonly database: TestDatabase;
+  readonly dataDir: string;
+  /** Log lines the service wrote (JSON strings). */
+  readonly logs: string[];
+  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<HttpResult<T>>;
+  close(): Promise<void>;
+}
+
+export interface StartTestServerOptions {
+  readonly env?: Record<string, string>;
+  readonly clock?: () => Date;
+}
+
+export async function startTestServer(options: StartTestServerOptions = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), "tp-test-"));
+  const database = await openTestDatabase({ migrate: false });
+  const config = loadConfig({ PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "debug", ...options.env });
+  const logs: string[] = [];
+  const logger: Logger = createLogger("debug", (line) => logs.push(line));
+  const app = await startLocalApp({
+    config,
+    logger,
+    database,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  return {
+    app,
+    url: app.url,
+    adminKey: app.adminKey,
+    database,
+    dataDir,
+    logs,
+    async request(method, path, opts = {}) {
+      const headers: Record<string, string> = { ...opts.headers };
+      const key = opts.key === undefined ? app.adminKey : opts.key;
+      if (key !== null) headers.authorization = `Bearer ${key}`;
+      let body: string | undefined;
+      if (opts.rawBody !== undefined) body = opts.rawBody;
+      else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+      if (body !== undefined) headers["content-type"] ??= "application/json";
+      const res = await fetch(`${app.url}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: res.status, body: parsed as never, headers: res.headers };
+    },
+    async close() {
+      await app.close();
+      await database.destroy();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
