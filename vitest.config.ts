@@ -9,7 +9,7 @@ import { defineConfig } from "vitest/config";
  * - e2e: whole-process tests (the CLI as a subprocess, `npm start`, the browser) on PGlite.
  */
 const integration = (db: "pglite" | "postgres" | "data-api") => ({
-  extends: true,
+  extends: true as const,
   test: {
     name: `integration-${db}`,
     include: ["test/integration/**/*.test.ts"],

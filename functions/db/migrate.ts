@@ -41,6 +41,23 @@ export function splitStatements(script: string): string[] {
       current += "\n";
       continue;
     }
+    if (rest.startsWith("/*")) {
+      // Block comments nest in PostgreSQL.
+      let depth = 1;
+      let j = i + 2;
+      while (j < script.length && depth > 0) {
+        if (script.startsWith("/*", j)) {
+          depth++;
+          j += 2;
+        } else if (script.startsWith("*/", j)) {
+          depth--;
+          j += 2;
+        } else j++;
+      }
+      i = j;
+      current += " ";
+      continue;
+    }
     const dollar = /^\$[A-Za-z_]*\$/.exec(rest);
     if (dollar) {
       const tag = dollar[0];

@@ -13,6 +13,8 @@ import {
   createdApiKeySchema,
   listApiKeysQuerySchema,
 } from "../schemas/keys.ts";
+import { listProgressQuerySchema, progressPageSchema, progressRecordSchema } from "../schemas/progress.ts";
+import { provisionCustomSchema, provisionFromTemplateSchema } from "../schemas/provisioning.ts";
 import {
   getTemplateQuerySchema,
   listTemplatesQuerySchema,
@@ -32,7 +34,7 @@ export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 export type Access = "public" | "admin" | "tenant";
 
 /** Handler groups: one Lambda per group in AWS, one module per group in `functions/api/`. */
-export type ApiGroup = "meta" | "templates" | "keys";
+export type ApiGroup = "meta" | "templates" | "keys" | "provisioning" | "progress";
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -114,6 +116,84 @@ export const routes = {
     access: "admin",
     summary: "List a template's versions, newest first",
     response: templateVersionsSchema,
+  },
+  getWorkflowDefinition: {
+    method: "GET",
+    path: "/api/provisioning/workflows/{kind}",
+    group: "meta",
+    access: "tenant",
+    summary: "A workflow's state machine definition (ASL) and its steps, for drawing its graph",
+  },
+  provisionFromTemplate: {
+    method: "POST",
+    path: "/api/provisioning/templates/{id}/provision",
+    group: "provisioning",
+    access: "admin",
+    summary: "Provision a tenant from a template; 202 with the progress record. Honours Idempotency-Key.",
+    body: provisionFromTemplateSchema,
+    response: progressRecordSchema,
+    successStatus: 202,
+  },
+  provisionCustom: {
+    method: "POST",
+    path: "/api/provisioning/provision/custom",
+    group: "provisioning",
+    access: "admin",
+    summary: "Provision a tenant from an inline template spec; 202 with the progress record",
+    body: provisionCustomSchema,
+    response: progressRecordSchema,
+    successStatus: 202,
+  },
+  listProgress: {
+    method: "GET",
+    path: "/api/provisioning/progress",
+    group: "progress",
+    access: "tenant",
+    summary: "List runs, newest first (filters: status, tenantId, templateId, kind)",
+    query: listProgressQuerySchema,
+    response: progressPageSchema,
+  },
+  getProgress: {
+    method: "GET",
+    path: "/api/provisioning/progress/{id}",
+    group: "progress",
+    access: "tenant",
+    summary: "One run with every step's status, attempts, timing and error",
+    response: progressRecordSchema,
+  },
+  cancelRun: {
+    method: "POST",
+    path: "/api/provisioning/progress/{id}/cancel",
+    group: "progress",
+    access: "admin",
+    summary: "Cancel a pending or running run; no later step runs",
+    response: progressRecordSchema,
+  },
+  retryStep: {
+    method: "POST",
+    path: "/api/provisioning/progress/{id}/steps/{stepId}/retry",
+    group: "progress",
+    access: "admin",
+    summary: "Resume a failed or cancelled run from this step; earlier steps are not redone",
+    response: progressRecordSchema,
+    successStatus: 202,
+  },
+  recoverRun: {
+    method: "POST",
+    path: "/api/provisioning/progress/{id}/recover",
+    group: "progress",
+    access: "admin",
+    summary: "Resume a failed run from its first unfinished step",
+    response: progressRecordSchema,
+    successStatus: 202,
+  },
+  cleanupRun: {
+    method: "POST",
+    path: "/api/provisioning/progress/{id}/cleanup",
+    group: "progress",
+    access: "admin",
+    summary: "Remove everything a failed or cancelled run created (schema, users, tenant data)",
+    response: progressRecordSchema,
   },
   listApiKeys: {
     method: "GET",

@@ -135,6 +135,15 @@ export function initialDataWithinLimits(
   }
 }
 
+const migrationList = z
+  .array(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a tenant migration name such as core"))
+  .max(100)
+  .refine((m) => new Set(m).size === m.length, "migrations must not repeat");
+const postProvisioningStepList = z
+  .array(z.enum(POST_PROVISIONING_ACTIONS))
+  .max(50)
+  .refine((s) => new Set(s).size === s.length, "postProvisioningSteps must not repeat");
+
 const templateFields = {
   name,
   description: z.string().max(5000).optional(),
@@ -142,16 +151,8 @@ const templateFields = {
   settings: tenantSettingsSchema.default({}),
   limits: tenantLimitsSchema.default({}),
   initialData: initialDataSchema.default({}),
-  migrations: z
-    .array(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a tenant migration name such as core"))
-    .max(100)
-    .refine((m) => new Set(m).size === m.length, "migrations must not repeat")
-    .default(["core"]),
-  postProvisioningSteps: z
-    .array(z.enum(POST_PROVISIONING_ACTIONS))
-    .max(50)
-    .refine((s) => new Set(s).size === s.length, "postProvisioningSteps must not repeat")
-    .default([]),
+  migrations: migrationList.default(["core"]),
+  postProvisioningSteps: postProvisioningStepList.default([]),
 };
 
 /** A complete template definition (create body; also the inline spec of custom provisioning). */
@@ -169,8 +170,10 @@ export const templateUpdateSchema = z
     settings: tenantSettingsSchema.optional(),
     limits: tenantLimitsSchema.optional(),
     initialData: initialDataSchema.optional(),
-    migrations: templateFields.migrations.optional(),
-    postProvisioningSteps: templateFields.postProvisioningSteps.optional(),
+    // Not templateFields': zod 4 applies a default even inside .optional(), which would reset
+    // these fields on every update that leaves them out.
+    migrations: migrationList.optional(),
+    postProvisioningSteps: postProvisioningStepList.optional(),
   })
   .refine((u) => Object.keys(u).length > 0, "the update must change at least one field");
 export type TemplateUpdate = z.infer<typeof templateUpdateSchema>;

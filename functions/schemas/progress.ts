@@ -1,0 +1,76 @@
+/** Progress records: the live view of one provisioning or deprovisioning run. */
+import { z } from "zod";
+import { isoDateTime, pageSchema, paginationQuerySchema, uuidSchema } from "./common.ts";
+
+export const RUN_STATUSES = ["pending", "running", "completed", "failed", "cancelled"] as const;
+export const STEP_STATUSES = ["pending", "running", "completed", "failed", "skipped"] as const;
+export const RUN_KINDS = ["provision", "deprovision"] as const;
+
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export type StepStatus = (typeof STEP_STATUSES)[number];
+export type RunKindName = (typeof RUN_KINDS)[number];
+
+export const stepErrorSchema = z.object({ name: z.string(), message: z.string() });
+export type StepError = z.infer<typeof stepErrorSchema>;
+
+/** A sub-action of a step (the post-provisioning actions of the Map state). */
+export const stepActionSchema = z.object({
+  name: z.string(),
+  status: z.enum(STEP_STATUSES),
+  attempts: z.number().int(),
+  completedAt: isoDateTime.nullable(),
+  error: stepErrorSchema.nullable(),
+});
+export type StepAction = z.infer<typeof stepActionSchema>;
+
+export const progressStepSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  title: z.string(),
+  status: z.enum(STEP_STATUSES),
+  attempts: z.number().int(),
+  startedAt: isoDateTime.nullable(),
+  completedAt: isoDateTime.nullable(),
+  durationMs: z.number().int().nullable(),
+  error: stepErrorSchema.nullable(),
+  actions: z.array(stepActionSchema).optional(),
+});
+export type ProgressStep = z.infer<typeof progressStepSchema>;
+
+export const progressWarningSchema = z.object({
+  at: isoDateTime,
+  code: z.string(),
+  message: z.string(),
+});
+export type ProgressWarning = z.infer<typeof progressWarningSchema>;
+
+export const progressRecordSchema = z.object({
+  id: z.uuid(),
+  kind: z.enum(RUN_KINDS),
+  tenantId: z.string().nullable(),
+  templateId: z.string().nullable(),
+  templateVersion: z.number().int().nullable(),
+  status: z.enum(RUN_STATUSES),
+  currentStep: z.string().nullable(),
+  totalSteps: z.number().int(),
+  completedSteps: z.number().int(),
+  steps: z.array(progressStepSchema),
+  startedAt: isoDateTime.nullable(),
+  completedAt: isoDateTime.nullable(),
+  error: z.string().nullable(),
+  warnings: z.array(progressWarningSchema),
+  metadata: z.record(z.string(), z.unknown()),
+  attempt: z.number().int(),
+  executionRef: z.string().nullable(),
+  createdAt: isoDateTime,
+  updatedAt: isoDateTime,
+});
+export type ProgressRecord = z.infer<typeof progressRecordSchema>;
+
+export const listProgressQuerySchema = paginationQuerySchema.extend({
+  status: z.enum(RUN_STATUSES).optional(),
+  tenantId: uuidSchema.optional(),
+  templateId: uuidSchema.optional(),
+  kind: z.enum(RUN_KINDS).optional(),
+});
+export const progressPageSchema = pageSchema(progressRecordSchema);

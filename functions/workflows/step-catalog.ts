@@ -1,0 +1,82 @@
+/**
+ * The workflows' steps: one Task state in `statemachines/*.asl.json`, one handler module in
+ * `functions/steps/`, one Lambda in AWS, one entry in a progress record's `steps`. CDK, the local
+ * runner and the tests all read this list, and a test checks it against the ASL files.
+ */
+
+export type WorkflowKind = "provisioning" | "deprovisioning";
+
+/** The kind of a run as stored on its progress record. */
+export type RunKind = "provision" | "deprovision";
+
+export interface StepDefinition {
+  /** The Task state's name in the ASL (and the name in progress records). */
+  readonly name: string;
+  /** Stable id used in URLs: `/progress/:id/steps/:stepId/retry`. */
+  readonly id: string;
+  readonly title: string;
+  /** The module `functions/steps/<lambda>.ts` exporting `handler`. */
+  readonly lambda: string;
+}
+
+export const PROVISIONING_STEPS = [
+  { name: "CreateTenant", id: "create-tenant", title: "Create tenant", lambda: "create-tenant" },
+  {
+    name: "CreateAdminUser",
+    id: "create-admin-user",
+    title: "Create admin user",
+    lambda: "create-admin-user",
+  },
+  { name: "RunMigrations", id: "run-migrations", title: "Run tenant migrations", lambda: "run-migrations" },
+  {
+    name: "SetupConfigurations",
+    id: "setup-configurations",
+    title: "Set up configuration",
+    lambda: "setup-configurations",
+  },
+  {
+    name: "CreateInitialData",
+    id: "create-initial-data",
+    title: "Create initial data",
+    lambda: "create-initial-data",
+  },
+  {
+    name: "PostProvisioningSteps",
+    id: "post-provisioning-steps",
+    title: "Post-provisioning steps",
+    lambda: "post-provisioning-step",
+  },
+] as const satisfies readonly StepDefinition[];
+
+export type ProvisioningStepName = (typeof PROVISIONING_STEPS)[number]["name"];
+
+/**
+ * Task states that are not progress steps but bookkeeping shared by the workflows: completion
+ * and failure recording.
+ */
+export const BOOKKEEPING_TASKS = [
+  { name: "CompleteRun", lambda: "complete-run" },
+  { name: "RecordFailure", lambda: "record-failure" },
+] as const;
+
+/**
+ * The `${...}` substitution each Task resource uses in the ASL: the Lambda module name in
+ * PascalCase + `FunctionArn` (e.g. `${CreateTenantFunctionArn}`, `${PostProvisioningStepFunctionArn}`).
+ */
+export function functionArnSubstitution(lambda: string): string {
+  const pascal = lambda
+    .split("-")
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join("");
+  return `${pascal}FunctionArn`;
+}
+
+export const WORKFLOW_STEPS: Record<WorkflowKind, readonly StepDefinition[]> = {
+  provisioning: PROVISIONING_STEPS,
+  deprovisioning: [],
+};
+
+export const RUN_KIND_WORKFLOW: Record<RunKind, WorkflowKind> = {
+  provision: "provisioning",
+  deprovision: "deprovisioning",
+};

@@ -1,0 +1,132 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../functions/shared/config.ts";
+
+/** Runs loadConfig and returns the ConfigError it throws (fails the test if it does not throw one). */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe("loadConfig", () => {
+  it("defaults to port 3000, .data and embedded PGlite under .data/pglite", () => {
+    // Prepare
+    const env = {};
+
+    // Act
+    const config = loadConfig(env);
+
+    // Assess
+    expect(config.port).toBe(3000);
+    expect(config.dataDir).toBe(".data");
+    expect(config.database).toEqual({ kind: "pglite", dataDir: ".data/pglite" });
+    expect(config.logLevel).toBe("info");
+  });
+
+  it("puts PGlite under a custom DATA_DIR and reads PORT", () => {
+    // Act
+    const config = loadConfig({ DATA_DIR: "/tmp/somewhere", PORT: "8080" });
+
+    // Assess
+    expect(config.port).toBe(8080);
+    expect(config.dataDir).toBe("/tmp/somewhere");
+    expect(config.database).toEqual({ kind: "pglite", dataDir: "/tmp/somewhere/pglite" });
+  });
+
+  it("treats empty variables as unset", () => {
+    // Act
+    const config = loadConfig({ DATABASE_URL: "", DB_CLUSTER_ARN: " ", DB_SECRET_ARN: "", DB_NAME: "" });
+
+    // Assess
+    expect(config.database.kind).toBe("pglite");
+  });
+
+  it.each(["postgres://user:pw@db.example:5432/app", "postgresql://localhost/app"])(
+    "uses PostgreSQL when DATABASE_URL is %s",
+    (url) => {
+      // Act
+      const config = loadConfig({ DATABASE_URL: url });
+
+      // Assess
+      expect(config.database).toEqual({ kind: "postgres", url });
+    },
+  );
+
+  it("uses the RDS Data API when DB_CLUSTER_ARN, DB_SECRET_ARN and DB_NAME are all set", () => {
+    // Prepare
+    const env = {
+      DB_CLUSTER_ARN: "arn:aws:rds:eu-west-1:123456789012:cluster:cp",
+      DB_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cp",
+      DB_NAME: "control_plane",
+    };
+
+    // Act
+    const config = loadConfig(env);
+
+    // Assess
+    expect(config.database).toEqual({
+      kind: "data-api",
+      clusterArn: env.DB_CLUSTER_ARN,
+      secretArn: env.DB_SECRET_ARN,
+      database: "control_plane",
+    });
+  });
+
+  it.each([
+    [{ DB_CLUSTER_ARN: "arn:c" }, ["DB_SECRET_ARN", "DB_NAME"]],
+    [{ DB_CLUSTER_ARN: "arn:c", DB_SECRET_ARN: "arn:s" }, ["DB_NAME"]],
+    [{ DB_NAME: "cp" }, ["DB_CLUSTER_ARN", "DB_SECRET_ARN"]],
+  ])("rejects a partial Data API trio %j, naming the missing variables", (env, missing) => {
+    // Act
+    const error = configError(env);
+
+    // Assess
+    for (const name of missing) expect(error.message).toContain(`${name}:`);
+    expect(error.name).toBe("ConfigError");
+  });
+
+  it("rejects DATABASE_URL together with the Data API trio", () => {
+    // Act
+    const error = configError({
+      DATABASE_URL: "postgres://localhost/app",
+      DB_CLUSTER_ARN: "arn:c",
+      DB_SECRET_ARN: "arn:s",
+      DB_NAME: "cp",
+    });
+
+    // Assess
+    expect(error.message).toContain("DATABASE_URL");
+  });
+
+  it.each(["abc", "-1", "65536", "80.5"])("rejects PORT=%s naming PORT", (port) => {
+    // Act
+    const error = configError({ PORT: port });
+
+    // Assess
+    expect(error.message).toMatch(/\bPORT:/);
+  });
+
+  it.each(["mysql://localhost/app", "http://localhost:5432", "localhost:5432"])(
+    "rejects a non-postgres DATABASE_URL %s naming DATABASE_URL",
+    (url) => {
+      // Act
+      const error = configError({ DATABASE_URL: url });
+
+      // Assess
+      expect(error.message).toContain("DATABASE_URL:");
+      expect(error.message).toContain("postgres://");
+    },
+  );
+
+  it("rejects an unknown LOG_LEVEL naming it", () => {
+    // Act
+    const error = configError({ LOG_LEVEL: "verbose" });
+
+    // Assess
+    expect(error.message).toContain("LOG_LEVEL:");
+  });
+});
