@@ -112,7 +112,8 @@ export function initialDataWithinLimits(
   for (const [field, limit, reserved] of checks) {
     const count = (data?.[field]?.length ?? 0) + reserved;
     const max = limits[limit];
-    if (max !== undefined && count > max) {
+    // An invalid limit is reported on the limit itself; comparing against it only adds noise.
+    if (max !== undefined && Number.isInteger(max) && max > 0 && count > max) {
       ctx.addIssue({
         code: "custom",
         path: [...path, field],

@@ -53,8 +53,7 @@ export function applyRetryPolicy<T>(definition: T, policy: RetryPolicy): T {
           retrier.IntervalSeconds = policy.intervalSeconds;
           retrier.BackoffRate = policy.backoffRate;
           retrier.MaxDelaySeconds = policy.maxDelaySeconds;
-          // Bookkeeping tasks (RecordFailure) keep their higher attempt count.
-          if (!bookkeeping) retrier.MaxAttempts = policy.maxAttempts;
+          retrier.MaxAttempts = policy.maxAttempts;
         }
       }
     }
