@@ -128,6 +128,24 @@ export const auditLogs = pgTable("audit_logs", {
   createdAt: tstz("created_at").notNull().defaultNow(),
 });
 
+export const provisioningSecrets = pgTable("provisioning_secrets", {
+  progressId: uuid("progress_id").primaryKey(),
+  adminPasswordHash: text("admin_password_hash").notNull(),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+});
+
+export const notificationsOutbox = pgTable("notifications_outbox", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id"),
+  progressId: uuid("progress_id"),
+  recipient: varchar("recipient", { length: 320 }).notNull(),
+  kind: varchar("kind", { length: 50 }).notNull(),
+  payload: jsonb("payload").$type<Record<string, unknown>>().notNull().default({}),
+  dedupeKey: varchar("dedupe_key", { length: 255 }).notNull(),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+  deliveredAt: tstz("delivered_at"),
+});
+
 export const schema = {
   tenantTemplates,
   tenantTemplateVersions,
@@ -136,4 +154,6 @@ export const schema = {
   users,
   apiKeys,
   auditLogs,
+  provisioningSecrets,
+  notificationsOutbox,
 };

@@ -28,6 +28,8 @@ export interface Config {
   readonly database: DatabaseConfig;
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
   readonly retry: RetryPolicy;
+  /** `lock_timeout` of a step's transaction; waiting longer is a transient error (retried). */
+  readonly stepLockTimeoutMs: number;
 }
 
 const optionalString = z
@@ -54,6 +56,7 @@ const envSchema = z
     STEP_RETRY_BACKOFF_RATE: z.coerce.number().min(1).max(10).default(2),
     STEP_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).max(20).default(4),
     STEP_RETRY_MAX_DELAY_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
+    STEP_LOCK_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(5000),
   })
   .superRefine((env, ctx) => {
     const dataApi = [env.DB_CLUSTER_ARN, env.DB_SECRET_ARN, env.DB_NAME];
@@ -120,5 +123,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: e.STEP_RETRY_MAX_ATTEMPTS,
       maxDelaySeconds: e.STEP_RETRY_MAX_DELAY_SECONDS,
     },
+    stepLockTimeoutMs: e.STEP_LOCK_TIMEOUT_MS,
   };
 }

@@ -6,6 +6,7 @@
 import type { TemplateSpec } from "../../schemas/templates.ts";
 import type { FieldIssue } from "../../shared/errors.ts";
 import { RequestValidationError } from "../../shared/errors.ts";
+import { POST_PROVISIONING_REGISTRY } from "../provisioning/post-provisioning-actions.ts";
 import { availableTenantMigrations, CORE_MIGRATION } from "./tenant-migrations.ts";
 
 /** Returns the problems with a template's migrations; empty when it is fine. */
@@ -26,9 +27,34 @@ export function templateMigrationIssues(migrations: readonly string[], prefix = 
   return issues;
 }
 
+/** Post-provisioning actions need the tenant migrations that create their tables. */
+export function postProvisioningIssues(
+  spec: Pick<TemplateSpec, "migrations" | "postProvisioningSteps">,
+  prefix = "postProvisioningSteps",
+): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  spec.postProvisioningSteps.forEach((action, i) => {
+    const missing = POST_PROVISIONING_REGISTRY[action].requires.filter((m) => !spec.migrations.includes(m));
+    if (missing.length > 0) {
+      issues.push({
+        field: `${prefix}[${i}]`,
+        message: `"${action}" needs the tenant migration(s) ${missing.join(", ")}`,
+      });
+    }
+  });
+  return issues;
+}
+
 /** Throws a 400 naming every problem when a (zod-valid) template breaks a catalogue rule. */
-export function assertTemplateRules(spec: Pick<TemplateSpec, "migrations">, prefix = "migrations"): void {
-  const issues = templateMigrationIssues(spec.migrations, prefix);
+export function assertTemplateRules(
+  spec: Pick<TemplateSpec, "migrations" | "postProvisioningSteps">,
+  prefix = "",
+): void {
+  const p = prefix ? `${prefix}.` : "";
+  const issues = [
+    ...templateMigrationIssues(spec.migrations, `${p}migrations`),
+    ...postProvisioningIssues(spec, `${p}postProvisioningSteps`),
+  ];
   if (issues.length > 0) {
     throw new RequestValidationError(issues.map((i) => `${i.field}: ${i.message}`).join("; "), issues);
   }

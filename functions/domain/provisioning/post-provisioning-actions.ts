@@ -1,0 +1,79 @@
+/**
+ * The named post-provisioning actions a template may list. The Map state runs them one by one;
+ * each runs in its step transaction, so a retried action never does its work twice. A template
+ * naming an unknown action, or one whose tenant migration it lacks, is rejected when the template
+ * is validated (template-rules.ts), not at run time.
+ */
+import { sql } from "drizzle-orm";
+import type { PostProvisioningAction } from "../../schemas/templates.ts";
+import type { StepContext } from "../steps/run-step.ts";
+import type { RunSpec } from "./run-spec.ts";
+import { tenantSchemaName } from "./run-spec.ts";
+
+export interface PostProvisioningActionDefinition {
+  readonly description: string;
+  /** Tenant migrations the action's tables come from. */
+  readonly requires: readonly string[];
+  run(ctx: StepContext, spec: RunSpec): Promise<void>;
+}
+
+const qualified = (spec: RunSpec, table: string) =>
+  sql.raw(`"${tenantSchemaName(spec.tenantId)}"."${table}"`);
+
+export const POST_PROVISIONING_REGISTRY: Record<PostProvisioningAction, PostProvisioningActionDefinition> = {
+  "send-welcome-notification": {
+    description: "Sends the tenant administrator a welcome message",
+    requires: [],
+    async run(ctx, spec) {
+      await ctx.deps.notifications.send(ctx.tx, {
+        tenantId: spec.tenantId,
+        progressId: ctx.progress.id,
+        recipient: spec.metadata.admin.email,
+        kind: "welcome",
+        payload: {
+          adminName: spec.metadata.admin.name,
+          tenantName: spec.metadata.tenant.name,
+          subdomain: spec.metadata.tenant.subdomain,
+        },
+        dedupeKey: `welcome:${ctx.progress.id}`,
+      });
+    },
+  },
+  "create-default-reports": {
+    description: "Creates the standard report definitions",
+    requires: ["reports"],
+    async run(ctx, spec) {
+      await ctx.tx.execute(sql`
+        INSERT INTO ${qualified(spec, "report_definitions")} (name, query_kind, parameters) VALUES
+          ('Monthly spend by school', 'spend_by_school', '{"period":"month"}'::jsonb),
+          ('Open orders', 'open_orders', '{}'::jsonb),
+          ('Top products', 'top_products', '{"limit":20}'::jsonb)
+        ON CONFLICT (name) DO NOTHING`);
+    },
+  },
+  "enable-integrations": {
+    description: "Registers the ERP and e-invoicing integrations (disabled until configured)",
+    requires: ["integrations"],
+    async run(ctx, spec) {
+      await ctx.tx.execute(sql`
+        INSERT INTO ${qualified(spec, "integration_endpoints")} (kind, enabled, settings) VALUES
+          ('erp', false, '{}'::jsonb), ('einvoice', false, '{}'::jsonb)
+        ON CONFLICT (kind) DO NOTHING`);
+    },
+  },
+  "record-onboarding-checklist": {
+    description: "Stores the onboarding checklist in the tenant configuration",
+    requires: ["core"],
+    async run(ctx, spec) {
+      const checklist = JSON.stringify([
+        "invite users",
+        "import products",
+        "configure approvals",
+        "place first order",
+      ]);
+      await ctx.tx.execute(sql`
+        INSERT INTO ${qualified(spec, "configurations")} (key, value, source) VALUES ('onboarding.checklist', ${checklist}::jsonb, 'post_provisioning')
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`);
+    },
+  },
+};

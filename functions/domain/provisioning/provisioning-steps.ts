@@ -1,0 +1,246 @@
+/**
+ * The work of each provisioning step. Every function here runs inside `runStep`, i.e. in the one
+ * transaction that also marks the step completed, with the progress row locked.
+ */
+import { and, count, eq, sql } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import { splitStatements } from "../../db/migrate.ts";
+import { provisioningSecrets, tenants, users } from "../../db/schema.ts";
+import { queryRows, safeIdentifier } from "../../db/sql.ts";
+import {
+  FEATURE_FLAGS,
+  POST_PROVISIONING_ACTIONS,
+  type PostProvisioningAction,
+} from "../../schemas/templates.ts";
+import { ConfigurationError, MigrationError, ValidationError } from "../../shared/errors.ts";
+import {
+  type PermanentErrorFactory,
+  progressIdOf,
+  runStep,
+  type StepContext,
+  type StepTarget,
+} from "../steps/run-step.ts";
+import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
+import { readTenantMigration } from "../templates/tenant-migrations.ts";
+import { POST_PROVISIONING_REGISTRY } from "./post-provisioning-actions.ts";
+import { loadRunSpec, type RunSpec, tenantSchemaName } from "./run-spec.ts";
+
+/** Rows per INSERT statement when creating initial data. */
+export const INSERT_BATCH_SIZE = 500;
+
+type Work = (ctx: StepContext, spec: RunSpec) => Promise<void>;
+
+function provisioningStep(step: string, work: Work, permanent?: PermanentErrorFactory): StepFactory {
+  return (deps: StepDeps) => async (input) => {
+    const progressId = progressIdOf(input);
+    const outcome = await runStep(
+      deps,
+      progressId,
+      step,
+      async (ctx) => work(ctx, await loadRunSpec(ctx.tx, ctx.progress)),
+      permanent,
+    );
+    return { step, outcome };
+  };
+}
+
+// --- CreateTenant -------------------------------------------------------------------------------
+
+/** Applies the template's settings, limits and version to the tenant row the API reserved. */
+export const createTenantStep = provisioningStep("CreateTenant", async ({ tx, progress, now }, spec) => {
+  const updated = await tx
+    .update(tenants)
+    .set({
+      name: spec.metadata.tenant.name,
+      settings: spec.template.settings,
+      limits: spec.template.limits as Record<string, number>,
+      templateId: progress.templateId,
+      templateVersion: progress.templateVersion,
+      status: "provisioning",
+      updatedAt: now,
+    })
+    .where(eq(tenants.id, spec.tenantId))
+    .returning({ id: tenants.id });
+  if (updated.length === 0)
+    throw new ValidationError(`tenant ${spec.tenantId} no longer exists (cleaned up?)`);
+});
+
+// --- CreateAdminUser ----------------------------------------------------------------------------
+
+/** Creates the tenant administrator from the password hash the API stored; then forgets the hash. */
+export const createAdminUserStep = provisioningStep(
+  "CreateAdminUser",
+  async ({ tx, progress, now }, spec) => {
+    const email = spec.metadata.admin.email.toLowerCase();
+    const [existing] = await tx
+      .select({ id: users.id })
+      .from(users)
+      .where(and(eq(users.tenantId, spec.tenantId), eq(users.email, email)));
+    if (!existing) {
+      const [secret] = await tx
+        .select()
+        .from(provisioningSecrets)
+        .where(eq(provisioningSecrets.progressId, progress.id));
+      if (!secret) {
+        throw new ValidationError(
+          "the admin password is no longer available; clean up this run and provision again",
+        );
+      }
+      await tx.insert(users).values({
+        tenantId: spec.tenantId,
+        email,
+        name: spec.metadata.admin.name,
+        role: "tenant_admin",
+        passwordHash: secret.adminPasswordHash,
+        createdAt: now,
+        updatedAt: now,
+      });
+    }
+    await tx.delete(provisioningSecrets).where(eq(provisioningSecrets.progressId, progress.id));
+  },
+);
+
+// --- RunMigrations ------------------------------------------------------------------------------
+
+/** Creates the tenant schema and applies the template's tenant migrations that are not applied yet. */
+export const runMigrationsStep = provisioningStep(
+  "RunMigrations",
+  async ({ tx }, spec) => {
+    const schema = safeIdentifier(tenantSchemaName(spec.tenantId));
+    await tx.execute(sql.raw(`CREATE SCHEMA IF NOT EXISTS ${schema}`));
+    await tx.execute(
+      sql.raw(
+        `CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (name VARCHAR(100) PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+      ),
+    );
+    const applied = new Set(
+      (await queryRows<{ name: string }>(tx, sql.raw(`SELECT name FROM ${schema}.schema_migrations`))).map(
+        (r) => r.name,
+      ),
+    );
+    for (const name of spec.template.migrations) {
+      if (applied.has(name)) continue;
+      const script = readTenantMigration(name);
+      // Unqualified names in the tenant migrations resolve to the tenant's schema.
+      await tx.execute(sql.raw(`SET LOCAL search_path TO ${schema}, public`));
+      try {
+        for (const statement of splitStatements(script)) await tx.execute(sql.raw(statement));
+      } finally {
+        await tx.execute(sql.raw("SET LOCAL search_path TO public"));
+      }
+      await tx.execute(sql`INSERT INTO ${sql.raw(schema)}.schema_migrations (name) VALUES (${name})`);
+    }
+  },
+  (message, cause) => new MigrationError(message, { cause }),
+);
+
+// --- SetupConfigurations ------------------------------------------------------------------------
+
+/** The template's settings, every feature flag (on or off) and its configurations, as rows. */
+export function configurationEntries(spec: RunSpec): { key: string; value: unknown; source: string }[] {
+  const entries: { key: string; value: unknown; source: string }[] = [];
+  const { features, ...settings } = spec.template.settings;
+  for (const [key, value] of Object.entries(settings)) {
+    if (value !== undefined) entries.push({ key: `settings.${key}`, value, source: "template" });
+  }
+  const enabled = new Set(features ?? []);
+  for (const flag of FEATURE_FLAGS)
+    entries.push({ key: `features.${flag}`, value: enabled.has(flag), source: "template" });
+  for (const c of spec.initialData.configurations ?? [])
+    entries.push({ key: c.key, value: c.value, source: "template" });
+  return entries;
+}
+
+export const setupConfigurationsStep = provisioningStep(
+  "SetupConfigurations",
+  async ({ tx }, spec) => {
+    const table = sql.raw(`${safeIdentifier(tenantSchemaName(spec.tenantId))}.configurations`);
+    const rows = configurationEntries(spec).map(
+      (e) => sql`(${e.key}, ${JSON.stringify(e.value)}::jsonb, ${e.source})`,
+    );
+    if (rows.length === 0) return;
+    await tx.execute(sql`
+      INSERT INTO ${table} (key, value, source) VALUES ${sql.join(rows, sql`, `)}
+      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, source = EXCLUDED.source, updated_at = now()`);
+  },
+  (message, cause) => new ConfigurationError(message, { cause }),
+);
+
+// --- CreateInitialData --------------------------------------------------------------------------
+
+async function insertInBatches(
+  tx: Database,
+  rows: ReturnType<typeof sql>[],
+  insert: (values: ReturnType<typeof sql>) => ReturnType<typeof sql>,
+) {
+  for (let i = 0; i < rows.length; i += INSERT_BATCH_SIZE) {
+    await tx.execute(insert(sql.join(rows.slice(i, i + INSERT_BATCH_SIZE), sql`, `)));
+  }
+}
+
+async function countRows(tx: Database, table: ReturnType<typeof sql.raw>): Promise<number> {
+  const [row] = await queryRows<{ n: unknown }>(tx, sql`SELECT count(*) AS n FROM ${table}`);
+  return Number(row?.n ?? 0);
+}
+
+/** Schools, products and users from the template plus overrides, in batches, never beyond the limits. */
+export const createInitialDataStep = provisioningStep("CreateInitialData", async ({ tx, now }, spec) => {
+  const schema = safeIdentifier(tenantSchemaName(spec.tenantId));
+  const schoolsTable = sql.raw(`${schema}.schools`);
+  const productsTable = sql.raw(`${schema}.products`);
+  const { schools = [], products = [], users: people = [] } = spec.initialData;
+  const limits = spec.template.limits;
+
+  const [userCount] = await tx.select({ n: count() }).from(users).where(eq(users.tenantId, spec.tenantId));
+  const checks: [string, number, number, number | undefined][] = [
+    ["schools", await countRows(tx, schoolsTable), schools.length, limits.maxSchools],
+    ["products", await countRows(tx, productsTable), products.length, limits.maxProducts],
+    ["users", Number(userCount?.n ?? 0), people.length, limits.maxUsers],
+  ];
+  for (const [what, existing, adding, max] of checks) {
+    if (max !== undefined && existing + adding > max) {
+      throw new ValidationError(`${existing} existing + ${adding} new ${what} exceed the limit of ${max}`);
+    }
+  }
+
+  await insertInBatches(
+    tx,
+    schools.map((s) => sql`(${s.name}, ${s.code ?? null}, ${s.type ?? "other"}, ${s.address ?? null})`),
+    (values) =>
+      sql`INSERT INTO ${schoolsTable} (name, code, type, address) VALUES ${values} ON CONFLICT DO NOTHING`,
+  );
+  await insertInBatches(
+    tx,
+    products.map(
+      (p) => sql`(${p.sku}, ${p.name}, ${p.category ?? null}, ${p.unit ?? "pcs"}, ${p.unitPrice})`,
+    ),
+    (values) =>
+      sql`INSERT INTO ${productsTable} (sku, name, category, unit, unit_price) VALUES ${values} ON CONFLICT (sku) DO NOTHING`,
+  );
+  const stamp = now.toISOString();
+  await insertInBatches(
+    tx,
+    people.map(
+      (u) =>
+        sql`(${spec.tenantId}, ${u.email.toLowerCase()}, ${u.name}, ${u.role}, ${stamp}::timestamptz, ${stamp}::timestamptz)`,
+    ),
+    (values) =>
+      sql`INSERT INTO users (tenant_id, email, name, role, created_at, updated_at) VALUES ${values} ON CONFLICT (tenant_id, email) DO NOTHING`,
+  );
+});
+
+// --- PostProvisioningSteps (one Map iteration per action) ---------------------------------------
+
+export const postProvisioningStep: StepFactory = (deps) => async (input) => {
+  const progressId = progressIdOf(input);
+  const action = input.action;
+  if (typeof action !== "string" || !(POST_PROVISIONING_ACTIONS as readonly string[]).includes(action)) {
+    throw new ValidationError(`unknown post-provisioning action ${String(action)}`);
+  }
+  const definition = POST_PROVISIONING_REGISTRY[action as PostProvisioningAction];
+  const target: StepTarget = { step: "PostProvisioningSteps", action };
+  const outcome = await runStep(deps, progressId, target, async (ctx) =>
+    definition.run(ctx, await loadRunSpec(ctx.tx, ctx.progress)),
+  );
+  return { action, outcome };
+};

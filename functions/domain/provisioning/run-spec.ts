@@ -1,0 +1,100 @@
+/**
+ * What a provisioning run builds, read by its steps: the template version pinned when the run
+ * was requested (or the inline custom spec), the request's overrides, tenant and admin details.
+ * The admin password is not here: only its hash, in `provisioning_secrets`.
+ */
+import { and, eq } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import { tenantTemplateVersions } from "../../db/schema.ts";
+import { type InitialData, type TemplateSpec, templateSpecSchema } from "../../schemas/templates.ts";
+import { ValidationError } from "../../shared/errors.ts";
+import type { ProgressRow } from "../progress/progress-store.ts";
+
+/** Stored in the progress record's `metadata` when the run is requested. */
+export interface ProvisioningMetadata {
+  readonly tenant: { readonly slug: string; readonly name: string; readonly subdomain: string };
+  readonly admin: { readonly name: string; readonly email: string };
+  readonly initialDataOverrides?: InitialData;
+  /** Custom provisioning: the inline template spec. */
+  readonly customTemplate?: TemplateSpec;
+}
+
+export interface RunSpec {
+  readonly tenantId: string;
+  readonly template: TemplateSpec;
+  readonly initialData: InitialData;
+  readonly metadata: ProvisioningMetadata;
+}
+
+/** The schema that holds one tenant's own tables: derived from its id, never from user input. */
+export function tenantSchemaName(tenantId: string): string {
+  const hex = tenantId.replace(/-/g, "").toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(hex)) throw new ValidationError(`not a tenant id: ${tenantId}`);
+  return `tenant_${hex}`;
+}
+
+function mergeBy<T extends Record<string, unknown>>(
+  base: T[] | undefined,
+  extra: T[] | undefined,
+  key?: keyof T,
+): T[] {
+  if (!extra?.length) return base ?? [];
+  if (!key) return [...(base ?? []), ...extra];
+  const k = (v: T) => String(v[key] ?? "").toLowerCase();
+  const replaced = new Set(extra.map(k));
+  return [...(base ?? []).filter((v) => !replaced.has(k(v))), ...extra];
+}
+
+/** Template initial data plus the request's overrides (same sku / email / school code replaces). */
+export function mergeInitialData(template: InitialData, overrides: InitialData | undefined): InitialData {
+  return {
+    schools: mergeBy(template.schools, overrides?.schools, "code"),
+    products: mergeBy(template.products, overrides?.products, "sku"),
+    users: mergeBy(template.users, overrides?.users, "email"),
+    configurations: mergeBy(template.configurations, overrides?.configurations, "key"),
+  };
+}
+
+export async function loadRunSpec(tx: Database, progress: ProgressRow): Promise<RunSpec> {
+  const metadata = (progress.metadata ?? {}) as unknown as ProvisioningMetadata;
+  if (!progress.tenantId || !metadata.tenant || !metadata.admin) {
+    throw new ValidationError(`run ${progress.id} has no tenant or admin details`);
+  }
+  let template: TemplateSpec;
+  if (metadata.customTemplate) {
+    template = templateSpecSchema.parse(metadata.customTemplate);
+  } else {
+    if (!progress.templateId || progress.templateVersion === null) {
+      throw new ValidationError(`run ${progress.id} names no template`);
+    }
+    const [v] = await tx
+      .select()
+      .from(tenantTemplateVersions)
+      .where(
+        and(
+          eq(tenantTemplateVersions.templateId, progress.templateId),
+          eq(tenantTemplateVersions.version, progress.templateVersion),
+        ),
+      );
+    if (!v)
+      throw new ValidationError(
+        `template ${progress.templateId} version ${progress.templateVersion} not found`,
+      );
+    template = templateSpecSchema.parse({
+      name: v.name,
+      ...(v.description !== null ? { description: v.description } : {}),
+      category: v.category,
+      settings: v.settings,
+      limits: v.limits,
+      initialData: v.initialData,
+      migrations: v.migrations,
+      postProvisioningSteps: v.postProvisioningSteps,
+    });
+  }
+  return {
+    tenantId: progress.tenantId,
+    template,
+    initialData: mergeInitialData(template.initialData, metadata.initialDataOverrides),
+    metadata,
+  };
+}

@@ -1,0 +1,19 @@
+import type { Database } from "../../db/client.ts";
+import type { Logger } from "../../shared/logger.ts";
+import type { NotificationChannel } from "../notifications/notification-channel.ts";
+
+/** What step handlers need, passed in (local: in-process; AWS: built per Lambda container). */
+export interface StepDeps {
+  readonly db: Database;
+  readonly logger: Logger;
+  readonly clock: () => Date;
+  readonly notifications: NotificationChannel;
+  /** `lock_timeout` for a step's transaction: waiting longer becomes a TransientError. */
+  readonly lockTimeoutMs: number;
+}
+
+/** A step handler as the state machine calls it: JSON in, JSON out. */
+export type StepHandler = (input: Record<string, unknown>) => Promise<Record<string, unknown> | null>;
+
+/** Builds a step handler from its dependencies. */
+export type StepFactory = (deps: StepDeps) => StepHandler;
