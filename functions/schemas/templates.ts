@@ -97,13 +97,13 @@ export const initialDataSchema = z.strictObject({
 });
 export type InitialData = z.infer<typeof initialDataSchema>;
 
-/** Checks counts against limits; the admin user counts towards `maxUsers`. */
-export function initialDataWithinLimits(
+/** Problems with initial data against limits (the admin user counts towards `maxUsers`) and duplicates. */
+export function initialDataIssues(
   data: InitialData | undefined,
   limits: TenantLimits,
-  ctx: z.RefinementCtx,
   path: (string | number)[] = ["initialData"],
-): void {
+): { path: (string | number)[]; message: string }[] {
+  const issues: { path: (string | number)[]; message: string }[] = [];
   const checks: [keyof InitialData, keyof TenantLimits, number][] = [
     ["schools", "maxSchools", 0],
     ["products", "maxProducts", 0],
@@ -114,8 +114,7 @@ export function initialDataWithinLimits(
     const max = limits[limit];
     // An invalid limit is reported on the limit itself; comparing against it only adds noise.
     if (max !== undefined && Number.isInteger(max) && max > 0 && count > max) {
-      ctx.addIssue({
-        code: "custom",
+      issues.push({
         path: [...path, field],
         message: `${count} ${field}${reserved ? " (including the admin)" : ""} exceed limits.${limit} = ${max}`,
       });
@@ -124,15 +123,29 @@ export function initialDataWithinLimits(
   const unique: [keyof InitialData, string][] = [
     ["products", "sku"],
     ["users", "email"],
+    ["schools", "code"],
   ];
   for (const [field, key] of unique) {
     const seen = new Set<string>();
     for (const [i, item] of ((data?.[field] ?? []) as Record<string, unknown>[]).entries()) {
+      if (item[key] === undefined) continue;
       const v = String(item[key]).toLowerCase();
-      if (seen.has(v))
-        ctx.addIssue({ code: "custom", path: [...path, field, i, key], message: `duplicate ${key} ${v}` });
+      if (seen.has(v)) issues.push({ path: [...path, field, i, key], message: `duplicate ${key} ${v}` });
       seen.add(v);
     }
+  }
+  return issues;
+}
+
+/** `initialDataIssues` as zod refinement issues. */
+export function initialDataWithinLimits(
+  data: InitialData | undefined,
+  limits: TenantLimits,
+  ctx: z.RefinementCtx,
+  path: (string | number)[] = ["initialData"],
+): void {
+  for (const issue of initialDataIssues(data, limits, path)) {
+    ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
   }
 }
 

@@ -109,6 +109,16 @@ export class UnsupportedMediaTypeError extends HttpError {
   }
 }
 
+/** 503: a dependency (the workflow engine) could not take the request; retrying later may work. */
+export class ServiceUnavailableError extends HttpError {
+  readonly statusCode = 503;
+  readonly code = "service_unavailable";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, undefined, options);
+    this.name = "ServiceUnavailableError";
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Step errors (thrown inside workflow steps; matched by name in the ASL)
 // ---------------------------------------------------------------------------------------------

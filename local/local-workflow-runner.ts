@@ -1,0 +1,208 @@
+/**
+ * The local workflow runner: executes the ASL files in `statemachines/` in-process with
+ * aws-local-stepfunctions, each Task state bound to the same step handler a Lambda would run.
+ * Its event stream is logged and watched, so an execution that ends without reaching its own
+ * failure handler (a timeout, a runtime error) still leaves its progress record failed.
+ */
+import "./promise-with-resolvers.ts";
+import { randomUUID } from "node:crypto";
+import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import type { StepDeps, StepHandler } from "../functions/domain/steps/step-deps.ts";
+import type { RetryPolicy } from "../functions/shared/config.ts";
+import type { Logger } from "../functions/shared/logger.ts";
+import { STEP_FACTORIES } from "../functions/steps/index.ts";
+import {
+  applyRetryPolicy,
+  readDefinitionText,
+  substitute,
+  substitutionNames,
+} from "../functions/workflows/definitions.ts";
+import { BOOKKEEPING_TASKS, WORKFLOW_STEPS, type WorkflowKind } from "../functions/workflows/step-catalog.ts";
+import type { WorkflowInput, WorkflowRunner } from "../functions/workflows/workflow-runner.ts";
+
+export interface LocalWorkflowRunnerOptions {
+  readonly stepDeps: StepDeps;
+  readonly logger: Logger;
+  readonly retry: RetryPolicy;
+  readonly kinds?: readonly WorkflowKind[];
+  /** Milliseconds for every Wait state (tests shorten grace periods with this). */
+  readonly waitTimeOverrideMs?: number;
+}
+
+interface Running {
+  readonly kind: WorkflowKind;
+  readonly input: WorkflowInput;
+  readonly abort: () => void;
+  readonly done: Promise<void>;
+}
+
+/** Task state name → Lambda module name, from the ASL itself (`${XFunctionArn}` resources). */
+function taskBindings(definition: unknown): Map<string, string> {
+  const bindings = new Map<string, string>();
+  const visit = (states: Record<string, Record<string, unknown>>) => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type === "Task" && typeof state.Resource === "string") {
+        const m = /^arn:aws:lambda:local:000000000000:function:(.+)$/.exec(state.Resource);
+        if (m?.[1]) bindings.set(name, m[1]);
+      }
+      const processor = (state.ItemProcessor ?? state.Iterator) as
+        | { States?: Record<string, Record<string, unknown>> }
+        | undefined;
+      if (processor?.States) visit(processor.States);
+      for (const branch of (state.Branches ?? []) as { States: Record<string, Record<string, unknown>> }[])
+        visit(branch.States);
+    }
+  };
+  visit((definition as { States: Record<string, Record<string, unknown>> }).States);
+  return bindings;
+}
+
+/** `CreateTenantFunctionArn` → `create-tenant`. */
+function lambdaNameOf(substitution: string): string {
+  return substitution
+    .replace(/FunctionArn$/, "")
+    .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
+    .toLowerCase();
+}
+
+export class LocalWorkflowRunner implements WorkflowRunner {
+  private readonly machines = new Map<
+    WorkflowKind,
+    { machine: StateMachine; handlers: Record<string, StepHandler>; waits: string[] }
+  >();
+  private readonly running = new Map<string, Running>();
+
+  constructor(private readonly options: LocalWorkflowRunnerOptions) {
+    const kinds =
+      options.kinds ??
+      (Object.keys(WORKFLOW_STEPS) as WorkflowKind[]).filter((k) => WORKFLOW_STEPS[k].length > 0);
+    const stepHandlers = new Map<string, StepHandler>();
+    const handlerFor = (lambda: string): StepHandler => {
+      let handler = stepHandlers.get(lambda);
+      if (!handler) {
+        const factory = STEP_FACTORIES[lambda];
+        if (!factory) throw new Error(`no step handler for Lambda ${lambda}`);
+        handler = factory(options.stepDeps);
+        stepHandlers.set(lambda, handler);
+      }
+      return handler;
+    };
+    for (const kind of kinds) {
+      const text = readDefinitionText(kind);
+      const substitutions = Object.fromEntries(
+        substitutionNames(text).map((n) => [
+          n,
+          `arn:aws:lambda:local:000000000000:function:${lambdaNameOf(n)}`,
+        ]),
+      );
+      const definition = applyRetryPolicy(
+        JSON.parse(substitute(text, substitutions)) as StateMachineDefinition,
+        options.retry,
+      );
+      const handlers: Record<string, StepHandler> = {};
+      for (const [state, lambda] of taskBindings(definition)) handlers[state] = handlerFor(lambda);
+      const waits = Object.entries((definition as { States: Record<string, { Type: string }> }).States)
+        .filter(([, s]) => s.Type === "Wait")
+        .map(([n]) => n);
+      this.machines.set(kind, {
+        machine: new StateMachine(definition, { validationOptions: { checkArn: false } }),
+        handlers,
+        waits,
+      });
+    }
+    // Every Lambda of the catalog must be bound (a typo in the ASL or catalog fails at start, not mid-run).
+    for (const kind of kinds) {
+      for (const step of [...WORKFLOW_STEPS[kind], ...BOOKKEEPING_TASKS]) handlerFor(step.lambda);
+    }
+  }
+
+  async start(kind: WorkflowKind, name: string, input: WorkflowInput): Promise<string> {
+    const entry = this.machines.get(kind);
+    if (!entry) throw new Error(`no local state machine for ${kind}`);
+    const ref = `local:${kind}:${name}:${randomUUID().slice(0, 8)}`;
+    const { logger } = this.options;
+    const waitTimeOverrides =
+      this.options.waitTimeOverrideMs === undefined
+        ? undefined
+        : Object.fromEntries(entry.waits.map((w) => [w, this.options.waitTimeOverrideMs as number]));
+    const execution = entry.machine.run(input as never, {
+      overrides: {
+        taskResourceLocalHandlers: entry.handlers as never,
+        ...(waitTimeOverrides ? { waitTimeOverrides } : {}),
+      },
+      context: {
+        Execution: { Id: ref, Name: name, Input: input as never, StartTime: new Date().toISOString() },
+      } as never,
+      noThrowOnAbort: true,
+    });
+    const events = (async () => {
+      for await (const event of execution.eventLogs) {
+        const e = event as { type: string; state?: { name?: string }; Error?: string; Cause?: string };
+        logger.debug("workflow event", {
+          executionRef: ref,
+          type: e.type,
+          state: e.state?.name,
+          error: e.Error,
+        });
+      }
+    })().catch((error: unknown) => logger.warn("workflow event stream ended", { executionRef: ref, error }));
+    const done = execution.result.then(
+      () => logger.info("execution ended", { executionRef: ref, kind, progressId: input.progressId }),
+      async (error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        logger.info("execution failed", { executionRef: ref, progressId: input.progressId, message });
+        await this.recordUnexpectedFailure(input, error);
+      },
+    );
+    const tracked: Running = {
+      kind,
+      input,
+      abort: execution.abort,
+      done: Promise.all([done, events]).then(() => undefined),
+    };
+    this.running.set(ref, tracked);
+    void tracked.done.finally(() => this.running.delete(ref));
+    return ref;
+  }
+
+  async stop(executionRef: string): Promise<void> {
+    this.running.get(executionRef)?.abort();
+  }
+
+  /** Executions running now. */
+  get activeCount(): number {
+    return this.running.size;
+  }
+
+  /** Resolves when no execution is running (tests and shutdown). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  /** Stops every execution (server shutdown: the runs stay `running` and resume at the next start). */
+  async close(): Promise<void> {
+    for (const r of this.running.values()) r.abort();
+    await this.idle();
+  }
+
+  /**
+   * A failure the ASL did not route to RecordFailure (States.Timeout, States.Runtime, ...): record
+   * it with the same handler, which ignores runs that are no longer active (cancelled, failed).
+   */
+  private async recordUnexpectedFailure(input: WorkflowInput, error: unknown): Promise<void> {
+    const e = error as { name?: string; message?: string; cause?: { name?: string; message?: string } };
+    const name = e.cause?.name ?? e.name ?? "Error";
+    try {
+      const record = STEP_FACTORIES["record-failure"]!(this.options.stepDeps);
+      await record({
+        progressId: input.progressId,
+        error: { Error: name, Cause: e.cause?.message ?? e.message ?? "" },
+      });
+    } catch (recordError) {
+      this.options.logger.error("could not record an execution failure", {
+        progressId: input.progressId,
+        error: recordError,
+      });
+    }
+  }
+}
