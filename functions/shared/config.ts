@@ -22,6 +22,18 @@ export interface RetryPolicy {
   readonly maxDelaySeconds: number;
 }
 
+/** The periodic operations sweep: alerts and retention. */
+export interface OperationsConfig {
+  /** A run still `running` this many minutes after it started raises an alert. */
+  readonly longRunningMinutes: number;
+  /** Finished progress records older than this are deleted (their audit logs stay). */
+  readonly retentionDays: number;
+  /** How often the local server runs the sweep (in AWS an EventBridge rule sets the pace). */
+  readonly sweepIntervalSeconds: number;
+  /** The SNS topic alerts are published to (AWS only). */
+  readonly alertTopicArn: string | null;
+}
+
 export interface Config {
   readonly port: number;
   readonly dataDir: string;
@@ -30,6 +42,7 @@ export interface Config {
   readonly retry: RetryPolicy;
   /** `lock_timeout` of a step's transaction; waiting longer is a transient error (retried). */
   readonly stepLockTimeoutMs: number;
+  readonly operations: OperationsConfig;
 }
 
 const optionalString = z
@@ -57,6 +70,15 @@ const envSchema = z
     STEP_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).max(20).default(4),
     STEP_RETRY_MAX_DELAY_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
     STEP_LOCK_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(5000),
+    ALERT_LONG_RUNNING_MINUTES: z.coerce.number().int().min(1).max(10080).default(30),
+    PROGRESS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+    SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
+    ALERT_TOPIC_ARN: optionalString.pipe(
+      z
+        .string()
+        .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]+$/, "must be an SNS topic ARN")
+        .optional(),
+    ),
   })
   .superRefine((env, ctx) => {
     const dataApi = [env.DB_CLUSTER_ARN, env.DB_SECRET_ARN, env.DB_NAME];
@@ -124,5 +146,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxDelaySeconds: e.STEP_RETRY_MAX_DELAY_SECONDS,
     },
     stepLockTimeoutMs: e.STEP_LOCK_TIMEOUT_MS,
+    operations: {
+      longRunningMinutes: e.ALERT_LONG_RUNNING_MINUTES,
+      retentionDays: e.PROGRESS_RETENTION_DAYS,
+      sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+      alertTopicArn: e.ALERT_TOPIC_ARN ?? null,
+    },
   };
 }
