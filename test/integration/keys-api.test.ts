@@ -30,7 +30,7 @@ async function keyCount(): Promise<number> {
   return Number(row!.n);
 }
 
-function expectError(res: HttpResult, status: number, code: string, field?: string): void {
+function expectError(res: HttpResult<any>, status: number, code: string, field?: string): void {
   expect(res.status, JSON.stringify(res.body)).toBe(status);
   expect(res.body).toMatchObject({ error: { code, message: expect.any(String) } });
   if (field !== undefined) {

@@ -58,7 +58,7 @@ async function rowCounts(): Promise<{ templates: number; versions: number; audit
 }
 
 /** Asserts the one error shape, and (when given) the field that details.fields names. */
-function expectError(res: HttpResult, status: number, code: string, field?: string): void {
+function expectError(res: HttpResult<any>, status: number, code: string, field?: string): void {
   expect(res.status, JSON.stringify(res.body)).toBe(status);
   expect(res.headers.get("content-type")).toMatch(/^application\/json/);
   expect(res.body).toMatchObject({ error: { code, message: expect.any(String) } });

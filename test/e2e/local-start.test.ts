@@ -1,0 +1,237 @@
+/**
+ * `npm start` as an operator runs it: whole processes (`tsx local/main.ts`, the start script) on a
+ * fresh data directory, a second process on the same directory, restart after SIGTERM, and
+ * DATABASE_URL.
+ *
+ * The project's own tsx binary is spawned rather than `npx tsx`: npm exec dies on SIGTERM without
+ * passing it on (leaving the service orphaned), while tsx relays signals to the service and exits
+ * with its code, which is what this test checks.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { createFreshPgDatabase } from "../support/database.ts";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const TSX = join(REPO, "node_modules", ".bin", "tsx");
+const TEMPLATES = "/api/provisioning/templates";
+const DEFAULT_NAMES = ["Basic School System", "Municipality", "School District"];
+
+interface ServiceProcess {
+  readonly child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  /** Resolves with the exit code (or the signal name) when the process has exited. */
+  readonly exited: Promise<number | string>;
+}
+
+const started: ServiceProcess[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
+
+/** A port nobody listens on right now (the service prints its URL, so PORT must be fixed). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function tempDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tp-e2e-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, "data");
+}
+
+/** Starts `tsx local/main.ts` with only the given configuration. */
+function startService(env: Record<string, string>): ServiceProcess {
+  const baseEnv: Record<string, string> = {};
+  for (const name of ["PATH", "HOME", "TMPDIR", "LANG", "npm_config_cache"]) {
+    const value = process.env[name];
+    if (value !== undefined) baseEnv[name] = value;
+  }
+  const child = spawn(TSX, ["local/main.ts"], {
+    cwd: REPO,
+    env: { ...baseEnv, LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group, so that cleanup can end tsx and the service together.
+    detached: true,
+  });
+  const service: ServiceProcess = {
+    child,
+    stdout: "",
+    stderr: "",
+    exited: new Promise((resolve) => {
+      child.once("exit", (code, signal) => resolve(code ?? signal ?? -1));
+    }),
+  };
+  child.stdout!.on("data", (chunk: Buffer) => {
+    service.stdout += chunk.toString("utf8");
+  });
+  child.stderr!.on("data", (chunk: Buffer) => {
+    service.stderr += chunk.toString("utf8");
+  });
+  started.push(service);
+  return service;
+}
+
+/** Waits until the service prints its URL; fails if it exits first. */
+async function urlOf(service: ServiceProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(service.stdout);
+      if (m) {
+        service.child.stdout!.off("data", check);
+        resolve(m[1]!);
+      }
+    };
+    service.child.stdout!.on("data", check);
+    check();
+    void service.exited.then((code) =>
+      reject(new Error(`service exited (${code}) before listening:\n${service.stdout}\n${service.stderr}`)),
+    );
+  });
+}
+
+/** Sends a signal to the service (tsx relays it to the node process running local/main.ts). */
+function signal(service: ServiceProcess, name: NodeJS.Signals): void {
+  if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill(name);
+}
+
+async function stop(service: ServiceProcess): Promise<number | string> {
+  signal(service, "SIGTERM");
+  return service.exited;
+}
+
+async function get(url: string, key: string | null): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, key === null ? {} : { headers: { authorization: `Bearer ${key}` } });
+  return { status: res.status, body: await res.json() };
+}
+
+afterEach(async () => {
+  for (const service of started.splice(0)) {
+    if (service.child.exitCode === null && service.child.signalCode === null && service.child.pid) {
+      try {
+        process.kill(-service.child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    await service.exited;
+  }
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+// Each test starts one or two whole services; PGlite's first start (initdb) takes seconds, more on a busy machine.
+describe("npm start", { timeout: 180_000 }, () => {
+  it("serves the API on a fresh data directory with a generated admin key", async () => {
+    // Prepare
+    const dataDir = tempDataDir();
+    const port = await freePort();
+
+    // Act
+    const service = startService({ PORT: String(port), DATA_DIR: dataDir });
+    const url = await urlOf(service);
+
+    // Assess
+    expect(url).toBe(`http://127.0.0.1:${port}`);
+    const keyPath = join(dataDir, "admin-api-key");
+    expect(service.stdout).toContain(keyPath);
+    expect(existsSync(keyPath)).toBe(true);
+    expect(statSync(keyPath).mode & 0o777).toBe(0o600);
+    const key = readFileSync(keyPath, "utf8").trim();
+    expect(key).toMatch(/^tpk_/);
+    expect(service.stdout).not.toContain(key);
+    const withKey = await get(`${url}${TEMPLATES}`, key);
+    expect(withKey.status).toBe(200);
+    expect(withKey.body.total).toBe(3);
+    expect(withKey.body.items.map((t: any) => t.name).sort()).toEqual(DEFAULT_NAMES);
+    const withoutKey = await get(`${url}${TEMPLATES}`, null);
+    expect(withoutKey.status).toBe(401);
+    expect(withoutKey.body.error.code).toBe("unauthorized");
+  });
+
+  it("refuses a second process on the same data directory, leaving the first one serving", async () => {
+    // Prepare
+    const dataDir = tempDataDir();
+    const first = startService({ PORT: String(await freePort()), DATA_DIR: dataDir });
+    const url = await urlOf(first);
+
+    // Act
+    const second = startService({ PORT: String(await freePort()), DATA_DIR: dataDir });
+    const code = await second.exited;
+
+    // Assess
+    expect(code).not.toBe(0);
+    expect(typeof code).toBe("number");
+    expect(second.stderr).toContain("in use");
+    expect(second.stdout).not.toContain("listening on");
+    const key = readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
+    expect((await get(`${url}${TEMPLATES}`, key)).status).toBe(200);
+  });
+
+  it("stops cleanly on SIGTERM and keeps operator templates across a restart without duplicating defaults", async () => {
+    // Prepare
+    const dataDir = tempDataDir();
+    const first = startService({ PORT: String(await freePort()), DATA_DIR: dataDir });
+    const firstUrl = await urlOf(first);
+    const key = readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
+    const created = await fetch(`${firstUrl}${TEMPLATES}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "Operator Template", category: "custom", limits: { maxUsers: 5 } }),
+    });
+    expect(created.status).toBe(201);
+
+    // Act
+    const exitCode = await stop(first);
+    const lockLeftBehind = existsSync(join(dataDir, "server.pid"));
+    const second = startService({ PORT: String(await freePort()), DATA_DIR: dataDir });
+    const secondUrl = await urlOf(second);
+    const list = await get(`${secondUrl}${TEMPLATES}`, key);
+
+    // Assess
+    expect(exitCode).toBe(0);
+    expect(lockLeftBehind).toBe(false);
+    expect(readFileSync(join(dataDir, "admin-api-key"), "utf8").trim()).toBe(key);
+    expect(list.status).toBe(200);
+    expect(list.body.total).toBe(4);
+    expect(list.body.items.map((t: any) => t.name).sort()).toEqual(
+      [...DEFAULT_NAMES, "Operator Template"].sort(),
+    );
+  });
+
+  it("serves the three templates from a fresh PostgreSQL database given DATABASE_URL", async () => {
+    // Prepare
+    const fresh = await createFreshPgDatabase();
+    cleanups.push(() => fresh.drop());
+    const dataDir = tempDataDir();
+
+    // Act
+    const service = startService({
+      PORT: String(await freePort()),
+      DATA_DIR: dataDir,
+      DATABASE_URL: fresh.url,
+    });
+    const url = await urlOf(service);
+    const key = readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
+    const list = await get(`${url}${TEMPLATES}`, key);
+    const exitCode = await stop(service);
+
+    // Assess
+    expect(service.stdout).not.toContain("embedded PostgreSQL");
+    expect(existsSync(join(dataDir, "pglite"))).toBe(false);
+    expect(list.status).toBe(200);
+    expect(list.body.total).toBe(3);
+    expect(list.body.items.map((t: any) => t.name).sort()).toEqual(DEFAULT_NAMES);
+    expect(exitCode).toBe(0);
+  });
+});
