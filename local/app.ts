@@ -8,12 +8,16 @@ import type { ApiDeps } from "../functions/api/deps.ts";
 import { createAllGroupHandlers } from "../functions/api/groups.ts";
 import { type DatabaseHandle, openDatabase } from "../functions/db/client.ts";
 import { migrate } from "../functions/db/migrate.ts";
+import { outboxChannel } from "../functions/domain/notifications/notification-channel.ts";
+import { resumeUnfinishedRuns } from "../functions/domain/provisioning/run-control.ts";
+import type { StepDeps } from "../functions/domain/steps/step-deps.ts";
 import { seedDefaultTemplates } from "../functions/domain/templates/default-templates.ts";
 import type { Config } from "../functions/shared/config.ts";
 import type { Logger } from "../functions/shared/logger.ts";
 import { ensureAdminKey } from "./admin-key.ts";
 import { acquireDataDirLock } from "./data-dir-lock.ts";
 import { createLocalHttpServer } from "./http-server.ts";
+import { LocalWorkflowRunner } from "./local-workflow-runner.ts";
 
 export interface LocalAppOptions {
   readonly config: Config;
@@ -21,6 +25,8 @@ export interface LocalAppOptions {
   /** An already open database (tests); otherwise the one `config` describes is opened. */
   readonly database?: DatabaseHandle;
   readonly clock?: () => Date;
+  /** Milliseconds for every Wait state of the workflows (tests shorten grace periods). */
+  readonly waitTimeOverrideMs?: number;
 }
 
 export interface LocalApp {
@@ -29,6 +35,7 @@ export interface LocalApp {
   readonly database: DatabaseHandle;
   readonly adminKey: string;
   readonly adminKeyPath: string;
+  readonly workflows: LocalWorkflowRunner;
   /** Stops the server and background work; closes the database if the app opened it. */
   close(): Promise<void>;
 }
@@ -48,13 +55,29 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     const adminKey = await ensureAdminKey(database.db, config.dataDir);
     if (adminKey.created) logger.info("admin API key generated", { path: adminKey.path });
 
-    const deps: ApiDeps = { db: database.db, logger, clock: options.clock ?? (() => new Date()) };
+    const clock = options.clock ?? (() => new Date());
+    const stepDeps: StepDeps = {
+      db: database.db,
+      logger,
+      clock,
+      notifications: outboxChannel,
+      lockTimeoutMs: config.stepLockTimeoutMs,
+    };
+    const workflows = new LocalWorkflowRunner({
+      stepDeps,
+      logger,
+      retry: config.retry,
+      ...(options.waitTimeOverrideMs !== undefined ? { waitTimeOverrideMs: options.waitTimeOverrideMs } : {}),
+    });
+    const deps: ApiDeps = { db: database.db, logger, clock, workflows };
     const server = createLocalHttpServer({ db: database.db, handlers: createAllGroupHandlers(deps), logger });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, "127.0.0.1", () => resolve());
     });
     const port = (server.address() as AddressInfo).port;
+    const resumed = await resumeUnfinishedRuns(deps);
+    if (resumed.length > 0) logger.info("resumed runs left unfinished by an earlier process", { resumed });
     const db = database;
     let closed = false;
     return {
@@ -63,11 +86,14 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       database: db,
       adminKey: adminKey.key,
       adminKeyPath: adminKey.path,
+      workflows,
       close: async () => {
         if (closed) return;
         closed = true;
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
+        // Runs in flight stay `running` in the database and resume at the next start.
+        await workflows.close();
         if (ownsDatabase) await db.close();
         lock?.release();
       },

@@ -4,10 +4,12 @@
  */
 import type { Database } from "../db/client.ts";
 import type { Logger } from "../shared/logger.ts";
+import type { WorkflowRunner } from "../workflows/workflow-runner.ts";
 
 export interface ApiDeps {
   readonly db: Database;
   readonly logger: Logger;
   /** The current time; tests may fix it. */
   readonly clock: () => Date;
+  readonly workflows: WorkflowRunner;
 }

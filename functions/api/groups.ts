@@ -7,6 +7,8 @@ import type { ApiGroup } from "../http/route-table.ts";
 import type { ApiDeps } from "./deps.ts";
 import { keyOperations } from "./keys.ts";
 import { metaOperations } from "./meta.ts";
+import { progressOperations } from "./progress.ts";
+import { provisioningOperations } from "./provisioning.ts";
 import { templateOperations } from "./templates.ts";
 
 export function createAllGroupHandlers(deps: ApiDeps): Record<ApiGroup, GroupHandler> {
@@ -14,5 +16,7 @@ export function createAllGroupHandlers(deps: ApiDeps): Record<ApiGroup, GroupHan
     meta: createGroupHandler("meta", metaOperations(deps), deps.logger),
     templates: createGroupHandler("templates", templateOperations(deps), deps.logger),
     keys: createGroupHandler("keys", keyOperations(deps), deps.logger),
+    provisioning: createGroupHandler("provisioning", provisioningOperations(deps), deps.logger),
+    progress: createGroupHandler("progress", progressOperations(deps), deps.logger),
   };
 }

@@ -52,7 +52,11 @@ export type GroupOperations<G extends ApiGroup> = {
   [Op in OperationId as RouteOf<Op>["group"] extends G ? Op : never]: OperationHandler<Op>;
 };
 
-export const ok = (body: unknown, statusCode = 200): ApiResult => ({ statusCode, body });
+export const ok = (body: unknown, statusCode = 200, headers: Record<string, string> = {}): ApiResult => ({
+  statusCode,
+  body,
+  headers,
+});
 
 /** Turns zod issues into field issues: `initialData.users[3].email`. */
 export function fieldIssues(error: z.ZodError, prefix?: string): FieldIssue[] {

@@ -126,7 +126,8 @@ export async function runStep(
             const running = {
               ...s,
               status: "running" as const,
-              attempts: action ? s.attempts : s.attempts + 1,
+              // A Map step counts one attempt per pass over its actions, not one per action.
+              attempts: action && s.status === "running" ? s.attempts : s.attempts + 1,
               startedAt: s.startedAt ?? now.toISOString(),
             };
             return action

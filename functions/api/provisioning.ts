@@ -1,0 +1,47 @@
+/** Provisioning endpoints: from a template, or custom with an inline spec (admin only). */
+import { requestProvisioning } from "../domain/provisioning/provision-service.ts";
+import { getUsableTemplate } from "../domain/templates/template-store.ts";
+import { type ApiRequest, type GroupOperations, idParam, ok } from "../http/api-handler.ts";
+import { RequestValidationError } from "../shared/errors.ts";
+import type { ApiDeps } from "./deps.ts";
+import { lambdaEntry } from "./lambda.ts";
+
+function idempotencyKey(req: ApiRequest): string | undefined {
+  const key = req.headers["idempotency-key"];
+  if (key === undefined) return undefined;
+  if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
+    throw RequestValidationError.field("Idempotency-Key", "must be 1-255 visible ASCII characters");
+  }
+  return key;
+}
+
+const actor = (req: ApiRequest) => ({ keyId: req.principal.keyId, requestId: req.requestId });
+
+export function provisioningOperations(deps: ApiDeps): GroupOperations<"provisioning"> {
+  return {
+    provisionFromTemplate: async (req) => {
+      const template = await getUsableTemplate(deps.db, idParam(req, "id", "template"));
+      const { record, created } = await requestProvisioning(deps, {
+        request: req.body,
+        template: { id: template.id, version: template.version },
+        spec: { ...template, description: template.description ?? undefined },
+        idempotencyKey: idempotencyKey(req),
+        actor: actor(req),
+      });
+      return ok(record, 202, created ? {} : { "idempotent-replay": "true" });
+    },
+    provisionCustom: async (req) => {
+      const { template, ...request } = req.body;
+      const { record, created } = await requestProvisioning(deps, {
+        request,
+        template: null,
+        spec: { ...template, description: template.description ?? undefined },
+        idempotencyKey: idempotencyKey(req),
+        actor: actor(req),
+      });
+      return ok(record, 202, created ? {} : { "idempotent-replay": "true" });
+    },
+  };
+}
+
+export const handler = lambdaEntry("provisioning", provisioningOperations);

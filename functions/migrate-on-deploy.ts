@@ -1,0 +1,34 @@
+/**
+ * Deploy-time Lambda (a CDK trigger, lib/constructs/migrations-trigger.ts): applies the
+ * control-plane migrations bundled with it and seeds the default templates, through the Data API.
+ * Throwing fails the deployment, so a broken migration never leaves a half-updated stack behind.
+ */
+import { openDatabase } from "./db/client.ts";
+import { loadMigrations, MIGRATIONS_DIR, migrate } from "./db/migrate.ts";
+import { seedDefaultTemplates } from "./domain/templates/default-templates.ts";
+import { loadConfig } from "./shared/config.ts";
+import { createLogger } from "./shared/logger.ts";
+
+export interface MigrateOnDeployResult {
+  readonly applied: readonly string[];
+  readonly seededTemplates: readonly string[];
+}
+
+/** The bundled `migrations/` (MIGRATIONS_DIR, set by CDK), else the repository's. */
+export function migrationsDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  return env.MIGRATIONS_DIR ?? MIGRATIONS_DIR;
+}
+
+export const handler = async (): Promise<MigrateOnDeployResult> => {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const { db, close } = await openDatabase(config.database);
+  try {
+    const applied = await migrate(db, await loadMigrations(migrationsDirectory()));
+    const seededTemplates = await seedDefaultTemplates(db);
+    logger.info("migrated on deploy", { applied, seededTemplates });
+    return { applied, seededTemplates };
+  } finally {
+    await close();
+  }
+};
