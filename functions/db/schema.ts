@@ -146,6 +146,22 @@ export const notificationsOutbox = pgTable("notifications_outbox", {
   deliveredAt: tstz("delivered_at"),
 });
 
+/** Alerts raised by the operations sweep (migrations/0004_operations.sql). */
+export const alerts = pgTable("alerts", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  kind: varchar("kind", { length: 50 }).notNull(),
+  severity: varchar("severity", { length: 20 }).notNull(),
+  dedupeKey: varchar("dedupe_key", { length: 255 }).notNull(),
+  subjectType: varchar("subject_type", { length: 50 }).notNull(),
+  subjectId: varchar("subject_id", { length: 255 }),
+  tenantId: uuid("tenant_id"),
+  message: text("message").notNull(),
+  details: jsonb("details").$type<Record<string, unknown>>().notNull().default({}),
+  raisedAt: tstz("raised_at").notNull().defaultNow(),
+  resolvedAt: tstz("resolved_at"),
+  notifiedAt: tstz("notified_at"),
+});
+
 export const schema = {
   tenantTemplates,
   tenantTemplateVersions,
@@ -156,4 +172,5 @@ export const schema = {
   auditLogs,
   provisioningSecrets,
   notificationsOutbox,
+  alerts,
 };
