@@ -20,7 +20,8 @@ export type AuditAction =
   | "deprovision.start"
   | "deprovision.schedule"
   | "schedule.cancel"
-  | "tenant.restore";
+  | "tenant.restore"
+  | "alert.resolve";
 
 export interface AuditEntry {
   readonly actorKeyId: string | null;
