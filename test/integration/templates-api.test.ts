@@ -307,7 +307,7 @@ describe("create, update, versions", () => {
   it("keeps the fields an update leaves out", async () => {
     // Prepare
     const created = await createTemplate({
-      migrations: ["core", "inventory", "analytics"],
+      migrations: ["core", "inventory", "reports", "analytics"],
       postProvisioningSteps: ["create-default-reports", "record-onboarding-checklist"],
     });
 
@@ -326,7 +326,7 @@ describe("create, update, versions", () => {
       settings: created.settings,
       limits: created.limits,
       initialData: created.initialData,
-      migrations: ["core", "inventory", "analytics"],
+      migrations: ["core", "inventory", "reports", "analytics"],
       postProvisioningSteps: ["create-default-reports", "record-onboarding-checklist"],
     });
   });
@@ -478,6 +478,11 @@ describe("bad input", () => {
       "an unknown post-provisioning step",
       templateBody({ postProvisioningSteps: ["send-welcome-notification", "launch-rockets"] }),
       "postProvisioningSteps[1]",
+    ],
+    [
+      "a post-provisioning step whose tenant migration is missing",
+      templateBody({ migrations: ["core"], postProvisioningSteps: ["create-default-reports"] }),
+      "postProvisioningSteps[0]",
     ],
     [
       "more initial users than maxUsers allows with the admin",
