@@ -219,19 +219,19 @@ describe("control-plane schema", () => {
     );
     await database.db.execute(
       sql`INSERT INTO tenant_template_versions (template_id, version, name, category)
-          VALUES (${template!.id}, 1, 'immutable-check', 'basic')`,
+          VALUES (${template!.id}::uuid, 1, 'immutable-check', 'basic')`,
     );
 
     // Act
     const attempt = database.db.execute(
-      sql`UPDATE tenant_template_versions SET name = 'changed' WHERE template_id = ${template!.id}`,
+      sql`UPDATE tenant_template_versions SET name = 'changed' WHERE template_id = ${template!.id}::uuid`,
     );
 
     // Assess
     await expect(attempt).rejects.toThrow();
     const [row] = await queryRows<{ name: string }>(
       database.db,
-      sql`SELECT name FROM tenant_template_versions WHERE template_id = ${template!.id}`,
+      sql`SELECT name FROM tenant_template_versions WHERE template_id = ${template!.id}::uuid`,
     );
     expect(row!.name).toBe("immutable-check");
   });
