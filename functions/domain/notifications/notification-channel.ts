@@ -27,7 +27,7 @@ export const outboxChannel: NotificationChannel = {
   async send(tx, n) {
     await tx.execute(sql`
       INSERT INTO notifications_outbox (tenant_id, progress_id, recipient, kind, payload, dedupe_key)
-      VALUES (${n.tenantId}, ${n.progressId}, ${n.recipient}, ${n.kind}, ${JSON.stringify(n.payload)}::jsonb, ${n.dedupeKey})
+      VALUES (${n.tenantId}::uuid, ${n.progressId}::uuid, ${n.recipient}, ${n.kind}, ${JSON.stringify(n.payload)}::jsonb, ${n.dedupeKey})
       ON CONFLICT (dedupe_key) DO NOTHING`);
   },
 };

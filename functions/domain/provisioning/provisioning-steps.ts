@@ -222,7 +222,7 @@ export const createInitialDataStep = provisioningStep("CreateInitialData", async
     tx,
     people.map(
       (u) =>
-        sql`(${spec.tenantId}, ${u.email.toLowerCase()}, ${u.name}, ${u.role}, ${stamp}::timestamptz, ${stamp}::timestamptz)`,
+        sql`(${spec.tenantId}::uuid, ${u.email.toLowerCase()}, ${u.name}, ${u.role}, ${stamp}::timestamptz, ${stamp}::timestamptz)`,
     ),
     (values) =>
       sql`INSERT INTO users (tenant_id, email, name, role, created_at, updated_at) VALUES ${values} ON CONFLICT (tenant_id, email) DO NOTHING`,
