@@ -18,6 +18,7 @@ import { ensureAdminKey } from "./admin-key.ts";
 import { acquireDataDirLock } from "./data-dir-lock.ts";
 import { createLocalHttpServer } from "./http-server.ts";
 import { LocalWorkflowRunner } from "./local-workflow-runner.ts";
+import { createStaticFiles } from "./static-files.ts";
 
 export interface LocalAppOptions {
   readonly config: Config;
@@ -70,7 +71,13 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       ...(options.waitTimeOverrideMs !== undefined ? { waitTimeOverrideMs: options.waitTimeOverrideMs } : {}),
     });
     const deps: ApiDeps = { db: database.db, logger, clock, workflows };
-    const server = createLocalHttpServer({ db: database.db, handlers: createAllGroupHandlers(deps), logger });
+    const server = createLocalHttpServer({
+      db: database.db,
+      handlers: createAllGroupHandlers(deps),
+      logger,
+      // The web console at `/`: static files that call the API above with the operator's key.
+      staticFiles: createStaticFiles(),
+    });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, "127.0.0.1", () => resolve());

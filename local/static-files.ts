@@ -1,0 +1,104 @@
+/**
+ * Serves the web console (`console/`) for the local server's non-API paths: plain files, no
+ * server-side rendering. Paths are resolved under the root and checked against it after following
+ * symlinks, so `..`, encoded separators and links cannot reach anything outside it.
+ */
+import { createReadStream } from "node:fs";
+import { realpath, stat } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { extname, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The console's files in this repository. */
+export const CONSOLE_ROOT = fileURLToPath(new URL("../console/", import.meta.url));
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".txt": "text/plain; charset=utf-8",
+};
+
+/**
+ * The console talks only to this origin's API; everything it draws is DOM and inline SVG, so
+ * nothing needs inline scripts, inline style attributes or other origins.
+ */
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy":
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  // The console changes with the code; always revalidate rather than serve a stale app.
+  "cache-control": "no-cache",
+};
+
+export type StaticFileHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+/**
+ * The file a URL path names under `root` (`/` → `index.html`), or undefined when the path is
+ * malformed or would leave the root. Pure: does not touch the file system.
+ */
+export function resolveStaticPath(root: string, urlPath: string): string | undefined {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return undefined;
+  }
+  if (!decoded.startsWith("/") || decoded.includes("\0") || decoded.includes("\\")) return undefined;
+  const relative = decoded.endsWith("/") ? `${decoded}index.html` : decoded;
+  const base = resolve(root);
+  const full = resolve(base, `.${relative}`);
+  return full.startsWith(base + sep) ? full : undefined;
+}
+
+/**
+ * A `staticFiles` option for createLocalHttpServer: answers GET and HEAD for files under `root`
+ * and returns false (the server then answers 404) for anything it does not serve.
+ */
+export function createStaticFiles(root: string = CONSOLE_ROOT): StaticFileHandler {
+  let realRoot: Promise<string> | undefined;
+  return async (req, res) => {
+    const method = (req.method ?? "GET").toUpperCase();
+    if (method !== "GET" && method !== "HEAD") return false;
+    const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
+    const candidate = resolveStaticPath(root, pathname);
+    if (!candidate) return false;
+    const contentType = CONTENT_TYPES[extname(candidate).toLowerCase()];
+    if (!contentType) return false;
+    realRoot ??= realpath(root);
+    let file: string;
+    let size: number;
+    try {
+      const base = await realRoot;
+      file = await realpath(candidate);
+      if (!file.startsWith(base + sep)) return false;
+      const info = await stat(file);
+      if (!info.isFile()) return false;
+      size = info.size;
+    } catch {
+      return false;
+    }
+    res.writeHead(200, { ...SECURITY_HEADERS, "content-type": contentType, "content-length": String(size) });
+    if (method === "HEAD") {
+      res.end();
+      return true;
+    }
+    await new Promise<void>((done) => {
+      const stream = createReadStream(file);
+      stream.once("error", () => {
+        res.destroy();
+        done();
+      });
+      stream.once("end", done);
+      stream.pipe(res);
+    });
+    return true;
+  };
+}
