@@ -9,6 +9,7 @@ import { createAllGroupHandlers } from "../functions/api/groups.ts";
 import { type DatabaseHandle, openDatabase } from "../functions/db/client.ts";
 import { migrate } from "../functions/db/migrate.ts";
 import { outboxChannel } from "../functions/domain/notifications/notification-channel.ts";
+import { logAlertNotifier } from "../functions/domain/operations/alerts.ts";
 import { resumeUnfinishedRuns } from "../functions/domain/provisioning/run-control.ts";
 import type { StepDeps } from "../functions/domain/steps/step-deps.ts";
 import { seedDefaultTemplates } from "../functions/domain/templates/default-templates.ts";
@@ -19,6 +20,7 @@ import { acquireDataDirLock } from "./data-dir-lock.ts";
 import { createLocalHttpServer } from "./http-server.ts";
 import { LocalWorkflowRunner } from "./local-workflow-runner.ts";
 import { createStaticFiles } from "./static-files.ts";
+import { createSweeper, type Sweeper } from "./sweeper.ts";
 
 export interface LocalAppOptions {
   readonly config: Config;
@@ -37,6 +39,8 @@ export interface LocalApp {
   readonly adminKey: string;
   readonly adminKeyPath: string;
   readonly workflows: LocalWorkflowRunner;
+  /** The operations sweep (alerts, retention) on its timer; `runOnce()` runs it now. */
+  readonly sweeper: Sweeper;
   /** Stops the server and background work; closes the database if the app opened it. */
   close(): Promise<void>;
 }
@@ -85,6 +89,14 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     const port = (server.address() as AddressInfo).port;
     const resumed = await resumeUnfinishedRuns(deps);
     if (resumed.length > 0) logger.info("resumed runs left unfinished by an earlier process", { resumed });
+    const sweeper = createSweeper({
+      db: database.db,
+      operations: config.operations,
+      notifier: logAlertNotifier(logger),
+      logger,
+      clock,
+    });
+    sweeper.start();
     const db = database;
     let closed = false;
     return {
@@ -94,11 +106,13 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       adminKey: adminKey.key,
       adminKeyPath: adminKey.path,
       workflows,
+      sweeper,
       close: async () => {
         if (closed) return;
         closed = true;
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
+        await sweeper.stop();
         // Runs in flight stay `running` in the database and resume at the next start.
         await workflows.close();
         if (ownsDatabase) await db.close();

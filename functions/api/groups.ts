@@ -7,6 +7,7 @@ import type { ApiGroup } from "../http/route-table.ts";
 import type { ApiDeps } from "./deps.ts";
 import { keyOperations } from "./keys.ts";
 import { metaOperations } from "./meta.ts";
+import { operationsOperations } from "./operations.ts";
 import { progressOperations } from "./progress.ts";
 import { provisioningOperations } from "./provisioning.ts";
 import { templateOperations } from "./templates.ts";
@@ -18,5 +19,6 @@ export function createAllGroupHandlers(deps: ApiDeps): Record<ApiGroup, GroupHan
     keys: createGroupHandler("keys", keyOperations(deps), deps.logger),
     provisioning: createGroupHandler("provisioning", provisioningOperations(deps), deps.logger),
     progress: createGroupHandler("progress", progressOperations(deps), deps.logger),
+    operations: createGroupHandler("operations", operationsOperations(deps), deps.logger),
   };
 }

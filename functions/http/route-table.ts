@@ -13,6 +13,13 @@ import {
   createdApiKeySchema,
   listApiKeysQuerySchema,
 } from "../schemas/keys.ts";
+import {
+  alertPageSchema,
+  alertSchema,
+  listAlertsQuerySchema,
+  provisioningStatsSchema,
+  statsQuerySchema,
+} from "../schemas/operations.ts";
 import { listProgressQuerySchema, progressPageSchema, progressRecordSchema } from "../schemas/progress.ts";
 import { provisionCustomSchema, provisionFromTemplateSchema } from "../schemas/provisioning.ts";
 import {
@@ -34,7 +41,7 @@ export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 export type Access = "public" | "admin" | "tenant";
 
 /** Handler groups: one Lambda per group in AWS, one module per group in `functions/api/`. */
-export type ApiGroup = "meta" | "templates" | "keys" | "provisioning" | "progress";
+export type ApiGroup = "meta" | "templates" | "keys" | "provisioning" | "progress" | "operations";
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -221,6 +228,34 @@ export const routes = {
     access: "admin",
     summary: "Revoke an API key",
     response: apiKeySchema,
+  },
+  getProvisioningStats: {
+    method: "GET",
+    path: "/api/provisioning/stats",
+    group: "operations",
+    access: "admin",
+    summary:
+      "Run statistics (optionally for runs created in [from, to)): totals, rates, completion times, templates, steps",
+    query: statsQuerySchema,
+    response: provisioningStatsSchema,
+  },
+  listAlerts: {
+    method: "GET",
+    path: "/api/provisioning/alerts",
+    group: "operations",
+    access: "admin",
+    summary:
+      "Alerts raised by the operations sweep, newest first (unresolved only unless state says otherwise)",
+    query: listAlertsQuerySchema,
+    response: alertPageSchema,
+  },
+  resolveAlert: {
+    method: "POST",
+    path: "/api/provisioning/alerts/{id}/resolve",
+    group: "operations",
+    access: "admin",
+    summary: "Mark an alert resolved",
+    response: alertSchema,
   },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -1,0 +1,322 @@
+/**
+ * The sweep's checks. Each finds its conditions in SQL and raises them as alerts with a
+ * `dedupe_key` naming the condition, so a condition is raised once however many sweeps see it:
+ *
+ * - `run_failed`: a failed run, once per run and attempt (a recovered run that fails again is new);
+ * - `run_long_running`: a run still running `longRunningMinutes` after it started, once per run and
+ *   attempt; the same statement appends a `long_running` warning to the run's `warnings`;
+ * - `tenant_over_limit`: a tenant with more users (control plane), schools or products (its own
+ *   schema, when that exists) than `tenants.limits` allows, once per tenant, limit and limit value;
+ * - `template_failure_rate`: a template whose provisioning runs of the last 24 hours failed at a
+ *   high rate, or at a rate well above its previous 7 days; once per template and UTC day.
+ */
+import { type SQL, sql } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import { numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
+import type { Alert } from "../../schemas/operations.ts";
+import type { Logger } from "../../shared/logger.ts";
+import { ALERT_COLUMNS, type AlertCandidate, alertFromRaw, raiseAlerts } from "./alerts.ts";
+import { utcTimestamp } from "./stats.ts";
+
+/** A naive UTC timestamp column as ISO 8601 text for jsonb details. */
+const isoText = (column: SQL) => sql`to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+const RUN_LABEL = sql.raw(`CASE p.kind WHEN 'deprovision' THEN 'Deprovisioning' ELSE 'Provisioning' END`);
+
+/** One `run_failed` alert per failed run and attempt. */
+export async function raiseFailedRunAlerts(db: Database, now: Date): Promise<Alert[]> {
+  const rows = await queryRows(
+    db,
+    sql`
+    INSERT INTO alerts (kind, severity, dedupe_key, subject_type, subject_id, tenant_id, message, details, raised_at)
+    SELECT 'run_failed', 'critical', 'run_failed:' || p.id || ':' || p.attempt, 'progress', p.id::text, p.tenant_id,
+           ${RUN_LABEL} || ' run ' || p.id || coalesce(' of tenant ' || t.slug, '') || ' failed'
+             || coalesce(' at ' || p.current_step, '') || coalesce(': ' || left(p.error, 500), ''),
+           jsonb_build_object('progressId', p.id, 'runKind', p.kind, 'attempt', p.attempt,
+             'templateId', p.template_id, 'tenantSlug', t.slug, 'step', p.current_step, 'error', p.error,
+             'failedAt', ${isoText(sql`p.completed_at`)}),
+           ${now.toISOString()}::timestamptz
+    FROM tenant_provisioning_progress p
+    LEFT JOIN tenants t ON t.id = p.tenant_id
+    WHERE p.status = 'failed'
+      AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.dedupe_key = 'run_failed:' || p.id || ':' || p.attempt)
+    ORDER BY p.completed_at, p.id
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING ${ALERT_COLUMNS}`,
+  );
+  return rows.map(alertFromRaw);
+}
+
+export interface LongRunningOptions {
+  readonly now: Date;
+  readonly thresholdMinutes: number;
+}
+
+/**
+ * One `run_long_running` alert per run and attempt still running past the threshold, and in the
+ * same statement one `long_running` warning on the run: the warning is added exactly when the
+ * alert is new. A run whose record is locked right now is being worked on; it is skipped rather
+ * than waited for, and the next sweep looks again.
+ */
+export async function raiseLongRunningAlerts(db: Database, options: LongRunningOptions): Promise<Alert[]> {
+  const { now, thresholdMinutes } = options;
+  const cutoff = new Date(now.getTime() - thresholdMinutes * 60_000);
+  const rows = await queryRows(
+    db,
+    sql`
+    WITH stuck AS (
+      SELECT p.id, p.attempt, p.kind, p.tenant_id, p.template_id, p.current_step, p.started_at,
+             floor(date_part('epoch', ${utcTimestamp(now)} - p.started_at) / 60)::bigint AS minutes
+      FROM tenant_provisioning_progress p
+      WHERE p.status = 'running' AND p.started_at < ${utcTimestamp(cutoff)}
+        AND NOT EXISTS (
+          SELECT 1 FROM alerts a WHERE a.dedupe_key = 'run_long_running:' || p.id || ':' || p.attempt)
+      FOR UPDATE OF p SKIP LOCKED
+    ),
+    raised AS (
+      INSERT INTO alerts (kind, severity, dedupe_key, subject_type, subject_id, tenant_id, message, details, raised_at)
+      SELECT 'run_long_running', 'warning', 'run_long_running:' || s.id || ':' || s.attempt, 'progress', s.id::text,
+             s.tenant_id,
+             CASE s.kind WHEN 'deprovision' THEN 'Deprovisioning' ELSE 'Provisioning' END || ' run ' || s.id
+               || ' has been running for ' || s.minutes || ' minutes (threshold ' || ${thresholdMinutes}::integer
+               || ')' || coalesce(', at step ' || s.current_step, ''),
+             jsonb_build_object('progressId', s.id, 'runKind', s.kind, 'attempt', s.attempt,
+               'templateId', s.template_id, 'step', s.current_step, 'minutes', s.minutes,
+               'thresholdMinutes', ${thresholdMinutes}::integer, 'startedAt', ${isoText(sql`s.started_at`)}),
+             ${now.toISOString()}::timestamptz
+      FROM stuck s
+      ORDER BY s.started_at, s.id
+      ON CONFLICT (dedupe_key) DO NOTHING
+      RETURNING *
+    ),
+    warned AS (
+      UPDATE tenant_provisioning_progress p
+      SET warnings = coalesce(p.warnings, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+            'at', ${now.toISOString()}::text, 'code', 'long_running', 'message', r.message))
+      FROM raised r
+      WHERE p.id = r.subject_id::uuid
+      RETURNING p.id
+    )
+    SELECT ${ALERT_COLUMNS} FROM raised`,
+  );
+  return rows.map(alertFromRaw);
+}
+
+/**
+ * Resolves `run_long_running` alerts whose run (at that attempt) is no longer running: the
+ * condition is over, whatever the outcome (a failure raises its own alert).
+ */
+export async function resolveFinishedLongRunningAlerts(db: Database, now: Date): Promise<number> {
+  const rows = await queryRows<{ n: unknown }>(
+    db,
+    sql`
+    WITH resolved AS (
+      UPDATE alerts a
+      SET resolved_at = ${now.toISOString()}::timestamptz,
+          details = a.details || '{"resolvedBy": "sweep"}'::jsonb
+      WHERE a.kind = 'run_long_running' AND a.resolved_at IS NULL
+        AND NOT EXISTS (
+          SELECT 1 FROM tenant_provisioning_progress p
+          WHERE p.id = a.subject_id::uuid AND p.status = 'running'
+            AND a.dedupe_key = 'run_long_running:' || p.id || ':' || p.attempt)
+      RETURNING 1
+    )
+    SELECT count(*) AS n FROM resolved`,
+  );
+  return numberValue(rows[0]?.n);
+}
+
+const LIMIT_OF = { users: "maxUsers", schools: "maxSchools", products: "maxProducts" } as const;
+type Counted = keyof typeof LIMIT_OF;
+
+interface Usage {
+  readonly tenantId: string;
+  readonly slug: string | null;
+  readonly what: Counted;
+  readonly max: number;
+  readonly actual: number;
+}
+
+interface TenantTable extends Record<string, unknown> {
+  tenant_id: string;
+  slug: string | null;
+  schema_name: string;
+  table_name: "schools" | "products";
+  max: unknown;
+}
+
+/** Tables counted per statement (one UNION ALL of count(*) each). */
+const COUNT_BATCH = 100;
+
+function countStatement(tables: readonly TenantTable[]): SQL {
+  return sql.join(
+    tables.map(
+      (t) =>
+        sql`SELECT ${t.tenant_id}::text AS tenant_id, ${t.table_name}::text AS table_name, count(*) AS actual
+            FROM ${sql.raw(safeIdentifier(t.schema_name))}.${sql.raw(safeIdentifier(t.table_name))}`,
+    ),
+    sql` UNION ALL `,
+  );
+}
+
+/** Counts schools / products in tenant schemas; a schema dropped meanwhile is skipped. */
+async function countTenantTables(
+  db: Database,
+  tables: readonly TenantTable[],
+  logger?: Logger,
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const key = (tenantId: string, table: string) => `${tenantId}/${table}`;
+  for (let i = 0; i < tables.length; i += COUNT_BATCH) {
+    const batch = tables.slice(i, i + COUNT_BATCH);
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await queryRows(db, countStatement(batch));
+    } catch {
+      // A tenant schema may be cleaned up between listing and counting: count one by one.
+      rows = [];
+      for (const table of batch) {
+        try {
+          rows.push(...(await queryRows(db, countStatement([table]))));
+        } catch (error) {
+          logger?.debug("tenant table not counted", {
+            schema: table.schema_name,
+            table: table.table_name,
+            error,
+          });
+        }
+      }
+    }
+    for (const r of rows) counts.set(key(String(r.tenant_id), String(r.table_name)), numberValue(r.actual));
+  }
+  return counts;
+}
+
+/** What tenants use beyond their limits: users in the control plane, schools and products in their schemas. */
+export async function tenantsOverLimits(db: Database, logger?: Logger): Promise<Usage[]> {
+  const over: Usage[] = [];
+  const users = await queryRows(
+    db,
+    sql`
+    SELECT t.id::text AS tenant_id, t.slug, (t.limits->>'maxUsers')::numeric AS max, count(u.id) AS actual
+    FROM tenants t JOIN users u ON u.tenant_id = t.id
+    WHERE jsonb_typeof(t.limits->'maxUsers') = 'number'
+    GROUP BY t.id
+    HAVING count(u.id) > (t.limits->>'maxUsers')::numeric
+    ORDER BY t.id`,
+  );
+  for (const r of users) {
+    over.push({
+      tenantId: String(r.tenant_id),
+      slug: (r.slug as string | null) ?? null,
+      what: "users",
+      max: numberValue(r.max),
+      actual: numberValue(r.actual),
+    });
+  }
+  // Only tables that exist: a tenant whose schema is not created yet (or was cleaned up) has none.
+  const tables = await queryRows<TenantTable>(
+    db,
+    sql`
+    SELECT t.id::text AS tenant_id, t.slug, c.table_schema::text AS schema_name, c.table_name::text AS table_name,
+           (t.limits->>(CASE c.table_name WHEN 'schools' THEN 'maxSchools' ELSE 'maxProducts' END))::numeric AS max
+    FROM tenants t
+    JOIN information_schema.tables c
+      ON c.table_schema = 'tenant_' || replace(t.id::text, '-', '') AND c.table_name IN ('schools', 'products')
+    WHERE jsonb_typeof(t.limits->(CASE c.table_name WHEN 'schools' THEN 'maxSchools' ELSE 'maxProducts' END)) = 'number'
+    ORDER BY t.id, c.table_name`,
+  );
+  const counts = await countTenantTables(db, tables, logger);
+  for (const t of tables) {
+    const actual = counts.get(`${t.tenant_id}/${t.table_name}`);
+    const max = numberValue(t.max);
+    if (actual !== undefined && actual > max) {
+      over.push({ tenantId: t.tenant_id, slug: t.slug ?? null, what: t.table_name, max, actual });
+    }
+  }
+  return over;
+}
+
+/** One `tenant_over_limit` alert per tenant, limit and limit value. */
+export async function raiseTenantLimitAlerts(db: Database, now: Date, logger?: Logger): Promise<Alert[]> {
+  const over = await tenantsOverLimits(db, logger);
+  const candidates: AlertCandidate[] = over.map((u) => {
+    const limit = LIMIT_OF[u.what];
+    return {
+      kind: "tenant_over_limit",
+      severity: "warning",
+      dedupeKey: `tenant_over_limit:${u.tenantId}:${limit}:${u.max}`,
+      subjectType: "tenant",
+      subjectId: u.tenantId,
+      tenantId: u.tenantId,
+      message: `Tenant ${u.slug ?? u.tenantId} has ${u.actual} ${u.what}, over its limit of ${u.max} (${limit})`,
+      details: { tenantSlug: u.slug, limit, max: u.max, actual: u.actual },
+    };
+  });
+  return raiseAlerts(db, candidates, now);
+}
+
+/**
+ * Template failure-rate thresholds. Rates are failed / finished (completed, failed, cancelled)
+ * provisioning runs created in the window; compared in integers so that 0.6 − 0.3 is 0.3.
+ */
+export const TEMPLATE_PATTERN = {
+  /** Finished runs in the last 24 hours needed before a rate means anything. */
+  minRuns: 3,
+  /** A failure rate at or above this share (in percent) over the last 24 hours. */
+  highRatePercent: 50,
+  /** Or this many percentage points above the previous 7 days (which need `minRuns` too). */
+  jumpPoints: 30,
+} as const;
+
+/** One `template_failure_rate` alert per template and UTC day whose recent failure rate is high or jumped. */
+export async function raiseTemplatePatternAlerts(db: Database, now: Date): Promise<Alert[]> {
+  const dayAgo = new Date(now.getTime() - 86_400_000);
+  const weekBefore = new Date(dayAgo.getTime() - 7 * 86_400_000);
+  const day = now.toISOString().slice(0, 10);
+  const { minRuns, highRatePercent, jumpPoints } = TEMPLATE_PATTERN;
+  const rows = await queryRows(
+    db,
+    sql`
+    WITH w AS (
+      SELECT p.template_id,
+             count(*) FILTER (WHERE p.created_at >= ${utcTimestamp(dayAgo)}
+                              AND p.status IN ('completed', 'failed', 'cancelled')) AS rn,
+             count(*) FILTER (WHERE p.created_at >= ${utcTimestamp(dayAgo)} AND p.status = 'failed') AS rf,
+             count(*) FILTER (WHERE p.created_at < ${utcTimestamp(dayAgo)}
+                              AND p.status IN ('completed', 'failed', 'cancelled')) AS bn,
+             count(*) FILTER (WHERE p.created_at < ${utcTimestamp(dayAgo)} AND p.status = 'failed') AS bf
+      FROM tenant_provisioning_progress p
+      WHERE p.kind = 'provision' AND p.template_id IS NOT NULL
+        AND p.created_at >= ${utcTimestamp(weekBefore)} AND p.created_at < ${utcTimestamp(now)}
+      GROUP BY p.template_id
+    ),
+    flagged AS (
+      SELECT w.*,
+             100 * w.rf >= ${highRatePercent}::integer * w.rn AS high,
+             w.bn >= ${minRuns}::integer
+               AND 100 * (w.rf * w.bn - w.bf * w.rn) >= ${jumpPoints}::integer * w.rn * w.bn AS jumped
+      FROM w
+      WHERE w.rn >= ${minRuns}::integer
+    )
+    INSERT INTO alerts (kind, severity, dedupe_key, subject_type, subject_id, tenant_id, message, details, raised_at)
+    SELECT 'template_failure_rate', 'warning', 'template_failure_rate:' || f.template_id || ':' || ${day}::text,
+           'template', f.template_id::text, NULL,
+           'Template ' || coalesce('"' || t.name || '"', f.template_id::text) || ': ' || f.rf || ' of ' || f.rn
+             || ' provisioning runs in the last 24 hours failed (' || round(100.0 * f.rf / f.rn) || '%'
+             || CASE WHEN f.bn > 0 THEN '; previous 7 days ' || round(100.0 * f.bf / f.bn) || '%' ELSE '' END || ')',
+           jsonb_build_object('templateId', f.template_id, 'templateName', t.name,
+             'reasons', to_jsonb(array_remove(ARRAY[
+               CASE WHEN f.high THEN 'high_failure_rate' END,
+               CASE WHEN f.jumped THEN 'failure_rate_jump' END], NULL)),
+             'last24h', jsonb_build_object('finished', f.rn, 'failed', f.rf),
+             'previous7d', jsonb_build_object('finished', f.bn, 'failed', f.bf)),
+           ${now.toISOString()}::timestamptz
+    FROM flagged f LEFT JOIN tenant_templates t ON t.id = f.template_id
+    WHERE f.high OR f.jumped
+    ORDER BY f.template_id
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING ${ALERT_COLUMNS}`,
+  );
+  return rows.map(alertFromRaw);
+}
