@@ -3,6 +3,7 @@
  * truth; a test checks this file against the migrated database).
  */
 import {
+  bigint,
   boolean,
   integer,
   jsonb,
@@ -162,6 +163,44 @@ export const alerts = pgTable("alerts", {
   notifiedAt: tstz("notified_at"),
 });
 
+/** Tenant backups and audit-log archives (migrations/0003_deprovisioning.sql). */
+export const tenantBackups = pgTable("tenant_backups", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id").notNull(),
+  progressId: uuid("progress_id"),
+  kind: varchar("kind", { length: 20 }).notNull().default("full").$type<"full" | "audit_logs">(),
+  store: varchar("store", { length: 20 }).notNull().$type<"local" | "s3">(),
+  location: text("location").notNull(),
+  sizeBytes: bigint("size_bytes", { mode: "number" }).notNull(),
+  sha256: varchar("sha256", { length: 64 }).notNull(),
+  encryption: jsonb("encryption").$type<Record<string, unknown>>().notNull(),
+  rowCounts: jsonb("row_counts").$type<Record<string, unknown>>().notNull().default({}),
+  formatVersion: integer("format_version").notNull().default(1),
+  preserved: boolean("preserved").notNull().default(false),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+  deletedAt: tstz("deleted_at"),
+});
+
+/** Operations to start later: scheduled deprovisionings (migrations/0003_deprovisioning.sql). */
+export const scheduledOperations = pgTable("scheduled_operations", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  kind: varchar("kind", { length: 20 }).notNull().default("deprovision").$type<"deprovision">(),
+  tenantId: uuid("tenant_id").notNull(),
+  runAt: tstz("run_at").notNull(),
+  options: jsonb("options").$type<Record<string, unknown>>().notNull().default({}),
+  status: varchar("status", { length: 20 })
+    .notNull()
+    .default("scheduled")
+    .$type<"scheduled" | "started" | "cancelled" | "failed">(),
+  progressId: uuid("progress_id"),
+  externalRef: text("external_ref"),
+  error: text("error"),
+  createdBy: uuid("created_by"),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+  startedAt: tstz("started_at"),
+  cancelledAt: tstz("cancelled_at"),
+});
+
 export const schema = {
   tenantTemplates,
   tenantTemplateVersions,
@@ -173,4 +212,6 @@ export const schema = {
   provisioningSecrets,
   notificationsOutbox,
   alerts,
+  tenantBackups,
+  scheduledOperations,
 };
