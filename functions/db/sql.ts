@@ -26,9 +26,11 @@ export function jsonValue<T>(value: unknown): T {
 export function dateValue(value: unknown): Date | null {
   if (value === null || value === undefined) return null;
   if (value instanceof Date) return value;
-  const s = String(value);
-  const hasZone = /([zZ]|[+-]\d\d(:?\d\d)?)$/.test(s);
-  return new Date(hasZone ? s.replace(" ", "T") : `${s.replace(" ", "T")}Z`);
+  const s = String(value).replace(" ", "T");
+  if (/[zZ]$|[+-]\d\d:?\d\d$/.test(s)) return new Date(s);
+  // Postgres prints whole-hour offsets as "+00", which Date cannot parse.
+  if (/[+-]\d\d$/.test(s)) return new Date(`${s}:00`);
+  return new Date(`${s}Z`);
 }
 
 /** Numbers from aggregates come back as strings on some drivers (bigint, numeric). */
