@@ -4,10 +4,10 @@
  * runner and the tests all read this list, and a test checks it against the ASL files.
  */
 
-export type WorkflowKind = "provisioning" | "deprovisioning";
+export type WorkflowKind = "provisioning" | "deprovisioning" | "restore";
 
 /** The kind of a run as stored on its progress record. */
-export type RunKind = "provision" | "deprovision";
+export type RunKind = "provision" | "deprovision" | "restore";
 
 export interface StepDefinition {
   /** The Task state's name in the ASL (and the name in progress records). */
@@ -50,6 +50,28 @@ export const PROVISIONING_STEPS = [
 
 export type ProvisioningStepName = (typeof PROVISIONING_STEPS)[number]["name"];
 
+/** Deprovisioning, in order; `NotifyUsers` runs only when the options ask for it. */
+export const DEPROVISIONING_STEPS = [
+  { name: "BackupData", id: "backup-data", title: "Back up tenant data", lambda: "backup-data" },
+  { name: "NotifyUsers", id: "notify-users", title: "Notify users", lambda: "notify-users" },
+  { name: "DisableAccess", id: "disable-access", title: "Disable access", lambda: "disable-access" },
+  { name: "CleanupData", id: "cleanup-data", title: "Remove tenant data", lambda: "cleanup-data" },
+  {
+    name: "CleanupAuditLogs",
+    id: "cleanup-audit-logs",
+    title: "Archive or remove audit logs",
+    lambda: "cleanup-audit-logs",
+  },
+] as const satisfies readonly StepDefinition[];
+
+export type DeprovisioningStepName = (typeof DEPROVISIONING_STEPS)[number]["name"];
+
+/** Restoring a deprovisioned tenant from one of its backups. */
+export const RESTORE_STEPS = [
+  { name: "VerifyBackup", id: "verify-backup", title: "Verify backup", lambda: "verify-backup" },
+  { name: "RestoreData", id: "restore-data", title: "Restore tenant data", lambda: "restore-data" },
+] as const satisfies readonly StepDefinition[];
+
 /**
  * Task states that are not progress steps but bookkeeping shared by the workflows: completion
  * and failure recording.
@@ -74,9 +96,11 @@ export function functionArnSubstitution(lambda: string): string {
 export const WORKFLOW_STEPS: Record<WorkflowKind, readonly StepDefinition[]> = {
   provisioning: PROVISIONING_STEPS,
   deprovisioning: [],
+  restore: [],
 };
 
 export const RUN_KIND_WORKFLOW: Record<RunKind, WorkflowKind> = {
   provision: "provisioning",
   deprovision: "deprovisioning",
+  restore: "restore",
 };
