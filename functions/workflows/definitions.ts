@@ -48,8 +48,6 @@ export function applyRetryPolicy<T>(definition: T, policy: RetryPolicy): T {
     if (Array.isArray(obj.Retry)) {
       for (const retrier of obj.Retry as Json[]) {
         if ((retrier.ErrorEquals as string[]).includes("TransientError")) {
-          const bookkeeping =
-            typeof retrier.MaxAttempts === "number" && retrier.MaxAttempts > policy.maxAttempts;
           retrier.IntervalSeconds = policy.intervalSeconds;
           retrier.BackoffRate = policy.backoffRate;
           retrier.MaxDelaySeconds = policy.maxDelaySeconds;

@@ -15,7 +15,8 @@ import {
   type TenantSettings,
   templateSpecSchema,
 } from "../../schemas/templates.ts";
-import { ConflictError, NotFoundError, RequestValidationError, sqlState } from "../../shared/errors.ts";
+import { ConflictError, NotFoundError, sqlState } from "../../shared/errors.ts";
+import { parseOrThrow } from "../../shared/validation.ts";
 import { type AuditEntry, recordAudit } from "../audit.ts";
 import { assertTemplateRules } from "./template-rules.ts";
 
@@ -248,12 +249,7 @@ export async function updateTemplate(
         migrations: update.migrations ?? current.migrations,
         postProvisioningSteps: update.postProvisioningSteps ?? current.postProvisioningSteps,
       };
-      const parsed = templateSpecSchema.safeParse(merged);
-      if (!parsed.success) {
-        const issues = parsed.error.issues.map((i) => ({ field: i.path.join("."), message: i.message }));
-        throw new RequestValidationError(issues.map((i) => `${i.field}: ${i.message}`).join("; "), issues);
-      }
-      const spec = parsed.data;
+      const spec = parseOrThrow(templateSpecSchema, merged);
       assertTemplateRules(spec);
       const version = row.version + 1;
       const [updated] = await tx
