@@ -34,6 +34,27 @@ export interface OperationsConfig {
   readonly alertTopicArn: string | null;
 }
 
+/**
+ * Deprovisioning's AWS resources (all unset locally, where backups go to `$DATA_DIR/backups/`,
+ * notifications to the outbox table and schedules to `scheduled_operations`) and the local
+ * runtime's background timers.
+ */
+export interface DeprovisioningConfig {
+  /** S3 bucket for tenant backups (SSE-KMS). */
+  readonly backupBucket: string | null;
+  /** KMS key for the backups; unset: the bucket's default key. */
+  readonly backupKmsKeyId: string | null;
+  /** SQS queue for notifications to tenant users. */
+  readonly notificationsQueueUrl: string | null;
+  /** EventBridge Scheduler group and the role its schedules run as. */
+  readonly scheduleGroupName: string | null;
+  readonly schedulerRoleArn: string | null;
+  /** How often the local server looks for due scheduled operations. */
+  readonly schedulePollIntervalMs: number;
+  /** How often the local outbox worker delivers queued notifications. */
+  readonly outboxDrainIntervalMs: number;
+}
+
 export interface Config {
   readonly port: number;
   readonly dataDir: string;
@@ -43,6 +64,7 @@ export interface Config {
   /** `lock_timeout` of a step's transaction; waiting longer is a transient error (retried). */
   readonly stepLockTimeoutMs: number;
   readonly operations: OperationsConfig;
+  readonly deprovisioning: DeprovisioningConfig;
 }
 
 const optionalString = z
@@ -79,6 +101,30 @@ const envSchema = z
         .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]+$/, "must be an SNS topic ARN")
         .optional(),
     ),
+    BACKUP_BUCKET_NAME: optionalString.pipe(
+      z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name")
+        .optional(),
+    ),
+    BACKUP_KMS_KEY_ID: optionalString,
+    NOTIFICATIONS_QUEUE_URL: optionalString.pipe(
+      z.string().regex(/^https:\/\/\S+$/, "must be an https:// SQS queue URL").optional(),
+    ),
+    SCHEDULE_GROUP_NAME: optionalString.pipe(
+      z
+        .string()
+        .regex(/^[0-9a-zA-Z-_.]{1,64}$/, "must be a schedule group name")
+        .optional(),
+    ),
+    SCHEDULER_ROLE_ARN: optionalString.pipe(
+      z
+        .string()
+        .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/, "must be an IAM role ARN")
+        .optional(),
+    ),
+    SCHEDULE_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5000),
+    OUTBOX_DRAIN_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(2000),
   })
   .superRefine((env, ctx) => {
     const dataApi = [env.DB_CLUSTER_ARN, env.DB_SECRET_ARN, env.DB_NAME];
@@ -151,6 +197,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retentionDays: e.PROGRESS_RETENTION_DAYS,
       sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
       alertTopicArn: e.ALERT_TOPIC_ARN ?? null,
+    },
+    deprovisioning: {
+      backupBucket: e.BACKUP_BUCKET_NAME ?? null,
+      backupKmsKeyId: e.BACKUP_KMS_KEY_ID ?? null,
+      notificationsQueueUrl: e.NOTIFICATIONS_QUEUE_URL ?? null,
+      scheduleGroupName: e.SCHEDULE_GROUP_NAME ?? null,
+      schedulerRoleArn: e.SCHEDULER_ROLE_ARN ?? null,
+      schedulePollIntervalMs: e.SCHEDULE_POLL_INTERVAL_MS,
+      outboxDrainIntervalMs: e.OUTBOX_DRAIN_INTERVAL_MS,
     },
   };
 }
