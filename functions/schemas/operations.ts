@@ -1,6 +1,7 @@
 /** Operations: provisioning statistics and alerts. */
 import { z } from "zod";
 import { isoDateTime, pageSchema, paginationQuerySchema, uuidSchema } from "./common.ts";
+import { RUN_KINDS } from "./progress.ts";
 
 /** An instant with its zone (`2026-03-01T00:00:00Z`, `...+02:00`): a window bound must be unambiguous. */
 const instant = z.iso.datetime({
@@ -39,7 +40,8 @@ export const provisioningStatsSchema = z.object({
   totals: z.object({
     runs: count,
     byStatus: statusCounts,
-    byKind: z.object({ provision: kindTotals, deprovision: kindTotals }),
+    /** Every run kind, zero when none. */
+    byKind: z.record(z.enum(RUN_KINDS), kindTotals),
   }),
   /** Finished = completed + failed + cancelled; the rates are shares of the finished runs. */
   rates: z.object({ finished: count, success: rate, failure: rate }),
