@@ -102,35 +102,45 @@ export const createAdminUserStep = provisioningStep(
 
 // --- RunMigrations ------------------------------------------------------------------------------
 
+/**
+ * Creates the tenant's schema (if needed) and applies the named tenant migrations that are not
+ * applied yet, in order, recording each. RunMigrations and restoring a backup both use it.
+ */
+export async function applyTenantMigrations(
+  tx: Database,
+  tenantId: string,
+  migrations: readonly string[],
+): Promise<void> {
+  const schema = safeIdentifier(tenantSchemaName(tenantId));
+  await tx.execute(sql.raw(`CREATE SCHEMA IF NOT EXISTS ${schema}`));
+  await tx.execute(
+    sql.raw(
+      `CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (name VARCHAR(100) PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+    ),
+  );
+  const applied = new Set(
+    (await queryRows<{ name: string }>(tx, sql.raw(`SELECT name FROM ${schema}.schema_migrations`))).map(
+      (r) => r.name,
+    ),
+  );
+  for (const name of migrations) {
+    if (applied.has(name)) continue;
+    const script = readTenantMigration(name);
+    // Unqualified names in the tenant migrations resolve to the tenant's schema.
+    await tx.execute(sql.raw(`SET LOCAL search_path TO ${schema}, public`));
+    try {
+      for (const statement of splitStatements(script)) await tx.execute(sql.raw(statement));
+    } finally {
+      await tx.execute(sql.raw("SET LOCAL search_path TO public"));
+    }
+    await tx.execute(sql`INSERT INTO ${sql.raw(schema)}.schema_migrations (name) VALUES (${name})`);
+  }
+}
+
 /** Creates the tenant schema and applies the template's tenant migrations that are not applied yet. */
 export const runMigrationsStep = provisioningStep(
   "RunMigrations",
-  async ({ tx }, spec) => {
-    const schema = safeIdentifier(tenantSchemaName(spec.tenantId));
-    await tx.execute(sql.raw(`CREATE SCHEMA IF NOT EXISTS ${schema}`));
-    await tx.execute(
-      sql.raw(
-        `CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (name VARCHAR(100) PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
-      ),
-    );
-    const applied = new Set(
-      (await queryRows<{ name: string }>(tx, sql.raw(`SELECT name FROM ${schema}.schema_migrations`))).map(
-        (r) => r.name,
-      ),
-    );
-    for (const name of spec.template.migrations) {
-      if (applied.has(name)) continue;
-      const script = readTenantMigration(name);
-      // Unqualified names in the tenant migrations resolve to the tenant's schema.
-      await tx.execute(sql.raw(`SET LOCAL search_path TO ${schema}, public`));
-      try {
-        for (const statement of splitStatements(script)) await tx.execute(sql.raw(statement));
-      } finally {
-        await tx.execute(sql.raw("SET LOCAL search_path TO public"));
-      }
-      await tx.execute(sql`INSERT INTO ${sql.raw(schema)}.schema_migrations (name) VALUES (${name})`);
-    }
-  },
+  async ({ tx }, spec) => applyTenantMigrations(tx, spec.tenantId, spec.template.migrations),
   (message, cause) => new MigrationError(message, { cause }),
 );
 
