@@ -1,0 +1,342 @@
+/**
+ * The provisioning state machine (statemachines/provisioning.asl.json) against the step catalog,
+ * the error vocabulary and asl-validator; and the Step Functions runner that starts it in AWS.
+ */
+import {
+  ExecutionDoesNotExist,
+  InvalidArn,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from "@aws-sdk/client-sfn";
+// @ts-expect-error -- asl-validator 4 ships no type declarations; `validate` below types it.
+import aslValidator from "asl-validator";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, describe, expect, it } from "vitest";
+import { STEP_ERROR_NAMES } from "../../functions/shared/errors.ts";
+import {
+  applyRetryPolicy,
+  readDefinitionText,
+  substitute,
+  substitutionNames,
+} from "../../functions/workflows/definitions.ts";
+import { SfnWorkflowRunner } from "../../functions/workflows/sfn-workflow-runner.ts";
+import {
+  BOOKKEEPING_TASKS,
+  functionArnSubstitution,
+  PROVISIONING_STEPS,
+} from "../../functions/workflows/step-catalog.ts";
+import type { WorkflowInput } from "../../functions/workflows/workflow-runner.ts";
+
+const validate = aslValidator as (definition: unknown) => {
+  isValid: boolean;
+  errors: { message?: string; [key: string]: unknown }[];
+};
+
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  BackoffRate?: number;
+  MaxAttempts?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: string;
+}
+interface Catcher {
+  ErrorEquals: string[];
+  Next: string;
+  ResultPath?: string | null;
+}
+interface State {
+  Type: string;
+  Resource?: string;
+  Next?: string;
+  End?: boolean;
+  Default?: string;
+  Choices?: { Variable: string; StringEquals?: string; Next: string }[];
+  Retry?: Retrier[];
+  Catch?: Catcher[];
+  ItemProcessor?: { StartAt: string; States: Record<string, State> };
+}
+interface Definition {
+  StartAt: string;
+  States: Record<string, State>;
+}
+
+const TEXT = readDefinitionText("provisioning");
+const ASL = JSON.parse(TEXT) as Definition;
+const STATES = ASL.States;
+
+/** Every state, nested ones (Map item processors) included, by name. */
+function allStates(states: Record<string, State> = STATES): Map<string, State> {
+  const found = new Map<string, State>();
+  for (const [name, state] of Object.entries(states)) {
+    found.set(name, state);
+    if (state.ItemProcessor) for (const [n, s] of allStates(state.ItemProcessor.States)) found.set(n, s);
+  }
+  return found;
+}
+
+const tasks = [...allStates()].filter(([, s]) => s.Type === "Task");
+
+/** The Task state that runs a catalog step (the Map's inner Task for a Map step). */
+function taskOf(stepName: string): [string, State] {
+  const state = STATES[stepName];
+  if (!state) throw new Error(`no state ${stepName}`);
+  if (state.Type === "Map") {
+    const inner = Object.entries(state.ItemProcessor!.States).filter(([, s]) => s.Type === "Task");
+    expect(inner, `${stepName} runs one Task per item`).toHaveLength(1);
+    return inner[0]!;
+  }
+  return [stepName, state];
+}
+
+const transientRetrier = (state: State) => state.Retry?.find((r) => r.ErrorEquals.includes("TransientError"));
+
+describe("statemachines/provisioning.asl.json", () => {
+  it("is valid ASL according to asl-validator, as written and with ARNs substituted", () => {
+    // Prepare
+    const arns = Object.fromEntries(
+      substitutionNames(TEXT).map((n) => [n, `arn:aws:lambda:eu-west-1:123456789012:function:tp-${n}`]),
+    );
+
+    // Act
+    const raw = validate(JSON.parse(TEXT));
+    const substituted = validate(JSON.parse(substitute(TEXT, arns)));
+
+    // Assess
+    expect(raw.errors).toEqual([]);
+    expect(raw.isValid).toBe(true);
+    expect(substituted.errors).toEqual([]);
+    expect(substituted.isValid).toBe(true);
+  });
+
+  it("asl-validator rejects a broken definition (the check above can fail)", () => {
+    // Prepare
+    const broken = structuredClone(ASL);
+    broken.States.CreateTenant!.Next = "NoSuchState";
+
+    // Act
+    const result = validate(broken);
+
+    // Assess
+    expect(result.isValid).toBe(false);
+  });
+
+  it("gives every Task a Lambda ARN substitution (…FunctionArn) as its resource", () => {
+    // Assess
+    expect(tasks.length).toBeGreaterThan(0);
+    for (const [name, state] of tasks) {
+      expect(state.Resource, name).toMatch(/^\$\{[A-Z][A-Za-z]*FunctionArn\}$/);
+    }
+  });
+
+  it("has exactly the catalog's Task states, each bound to its Lambda's substitution", () => {
+    // Prepare
+    const expected = new Map<string, string>();
+    for (const step of PROVISIONING_STEPS) {
+      const [taskName] = taskOf(step.name);
+      expected.set(taskName, step.lambda);
+    }
+    for (const task of BOOKKEEPING_TASKS) expected.set(task.name, task.lambda);
+
+    // Assess
+    expect(tasks.map(([n]) => n).sort()).toEqual([...expected.keys()].sort());
+    expect(expected.has("PostProvisioningStep")).toBe(true);
+    expect(STATES.PostProvisioningSteps!.Type).toBe("Map");
+    for (const [name, state] of tasks) {
+      expect(state.Resource, name).toBe(`\${${functionArnSubstitution(expected.get(name)!)}}`);
+    }
+  });
+
+  it("retries TransientError natively on every step and catches everything else into RecordFailure → Fail", () => {
+    for (const step of PROVISIONING_STEPS) {
+      // Prepare
+      const state = STATES[step.name]!;
+      const [, task] = taskOf(step.name);
+      const retrier = transientRetrier(task);
+
+      // Assess
+      expect(retrier, `${step.name} retries TransientError`).toBeDefined();
+      expect(retrier!.IntervalSeconds, step.name).toBeGreaterThanOrEqual(1);
+      expect(retrier!.BackoffRate, step.name).toBeGreaterThanOrEqual(1);
+      expect(retrier!.MaxAttempts, step.name).toBeGreaterThanOrEqual(1);
+      expect(retrier!.JitterStrategy, step.name).toBe("FULL");
+      // A retrier that also caught everything would retry permanent errors.
+      expect(retrier!.ErrorEquals, step.name).not.toContain("States.ALL");
+      const catchAll = state.Catch?.find((c) => c.ErrorEquals.includes("States.ALL"));
+      expect(catchAll?.Next, `${step.name} catches into RecordFailure`).toBe("RecordFailure");
+      // The error reaches RecordFailure beside the input (progressId stays readable).
+      expect(catchAll?.ResultPath, step.name).toMatch(/^\$\.\w+$/);
+      expect(state.Catch!.at(-1), `${step.name}: States.ALL comes last`).toBe(catchAll);
+    }
+    const recordFailure = STATES.RecordFailure!;
+    expect(recordFailure.Type).toBe("Task");
+    expect(STATES[recordFailure.Next!]!.Type).toBe("Fail");
+  });
+
+  it("runs the steps in the catalog's order, then CompleteRun and a Succeed state", () => {
+    // Prepare
+    const order: string[] = [];
+    let current: string | undefined = STATES.ChooseStartStep!.Default;
+
+    // Act
+    while (current && STATES[current]?.Type !== "Succeed") {
+      order.push(current);
+      current = STATES[current]!.Next;
+    }
+
+    // Assess
+    expect(order).toEqual([...PROVISIONING_STEPS.map((s) => s.name), "CompleteRun"]);
+    expect(current && STATES[current]!.Type).toBe("Succeed");
+  });
+
+  it("starts at a Choice that can start at every step", () => {
+    // Prepare
+    const choice = STATES[ASL.StartAt]!;
+
+    // Assess
+    expect(choice.Type).toBe("Choice");
+    const targets = new Set([...(choice.Choices ?? []).map((c) => c.Next), choice.Default]);
+    expect([...targets].sort()).toEqual(PROVISIONING_STEPS.map((s) => s.name).sort());
+    for (const c of choice.Choices ?? []) {
+      expect(c.Variable).toBe("$.startAt");
+      expect(c.StringEquals, "each choice starts at the step it names").toBe(c.Next);
+    }
+    expect(choice.Default).toBe(PROVISIONING_STEPS[0].name);
+  });
+
+  it("matches only error names of functions/shared/errors.ts (besides States.* and Lambda.*)", () => {
+    // Prepare
+    const names = new Set<string>();
+    for (const [, state] of allStates()) {
+      for (const r of [...(state.Retry ?? []), ...(state.Catch ?? [])]) {
+        for (const n of r.ErrorEquals) names.add(n);
+      }
+    }
+    const own = [...names].filter((n) => !n.startsWith("States.") && !n.startsWith("Lambda."));
+
+    // Assess
+    expect(own).toContain("TransientError");
+    expect(own).toContain("RunCancelledError");
+    for (const n of own) expect(STEP_ERROR_NAMES as readonly string[], n).toContain(n);
+  });
+
+  it("applyRetryPolicy sets every TransientError retrier to the policy and leaves the input alone", () => {
+    // Prepare
+    const policy = { intervalSeconds: 7, backoffRate: 1.5, maxAttempts: 9, maxDelaySeconds: 11 };
+    const before = JSON.stringify(ASL);
+
+    // Act
+    const changed = applyRetryPolicy(ASL, policy);
+
+    // Assess
+    expect(JSON.stringify(ASL)).toBe(before);
+    const retriers = [...allStates(changed.States)].flatMap(([, s]) => s.Retry ?? []);
+    const transient = retriers.filter((r) => r.ErrorEquals.includes("TransientError"));
+    expect(transient.length).toBe(tasks.length);
+    for (const r of transient) {
+      expect(r).toMatchObject({
+        IntervalSeconds: 7,
+        BackoffRate: 1.5,
+        MaxAttempts: 9,
+        MaxDelaySeconds: 11,
+        JitterStrategy: "FULL",
+      });
+    }
+    const original = [...allStates()].flatMap(([, s]) => s.Retry ?? []);
+    expect(original.every((r) => r.IntervalSeconds !== 7)).toBe(true);
+  });
+});
+
+describe("SfnWorkflowRunner", () => {
+  const sfn = mockClient(SFNClient);
+  const ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:tp-provisioning";
+  const runner = () => new SfnWorkflowRunner(new SFNClient({}), { provisioning: ARN });
+
+  afterEach(() => {
+    sfn.reset();
+  });
+
+  it("starts an execution of the kind's state machine with the name and the JSON input", async () => {
+    // Prepare
+    const executionArn = "arn:aws:states:eu-west-1:123456789012:execution:tp-provisioning:run-1";
+    sfn.on(StartExecutionCommand).resolves({ executionArn, startDate: new Date() });
+    const input: WorkflowInput = {
+      progressId: "0e597b4e-27ef-45a1-b84e-b1a65dd5fbc8",
+      startAt: "CreateTenant",
+      postProvisioningSteps: ["send-welcome-notification"],
+    };
+
+    // Act
+    const ref = await runner().start("provisioning", "0e597b4e-1-1700000000000", input);
+
+    // Assess
+    expect(ref).toBe(executionArn);
+    const calls = sfn.commandCalls(StartExecutionCommand);
+    expect(calls).toHaveLength(1);
+    const sent = calls[0]!.args[0].input;
+    expect(sent.stateMachineArn).toBe(ARN);
+    expect(sent.name).toBe("0e597b4e-1-1700000000000");
+    expect(JSON.parse(sent.input!)).toEqual(input);
+    expect(sent.input).not.toMatch(/password|secret|hash/i);
+  });
+
+  it("keeps execution names within Step Functions' 80 characters", async () => {
+    // Prepare
+    sfn.on(StartExecutionCommand).resolves({ executionArn: `${ARN}:x`, startDate: new Date() });
+
+    // Act
+    await runner().start("provisioning", "n".repeat(120), { progressId: "p", startAt: "CreateTenant" });
+
+    // Assess
+    expect(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.name).toBe("n".repeat(80));
+  });
+
+  it("throws for a workflow kind with no state machine, sending nothing", async () => {
+    // Act
+    const started = runner().start("deprovisioning", "run-1", { progressId: "p", startAt: "x" });
+
+    // Assess
+    await expect(started).rejects.toThrow(/deprovisioning/);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it("stops an execution by its ARN with the cause", async () => {
+    // Prepare
+    const executionArn = `${ARN.replace("stateMachine", "execution")}:run-1`;
+    sfn.on(StopExecutionCommand).resolves({ stopDate: new Date() });
+
+    // Act
+    await runner().stop(executionArn, "cancelled by an operator");
+
+    // Assess
+    const calls = sfn.commandCalls(StopExecutionCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.args[0].input).toEqual({ executionArn, cause: "cancelled by an operator" });
+  });
+
+  it("treats stopping an execution that does not exist (any more) as done", async () => {
+    // Prepare
+    sfn
+      .on(StopExecutionCommand)
+      .rejects(new ExecutionDoesNotExist({ message: "Execution Does Not Exist", $metadata: {} }));
+
+    // Act
+    const stopped = runner().stop(`${ARN}:gone`, "cancelled");
+
+    // Assess
+    await expect(stopped).resolves.toBeUndefined();
+    expect(sfn.commandCalls(StopExecutionCommand)).toHaveLength(1);
+  });
+
+  it("passes other StopExecution errors on", async () => {
+    // Prepare
+    sfn.on(StopExecutionCommand).rejects(new InvalidArn({ message: "Invalid Arn", $metadata: {} }));
+
+    // Act
+    const stopped = runner().stop("not-an-arn", "cancelled");
+
+    // Assess
+    await expect(stopped).rejects.toBeInstanceOf(InvalidArn);
+  });
+});
