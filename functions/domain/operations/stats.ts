@@ -87,20 +87,26 @@ interface GroupRow extends Record<string, unknown> {
 }
 
 /**
- * One scan, five grouping sets. `grouping(kind, status, template_id)` tells them apart:
+ * One scan grouped by kind, status and template (a few dozen groups at most), then five grouping
+ * sets over those groups. `grouping(kind, status, template_id)` tells the sets apart:
  * 7 = all runs, 5 = by status, 3 = by kind, 1 = by kind and status, 2 = by kind and template.
  */
 function countsQuery(window: SQL): SQL {
   return sql`
-    WITH g AS (
-      SELECT grouping(p.kind, p.status, p.template_id) AS grouping, p.kind, p.status, p.template_id,
-             count(*) AS runs,
-             count(*) FILTER (WHERE p.status = 'completed') AS completed,
-             count(*) FILTER (WHERE p.status = 'failed') AS failed,
-             count(*) FILTER (WHERE p.status IN ('completed', 'failed', 'cancelled')) AS finished
+    WITH b AS (
+      SELECT p.kind, p.status, p.template_id, count(*) AS runs
       FROM tenant_provisioning_progress p
       WHERE ${window}
-      GROUP BY GROUPING SETS ((), (p.status), (p.kind), (p.kind, p.status), (p.kind, p.template_id))
+      GROUP BY p.kind, p.status, p.template_id
+    ),
+    g AS (
+      SELECT grouping(b.kind, b.status, b.template_id) AS grouping, b.kind, b.status, b.template_id,
+             coalesce(sum(b.runs), 0) AS runs,
+             coalesce(sum(b.runs) FILTER (WHERE b.status = 'completed'), 0) AS completed,
+             coalesce(sum(b.runs) FILTER (WHERE b.status = 'failed'), 0) AS failed,
+             coalesce(sum(b.runs) FILTER (WHERE b.status IN ('completed', 'failed', 'cancelled')), 0) AS finished
+      FROM b
+      GROUP BY GROUPING SETS ((), (b.status), (b.kind), (b.kind, b.status), (b.kind, b.template_id))
     )
     SELECT g.grouping, g.kind, g.status, g.template_id::text AS template_id, t.name AS template_name,
            g.runs, g.completed, g.failed, g.finished,
