@@ -18,7 +18,7 @@ import {
   sqlState,
 } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
-import { PROVISIONING_STEPS } from "../../workflows/step-catalog.ts";
+import { PROVISIONING_STEPS, type WorkflowKind } from "../../workflows/step-catalog.ts";
 import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
 import { recordAudit } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
@@ -191,18 +191,35 @@ export async function startExecution(
   attempt: number,
   postProvisioningSteps: readonly string[],
 ): Promise<void> {
+  await startWorkflow(deps, "provisioning", progressId, startAt, attempt, {
+    postProvisioningSteps: [...postProvisioningSteps],
+  });
+}
+
+/**
+ * Starts (or restarts) an execution of any workflow for a run and stores its reference on the
+ * run; when the engine refuses, the run is failed (recoverable) and the caller gets a 503.
+ */
+export async function startWorkflow(
+  deps: ProvisioningDeps,
+  kind: WorkflowKind,
+  progressId: string,
+  startAt: string,
+  attempt: number,
+  input: Readonly<Record<string, unknown>> = {},
+): Promise<void> {
   const { db, clock, workflows, logger } = deps;
   try {
-    const ref = await workflows.start("provisioning", `${progressId}-${attempt}-${clock().getTime()}`, {
+    const ref = await workflows.start(kind, `${progressId}-${attempt}-${clock().getTime()}`, {
+      ...input,
       progressId,
       startAt,
-      postProvisioningSteps: [...postProvisioningSteps],
     });
     await db.transaction(async (tx) => {
       await saveProgress(tx, progressId, { executionRef: ref }, clock());
     });
   } catch (error) {
-    logger.error("could not start the provisioning workflow", { progressId, error });
+    logger.error(`could not start the ${kind} workflow`, { progressId, error });
     await db.transaction(async (tx) => {
       await saveProgress(
         tx,
