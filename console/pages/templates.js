@@ -1,0 +1,202 @@
+/** Templates: list, and a template's detail (limits, settings, features, initial-data counts, versions). */
+import { API, get, query } from "../api.js";
+import { definitionList, formatTime, h, notice, shortId, statusBadge, table } from "../dom.js";
+import { breadcrumbs, card, crumb, page, templates } from "../ui.js";
+
+/** @param {any} limits */
+export function limitsText(limits) {
+  const parts = [];
+  if (limits.maxUsers) parts.push(`${limits.maxUsers} users`);
+  if (limits.maxSchools) parts.push(`${limits.maxSchools} schools`);
+  if (limits.maxProducts) parts.push(`${limits.maxProducts} products`);
+  if (limits.maxStorageMb) parts.push(`${limits.maxStorageMb} MB`);
+  return parts.join(" · ") || "none";
+}
+
+/** @param {any} data */
+export function initialDataText(data) {
+  const parts = ["schools", "products", "users", "configurations"].map(
+    (k) => `${(data?.[k] ?? []).length} ${k}`,
+  );
+  return parts.join(" · ");
+}
+
+export async function templatesPage() {
+  const tpls = await templates({ fresh: true });
+  page(
+    "Templates",
+    h(
+      "div",
+      { class: "page-head" },
+      h("h1", {}, "Templates"),
+      h("span", { class: "muted" }, `${tpls.length} template${tpls.length === 1 ? "" : "s"}`),
+    ),
+    h(
+      "div",
+      { class: "card card-flush" },
+      table(
+        ["Name", "Category", "Version", "Limits", "Features", "Initial data", ""],
+        tpls.map((/** @type {any} */ t) =>
+          h(
+            "tr",
+            { "data-testid": "template-row", "data-name": t.name, "data-template-id": t.id },
+            h(
+              "td",
+              {},
+              h("a", { href: `#/templates/${t.id}`, class: "strong" }, t.name),
+              t.isDefault ? h("span", { class: "chip" }, "default") : null,
+              t.description ? h("div", { class: "muted small clamp" }, t.description) : null,
+            ),
+            h("td", {}, t.category.replace("_", " ")),
+            h("td", { class: "num" }, `v${t.version}`),
+            h("td", { class: "small" }, limitsText(t.limits)),
+            h("td", { class: "num" }, String((t.settings.features ?? []).length)),
+            h("td", { class: "small" }, initialDataText(t.initialData)),
+            h(
+              "td",
+              {},
+              h(
+                "a",
+                { class: "button button-secondary button-small", href: `#/provision?template=${t.id}` },
+                "Provision",
+              ),
+            ),
+          ),
+        ),
+        { "data-testid": "templates-table" },
+      ),
+    ),
+  );
+}
+
+/**
+ * @param {string} id
+ * @param {URLSearchParams} params
+ */
+export async function templatePage(id, params) {
+  const version = params.get("version");
+  const [t, versions] = await Promise.all([
+    get(`${API}/templates/${encodeURIComponent(id)}${query({ version })}`),
+    get(`${API}/templates/${encodeURIComponent(id)}/versions`),
+  ]);
+  const latest = Math.max(...versions.items.map((/** @type {any} */ v) => v.version));
+  const counts = ["schools", "products", "users", "configurations"].map((k) =>
+    h(
+      "div",
+      { class: "stat", "data-testid": `initial-${k}` },
+      h("div", { class: "stat-value" }, String((t.initialData?.[k] ?? []).length)),
+      h("div", { class: "stat-label" }, k),
+    ),
+  );
+  const s = t.settings ?? {};
+  page(
+    t.name,
+    breadcrumbs(crumb("Templates", "#/templates"), crumb(t.name)),
+    h(
+      "div",
+      { class: "page-head" },
+      h(
+        "div",
+        { class: "title-row" },
+        h("h1", { "data-testid": "template-title" }, t.name),
+        h("span", { class: "chip" }, `v${t.version}`),
+        t.isDefault ? h("span", { class: "chip" }, "default") : null,
+        t.deletedAt ? statusBadge("deleted") : null,
+      ),
+      t.deletedAt
+        ? null
+        : h("a", { class: "button", href: `#/provision?template=${t.id}` }, "Provision a tenant"),
+    ),
+    version && Number(version) !== latest
+      ? notice("info", `You are looking at version ${version}; the current version is ${latest}.`)
+      : null,
+    t.description ? h("p", { class: "lead" }, t.description) : null,
+    h(
+      "div",
+      { class: "grid-3" },
+      card(
+        "Limits",
+        definitionList(
+          [
+            ["Users", t.limits.maxUsers ?? "unlimited"],
+            ["Schools", t.limits.maxSchools ?? "unlimited"],
+            ["Products", t.limits.maxProducts ?? "unlimited"],
+            ["Storage", t.limits.maxStorageMb ? `${t.limits.maxStorageMb} MB` : "unlimited"],
+          ],
+          { "data-testid": "template-limits" },
+        ),
+      ),
+      card(
+        "Settings",
+        definitionList([
+          ["Locale", s.locale],
+          ["Time zone", s.timezone],
+          ["Currency", s.currency],
+          [
+            "Order approval",
+            s.requireOrderApproval ? `required above ${s.orderApprovalThreshold ?? 0}` : "not required",
+          ],
+          ["Fiscal year starts", s.fiscalYearStartMonth ? `month ${s.fiscalYearStartMonth}` : undefined],
+        ]),
+      ),
+      card(
+        "Features",
+        h(
+          "ul",
+          { class: "chips", "data-testid": "template-features" },
+          (s.features ?? []).map((/** @type {string} */ f) => h("li", { class: "chip" }, f)),
+        ),
+        h("h3", {}, "Tenant migrations"),
+        h(
+          "ul",
+          { class: "chips" },
+          t.migrations.map((/** @type {string} */ m) => h("li", { class: "chip chip-muted" }, m)),
+        ),
+      ),
+    ),
+    h(
+      "div",
+      { class: "grid-2" },
+      card("Initial data", h("div", { class: "stats-row" }, counts)),
+      card(
+        "Post-provisioning steps",
+        t.postProvisioningSteps.length
+          ? h(
+              "ol",
+              { class: "numbered" },
+              t.postProvisioningSteps.map((/** @type {string} */ p) => h("li", {}, p)),
+            )
+          : h("p", { class: "muted" }, "None"),
+      ),
+    ),
+    card(
+      "Versions",
+      table(
+        ["Version", "Name", "Category", "Created", "By", ""],
+        versions.items.map((/** @type {any} */ v) =>
+          h(
+            "tr",
+            { "data-testid": "version-row" },
+            h("td", { class: "num" }, `v${v.version}`),
+            h("td", {}, v.name),
+            h("td", {}, v.category),
+            h("td", { class: "nowrap" }, formatTime(v.createdAt)),
+            h("td", { class: "mono small" }, v.createdBy ? shortId(v.createdBy) : "—"),
+            h(
+              "td",
+              {},
+              v.version === t.version
+                ? h("span", { class: "muted small" }, "shown")
+                : h("a", { href: `#/templates/${t.id}?version=${v.version}` }, "View"),
+            ),
+          ),
+        ),
+        { "data-testid": "versions-table" },
+      ),
+    ),
+  );
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Tenants (when the service has the endpoints)                                                 */
+/* ------------------------------------------------------------------------------------------- */
