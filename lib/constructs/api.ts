@@ -1,0 +1,231 @@
+/**
+ * The REST API, built from the route table the local server routes with
+ * (functions/http/route-table.ts): one resource per path segment, one method per route, each
+ * integrated (Lambda proxy) with its group's Lambda — one Lambda per group, as the code is grouped
+ * in `functions/api/<group>.ts`. Every route that is not public sits behind a REQUEST authorizer
+ * running the same `authenticate` as the local server.
+ */
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as apigateway from "aws-cdk-lib/aws-apigateway";
+import type * as kms from "aws-cdk-lib/aws-kms";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import { NagSuppressions } from "cdk-nag";
+import { Construct } from "constructs";
+import { type ApiGroup, routeList } from "../../functions/http/route-table.ts";
+import type { WorkflowKind } from "../../functions/workflows/step-catalog.ts";
+import type { Database } from "./database.ts";
+import type { Schedules } from "./schedules.ts";
+import { ServiceFunction } from "./service-function.ts";
+
+export interface ApiProps {
+  /** The entry module of each API group, `functions/api/<group>.ts`. */
+  readonly groupEntries: ReadonlyMap<ApiGroup, string>;
+  readonly authorizerEntry: string;
+  readonly database: Database;
+  readonly stateMachines: ReadonlyMap<WorkflowKind, sfn.IStateMachine>;
+  readonly schedules: Schedules;
+  /** Encrypts the access logs. */
+  readonly logsKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+  /** Steady-state requests per second and burst for the whole stage. */
+  readonly throttling: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * How long API Gateway caches an authorizer decision per Authorization header. Revoking a key
+   * takes effect within this time.
+   */
+  readonly authorizerCacheTtl?: Duration;
+  readonly stageName?: string;
+}
+
+/** The environment variable holding a workflow's state machine ARN: `PROVISIONING_STATE_MACHINE_ARN`. */
+export function stateMachineArnVariable(kind: WorkflowKind): string {
+  return `${kind.toUpperCase()}_STATE_MACHINE_ARN`;
+}
+
+/** The service's error shape (`{"error":{"code","message"}}`) for answers API Gateway gives itself. */
+function errorBody(code: string, message: string): Record<string, string> {
+  return { "application/json": JSON.stringify({ error: { code, message } }) };
+}
+
+export class Api extends Construct {
+  readonly restApi: apigateway.RestApi;
+  readonly handlers: ReadonlyMap<ApiGroup, lambda.Function>;
+  readonly authorizerFunction: lambda.Function;
+  readonly authorizer: apigateway.RequestAuthorizer;
+  readonly accessLogs: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    const { database } = props;
+
+    const environment: Record<string, string> = {
+      ...database.dataApiEnvironment,
+      SCHEDULE_GROUP_NAME: props.schedules.groupName,
+      SCHEDULER_ROLE_ARN: props.schedules.role.roleArn,
+    };
+    for (const [kind, stateMachine] of props.stateMachines) {
+      environment[stateMachineArnVariable(kind)] = stateMachine.stateMachineArn;
+    }
+
+    const handlers = new Map<ApiGroup, lambda.Function>();
+    for (const [group, entry] of props.groupEntries) {
+      const fn = new ServiceFunction(this, `${group.charAt(0).toUpperCase()}${group.slice(1)}Handler`, {
+        entry,
+        description: `Tenant provisioning API: ${group} routes`,
+        environment,
+        // API Gateway gives up on an integration after 29 seconds.
+        timeout: Duration.seconds(29),
+        logRetention: props.logRetention,
+      }).function;
+      database.grantDataApiAccess(fn);
+      for (const stateMachine of props.stateMachines.values()) {
+        stateMachine.grantStartExecution(fn);
+        stateMachine.grantExecution(fn, "states:StopExecution", "states:DescribeExecution");
+      }
+      props.schedules.grantManageSchedules(fn);
+      NagSuppressions.addResourceSuppressions(
+        fn.role ?? fn,
+        [
+          {
+            id: "AwsSolutions-IAM5",
+            reason:
+              "states:StopExecution / DescribeExecution act on executions, whose ARNs carry a per-run name; the grant is limited to executions of this stack's state machines.",
+            appliesTo: [{ regex: "/^Resource::arn:<AWS::Partition>:states:.*:execution:.*:\\*$/" }],
+          },
+        ],
+        true,
+      );
+      handlers.set(group, fn);
+    }
+    this.handlers = handlers;
+
+    this.authorizerFunction = new ServiceFunction(this, "Authorizer", {
+      entry: props.authorizerEntry,
+      description: "Tenant provisioning API: API-key request authorizer",
+      environment: database.dataApiEnvironment,
+      timeout: Duration.seconds(10),
+      memorySize: 256,
+      logRetention: props.logRetention,
+    }).function;
+    database.grantDataApiAccess(this.authorizerFunction);
+
+    this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
+      encryptionKey: props.logsKey,
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.restApi = new apigateway.RestApi(this, "RestApi", {
+      description: "Tenant provisioning REST API (routes from functions/http/route-table.ts)",
+      endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: props.stageName ?? "prod",
+        accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields({
+          caller: true,
+          httpMethod: true,
+          ip: true,
+          protocol: true,
+          requestTime: true,
+          resourcePath: true,
+          responseLength: true,
+          status: true,
+          user: true,
+        }),
+        tracingEnabled: true,
+        metricsEnabled: true,
+        loggingLevel: apigateway.MethodLoggingLevel.INFO,
+        // Request and response bodies hold admin passwords and API keys: never log them.
+        dataTraceEnabled: false,
+        throttlingRateLimit: props.throttling.rateLimit,
+        throttlingBurstLimit: props.throttling.burstLimit,
+      },
+    });
+
+    this.authorizer = new apigateway.RequestAuthorizer(this, "ApiKeyAuthorizer", {
+      handler: this.authorizerFunction,
+      identitySources: [apigateway.IdentitySource.header("Authorization")],
+      resultsCacheTtl: props.authorizerCacheTtl ?? Duration.minutes(1),
+    });
+
+    const integrations = new Map<ApiGroup, apigateway.LambdaIntegration>();
+    for (const [group, fn] of handlers) {
+      integrations.set(group, new apigateway.LambdaIntegration(fn, { proxy: true, allowTestInvoke: false }));
+    }
+    for (const route of routeList()) {
+      const integration = integrations.get(route.group);
+      if (!integration)
+        throw new Error(`route ${route.operationId}: no Lambda for API group "${route.group}"`);
+      const resource = this.restApi.root.resourceForPath(route.path);
+      const method = resource.addMethod(
+        route.method,
+        integration,
+        route.access === "public"
+          ? { operationName: route.operationId, authorizationType: apigateway.AuthorizationType.NONE }
+          : {
+              operationName: route.operationId,
+              authorizationType: apigateway.AuthorizationType.CUSTOM,
+              authorizer: this.authorizer,
+            },
+      );
+      if (route.access === "public") {
+        NagSuppressions.addResourceSuppressions(method, [
+          {
+            id: "AwsSolutions-APIG4",
+            reason: `Public by design in the route table (${route.operationId}: ${route.summary}); it returns no tenant data.`,
+          },
+        ]);
+      }
+    }
+
+    // API Gateway's own 401/403/404 answers in the service's error shape.
+    this.restApi.addGatewayResponse("Unauthorized", {
+      type: apigateway.ResponseType.UNAUTHORIZED,
+      statusCode: "401",
+      templates: errorBody("unauthorized", "missing or invalid API key"),
+    });
+    this.restApi.addGatewayResponse("AccessDenied", {
+      type: apigateway.ResponseType.ACCESS_DENIED,
+      statusCode: "403",
+      templates: errorBody("forbidden", "this API key may not call this endpoint"),
+    });
+    // A REST API answers an unknown path with 403 "Missing Authentication Token"; the service says 404.
+    this.restApi.addGatewayResponse("NotFound", {
+      type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+      statusCode: "404",
+      templates: errorBody("not_found", "no such endpoint"),
+    });
+
+    NagSuppressions.addResourceSuppressions(
+      this.restApi,
+      [
+        {
+          id: "AwsSolutions-APIG2",
+          reason:
+            "Bodies and queries are validated by the route table's zod schemas in the handlers (the same validation the local server runs); API Gateway models would be a second definition that drifts.",
+        },
+        {
+          id: "AwsSolutions-APIG3",
+          reason:
+            "Callers are operators and their tooling with API keys, throttled at the stage; attach a WAF web ACL to the stage where the account's policy asks for one.",
+        },
+        {
+          id: "AwsSolutions-COG4",
+          reason:
+            "Callers authenticate with the service's own API keys (hashed in its database, with roles and tenant scope), checked by the Lambda REQUEST authorizer — not Cognito users.",
+        },
+        {
+          id: "AwsSolutions-IAM4",
+          reason:
+            "The account-level API Gateway CloudWatch role uses AmazonAPIGatewayPushToCloudWatchLogs, the AWS-documented policy for API Gateway execution logging.",
+          appliesTo: [
+            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+          ],
+        },
+      ],
+      true,
+    );
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The control-plane database: Aurora PostgreSQL Serverless v2 with the RDS Data API.
+ *
+ * Network: the cluster lives in isolated subnets of its own VPC (no internet route, no NAT). The
+ * service's Lambdas run OUTSIDE the VPC: they reach the database only through the Data API, a
+ * public AWS HTTPS endpoint authorised by IAM and the cluster's secret, so they need neither a NAT
+ * gateway nor ENIs, and cold starts stay short. Only the secret-rotation Lambda runs inside the
+ * VPC (it speaks the PostgreSQL protocol) and reaches Secrets Manager through an interface endpoint.
+ */
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import type * as iam from "aws-cdk-lib/aws-iam";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as rds from "aws-cdk-lib/aws-rds";
+import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import { NagSuppressions } from "cdk-nag";
+import { Construct } from "constructs";
+
+export interface DatabaseProps {
+  /** Deletion protection on the cluster; when off (dev stacks) the cluster is destroyed with the stack. */
+  readonly deletionProtection: boolean;
+  /** Aurora capacity units; 0.5 keeps one small instance warm. */
+  readonly minCapacity: number;
+  readonly maxCapacity: number;
+  readonly backupRetention: Duration;
+  readonly logRetention: logs.RetentionDays;
+  /** The database the service uses inside the cluster. */
+  readonly databaseName?: string;
+}
+
+export class Database extends Construct {
+  readonly vpc: ec2.IVpc;
+  readonly cluster: rds.DatabaseCluster;
+  readonly secret: secretsmanager.ISecret;
+  readonly databaseName: string;
+
+  constructor(scope: Construct, id: string, props: DatabaseProps) {
+    super(scope, id);
+    this.databaseName = props.databaseName ?? "provisioning";
+
+    const flowLogs = new logs.LogGroup(this, "VpcFlowLogs", {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const vpc = new ec2.Vpc(this, "Vpc", {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: "database", subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+      // Nothing is placed in the default security group (the cluster, the rotation Lambda and the
+      // endpoint have their own), and restricting it would add a custom-resource Lambda to the stack.
+      restrictDefaultSecurityGroup: false,
+      flowLogs: {
+        all: {
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
+          trafficType: ec2.FlowLogTrafficType.ALL,
+        },
+      },
+    });
+    // aws-cdk-lib declares `Vpc.vpnGatewayId` as `string | undefined` where `IVpc` has
+    // `vpnGatewayId?: string`, which exactOptionalPropertyTypes refuses to assign.
+    this.vpc = vpc as unknown as ec2.IVpc;
+    const isolated: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+    const secretsEndpoint = vpc.addInterfaceEndpoint("SecretsManagerEndpoint", {
+      service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+      subnets: isolated,
+      // Only the rotation Lambda may reach it (below), not the whole VPC CIDR.
+      open: false,
+    });
+    const rotationSecurityGroup = new ec2.SecurityGroup(this, "RotationSecurityGroup", {
+      vpc: this.vpc,
+      description: "Secret rotation Lambda: reaches the cluster and the Secrets Manager endpoint",
+      allowAllOutbound: true,
+    });
+    secretsEndpoint.connections.allowDefaultPortFrom(rotationSecurityGroup, "secret rotation Lambda");
+
+    this.cluster = new rds.DatabaseCluster(this, "Cluster", {
+      engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_6 }),
+      writer: rds.ClusterInstance.serverlessV2("Writer", { enablePerformanceInsights: true }),
+      serverlessV2MinCapacity: props.minCapacity,
+      serverlessV2MaxCapacity: props.maxCapacity,
+      vpc: this.vpc,
+      vpcSubnets: isolated,
+      credentials: rds.Credentials.fromGeneratedSecret("provisioning_admin"),
+      defaultDatabaseName: this.databaseName,
+      enableDataApi: true,
+      storageEncrypted: true,
+      iamAuthentication: true,
+      // Not 5432: nothing connects by port except the rotation Lambda, and a non-default port is
+      // one fewer thing a scanner inside the VPC would find (cdk-nag AwsSolutions-RDS11).
+      port: 5433,
+      backup: { retention: props.backupRetention, preferredWindow: "02:00-03:00" },
+      preferredMaintenanceWindow: "sun:03:30-sun:04:30",
+      cloudwatchLogsExports: ["postgresql"],
+      cloudwatchLogsRetention: props.logRetention,
+      deletionProtection: props.deletionProtection,
+      // With protection the data outlives the stack (a final snapshot); dev stacks are disposable.
+      removalPolicy: props.deletionProtection ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
+    });
+    if (!this.cluster.secret) throw new Error("the cluster has no generated secret");
+    this.secret = this.cluster.secret;
+    // A protected cluster leaves a final snapshot behind; keep the credentials that go with it.
+    this.secret.applyRemovalPolicy(props.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
+
+    this.cluster.addRotationSingleUser({
+      automaticallyAfter: Duration.days(30),
+      vpcSubnets: isolated,
+      endpoint: secretsEndpoint,
+      securityGroup: rotationSecurityGroup,
+    });
+
+    if (!props.deletionProtection) {
+      NagSuppressions.addResourceSuppressions(this.cluster, [
+        {
+          id: "AwsSolutions-RDS10",
+          reason:
+            "Deletion protection was turned off for this stack with the context flag deletionProtection=false (a disposable dev stack).",
+        },
+      ]);
+    }
+  }
+
+  /** The environment `functions/shared/config.ts` reads to use this database through the Data API. */
+  get dataApiEnvironment(): Record<string, string> {
+    return {
+      DB_CLUSTER_ARN: this.cluster.clusterArn,
+      DB_SECRET_ARN: this.secret.secretArn,
+      DB_NAME: this.databaseName,
+    };
+  }
+
+  /** The Data API on this cluster and reading its secret — nothing else. */
+  grantDataApiAccess(grantee: iam.IGrantable): void {
+    this.cluster.grantDataApiAccess(grantee);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * One Standard state machine per `statemachines/<kind>.asl.json`. The ASL file is the only
+ * definition: it is deployed as text with its `${XFunctionArn}` placeholders left in, and
+ * CloudFormation's DefinitionSubstitutions fill them with the step Lambdas' ARNs — the same
+ * substitution the local runner applies (functions/workflows/definitions.ts). Nothing about the
+ * states is rebuilt here.
+ */
+import { RemovalPolicy } from "aws-cdk-lib";
+import type * as kms from "aws-cdk-lib/aws-kms";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import { NagSuppressions } from "cdk-nag";
+import { Construct } from "constructs";
+import type { RetryPolicy } from "../../functions/shared/config.ts";
+import {
+  applyRetryPolicy,
+  readDefinitionText,
+  statemachinesDir,
+  substitutionNames,
+} from "../../functions/workflows/definitions.ts";
+import { functionArnSubstitution, type WorkflowKind } from "../../functions/workflows/step-catalog.ts";
+
+export interface WorkflowsProps {
+  readonly kinds: readonly WorkflowKind[];
+  /** The step Lambdas by module name (`functions/steps/<name>.ts`). */
+  readonly stepFunctions: ReadonlyMap<string, lambda.IFunction>;
+  /** Encrypts the execution logs. */
+  readonly logsKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+  /** Overrides the ASL's retry defaults for `TransientError` (deploy-time context). */
+  readonly retryPolicy?: RetryPolicy;
+  readonly statemachinesDir?: string;
+}
+
+/** The definition text to deploy: the ASL file, or the ASL file with a retry policy applied. */
+export function deployedDefinition(kind: WorkflowKind, retryPolicy?: RetryPolicy, dir?: string): string {
+  const text = readDefinitionText(kind, dir ?? statemachinesDir());
+  if (!retryPolicy) return text;
+  return `${JSON.stringify(applyRetryPolicy(JSON.parse(text) as unknown, retryPolicy), null, 2)}\n`;
+}
+
+function pascalCase(kind: string): string {
+  return kind.charAt(0).toUpperCase() + kind.slice(1);
+}
+
+export class Workflows extends Construct {
+  readonly stateMachines: ReadonlyMap<WorkflowKind, sfn.StateMachine>;
+
+  constructor(scope: Construct, id: string, props: WorkflowsProps) {
+    super(scope, id);
+    const byPlaceholder = new Map<string, lambda.IFunction>();
+    for (const [name, fn] of props.stepFunctions) byPlaceholder.set(functionArnSubstitution(name), fn);
+
+    const stateMachines = new Map<WorkflowKind, sfn.StateMachine>();
+    for (const kind of props.kinds) {
+      const definition = deployedDefinition(kind, props.retryPolicy, props.statemachinesDir);
+      const used = substitutionNames(definition).map((placeholder) => {
+        const fn = byPlaceholder.get(placeholder);
+        if (!fn) {
+          throw new Error(
+            `statemachines/${kind}.asl.json uses \${${placeholder}}, but no step Lambda of the step catalog has that name`,
+          );
+        }
+        return [placeholder, fn] as const;
+      });
+
+      const logGroup = new logs.LogGroup(this, `${pascalCase(kind)}Logs`, {
+        encryptionKey: props.logsKey,
+        retention: props.logRetention,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      const stateMachine = new sfn.StateMachine(this, pascalCase(kind), {
+        comment: `Tenant ${kind} (statemachines/${kind}.asl.json)`,
+        definitionBody: sfn.DefinitionBody.fromString(definition),
+        definitionSubstitutions: Object.fromEntries(
+          used.map(([placeholder, fn]) => [placeholder, fn.functionArn]),
+        ),
+        stateMachineType: sfn.StateMachineType.STANDARD,
+        logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+        tracingEnabled: true,
+      });
+      for (const [, fn] of used) fn.grantInvoke(stateMachine);
+      NagSuppressions.addResourceSuppressions(
+        stateMachine.role,
+        [
+          {
+            id: "AwsSolutions-IAM5",
+            reason:
+              "CloudWatch Logs delivery (logs:CreateLogDelivery and friends) and X-Ray (xray:PutTraceSegments, GetSamplingRules...) support no resource-level permissions; CDK grants them on '*'.",
+            appliesTo: ["Resource::*"],
+          },
+          {
+            id: "AwsSolutions-IAM5",
+            reason:
+              "lambda:InvokeFunction on '<function ARN>:*' covers the versions and aliases of this workflow's own step functions only.",
+            appliesTo: [{ regex: "/^Resource::<[A-Za-z0-9]+\\.Arn>:\\*$/" }],
+          },
+        ],
+        true,
+      );
+      stateMachines.set(kind, stateMachine);
+    }
+    this.stateMachines = stateMachines;
+  }
+}

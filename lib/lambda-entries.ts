@@ -1,0 +1,105 @@
+/**
+ * Which Lambdas the service has, derived from the code rather than listed by hand: one per API
+ * group of the route table, the authorizer, one per step module of the step catalog (for each
+ * workflow whose ASL file exists), the deploy-time migration, the admin-key bootstrap and, when
+ * `functions/sweep.ts` exists, the periodic sweep. The stack and `bench/bundle-size.ts` read it.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { type ApiGroup, routeList } from "../functions/http/route-table.ts";
+import { BOOKKEEPING_TASKS, WORKFLOW_STEPS, type WorkflowKind } from "../functions/workflows/step-catalog.ts";
+import { REPO_ROOT } from "./bundling.ts";
+
+export type LambdaRole = "api" | "authorizer" | "step" | "migrate-on-deploy" | "create-admin-key" | "sweep";
+
+export interface LambdaEntry {
+  /** Stable name: the API group, the step module name, or the role for single functions. */
+  readonly name: string;
+  readonly role: LambdaRole;
+  /** Absolute path of the entry module (exports `handler`). */
+  readonly entry: string;
+}
+
+const ASL_SUFFIX = ".asl.json";
+
+function functionsPath(...segments: string[]): string {
+  return join(REPO_ROOT, "functions", ...segments);
+}
+
+/** The path of an entry module; a missing module is an error naming the file. */
+export function requireEntry(path: string, why: string): string {
+  if (!existsSync(path)) throw new Error(`missing Lambda entry ${path} (${why})`);
+  return path;
+}
+
+/** The API groups in the order the route table first names them. */
+export function apiGroups(): ApiGroup[] {
+  return [...new Set(routeList().map((r) => r.group))];
+}
+
+/** The workflows that have an ASL file in `dir`; an ASL file of an unknown workflow is an error. */
+export function workflowKinds(dir: string = join(REPO_ROOT, "statemachines")): WorkflowKind[] {
+  const known = Object.keys(WORKFLOW_STEPS) as WorkflowKind[];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(ASL_SUFFIX))
+    .sort()
+    .map((f) => {
+      const kind = f.slice(0, -ASL_SUFFIX.length);
+      if (!(known as string[]).includes(kind)) {
+        throw new Error(
+          `statemachines/${f}: no workflow "${kind}" in the step catalog (${known.join(", ")})`,
+        );
+      }
+      return kind as WorkflowKind;
+    });
+}
+
+/** The step modules the given workflows run: their catalog steps plus the bookkeeping tasks, once each. */
+export function stepLambdaNames(kinds: readonly WorkflowKind[]): string[] {
+  if (kinds.length === 0) return [];
+  const names = [
+    ...kinds.flatMap((k) => WORKFLOW_STEPS[k].map((s) => s.lambda)),
+    ...BOOKKEEPING_TASKS.map((t) => t.lambda),
+  ];
+  return [...new Set(names)];
+}
+
+/** The optional periodic sweep (`functions/sweep.ts`), when it exists. */
+export function sweepEntry(): string | undefined {
+  const path = functionsPath("sweep.ts");
+  return existsSync(path) ? path : undefined;
+}
+
+/** Every Lambda of the service. */
+export function lambdaEntries(kinds: readonly WorkflowKind[] = workflowKinds()): LambdaEntry[] {
+  const entries: LambdaEntry[] = [
+    ...apiGroups().map((group) => ({
+      name: group,
+      role: "api" as const,
+      entry: requireEntry(functionsPath("api", `${group}.ts`), `API group "${group}" of the route table`),
+    })),
+    {
+      name: "authorizer",
+      role: "authorizer",
+      entry: requireEntry(functionsPath("api", "authorizer.ts"), "the API's request authorizer"),
+    },
+    ...stepLambdaNames(kinds).map((name) => ({
+      name,
+      role: "step" as const,
+      entry: requireEntry(functionsPath("steps", `${name}.ts`), `step "${name}" of the step catalog`),
+    })),
+    {
+      name: "migrate-on-deploy",
+      role: "migrate-on-deploy",
+      entry: requireEntry(functionsPath("migrate-on-deploy.ts"), "migrations on deploy"),
+    },
+    {
+      name: "create-admin-key",
+      role: "create-admin-key",
+      entry: requireEntry(functionsPath("create-admin-key.ts"), "the first admin key"),
+    },
+  ];
+  const sweep = sweepEntry();
+  if (sweep) entries.push({ name: "sweep", role: "sweep", entry: sweep });
+  return entries;
+}

@@ -1,0 +1,224 @@
+/**
+ * The whole service in one stack: the database, the step Lambdas and the workflows that run them,
+ * the API, schedules, notifications, backups and alarms. Which Lambdas and state machines exist is
+ * derived from the code (lib/lambda-entries.ts): a new API group, step or ASL file needs no change
+ * here.
+ */
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import { NagSuppressions } from "cdk-nag";
+import type { Construct } from "constructs";
+import type { ApiGroup } from "../functions/http/route-table.ts";
+import type { RetryPolicy } from "../functions/shared/config.ts";
+import { Alarms } from "./constructs/alarms.ts";
+import { Api } from "./constructs/api.ts";
+import { Backups } from "./constructs/backups.ts";
+import { Database } from "./constructs/database.ts";
+import { MigrationsTrigger } from "./constructs/migrations-trigger.ts";
+import { Notifications } from "./constructs/notifications.ts";
+import { Schedules } from "./constructs/schedules.ts";
+import { ServiceFunction } from "./constructs/service-function.ts";
+import { StepFunctions } from "./constructs/step-functions.ts";
+import { Workflows } from "./constructs/workflows.ts";
+import { type LambdaEntry, lambdaEntries, workflowKinds } from "./lambda-entries.ts";
+
+export interface TenantProvisioningStackProps extends StackProps {
+  /** Aurora deletion protection (and a final snapshot on delete); off only for disposable dev stacks. */
+  readonly deletionProtection: boolean;
+  readonly database?: {
+    readonly minCapacity: number;
+    readonly maxCapacity: number;
+    readonly backupRetentionDays: number;
+  };
+  readonly apiThrottling?: { readonly rateLimit: number; readonly burstLimit: number };
+  readonly alertEmail?: string;
+  /** Overrides the ASL files' retry defaults for `TransientError`. */
+  readonly retryPolicy?: RetryPolicy;
+  readonly logRetention?: logs.RetentionDays;
+}
+
+export class TenantProvisioningStack extends Stack {
+  readonly lambdaEntries: readonly LambdaEntry[];
+  readonly database: Database;
+  readonly notifications: Notifications;
+  readonly backups: Backups;
+  readonly steps: StepFunctions;
+  readonly workflows: Workflows;
+  readonly schedules: Schedules;
+  readonly api: Api;
+  readonly alarms: Alarms;
+  readonly migrations: MigrationsTrigger;
+  readonly adminKeyFunction: lambda.Function;
+
+  constructor(scope: Construct, id: string, props: TenantProvisioningStackProps) {
+    super(scope, id, props);
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const kinds = workflowKinds();
+    const entries = lambdaEntries(kinds);
+    this.lambdaEntries = entries;
+    const entriesOf = (role: LambdaEntry["role"]) => entries.filter((e) => e.role === role);
+    const single = (role: LambdaEntry["role"]): string => {
+      const [entry] = entriesOf(role);
+      if (!entry) throw new Error(`no Lambda entry for ${role}`);
+      return entry.entry;
+    };
+
+    // Encrypts the execution logs of the workflows and the API access logs.
+    const logsKey = new kms.Key(this, "LogsKey", {
+      description: "Tenant provisioning: workflow execution logs and API access logs",
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    logsKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
+        actions: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        resources: ["*"],
+        conditions: {
+          ArnLike: {
+            "kms:EncryptionContext:aws:logs:arn": this.formatArn({
+              service: "logs",
+              resource: "log-group",
+              resourceName: "*",
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
+
+    this.database = new Database(this, "Database", {
+      deletionProtection: props.deletionProtection,
+      minCapacity: props.database?.minCapacity ?? 0.5,
+      maxCapacity: props.database?.maxCapacity ?? 4,
+      backupRetention: Duration.days(props.database?.backupRetentionDays ?? 14),
+      logRetention,
+    });
+    this.notifications = new Notifications(this, "Notifications", {
+      ...(props.alertEmail ? { alertEmail: props.alertEmail } : {}),
+    });
+    this.backups = new Backups(this, "Backups");
+
+    this.migrations = new MigrationsTrigger(this, "Migrations", {
+      entry: single("migrate-on-deploy"),
+      database: this.database,
+      logRetention,
+    });
+
+    this.steps = new StepFunctions(this, "Steps", {
+      steps: entriesOf("step").map((e) => ({ name: e.name, entry: e.entry })),
+      database: this.database,
+      notifications: this.notifications,
+      backups: this.backups,
+      logRetention,
+    });
+    this.workflows = new Workflows(this, "Workflows", {
+      kinds,
+      stepFunctions: this.steps.functions,
+      logsKey,
+      logRetention,
+      ...(props.retryPolicy ? { retryPolicy: props.retryPolicy } : {}),
+    });
+
+    const deprovisioning = this.workflows.stateMachines.get("deprovisioning");
+    const sweep = entriesOf("sweep")[0];
+    this.schedules = new Schedules(this, "Schedules", {
+      ...(deprovisioning ? { deprovisioning } : {}),
+      ...(sweep ? { sweepEntry: sweep.entry } : {}),
+      database: this.database,
+      notifications: this.notifications,
+      logRetention,
+    });
+
+    this.api = new Api(this, "Api", {
+      groupEntries: new Map(entriesOf("api").map((e) => [e.name as ApiGroup, e.entry])),
+      authorizerEntry: single("authorizer"),
+      database: this.database,
+      stateMachines: this.workflows.stateMachines,
+      schedules: this.schedules,
+      logsKey,
+      logRetention,
+      throttling: props.apiThrottling ?? { rateLimit: 50, burstLimit: 100 },
+    });
+
+    this.alarms = new Alarms(this, "Alarms", {
+      topic: this.notifications.alertsTopic,
+      stateMachines: this.workflows.stateMachines,
+      api: this.api.restApi,
+      deadLetterQueue: this.notifications.deadLetterQueue,
+    });
+
+    this.adminKeyFunction = new ServiceFunction(this, "CreateAdminKey", {
+      entry: single("create-admin-key"),
+      description:
+        "Tenant provisioning: create an admin API key (invoke by hand, see docs/aws-deployment.md)",
+      environment: this.database.dataApiEnvironment,
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+      logRetention,
+    }).function;
+    this.database.grantDataApiAccess(this.adminKeyFunction);
+
+    this.suppressCdkInternals();
+
+    new CfnOutput(this, "ApiUrl", { value: this.api.restApi.url, description: "Base URL of the REST API" });
+    new CfnOutput(this, "CreateAdminKeyFunctionName", {
+      value: this.adminKeyFunction.functionName,
+      description: "aws lambda invoke --function-name <this> --payload '{}' key.json",
+    });
+    for (const [kind, stateMachine] of this.workflows.stateMachines) {
+      new CfnOutput(this, `${kind.charAt(0).toUpperCase()}${kind.slice(1)}StateMachineArn`, {
+        value: stateMachine.stateMachineArn,
+      });
+    }
+    new CfnOutput(this, "ClusterArn", { value: this.database.cluster.clusterArn });
+    new CfnOutput(this, "DatabaseSecretArn", { value: this.database.secret.secretArn });
+    new CfnOutput(this, "BackupsBucketName", { value: this.backups.bucket.bucketName });
+    new CfnOutput(this, "NotificationsQueueUrl", { value: this.notifications.queue.queueUrl });
+    new CfnOutput(this, "AlertsTopicArn", { value: this.notifications.alertsTopic.topicArn });
+  }
+
+  /** Lambdas this stack creates itself (CDK adds a few of its own for custom resources). */
+  get serviceFunctions(): ReadonlyMap<string, lambda.Function> {
+    const all = new Map<string, lambda.Function>();
+    for (const [group, fn] of this.api.handlers) all.set(`api:${group}`, fn);
+    all.set("authorizer", this.api.authorizerFunction);
+    for (const [name, fn] of this.steps.functions) all.set(`step:${name}`, fn);
+    all.set("migrate-on-deploy", this.migrations.function);
+    all.set("create-admin-key", this.adminKeyFunction);
+    if (this.schedules.sweepFunction) all.set("sweep", this.schedules.sweepFunction);
+    return all;
+  }
+
+  /** Findings on the Lambdas and roles CDK itself adds for custom resources (not this service's code). */
+  private suppressCdkInternals(): void {
+    // The singleton that sets the retention of the Aurora log group (cloudwatchLogsRetention): RDS
+    // creates that log group itself, so CDK sets its retention through this custom resource.
+    for (const child of this.node.children) {
+      if (!child.node.id.startsWith("LogRetention")) continue;
+      NagSuppressions.addResourceSuppressions(
+        child,
+        [
+          {
+            id: "AwsSolutions-IAM4",
+            reason:
+              "CDK's LogRetention custom resource (retention of the Aurora log group RDS creates) uses AWSLambdaBasicExecutionRole; the function is CDK's, not the service's.",
+            appliesTo: [
+              "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            ],
+          },
+          {
+            id: "AwsSolutions-IAM5",
+            reason:
+              "CDK's LogRetention custom resource calls logs:PutRetentionPolicy / DeleteRetentionPolicy on a log group whose name is only known at deploy time, so CDK grants them on '*'.",
+            appliesTo: ["Resource::*"],
+          },
+        ],
+        true,
+      );
+    }
+  }
+}

@@ -1,0 +1,646 @@
+/**
+ * The CDK stack, synthesised offline: each resource and its key properties, the API against the
+ * route table, the deployed workflow definitions against the ASL files, least-privilege IAM, the
+ * bundles' contents, and cdk-nag's AWS Solutions checks. One full synthesis (with esbuild bundling
+ * of every Lambda) is shared by all tests; variants synthesise single constructs without bundling.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { App, Aspects, type CfnElement, Duration, Stack } from "aws-cdk-lib";
+import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
+import * as kms from "aws-cdk-lib/aws-kms";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import type { SynthesisMessage } from "aws-cdk-lib/cx-api";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { beforeAll, describe, expect, it } from "vitest";
+import { routeList } from "../../functions/http/route-table.ts";
+import {
+  applyRetryPolicy,
+  readDefinitionText,
+  substitute,
+  substitutionNames,
+} from "../../functions/workflows/definitions.ts";
+import { functionArnSubstitution, WORKFLOW_STEPS } from "../../functions/workflows/step-catalog.ts";
+import { Database } from "../../lib/constructs/database.ts";
+import { STEP_RESOURCES } from "../../lib/constructs/step-functions.ts";
+import { deployedDefinition, Workflows } from "../../lib/constructs/workflows.ts";
+import { deploySettings } from "../../lib/context.ts";
+import { apiGroups, lambdaEntries, sweepEntry, workflowKinds } from "../../lib/lambda-entries.ts";
+import { TenantProvisioningStack } from "../../lib/tenant-provisioning-stack.ts";
+
+type Json = Record<string, any>;
+
+const SYNTH_TIMEOUT_MS = 600_000;
+const TEST_TIMEOUT_MS = 60_000;
+
+let app: App;
+let stack: TenantProvisioningStack;
+let template: Template;
+let resources: Record<string, Json>;
+
+function logicalId(construct: { node: { defaultChild?: unknown } } | CfnElement): string {
+  const element = ("logicalId" in construct ? construct : construct.node.defaultChild) as CfnElement;
+  return stack.resolve(element.logicalId) as string;
+}
+
+function resourcesOfType(type: string): [string, Json][] {
+  return Object.entries(resources).filter(([, r]) => r.Type === type);
+}
+
+/** Every IAM policy statement attached to a role (by the role's logical id). */
+function statementsOfRole(roleId: string): Json[] {
+  return resourcesOfType("AWS::IAM::Policy")
+    .filter(([, p]) => (p.Properties.Roles as Json[]).some((r) => r.Ref === roleId))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+}
+
+function roleIdOf(fn: lambda.Function): string {
+  return logicalId(fn.role as unknown as { node: { defaultChild?: unknown } });
+}
+
+const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** The full path of an API Gateway resource, from its PathPart and parents. */
+function resourcePath(id: string): string {
+  const r = resources[id];
+  if (!r) throw new Error(`no resource ${id}`);
+  const parent = r.Properties.ParentId as Json;
+  const prefix = parent.Ref ? resourcePath(parent.Ref as string) : "";
+  return `${prefix}/${r.Properties.PathPart}`;
+}
+
+beforeAll(() => {
+  app = new App();
+  stack = new TenantProvisioningStack(app, "TenantProvisioningTest", { deletionProtection: true });
+  Aspects.of(stack).add(new AwsSolutionsChecks({ verbose: true }));
+  template = Template.fromStack(stack);
+  resources = template.toJSON().Resources as Record<string, Json>;
+}, SYNTH_TIMEOUT_MS);
+
+describe("Lambdas", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("creates one function per Lambda entry: API groups, authorizer, steps, migrations, admin key", () => {
+    const entries = lambdaEntries();
+    const functions = stack.serviceFunctions;
+
+    expect(functions.size).toBe(entries.length);
+    for (const group of apiGroups()) expect(functions.has(`api:${group}`)).toBe(true);
+    for (const kind of workflowKinds()) {
+      for (const step of WORKFLOW_STEPS[kind]) expect(functions.has(`step:${step.lambda}`)).toBe(true);
+    }
+    expect(functions.has("step:complete-run")).toBe(true);
+    expect(functions.has("step:record-failure")).toBe(true);
+    expect(functions.has("sweep")).toBe(sweepEntry() !== undefined);
+  });
+
+  it("runs every function on nodejs22.x / arm64 with tracing, its own log group and source maps", () => {
+    for (const [name, fn] of stack.serviceFunctions) {
+      const props = resources[logicalId(fn)]!.Properties as Json;
+      expect(props.Runtime, name).toBe("nodejs22.x");
+      expect(props.Architectures, name).toEqual(["arm64"]);
+      expect(props.Handler, name).toBe("index.handler");
+      expect(props.TracingConfig, name).toEqual({ Mode: "Active" });
+      expect(props.Environment.Variables.NODE_OPTIONS, name).toBe("--enable-source-maps");
+      expect(props.Environment.Variables.MIGRATIONS_DIR, name).toBe("/var/task/migrations");
+      expect(props.Environment.Variables.STATEMACHINES_DIR, name).toBe("/var/task/statemachines");
+      const logGroupId = props.LoggingConfig.LogGroup.Ref as string;
+      expect(resources[logGroupId]!.Properties.RetentionInDays, name).toBe(30);
+    }
+  });
+
+  it("uses no AWS managed policies on the service's roles", () => {
+    for (const [name, fn] of stack.serviceFunctions) {
+      const role = resources[roleIdOf(fn)]!;
+      expect(role.Properties.ManagedPolicyArns, name).toBeUndefined();
+    }
+  });
+
+  it("points every function at the Data API of this cluster", () => {
+    const clusterId = logicalId(stack.database.cluster);
+    for (const [name, fn] of stack.serviceFunctions) {
+      const env = resources[logicalId(fn)]!.Properties.Environment.Variables as Json;
+      expect(JSON.stringify(env.DB_CLUSTER_ARN), name).toContain(clusterId);
+      expect(env.DB_SECRET_ARN, name).toEqual({ Ref: logicalId(stack.database.secret as never) });
+      expect(env.DB_NAME, name).toBe("provisioning");
+    }
+  });
+
+  it("ships migrations/ and statemachines/ inside the bundles, next to index.mjs", () => {
+    for (const name of ["step:run-migrations", "migrate-on-deploy", "api:templates"]) {
+      const fn = stack.serviceFunctions.get(name)!;
+      const key = resources[logicalId(fn)]!.Properties.Code.S3Key as string;
+      const assetDir = join(app.outdir, `asset.${key.replace(/\.zip$/, "")}`);
+      for (const file of [
+        "index.mjs",
+        "index.mjs.map",
+        "migrations/0001_control_plane.sql",
+        "migrations/tenant/core.sql",
+        "statemachines/provisioning.asl.json",
+      ]) {
+        expect(existsSync(join(assetDir, file)), `${name}: ${file}`).toBe(true);
+      }
+    }
+  });
+});
+
+describe("database", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("is Aurora PostgreSQL Serverless v2 with the Data API, encrypted, backed up, protected", () => {
+    template.hasResource("AWS::RDS::DBCluster", {
+      DeletionPolicy: "Snapshot",
+      Properties: Match.objectLike({
+        Engine: "aurora-postgresql",
+        EnableHttpEndpoint: true,
+        StorageEncrypted: true,
+        DeletionProtection: true,
+        BackupRetentionPeriod: 14,
+        DatabaseName: "provisioning",
+        ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 4 },
+        EnableIAMDatabaseAuthentication: true,
+      }),
+    });
+    template.hasResourceProperties("AWS::RDS::DBInstance", {
+      DBInstanceClass: "db.serverless",
+      PubliclyAccessible: false,
+    });
+  });
+
+  it("keeps its credentials in a generated, rotated Secrets Manager secret", () => {
+    template.hasResourceProperties("AWS::SecretsManager::Secret", {
+      GenerateSecretString: Match.objectLike({ GenerateStringKey: "password" }),
+    });
+    template.hasResourceProperties("AWS::SecretsManager::RotationSchedule", {
+      RotationRules: { ScheduleExpression: "rate(30 days)" },
+    });
+  });
+
+  it("lives in isolated subnets: no internet gateway, no NAT", () => {
+    template.resourceCountIs("AWS::EC2::InternetGateway", 0);
+    template.resourceCountIs("AWS::EC2::NatGateway", 0);
+    template.hasResourceProperties("AWS::EC2::FlowLog", { TrafficType: "ALL" });
+  });
+
+  it("turns deletion protection off (and deletes with the stack) only when asked", () => {
+    const dev = new Stack(new App(), "Dev");
+    new Database(dev, "Database", {
+      deletionProtection: false,
+      minCapacity: 0.5,
+      maxCapacity: 2,
+      backupRetention: Duration.days(1),
+      logRetention: logs.RetentionDays.ONE_WEEK,
+    });
+
+    Template.fromStack(dev).hasResource("AWS::RDS::DBCluster", {
+      DeletionPolicy: "Delete",
+      Properties: Match.objectLike({ DeletionProtection: false }),
+    });
+  });
+
+  it("runs the migrations Lambda by a trigger after the cluster and its writer exist", () => {
+    const [[, trigger]] = resourcesOfType("Custom::Trigger") as [[string, Json]];
+    // The trigger invokes the function's current version: a new bundle (new migrations) or a new
+    // environment (a new cluster) is a new version, and runs it again.
+    const versionId = trigger.Properties.HandlerArn.Ref as string;
+    expect(resources[versionId]!.Type).toBe("AWS::Lambda::Version");
+    expect(resources[versionId]!.Properties.FunctionName).toEqual({
+      Ref: logicalId(stack.migrations.function),
+    });
+    const dependsOn = trigger.DependsOn as string[];
+    expect(dependsOn).toContain(logicalId(stack.database.cluster));
+    const writerId = resourcesOfType("AWS::RDS::DBInstance")[0]![0];
+    expect(dependsOn).toContain(writerId);
+  });
+});
+
+describe("IAM", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("lets each step use the Data API on this cluster (not '*') and read its secret", () => {
+    const clusterId = logicalId(stack.database.cluster);
+    for (const [name, fn] of stack.steps.functions) {
+      const statements = statementsOfRole(roleIdOf(fn));
+      const dataApi = statements.filter((s) =>
+        asArray(s.Action).some((a: string) => a.startsWith("rds-data:")),
+      );
+      expect(dataApi.length, name).toBeGreaterThan(0);
+      for (const s of dataApi) {
+        expect(asArray(s.Action), name).toEqual(expect.arrayContaining(["rds-data:ExecuteStatement"]));
+        expect(s.Resource, name).not.toBe("*");
+        expect(JSON.stringify(s.Resource), name).toContain(clusterId);
+      }
+      const secret = statements.find((s) => asArray(s.Action).includes("secretsmanager:GetSecretValue"));
+      expect(secret?.Resource, name).toEqual({ Ref: logicalId(stack.database.secret as never) });
+    }
+  });
+
+  it("never grants the Data API on '*' anywhere", () => {
+    for (const [id, policy] of resourcesOfType("AWS::IAM::Policy")) {
+      for (const s of policy.Properties.PolicyDocument.Statement as Json[]) {
+        if (asArray(s.Action).some((a: string) => a.startsWith("rds-data:"))) {
+          expect(asArray(s.Resource), id).not.toContain("*");
+        }
+      }
+    }
+  });
+
+  it("grants the queue and the bucket only to the steps that need them, by named actions", () => {
+    const queueArn = { "Fn::GetAtt": [logicalId(stack.notifications.queue), "Arn"] };
+    for (const [name, fn] of stack.steps.functions) {
+      const statements = statementsOfRole(roleIdOf(fn));
+      const actions = statements.flatMap((s) => asArray(s.Action) as string[]);
+      const needs = STEP_RESOURCES[name] ?? [];
+      expect(
+        actions.some((a) => a.startsWith("sqs:")),
+        name,
+      ).toBe(needs.includes("notifications"));
+      expect(
+        actions.some((a) => a.startsWith("s3:")),
+        name,
+      ).toBe(needs.includes("backups"));
+      if (needs.includes("notifications")) {
+        expect(statements, name).toContainEqual(
+          expect.objectContaining({ Action: "sqs:SendMessage", Resource: queueArn }),
+        );
+      }
+      for (const action of actions) expect(action, name).not.toMatch(/\*/);
+    }
+  });
+});
+
+describe("workflows", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("deploys one Standard state machine per ASL file, logged (ALL, encrypted) and traced", () => {
+    const kinds = workflowKinds();
+    expect(kinds).toContain("provisioning");
+    expect(stack.workflows.stateMachines.size).toBe(kinds.length);
+    for (const kind of kinds) {
+      const props = resources[logicalId(stack.workflows.stateMachines.get(kind)!)]!.Properties as Json;
+      expect(props.StateMachineType, kind).toBe("STANDARD");
+      expect(props.TracingConfiguration, kind).toEqual({ Enabled: true });
+      expect(props.LoggingConfiguration.Level, kind).toBe("ALL");
+      expect(props.LoggingConfiguration.IncludeExecutionData, kind).toBe(true);
+      const logGroupArn = props.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn;
+      const logGroup = resources[logGroupArn["Fn::GetAtt"][0] as string]!;
+      expect(logGroup.Properties.KmsKeyId, kind).toBeDefined();
+    }
+  });
+
+  it("deploys the ASL file's text unchanged, with every placeholder substituted by its step Lambda's ARN", () => {
+    for (const kind of workflowKinds()) {
+      const text = readDefinitionText(kind);
+      const props = resources[logicalId(stack.workflows.stateMachines.get(kind)!)]!.Properties as Json;
+
+      expect(props.DefinitionString, kind).toBe(text);
+      const names = substitutionNames(text);
+      expect(Object.keys(props.DefinitionSubstitutions).sort(), kind).toEqual(names);
+      const arnOf: Record<string, string> = {};
+      for (const [lambdaName, fn] of stack.steps.functions) {
+        const placeholder = functionArnSubstitution(lambdaName);
+        if (!names.includes(placeholder)) continue;
+        expect(props.DefinitionSubstitutions[placeholder], `${kind} ${placeholder}`).toEqual({
+          "Fn::GetAtt": [logicalId(fn), "Arn"],
+        });
+        arnOf[placeholder] = `arn:aws:lambda:eu-west-1:123456789012:function:${lambdaName}`;
+      }
+      // What CloudFormation deploys is what the local runner runs: the same substitution.
+      const deployed = substitute(props.DefinitionString as string, arnOf);
+      expect(deployed).toBe(substitute(text, arnOf));
+      const tasks = Object.values(JSON.parse(deployed).States as Record<string, Json>).filter(
+        (s) => s.Type === "Task",
+      );
+      for (const task of tasks) expect(Object.values(arnOf)).toContain(task.Resource);
+    }
+  });
+
+  it("lets each state machine invoke exactly the functions its definition names", () => {
+    for (const kind of workflowKinds()) {
+      const stateMachine = stack.workflows.stateMachines.get(kind)!;
+      const statements = statementsOfRole(logicalId(stateMachine.role as never));
+      const invoked = statements
+        .filter((s) => asArray(s.Action).includes("lambda:InvokeFunction"))
+        .flatMap((s) => asArray(s.Resource) as Json[])
+        .map((r) => (r["Fn::GetAtt"] ? (r["Fn::GetAtt"][0] as string) : undefined))
+        .filter((id): id is string => id !== undefined);
+      const expected = substitutionNames(readDefinitionText(kind)).map((placeholder) => {
+        const [name] = [...stack.steps.functions.keys()].filter(
+          (n) => functionArnSubstitution(n) === placeholder,
+        );
+        return logicalId(stack.steps.functions.get(name!)!);
+      });
+      expect(new Set(invoked), kind).toEqual(new Set(expected));
+    }
+  });
+
+  it("applies a deploy-time retry policy to the ASL without rebuilding it", () => {
+    const policy = { intervalSeconds: 5, backoffRate: 3, maxAttempts: 7, maxDelaySeconds: 120 };
+    const scope = new Stack(new App(), "Retry");
+    const stepFunctions = new Map(
+      [...stack.steps.functions.keys()].map((name) => [
+        name,
+        new lambda.Function(scope, name, {
+          runtime: lambda.Runtime.NODEJS_22_X,
+          handler: "index.handler",
+          code: lambda.Code.fromInline("exports.handler = async () => ({});"),
+        }),
+      ]),
+    );
+    const workflows = new Workflows(scope, "Workflows", {
+      kinds: ["provisioning"],
+      stepFunctions,
+      logsKey: new kms.Key(scope, "Key"),
+      logRetention: logs.RetentionDays.ONE_WEEK,
+      retryPolicy: policy,
+    });
+
+    const definition = scope.resolve(
+      (workflows.stateMachines.get("provisioning")!.node.defaultChild as Json).definitionString,
+    ) as string;
+    const expected = applyRetryPolicy(JSON.parse(readDefinitionText("provisioning")), policy);
+    expect(JSON.parse(definition)).toEqual(expected);
+    expect(definition).toBe(deployedDefinition("provisioning", policy));
+    const retriers = JSON.stringify(JSON.parse(definition));
+    expect(retriers).toContain('"MaxAttempts":7');
+  });
+});
+
+describe("API", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("has exactly the route table's methods, each on its resource path, behind the authorizer unless public", () => {
+    const authorizerId = logicalId(stack.api.authorizer as never);
+    const methods = resourcesOfType("AWS::ApiGateway::Method").map(([, m]) => {
+      const resourceId = m.Properties.ResourceId as Json;
+      const path = resourceId.Ref ? resourcePath(resourceId.Ref as string) : "/";
+      return { path, method: m.Properties.HttpMethod as string, props: m.Properties as Json };
+    });
+    const routes = routeList();
+
+    expect(methods).toHaveLength(routes.length);
+    for (const route of routes) {
+      const found = methods.find((m) => m.path === route.path && m.method === route.method);
+      expect(found, `${route.method} ${route.path}`).toBeDefined();
+      if (route.access === "public") {
+        expect(found!.props.AuthorizationType, route.operationId).toBe("NONE");
+        expect(found!.props.AuthorizerId, route.operationId).toBeUndefined();
+      } else {
+        expect(found!.props.AuthorizationType, route.operationId).toBe("CUSTOM");
+        expect(found!.props.AuthorizerId, route.operationId).toEqual({ Ref: authorizerId });
+      }
+      expect(found!.props.Integration.Type, route.operationId).toBe("AWS_PROXY");
+      const handlerId = logicalId(stack.api.handlers.get(route.group)!);
+      expect(JSON.stringify(found!.props.Integration.Uri), route.operationId).toContain(handlerId);
+    }
+  });
+
+  it("authorizes with the authorizer Lambda on the Authorization header, cached briefly", () => {
+    template.hasResourceProperties("AWS::ApiGateway::Authorizer", {
+      Type: "REQUEST",
+      IdentitySource: "method.request.header.Authorization",
+      AuthorizerResultTtlInSeconds: 60,
+    });
+    const [[, authorizer]] = resourcesOfType("AWS::ApiGateway::Authorizer") as [[string, Json]];
+    expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain(
+      logicalId(stack.api.authorizerFunction),
+    );
+  });
+
+  it("logs access as JSON, traces, throttles and never logs bodies", () => {
+    const [[, stage]] = resourcesOfType("AWS::ApiGateway::Stage") as [[string, Json]];
+    const props = stage.Properties as Json;
+    expect(props.TracingEnabled).toBe(true);
+    expect(JSON.parse(props.AccessLogSetting.Format as string)).toMatchObject({
+      requestId: "$context.requestId",
+      status: "$context.status",
+    });
+    const accessLogs = resources[props.AccessLogSetting.DestinationArn["Fn::GetAtt"][0] as string]!;
+    expect(accessLogs.Properties.KmsKeyId).toBeDefined();
+    expect(props.MethodSettings).toEqual([
+      expect.objectContaining({
+        HttpMethod: "*",
+        ResourcePath: "/*",
+        LoggingLevel: "INFO",
+        DataTraceEnabled: false,
+        ThrottlingRateLimit: 50,
+        ThrottlingBurstLimit: 100,
+      }),
+    ]);
+    template.hasResourceProperties("AWS::ApiGateway::Account", { CloudWatchRoleArn: Match.anyValue() });
+  });
+
+  it("gives the handlers the state machines and schedules they drive", () => {
+    for (const [group, fn] of stack.api.handlers) {
+      const env = resources[logicalId(fn)]!.Properties.Environment.Variables as Json;
+      for (const [kind, stateMachine] of stack.workflows.stateMachines) {
+        expect(env[`${kind.toUpperCase()}_STATE_MACHINE_ARN`], group).toEqual({
+          Ref: logicalId(stateMachine),
+        });
+      }
+      expect(env.SCHEDULE_GROUP_NAME, group).toBe("TenantProvisioningTest-tenant-operations");
+
+      const statements = statementsOfRole(roleIdOf(fn));
+      const actions = statements.flatMap((s) => asArray(s.Action) as string[]);
+      expect(actions, group).toEqual(
+        expect.arrayContaining([
+          "states:StartExecution",
+          "states:StopExecution",
+          "scheduler:CreateSchedule",
+          "scheduler:DeleteSchedule",
+          "scheduler:GetSchedule",
+          "iam:PassRole",
+        ]),
+      );
+      const passRole = statements.find((s) => asArray(s.Action).includes("iam:PassRole"))!;
+      expect(passRole.Resource, group).toEqual({
+        "Fn::GetAtt": [logicalId(stack.schedules.role as never), "Arn"],
+      });
+      const scheduler = statements.find((s) => asArray(s.Action).includes("scheduler:CreateSchedule"))!;
+      expect(JSON.stringify(scheduler.Resource), group).toContain(
+        "schedule/TenantProvisioningTest-tenant-operations/*",
+      );
+    }
+  });
+});
+
+describe("schedules", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("has a schedule group and a role only EventBridge Scheduler assumes, able to start deprovisioning only", () => {
+    template.hasResourceProperties("AWS::Scheduler::ScheduleGroup", {
+      Name: "TenantProvisioningTest-tenant-operations",
+    });
+    const role = resources[logicalId(stack.schedules.role as never)]!;
+    const trust = role.Properties.AssumeRolePolicyDocument.Statement as Json[];
+    expect(trust.map((s) => s.Principal.Service)).toEqual(["scheduler.amazonaws.com"]);
+    const statements = statementsOfRole(logicalId(stack.schedules.role as never));
+    const deprovisioning = stack.workflows.stateMachines.get("deprovisioning");
+    if (deprovisioning) {
+      expect(statements).toEqual([
+        expect.objectContaining({
+          Action: "states:StartExecution",
+          Resource: { Ref: logicalId(deprovisioning) },
+        }),
+      ]);
+    } else {
+      expect(statements).toEqual([]);
+    }
+  });
+
+  it("runs the sweep every five minutes when functions/sweep.ts exists", () => {
+    if (sweepEntry()) {
+      const sweep = stack.schedules.sweepFunction!;
+      template.hasResourceProperties("AWS::Events::Rule", {
+        ScheduleExpression: "rate(5 minutes)",
+        Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [logicalId(sweep), "Arn"] } })],
+      });
+      const topicRef = { Ref: logicalId(stack.notifications.alertsTopic) };
+      expect(resources[logicalId(sweep)]!.Properties.Environment.Variables.ALERT_TOPIC_ARN).toEqual(topicRef);
+      expect(statementsOfRole(roleIdOf(sweep))).toContainEqual(
+        expect.objectContaining({ Action: "sns:Publish", Resource: topicRef }),
+      );
+    } else {
+      template.resourceCountIs("AWS::Events::Rule", 0);
+      expect(stack.schedules.sweepFunction).toBeUndefined();
+    }
+  });
+});
+
+describe("notifications and backups", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("has an encrypted notifications queue with a dead-letter queue after 5 receives, TLS only", () => {
+    const queueId = logicalId(stack.notifications.queue);
+    const dlqId = logicalId(stack.notifications.deadLetterQueue);
+    expect(resources[queueId]!.Properties).toMatchObject({
+      KmsMasterKeyId: expect.anything(),
+      RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: { "Fn::GetAtt": [dlqId, "Arn"] } },
+    });
+    expect(resources[dlqId]!.Properties.KmsMasterKeyId).toBeDefined();
+    for (const id of [queueId, dlqId]) {
+      template.hasResourceProperties("AWS::SQS::QueuePolicy", {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it("has a KMS-encrypted, private, TLS-only, versioned backups bucket with lifecycle rules and access logs", () => {
+    const bucket = resources[logicalId(stack.backups.bucket)]!;
+    expect(bucket.DeletionPolicy).toBe("Retain");
+    expect(bucket.Properties).toMatchObject({
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          expect.objectContaining({
+            ServerSideEncryptionByDefault: expect.objectContaining({ SSEAlgorithm: "aws:kms" }),
+          }),
+        ],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      VersioningConfiguration: { Status: "Enabled" },
+      LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(stack.backups.accessLogsBucket) } },
+    });
+    const rules = bucket.Properties.LifecycleConfiguration.Rules as Json[];
+    expect(rules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Transitions: [{ StorageClass: "GLACIER_IR", TransitionInDays: 30 }],
+        }),
+        expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 90 } }),
+      ]),
+    );
+    template.hasResourceProperties("AWS::S3::BucketPolicy", {
+      Bucket: { Ref: logicalId(stack.backups.bucket) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe("alarms", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("alarms to the encrypted alerts topic on failed / timed-out executions, API 5xx and dead letters", () => {
+    const topicId = logicalId(stack.notifications.alertsTopic);
+    expect(resources[topicId]!.Properties.KmsMasterKeyId).toBeDefined();
+    const alarms = resourcesOfType("AWS::CloudWatch::Alarm").map(([, a]) => a.Properties as Json);
+    for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
+
+    const find = (metric: string, dimension: string, ref: string) =>
+      alarms.find(
+        (a) =>
+          a.MetricName === metric &&
+          (a.Dimensions as Json[]).some((d) => d.Name === dimension && JSON.stringify(d.Value).includes(ref)),
+      );
+    for (const stateMachine of stack.workflows.stateMachines.values()) {
+      const id = logicalId(stateMachine);
+      expect(find("ExecutionsFailed", "StateMachineArn", id)).toMatchObject({ Threshold: 1 });
+      expect(find("ExecutionsTimedOut", "StateMachineArn", id)).toMatchObject({ Threshold: 1 });
+    }
+    expect(alarms.find((a) => a.MetricName === "5XXError" && a.Namespace === "AWS/ApiGateway")).toBeDefined();
+    expect(
+      find("ApproximateNumberOfMessagesVisible", "QueueName", logicalId(stack.notifications.deadLetterQueue)),
+    ).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold" });
+  });
+});
+
+describe("cdk-nag", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("reports no unsuppressed AwsSolutions error or warning", () => {
+    const annotations = Annotations.fromStack(stack);
+    const format = (m: SynthesisMessage) => `${m.id}: ${String(m.entry.data)}`;
+
+    expect(annotations.findError("*", Match.stringLikeRegexp("AwsSolutions-.*")).map(format)).toEqual([]);
+    expect(annotations.findWarning("*", Match.stringLikeRegexp("AwsSolutions-.*")).map(format)).toEqual([]);
+    expect(
+      annotations.findError("*", Match.stringLikeRegexp("CdkNagValidationFailure.*")).map(format),
+    ).toEqual([]);
+  });
+
+  it("gives every suppression a reason, and scopes every wildcard suppression to the wildcards it allows", () => {
+    const suppressions: Json[] = Object.entries(resources).flatMap(([id, r]) =>
+      ((r.Metadata?.cdk_nag?.rules_to_suppress ?? []) as Json[]).map((s) => ({ resource: id, ...s })),
+    );
+    expect(suppressions.length).toBeGreaterThan(0);
+    for (const s of suppressions) {
+      expect(typeof s.reason, `${s.id} on ${s.resource}`).toBe("string");
+      expect((s.reason as string).length, `${s.id} on ${s.resource}: ${s.reason}`).toBeGreaterThanOrEqual(40);
+      if (s.id === "AwsSolutions-IAM5" || s.id === "AwsSolutions-IAM4") {
+        expect(s.applies_to, `${s.id} on ${s.resource} must say which wildcard`).toBeDefined();
+      }
+    }
+  });
+});
+
+describe("deploy settings from CDK context", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("defaults to deletion protection and the ASL's retry values", () => {
+    const settings = deploySettings(() => undefined);
+
+    expect(settings).toMatchObject({ stackName: "TenantProvisioning", deletionProtection: true });
+    expect(settings.retryPolicy).toBeUndefined();
+  });
+
+  it("reads -c values given as strings", () => {
+    const context: Record<string, string> = {
+      deletionProtection: "false",
+      dbMaxCapacity: "8",
+      stepRetryMaxAttempts: "6",
+    };
+    const settings = deploySettings((key) => context[key]);
+
+    expect(settings.deletionProtection).toBe(false);
+    expect(settings.database.maxCapacity).toBe(8);
+    expect(settings.retryPolicy).toEqual({
+      intervalSeconds: 2,
+      backoffRate: 2,
+      maxAttempts: 6,
+      maxDelaySeconds: 60,
+    });
+  });
+
+  it("rejects a malformed value, naming it", () => {
+    expect(() => deploySettings((key) => (key === "deletionProtection" ? "maybe" : undefined))).toThrow(
+      /deletionProtection/,
+    );
+    expect(() => deploySettings((key) => (key === "stepRetryMaxAttempts" ? "lots" : undefined))).toThrow(
+      /STEP_RETRY_MAX_ATTEMPTS/,
+    );
+  });
+});
