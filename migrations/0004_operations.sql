@@ -39,7 +39,8 @@ CREATE INDEX progress_stats_idx ON tenant_provisioning_progress (created_at)
 CREATE INDEX progress_status_completed_idx ON tenant_provisioning_progress (status, completed_at);
 
 -- What one progress record contributes to the per-step figures, by step name: completed and failed
--- step entries, and the durations of the completed ones. `sign` is 1 to add a record, -1 to remove
+-- step entries (a step stopped by a cancel is marked failed with RunCancelledError: not a failure
+-- of the step), and the durations of the completed ones. `sign` is 1 to add a record, -1 to remove
 -- it. Malformed entries (no name, non-numeric duration) contribute nothing rather than failing the
 -- write that carries them.
 CREATE FUNCTION progress_step_facts(created_at TIMESTAMP, steps JSONB, sign INTEGER)
@@ -47,16 +48,22 @@ RETURNS TABLE (day DATE, name TEXT, step_position INTEGER, completed INTEGER, fa
                duration_sum_ms DOUBLE PRECISION, duration_count INTEGER)
 LANGUAGE sql IMMUTABLE AS $$
   SELECT coalesce(created_at::date, DATE '1970-01-01'),
-         e.value->>'name',
+         e.name,
          e.ordinality::integer,
-         sign * (e.value->>'status' = 'completed')::integer,
-         sign * (e.value->>'status' = 'failed')::integer,
-         CASE WHEN e.value->>'status' = 'completed' AND jsonb_typeof(e.value->'durationMs') = 'number'
-              THEN sign * (e.value->>'durationMs')::double precision ELSE 0 END,
-         sign * (e.value->>'status' = 'completed' AND jsonb_typeof(e.value->'durationMs') = 'number')::integer
-  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(steps) = 'array' THEN steps ELSE '[]'::jsonb END)
-       WITH ORDINALITY AS e(value, ordinality)
-  WHERE jsonb_typeof(e.value) = 'object' AND jsonb_typeof(e.value->'name') = 'string'
+         sign * (e.status = 'completed')::integer,
+         sign * (e.status = 'failed' AND e.error_name <> 'RunCancelledError')::integer,
+         CASE WHEN e.status = 'completed' AND e.timed THEN sign * (e.value->>'durationMs')::double precision
+              ELSE 0 END,
+         sign * (e.status = 'completed' AND e.timed)::integer
+  FROM (
+    SELECT a.value, a.ordinality, a.value->>'name' AS name,
+           coalesce(a.value->>'status', '') AS status,
+           coalesce(a.value->'error'->>'name', '') AS error_name,
+           coalesce(jsonb_typeof(a.value->'durationMs') = 'number', false) AS timed
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(steps) = 'array' THEN steps ELSE '[]'::jsonb END)
+         WITH ORDINALITY AS a(value, ordinality)
+    WHERE jsonb_typeof(a.value) = 'object' AND jsonb_typeof(a.value->'name') = 'string'
+  ) e
 $$;
 
 -- Per-step figures by the day (UTC) the run was created. Averaging step durations over every

@@ -166,6 +166,23 @@ describe("failed runs", () => {
     expect(lines[0]).toMatchObject({ level: "warn", message: "alert raised", kind: "run_failed" });
   });
 
+  it("leaves out failures older than the lookback (history, not news)", async () => {
+    // Prepare
+    // FAILED_RUN_LOOKBACK_DAYS = 7: finished 8 days ago.
+    const id = await insertRun({
+      status: "failed",
+      createdAt: ago(8 * DAY + HOUR),
+      completedAt: ago(8 * DAY),
+    });
+
+    // Act
+    const result = await sweepAt(NOW);
+
+    // Assess
+    expect(result.raised.map((a) => a.subjectId)).not.toContain(id);
+    expect(await alertsFor(id)).toEqual([]);
+  });
+
   it("raises again for a later attempt of the same run", async () => {
     // Prepare
     const id = await insertRun({ status: "failed", createdAt: ago(3 * HOUR), completedAt: ago(2 * HOUR) });

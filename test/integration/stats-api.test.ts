@@ -21,13 +21,15 @@ let beta: string;
 type StepStatus = "pending" | "running" | "completed" | "failed" | "skipped";
 type RunStatus = "pending" | "running" | "completed" | "failed" | "cancelled";
 
-/** A step entry as the workflow writes it; `durationMs` only for completed or failed steps. */
+/** A step entry as the workflow writes it; `durationMs` only for completed or failed steps. A step
+ * stopped by a cancel is `failed` with RunCancelledError (not counted as a failure of the step). */
 function step(
   name: string,
   status: StepStatus,
   durationMs: number | null = null,
-  at = "2026-01-01T00:00:00.000Z",
+  errorName = "DatabaseError",
 ) {
+  const at = "2026-01-01T00:00:00.000Z";
   return {
     id: name.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase(),
     name,
@@ -37,7 +39,7 @@ function step(
     startedAt: status === "pending" ? null : at,
     completedAt: status === "completed" || status === "failed" ? at : null,
     durationMs,
-    error: status === "failed" ? { name: "DatabaseError", message: "relation already exists" } : null,
+    error: status === "failed" ? { name: errorName, message: "relation already exists" } : null,
   };
 }
 
@@ -109,7 +111,7 @@ beforeAll(async () => {
   //  5  Beta      provision    completed  01-12 08:00      100      10000, 20000, 70000
   //  6  Beta      provision    failed     01-12 09:00        5      1500, 2500, RM failed (500)
   //  7  Alpha     provision    failed     01-12 10:00        1      CT failed (300), -, -
-  //  8  Alpha     provision    cancelled  01-13 10:00        2      1200, -, -
+  //  8  Alpha     provision    cancelled  01-13 10:00        2      1200, CA stopped by the cancel, -
   //  9  Alpha     provision    running    01-13 11:00        -      800, CA running, -
   // 10  (custom)  provision    pending    01-13 12:00        -      -, -, -
   // 11  (none)    deprovision  failed     01-13 13:00        1      DisableTenant failed (100)
@@ -168,7 +170,11 @@ beforeAll(async () => {
       status: "cancelled",
       createdAt: "2026-01-13T10:00:00Z",
       seconds: 2,
-      steps: [step(CT, "completed", 1200), step(CA, "pending"), step(RM, "pending")],
+      steps: [
+        step(CT, "completed", 1200),
+        step(CA, "failed", null, "RunCancelledError"),
+        step(RM, "pending"),
+      ],
     },
     {
       templateId: alpha,
@@ -288,7 +294,8 @@ describe("GET /api/provisioning/stats without a window", () => {
     // Assess
     // CreateTenant completed in #1-#6, #8, #9: 1000+2000+3000+4000+10000+1500+1200+800 = 23500 / 8
     //   = 2937.5 ms; failed in #7.
-    // CreateAdminUser completed in #1-#6: 2000+4000+6000+8000+20000+2500 = 42500 / 6 ms; no failure.
+    // CreateAdminUser completed in #1-#6: 2000+4000+6000+8000+20000+2500 = 42500 / 6 ms; no failure
+    //   (#8's was stopped by the cancel).
     // RunMigrations completed in #1-#5: 7000+14000+21000+28000+70000 = 140000 / 5 = 28000 ms; failed in #6.
     // DisableTenant (deprovision, first step like CreateTenant): failed once, never completed.
     expect(body.steps.map((s: any) => s.name)).toEqual([CT, "DisableTenant", CA, RM]);

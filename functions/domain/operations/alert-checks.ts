@@ -2,7 +2,8 @@
  * The sweep's checks. Each finds its conditions in SQL and raises them as alerts with a
  * `dedupe_key` naming the condition, so a condition is raised once however many sweeps see it:
  *
- * - `run_failed`: a failed run, once per run and attempt (a recovered run that fails again is new);
+ * - `run_failed`: a failed run, once per run and attempt (a recovered run that fails again is new),
+ *   if it failed within the last `FAILED_RUN_LOOKBACK_DAYS`;
  * - `run_long_running`: a run still running `longRunningMinutes` after it started, once per run and
  *   attempt; the same statement appends a `long_running` warning to the run's `warnings`;
  * - `tenant_over_limit`: a tenant with more users (control plane), schools or products (its own
@@ -23,8 +24,16 @@ const isoText = (column: SQL) => sql`to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS
 
 const RUN_LABEL = sql.raw(`CASE p.kind WHEN 'deprovision' THEN 'Deprovisioning' ELSE 'Provisioning' END`);
 
-/** One `run_failed` alert per failed run and attempt. */
+/**
+ * Failures that finished longer ago than this when the sweep first sees them (the sweep was down,
+ * or alerting was just deployed) are history rather than news; the bound also keeps the check an
+ * index range scan however many failed runs retention keeps.
+ */
+export const FAILED_RUN_LOOKBACK_DAYS = 7;
+
+/** One `run_failed` alert per failed run and attempt (that failed within the lookback). */
 export async function raiseFailedRunAlerts(db: Database, now: Date): Promise<Alert[]> {
+  const since = new Date(now.getTime() - FAILED_RUN_LOOKBACK_DAYS * 86_400_000);
   const rows = await queryRows(
     db,
     sql`
@@ -38,7 +47,7 @@ export async function raiseFailedRunAlerts(db: Database, now: Date): Promise<Ale
            ${now.toISOString()}::timestamptz
     FROM tenant_provisioning_progress p
     LEFT JOIN tenants t ON t.id = p.tenant_id
-    WHERE p.status = 'failed'
+    WHERE p.status = 'failed' AND (p.completed_at IS NULL OR p.completed_at >= ${utcTimestamp(since)})
       AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.dedupe_key = 'run_failed:' || p.id || ':' || p.attempt)
     ORDER BY p.completed_at, p.id
     ON CONFLICT (dedupe_key) DO NOTHING
