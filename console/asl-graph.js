@@ -28,6 +28,7 @@ export const STATUS_SYMBOL = {
   passed: "✓",
   reached: "●",
   idle: "○",
+  waiting: "◔",
 };
 
 /**
@@ -167,7 +168,8 @@ function clip(text, width) {
 }
 
 /** @param {number} n */
-const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+const plural = (/** @type {number} */ n, /** @type {string} */ word) =>
+  `${n} ${word}${n === 1 ? "" : /(s|sh|ch|x)$/.test(word) ? "es" : "s"}`;
 
 /**
  * One line describing a step: `✓ completed · 1 attempt · 83 ms`.
@@ -199,7 +201,7 @@ function statusLine(status, step) {
 function heightOf(state, step, items) {
   if (state.Type === "Succeed" || state.Type === "Fail") return 46;
   if (state.Type === "Choice") return 48;
-  const base = PAD + LINE * (step ? 3 : 2) + 6 + (step?.error ? LINE : 0);
+  const base = PAD + LINE * (step || state.Type === "Wait" ? 3 : 2) + 6 + (step?.error ? LINE : 0);
   if (state.Type === "Map") return base + 8 + 54 + 10 + Math.max(1, items.length) * LINE + 10;
   return base;
 }
@@ -267,6 +269,25 @@ export function drawWorkflowGraph(workflow, run, options = {}) {
     y += h + GAP;
   }
   const mainBottom = y - GAP;
+  // Flow states without a step of their own (Choice, Pass, Wait) were passed when a later step
+  // was reached; a Wait whose previous step completed while the run goes on is waiting now.
+  if (run) {
+    const column = main.map((n) => placed.get(n)).filter((p) => p !== undefined);
+    column.forEach((p, i) => {
+      if (p.step || !["Choice", "Pass", "Wait"].includes(p.state.Type)) return;
+      const later = column.slice(i + 1).filter((q) => q.step);
+      const earlier = column.slice(0, i).filter((q) => q.step);
+      const previous = earlier[earlier.length - 1];
+      if (later.some((q) => q.status !== "pending")) p.status = "passed";
+      else if (
+        p.state.Type === "Wait" &&
+        (run.status === "running" || run.status === "pending") &&
+        (!previous || previous.status === "completed" || previous.status === "skipped")
+      )
+        p.status = "running";
+      else if (p.state.Type !== "Choice" || later.length > 0) p.status = "pending";
+    });
+  }
   const sideHeights = side.map((n) => {
     const st = definition.States[n];
     return st ? heightOf(st, steps.get(n), mapItems(n)) : 0;
@@ -454,7 +475,7 @@ function drawNode(p, titles, items) {
       s(
         "text",
         { x: x + 22, y: y + 37, class: "node-detail" },
-        `Choice · ${(state.Choices ?? []).length} branches`,
+        `Choice · ${plural((state.Choices ?? []).length, "branch")}${state.Default ? " + default" : ""}`,
       ),
     );
     return g;
@@ -480,13 +501,14 @@ function drawNode(p, titles, items) {
   const textW = w - stripe - 24;
   const title = clip(titles.get(name) ?? state.Comment ?? "", textW);
   g.append(s("text", { x: tx, y: ty, class: "node-detail" }, title));
-  if (step) {
+  if (step || state.Type === "Wait") {
     ty += LINE;
+    const shown = !step && status === "running" ? "waiting" : status;
     g.append(
       s(
         "text",
         { x: tx, y: ty, class: "node-status", "data-testid": `state-status-${name}` },
-        statusLine(status, step),
+        statusLine(shown, step),
       ),
     );
   }

@@ -156,7 +156,7 @@ export function confirmDialog(options) {
  * A toolbar button that asks for confirmation, then calls the API; the result (or the API's
  * error message) is shown in `feedback`.
  *
- * @param {{label: string, testid: string, danger?: boolean, confirm: Parameters<typeof confirmDialog>[0], call: (form: FormData) => Promise<any>, done: (result: any) => void, feedback: HTMLElement, success: string}} options
+ * @param {{label: string, testid: string, danger?: boolean, confirm: Parameters<typeof confirmDialog>[0], call: (form: FormData) => Promise<any>, done: (result: any) => void, feedback: HTMLElement, success: string | ((result: any) => HTMLElement)}} options
  */
 export function actionButton(options) {
   const button = h(
@@ -175,9 +175,10 @@ export function actionButton(options) {
     button.setAttribute("aria-busy", "true");
     try {
       const result = await options.call(form);
-      options.feedback.replaceChildren(
-        notice("success", options.success, { "data-testid": "action-result" }),
-      );
+      const shown =
+        typeof options.success === "function" ? options.success(result) : notice("success", options.success);
+      shown.setAttribute("data-testid", "action-result");
+      options.feedback.replaceChildren(shown);
       options.done(result);
     } catch (error) {
       options.feedback.replaceChildren(

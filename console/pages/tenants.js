@@ -1,5 +1,5 @@
 /** Tenants: list and detail, with runs, backups (restore) and scheduled deprovisionings. */
-import { API, get, hasOperation, query } from "../api.js";
+import { API, get, hasOperation, query, request } from "../api.js";
 import {
   definitionList,
   formatDuration,
@@ -11,7 +11,17 @@ import {
   table,
 } from "../dom.js";
 import { navigate } from "../router.js";
-import { breadcrumbs, card, crumb, OPS, page, progressBar, runDuration, templates } from "../ui.js";
+import {
+  actionButton,
+  breadcrumbs,
+  card,
+  crumb,
+  OPS,
+  page,
+  progressBar,
+  runDuration,
+  templates,
+} from "../ui.js";
 import { deprovisionButton } from "./deprovision.js";
 
 /** @param {URLSearchParams} params */
@@ -24,7 +34,16 @@ export async function tenantsPage(params) {
   const result = await get(`${API}/tenants${query({ status, limit: 200 })}`);
   const tpls = await templates().catch(() => []);
   const names = new Map(tpls.map((/** @type {any} */ t) => [t.id, t.name]));
-  const statuses = ["provisioning", "active", "suspended", "deprovisioning", "deprovisioned", "failed"];
+  const statuses = [
+    "pending",
+    "provisioning",
+    "active",
+    "failed",
+    "cancelled",
+    "suspended",
+    "deprovisioned",
+    "restoring",
+  ];
   page(
     "Tenants",
     h(
@@ -99,100 +118,245 @@ export async function tenantsPage(params) {
   );
 }
 
-/** @param {string} id */
+/** @param {number} bytes */
+function formatBytes(bytes) {
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** @param {string} key  camelCase → "Camel case" */
+function labelOf(key) {
+  const words = key.replace(/([A-Z])/g, " $1").toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/**
+ * A tenant: facts, limits, its runs, its backups (with restore) and scheduled deprovisionings
+ * (with cancel), each shown when the service has the endpoint.
+ *
+ * @param {string} id
+ */
 export async function tenantPage(id) {
-  const [tenant, runs, canDeprovision, canListBackups] = await Promise.all([
-    get(`${API}/tenants/${encodeURIComponent(id)}`),
-    get(`${API}/progress${query({ tenantId: id, limit: 50 })}`),
-    hasOperation(OPS.deprovision),
-    hasOperation(OPS.listBackups),
+  const tenantPath = `${API}/tenants/${encodeURIComponent(id)}`;
+  const [tenant, runs, canDeprovision, canListBackups, canRestore, canListSchedules, canCancelSchedule] =
+    await Promise.all([
+      get(tenantPath),
+      get(`${API}/progress${query({ tenantId: id, limit: 50 })}`),
+      hasOperation(OPS.deprovision),
+      hasOperation(OPS.listBackups),
+      hasOperation(OPS.restore),
+      hasOperation(OPS.listSchedules),
+      hasOperation(OPS.cancelSchedule),
+    ]);
+  const [backups, schedules] = await Promise.all([
+    canListBackups ? get(`${tenantPath}/backups`).catch(() => null) : null,
+    canListSchedules ? get(`${API}/schedules${query({ tenantId: id, limit: 50 })}`).catch(() => null) : null,
   ]);
   const feedback = h("div", { class: "feedback" });
-  const scalar = Object.entries(tenant).filter(([, v]) => v === null || typeof v !== "object");
-  const labelOf = (/** @type {string} */ k) =>
-    k.replace(/([A-Z])/g, " $1").replace(/^./, (c) => c.toUpperCase());
-  const displayValue = (/** @type {string} */ k, /** @type {unknown} */ v) =>
-    v === null || v === undefined
-      ? "—"
-      : k === "status"
-        ? statusBadge(String(v))
-        : /At$/.test(k)
-          ? formatTime(String(v))
-          : k === "templateId"
-            ? h("a", { href: `#/templates/${v}` }, shortId(String(v)))
-            : String(v);
-  const backups = canListBackups
-    ? await get(`${API}/tenants/${encodeURIComponent(id)}/backups`).catch(() => null)
-    : null;
+  const reload = () => navigate(`#/tenants/${encodeURIComponent(id)}`);
+  const template = tenant.template;
+  const name = tenant.name ?? tenant.slug ?? shortId(id);
+
+  const backupRows = (backups?.items ?? []).map((/** @type {any} */ b) =>
+    h(
+      "tr",
+      { "data-testid": "backup-row" },
+      h("td", { class: "mono" }, shortId(b.id)),
+      h("td", {}, b.kind ?? "—"),
+      h("td", { class: "nowrap" }, formatTime(b.createdAt)),
+      h("td", { class: "num" }, typeof b.sizeBytes === "number" ? formatBytes(b.sizeBytes) : "—"),
+      h("td", { class: "mono small" }, b.sha256 ? `${b.sha256.slice(0, 12)}…` : "—"),
+      h("td", {}, b.deletedAt ? statusBadge("deleted") : b.preserved ? "kept" : "until deletion"),
+      h(
+        "td",
+        {},
+        canRestore && !b.deletedAt && b.kind !== "audit_logs"
+          ? actionButton({
+              label: "Restore",
+              testid: `restore-${b.id}`,
+              confirm: {
+                title: "Restore the tenant from this backup?",
+                message: `The tenant is recreated — schema, data and users — as it was on ${formatTime(b.createdAt)}, as a tracked run.`,
+                confirmLabel: "Restore",
+              },
+              call: () => request("POST", `${tenantPath}/restore`, { body: { backupId: b.id } }),
+              done: (run) => {
+                if (run?.id) navigate(`#/runs/${run.id}`);
+              },
+              feedback,
+              success: "Restore started.",
+            })
+          : null,
+      ),
+    ),
+  );
+
+  const scheduleRows = (schedules?.items ?? []).map((/** @type {any} */ sch) =>
+    h(
+      "tr",
+      { "data-testid": "schedule-row" },
+      h("td", { class: "nowrap" }, formatTime(sch.runAt)),
+      h("td", {}, statusBadge(sch.status)),
+      h(
+        "td",
+        { class: "small" },
+        `grace ${sch.options?.gracePeriodHours ?? 0} h`,
+        sch.options?.notifyUsers ? " · notify users" : "",
+        sch.options?.preserveBackups ? " · keep backup" : "",
+        sch.options?.preserveAuditLogs ? " · keep audit logs" : "",
+      ),
+      h(
+        "td",
+        {},
+        sch.progressId ? h("a", { href: `#/runs/${sch.progressId}` }, shortId(sch.progressId)) : "—",
+      ),
+      h(
+        "td",
+        {},
+        canCancelSchedule && sch.status === "scheduled"
+          ? actionButton({
+              label: "Cancel",
+              testid: `cancel-schedule-${sch.id}`,
+              danger: true,
+              confirm: {
+                title: "Cancel this scheduled deprovisioning?",
+                message: `It was due ${formatTime(sch.runAt)}; it will not run.`,
+                confirmLabel: "Cancel schedule",
+                danger: true,
+              },
+              call: () => request("DELETE", `${API}/schedules/${encodeURIComponent(sch.id)}`),
+              done: reload,
+              feedback,
+              success: "Schedule cancelled.",
+            })
+          : null,
+      ),
+    ),
+  );
+
   page(
-    tenant.name ?? "Tenant",
-    breadcrumbs(crumb("Tenants", "#/tenants"), crumb(tenant.name ?? shortId(id))),
+    name,
+    breadcrumbs(crumb("Tenants", "#/tenants"), crumb(name)),
     h(
       "div",
       { class: "page-head" },
       h(
         "div",
         { class: "title-row" },
-        h("h1", { "data-testid": "tenant-title" }, tenant.name ?? tenant.slug ?? shortId(id)),
-        tenant.status ? statusBadge(tenant.status) : null,
+        h("h1", { "data-testid": "tenant-title" }, name),
+        tenant.status ? statusBadge(tenant.status, { "data-testid": "tenant-status" }) : null,
       ),
-      canDeprovision && tenant.status === "active" ? deprovisionButton(id, feedback) : null,
+      h(
+        "div",
+        { class: "toolbar" },
+        canDeprovision && tenant.status === "active"
+          ? deprovisionButton(id, feedback, { onScheduled: reload })
+          : null,
+      ),
     ),
     feedback,
     h(
       "div",
       { class: "grid-2" },
-      card("Tenant", definitionList(scalar.map(([k, v]) => [labelOf(k), displayValue(k, v)]))),
-      tenant.limits
-        ? card(
-            "Limits",
-            definitionList(Object.entries(tenant.limits).map(([k, v]) => [labelOf(k), String(v)])),
-          )
-        : null,
+      card(
+        "Tenant",
+        definitionList([
+          ["ID", h("span", { class: "mono small" }, tenant.id), { class: "fact-wide" }],
+          ["Slug", h("span", { class: "mono" }, tenant.slug ?? "—")],
+          ["Subdomain", h("span", { class: "mono" }, tenant.subdomain ?? "—")],
+          [
+            "Template",
+            template?.id
+              ? h(
+                  "a",
+                  {
+                    href: `#/templates/${template.id}${template.version ? `?version=${template.version}` : ""}`,
+                  },
+                  template.name ?? shortId(template.id),
+                  template.version ? ` (v${template.version})` : "",
+                )
+              : "—",
+          ],
+          ["Users", tenant.users === undefined ? "—" : String(tenant.users)],
+          ["Created", formatTime(tenant.createdAt)],
+          ["Updated", formatTime(tenant.updatedAt)],
+          [
+            "Last run",
+            tenant.lastRun
+              ? h(
+                  "span",
+                  {},
+                  h(
+                    "a",
+                    { href: `#/runs/${tenant.lastRun.id}` },
+                    `${tenant.lastRun.kind} ${shortId(tenant.lastRun.id)}`,
+                  ),
+                  " ",
+                  statusBadge(tenant.lastRun.status),
+                )
+              : "—",
+          ],
+        ]),
+      ),
+      card(
+        "Limits",
+        definitionList(
+          Object.entries(tenant.limits ?? {}).map(([k, v]) => [labelOf(k.replace(/^max/, "")), String(v)]),
+        ),
+        Object.keys(tenant.settings ?? {}).length > 0
+          ? [
+              h("h3", {}, "Settings"),
+              definitionList(
+                Object.entries(tenant.settings).map(([k, v]) => [
+                  labelOf(k),
+                  Array.isArray(v) ? v.join(", ") : typeof v === "object" ? JSON.stringify(v) : String(v),
+                ]),
+              ),
+            ]
+          : null,
+      ),
     ),
     card(
       "Runs",
       table(
         ["Run", "Kind", "Status", "Progress", "Started", "Duration"],
-        runs.items.map((/** @type {any} */ run) =>
-          h(
-            "tr",
-            { "data-testid": "tenant-run-row" },
-            h("td", {}, h("a", { href: `#/runs/${run.id}`, class: "mono" }, shortId(run.id))),
-            h("td", {}, run.kind),
-            h("td", {}, statusBadge(run.status)),
-            h("td", {}, progressBar(run)),
-            h("td", { class: "nowrap" }, formatTime(run.startedAt ?? run.createdAt)),
-            h("td", {}, formatDuration(runDuration(run))),
-          ),
-        ),
+        runs.items.length === 0
+          ? [h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No runs."))]
+          : runs.items.map((/** @type {any} */ run) =>
+              h(
+                "tr",
+                { "data-testid": "tenant-run-row" },
+                h("td", {}, h("a", { href: `#/runs/${run.id}`, class: "mono" }, shortId(run.id))),
+                h("td", {}, run.kind),
+                h("td", {}, statusBadge(run.status)),
+                h("td", {}, progressBar(run)),
+                h("td", { class: "nowrap" }, formatTime(run.startedAt ?? run.createdAt)),
+                h("td", {}, formatDuration(runDuration(run))),
+              ),
+            ),
       ),
     ),
+    schedules
+      ? card(
+          "Scheduled deprovisioning",
+          table(
+            ["Due", "Status", "Options", "Run", ""],
+            scheduleRows.length > 0
+              ? scheduleRows
+              : [h("tr", {}, h("td", { colspan: 5, class: "empty" }, "Nothing scheduled."))],
+          ),
+        )
+      : null,
     backups
       ? card(
           "Backups",
           table(
-            ["Backup", "Created", "Size", "Status"],
-            (backups.items ?? []).map((/** @type {any} */ b) =>
-              h(
-                "tr",
-                {},
-                h("td", { class: "mono" }, shortId(b.id)),
-                h("td", {}, formatTime(b.createdAt)),
-                h(
-                  "td",
-                  { class: "num" },
-                  b.sizeBytes !== undefined ? `${Math.round(b.sizeBytes / 1024)} KiB` : "—",
-                ),
-                h("td", {}, b.status ?? "—"),
-              ),
-            ),
+            ["Backup", "Kind", "Created", "Size", "SHA-256", "Kept", ""],
+            backupRows.length > 0
+              ? backupRows
+              : [h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No backups."))],
           ),
         )
       : null,
   );
 }
-
-/* ------------------------------------------------------------------------------------------- */
-/* Statistics and alerts                                                                        */
-/* ------------------------------------------------------------------------------------------- */
