@@ -4,6 +4,15 @@
  */
 
 import {
+  backupDataStep,
+  checkGracePeriodStep,
+  cleanupAuditLogsStep,
+  cleanupDataStep,
+  disableAccessStep,
+  notifyUsersStep,
+} from "../domain/deprovisioning/deprovisioning-steps.ts";
+import { startScheduledRunStep } from "../domain/deprovisioning/schedule-service.ts";
+import {
   createAdminUserStep,
   createInitialDataStep,
   createTenantStep,
@@ -11,6 +20,7 @@ import {
   runMigrationsStep,
   setupConfigurationsStep,
 } from "../domain/provisioning/provisioning-steps.ts";
+import { restoreDataStep, verifyBackupStep } from "../domain/restore/restore-steps.ts";
 import { completeRunStep, recordFailureStep } from "../domain/steps/run-completion.ts";
 import type { StepFactory } from "../domain/steps/step-deps.ts";
 
@@ -23,4 +33,13 @@ export const STEP_FACTORIES: Record<string, StepFactory> = {
   "post-provisioning-step": postProvisioningStep,
   "complete-run": completeRunStep,
   "record-failure": recordFailureStep,
+  "backup-data": backupDataStep,
+  "notify-users": notifyUsersStep,
+  "disable-access": disableAccessStep,
+  "check-grace-period": checkGracePeriodStep,
+  "cleanup-data": cleanupDataStep,
+  "cleanup-audit-logs": cleanupAuditLogsStep,
+  "start-scheduled-run": startScheduledRunStep,
+  "verify-backup": verifyBackupStep,
+  "restore-data": restoreDataStep,
 };

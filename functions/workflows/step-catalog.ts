@@ -79,6 +79,10 @@ export const RESTORE_STEPS = [
 export const BOOKKEEPING_TASKS = [
   { name: "CompleteRun", lambda: "complete-run" },
   { name: "RecordFailure", lambda: "record-failure" },
+  // Deprovisioning: the grace period's clock (a loop of Waits and this check, so no single Wait
+  // lasts longer than a day) and the first state of a scheduled execution (claims the schedule).
+  { name: "CheckGracePeriod", lambda: "check-grace-period" },
+  { name: "StartScheduledRun", lambda: "start-scheduled-run" },
 ] as const;
 
 /**
@@ -95,8 +99,8 @@ export function functionArnSubstitution(lambda: string): string {
 
 export const WORKFLOW_STEPS: Record<WorkflowKind, readonly StepDefinition[]> = {
   provisioning: PROVISIONING_STEPS,
-  deprovisioning: [],
-  restore: [],
+  deprovisioning: DEPROVISIONING_STEPS,
+  restore: RESTORE_STEPS,
 };
 
 export const RUN_KIND_WORKFLOW: Record<RunKind, WorkflowKind> = {

@@ -3,13 +3,15 @@
  * on the progress row, writes its audit entry in the same transaction, and only then talks to the
  * workflow engine.
  */
-import { eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { apiKeys, notificationsOutbox, provisioningSecrets, tenants, users } from "../../db/schema.ts";
 import { queryRows, safeIdentifier } from "../../db/sql.ts";
 import type { ProgressRecord, ProgressStep } from "../../schemas/progress.ts";
-import { ConflictError, NotFoundError } from "../../shared/errors.ts";
+import { ConflictError, NotFoundError, sqlState } from "../../shared/errors.ts";
+import type { WorkflowKind } from "../../workflows/step-catalog.ts";
 import { type AuditAction, recordAudit } from "../audit.ts";
+import { deprovisionExecutionInput, deprovisionMetadata } from "../deprovisioning/deprovision-run.ts";
 import {
   appendWarning,
   firstUnfinishedStep,
@@ -20,7 +22,8 @@ import {
   stepError,
   toProgressRecord,
 } from "../progress/progress-store.ts";
-import { type ProvisioningDeps, startExecution } from "./provision-service.ts";
+import { RUN_OUTCOME_HOOKS } from "../steps/run-completion.ts";
+import { type ProvisioningDeps, startWorkflow } from "./provision-service.ts";
 import { loadRunSpec, tenantSchemaName } from "./run-spec.ts";
 
 export interface Actor {
@@ -78,12 +81,8 @@ export async function cancelRun(deps: ProvisioningDeps, id: string, actor: Actor
       },
       now,
     );
-    if (run.kind === "provision" && run.tenantId) {
-      await tx
-        .update(tenants)
-        .set({ status: "cancelled", updatedAt: now })
-        .where(eq(tenants.id, run.tenantId));
-    }
+    // Provisioning: tenant `cancelled`; deprovisioning in its grace period: access given back.
+    await RUN_OUTCOME_HOOKS[run.kind]?.onCancelled?.(tx, run, now);
     await audit(tx, actor, "progress.cancel", run, { previousStatus: run.status });
     return updated;
   });
@@ -140,13 +139,15 @@ async function resume(
   choose: (run: ProgressRow) => ProgressStep,
 ): Promise<ProgressRecord> {
   const { db, clock } = deps;
-  const { run, startAt, postProvisioningSteps } = await db.transaction(async (tx) => {
+  const resumed = db.transaction(async (tx) => {
     const current = await lockProgressRow(tx, id);
-    if (current.kind !== "provision") throw new ConflictError(`run ${id} is a ${current.kind} run`);
+    const plan = RUN_KIND_PLANS[current.kind];
+    if (!plan) throw new ConflictError(`run ${id} is a ${current.kind} run; it cannot be resumed`);
     if (cleanedUp(current)) throw new ConflictError(`run ${id} was cleaned up; provision the tenant again`);
     const step = choose(current);
-    const spec = await loadRunSpec(tx, current);
+    const input = await plan.input(tx, current);
     const now = clock();
+    await plan.onResume?.(tx, current, now);
     const resetFrom = steps(current).findIndex((s) => s.name === step.name);
     const updated = await saveProgress(
       tx,
@@ -164,18 +165,72 @@ async function resume(
       },
       now,
     );
-    if (current.tenantId) {
+    await audit(tx, actor, action, current, { step: step.name, attempt: current.attempt + 1 });
+    return { run: updated, startAt: step.name, workflow: plan.workflow, input };
+  });
+  const { run, startAt, workflow, input } = await resumed.catch((error: unknown) => {
+    if (sqlState(error) === "23505") {
+      throw new ConflictError(`another run of this tenant is in flight; run ${id} cannot resume now`);
+    }
+    throw error;
+  });
+  await startWorkflow(deps, workflow, id, startAt, run.attempt, input);
+  return toProgressRecord((await getProgressRow(db, id))!);
+}
+
+/** How each kind of run (re)starts its workflow. */
+interface RunKindPlan {
+  readonly workflow: WorkflowKind;
+  /** Where a run whose steps all finished resumes (its completion follows). */
+  readonly lastStep: string;
+  /** Execution input besides `progressId` and `startAt`. */
+  input(db: Database, run: ProgressRow): Promise<Record<string, unknown>>;
+  /** An operator resumes the run: refuse (throw) or update the tenant, in the resume's transaction. */
+  onResume?(tx: Database, run: ProgressRow, now: Date): Promise<void>;
+}
+
+const RUN_KIND_PLANS: Record<string, RunKindPlan> = {
+  provision: {
+    workflow: "provisioning",
+    lastStep: "PostProvisioningSteps",
+    input: async (db, run) => ({
+      postProvisioningSteps: [...(await loadRunSpec(db, run)).template.postProvisioningSteps],
+    }),
+    onResume: async (tx, run, now) => {
+      if (!run.tenantId) return;
       await tx
         .update(tenants)
         .set({ status: "provisioning", updatedAt: now })
-        .where(eq(tenants.id, current.tenantId));
-    }
-    await audit(tx, actor, action, current, { step: step.name, attempt: current.attempt + 1 });
-    return { run: updated, startAt: step.name, postProvisioningSteps: spec.template.postProvisioningSteps };
-  });
-  await startExecution(deps, id, startAt, run.attempt, postProvisioningSteps);
-  return toProgressRecord((await getProgressRow(db, id))!);
-}
+        .where(eq(tenants.id, run.tenantId));
+    },
+  },
+  deprovision: {
+    workflow: "deprovisioning",
+    lastStep: "CleanupAuditLogs",
+    input: async (_db, run) => deprovisionExecutionInput(run),
+    onResume: async (_tx, run) => {
+      if (deprovisionMetadata(run).reenabled) {
+        throw new ConflictError(
+          `run ${run.id} was cancelled and the tenant's access given back; request a new deprovisioning`,
+        );
+      }
+    },
+  },
+  restore: {
+    workflow: "restore",
+    lastStep: "RestoreData",
+    input: async () => ({}),
+    onResume: async (tx, run, now) => {
+      if (!run.tenantId) return;
+      const claimed = await tx
+        .update(tenants)
+        .set({ status: "restoring", updatedAt: now })
+        .where(and(eq(tenants.id, run.tenantId), inArray(tenants.status, ["deprovisioned", "restoring"])))
+        .returning({ id: tenants.id });
+      if (claimed.length === 0) throw new ConflictError(`tenant ${run.tenantId} is no longer deprovisioned`);
+    },
+  },
+};
 
 /** Resumes runs an earlier process left pending or running (local runtime start-up). */
 export async function resumeUnfinishedRuns(deps: ProvisioningDeps): Promise<string[]> {
@@ -183,21 +238,22 @@ export async function resumeUnfinishedRuns(deps: ProvisioningDeps): Promise<stri
   const ids = (
     await queryRows<{ id: string }>(
       db,
-      sql`SELECT id FROM tenant_provisioning_progress WHERE kind = 'provision' AND status IN ('pending', 'running') ORDER BY created_at`,
+      sql`SELECT id FROM tenant_provisioning_progress WHERE status IN ('pending', 'running') ORDER BY created_at`,
     )
   ).map((r) => r.id);
   const resumed: string[] = [];
   for (const id of ids) {
     const run = await getProgressRow(db, id);
-    if (!run) continue;
+    const plan = run ? RUN_KIND_PLANS[run.kind] : undefined;
+    if (!run || !plan) continue;
     const step = firstUnfinishedStep(steps(run));
-    const spec = await loadRunSpec(db, run);
-    await startExecution(
+    await startWorkflow(
       deps,
+      plan.workflow,
       id,
-      step?.name ?? "PostProvisioningSteps",
+      step?.name ?? plan.lastStep,
       run.attempt,
-      spec.template.postProvisioningSteps,
+      await plan.input(db, run),
     );
     resumed.push(id);
   }

@@ -7,6 +7,7 @@ import type { Database } from "../../db/client.ts";
 import { tenants } from "../../db/schema.ts";
 import type { ProgressStep } from "../../schemas/progress.ts";
 import { RunCancelledError, rootMessage, ValidationError } from "../../shared/errors.ts";
+import { deprovisionOutcomeHooks } from "../deprovisioning/run-hooks.ts";
 import {
   ACTIVE_STATUSES,
   firstUnfinishedStep,
@@ -15,6 +16,7 @@ import {
   saveProgress,
   stepError,
 } from "../progress/progress-store.ts";
+import { restoreOutcomeHooks } from "../restore/run-hooks.ts";
 import { classifyStepError, databaseError, progressIdOf } from "./run-step.ts";
 import type { StepFactory } from "./step-deps.ts";
 
@@ -22,6 +24,8 @@ import type { StepFactory } from "./step-deps.ts";
 export interface RunOutcomeHooks {
   onCompleted(tx: Database, run: ProgressRow, now: Date): Promise<void>;
   onFailed(tx: Database, run: ProgressRow, now: Date): Promise<void>;
+  /** An operator cancelled the run (in the cancel's transaction, after the run was marked). */
+  onCancelled?(tx: Database, run: ProgressRow, now: Date): Promise<void>;
 }
 
 async function setTenantStatus(tx: Database, run: ProgressRow, status: string, now: Date): Promise<void> {
@@ -34,7 +38,10 @@ export const RUN_OUTCOME_HOOKS: Record<string, RunOutcomeHooks> = {
   provision: {
     onCompleted: (tx, run, now) => setTenantStatus(tx, run, "active", now),
     onFailed: (tx, run, now) => setTenantStatus(tx, run, "failed", now),
+    onCancelled: (tx, run, now) => setTenantStatus(tx, run, "cancelled", now),
   },
+  deprovision: deprovisionOutcomeHooks,
+  restore: restoreOutcomeHooks,
 };
 
 function isActive(row: ProgressRow): boolean {

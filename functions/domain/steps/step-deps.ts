@@ -1,5 +1,6 @@
 import type { Database } from "../../db/client.ts";
 import type { Logger } from "../../shared/logger.ts";
+import type { BackupStore } from "../backups/backup-store.ts";
 import type { NotificationChannel } from "../notifications/notification-channel.ts";
 
 /** What step handlers need, passed in (local: in-process; AWS: built per Lambda container). */
@@ -10,6 +11,8 @@ export interface StepDeps {
   readonly notifications: NotificationChannel;
   /** `lock_timeout` for a step's transaction: waiting longer becomes a TransientError. */
   readonly lockTimeoutMs: number;
+  /** Where deprovisioning writes tenant backups (and restore reads them); required by those steps. */
+  readonly backups?: BackupStore;
 }
 
 /** A step handler as the state machine calls it: JSON in, JSON out. */

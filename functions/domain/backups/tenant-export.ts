@@ -1,0 +1,396 @@
+/**
+ * The tenant export behind backups, dry runs and restores.
+ *
+ * A backup is gzip-compressed newline-delimited JSON: a header line (format, tenant, every table
+ * with its columns and row count, in restore order), then per chunk of at most `CHUNK_ROWS` rows a
+ * line naming the table and a line holding the rows exactly as PostgreSQL's `json_agg` wrote them.
+ * Row values never pass through JavaScript numbers or dates, so numerics, timestamps and jsonb come
+ * back bit for bit (`json_populate_recordset` on restore).
+ *
+ * A full export holds the tenant's control-plane rows (its `tenants` row, `users` with their
+ * password hashes, tenant-scoped `api_keys` with their key hashes — the object is encrypted, and
+ * both are one-way hashes — and its `audit_logs`) and every table of its schema `tenant_<id>`,
+ * `schema_migrations` included. An audit-log archive holds only the `audit_logs` rows.
+ */
+import { createHash } from "node:crypto";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { eq, type SQL, sql } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import { tenants } from "../../db/schema.ts";
+import { numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
+import { ValidationError } from "../../shared/errors.ts";
+import { applyTenantMigrations } from "../provisioning/provisioning-steps.ts";
+import { tenantSchemaName } from "../provisioning/run-spec.ts";
+
+export const BACKUP_FORMAT = "tenant-backup";
+export const BACKUP_FORMAT_VERSION = 1;
+/** Rows per chunk: keeps each query's answer far below the RDS Data API's 1 MB limit. */
+export const CHUNK_ROWS = 500;
+
+export type BackupKind = "full" | "audit_logs";
+export type Section = "controlPlane" | "tenantSchema";
+
+export interface BackupTable {
+  readonly section: Section;
+  readonly table: string;
+  readonly columns: readonly string[];
+  readonly rows: number;
+}
+
+export interface BackupHeader {
+  readonly format: typeof BACKUP_FORMAT;
+  readonly version: number;
+  readonly kind: BackupKind;
+  readonly tenantId: string;
+  readonly schemaName: string;
+  readonly progressId: string | null;
+  readonly createdAt: string;
+  /** In restore order: control plane first (the tenant row before its users), then the schema by foreign keys. */
+  readonly tables: readonly BackupTable[];
+}
+
+export interface RowCounts {
+  readonly controlPlane: Record<string, number>;
+  readonly tenantSchema: Record<string, number>;
+}
+
+export interface TenantExport {
+  readonly header: BackupHeader;
+  /** The compressed export: what the store encrypts and the checksum covers. */
+  readonly gzip: Buffer;
+  readonly sha256: string;
+  readonly uncompressedBytes: number;
+  readonly rowCounts: RowCounts;
+}
+
+/** Control-plane tables of a tenant and the column that names it. */
+const CONTROL_PLANE: readonly { table: string; key: "id" | "tenant_id" }[] = [
+  { table: "tenants", key: "id" },
+  { table: "users", key: "tenant_id" },
+  { table: "api_keys", key: "tenant_id" },
+  { table: "audit_logs", key: "tenant_id" },
+];
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+export async function schemaExists(db: Database, schemaName: string): Promise<boolean> {
+  const rows = await queryRows(
+    db,
+    sql`SELECT 1 AS one FROM information_schema.schemata WHERE schema_name = ${schemaName}`,
+  );
+  return rows.length > 0;
+}
+
+/** The base tables of a tenant schema, parents before children (foreign keys). */
+export async function tenantTablesInOrder(db: Database, schemaName: string): Promise<string[]> {
+  const tables = (
+    await queryRows<{ table_name: string }>(
+      db,
+      sql`SELECT table_name FROM information_schema.tables
+          WHERE table_schema = ${schemaName} AND table_type = 'BASE TABLE' ORDER BY table_name`,
+    )
+  ).map((r) => r.table_name);
+  const edges = await queryRows<{ child: string; parent: string }>(
+    db,
+    sql`SELECT child.relname AS child, parent.relname AS parent
+        FROM pg_constraint c
+        JOIN pg_class child ON child.oid = c.conrelid
+        JOIN pg_class parent ON parent.oid = c.confrelid
+        JOIN pg_namespace cn ON cn.oid = child.relnamespace
+        JOIN pg_namespace pn ON pn.oid = parent.relnamespace
+        WHERE c.contype = 'f' AND cn.nspname = ${schemaName} AND pn.nspname = ${schemaName}`,
+  );
+  const parents = new Map(tables.map((t) => [t, new Set<string>()]));
+  for (const e of edges) if (e.child !== e.parent) parents.get(e.child)?.add(e.parent);
+  const ordered: string[] = [];
+  const placed = new Set<string>();
+  while (ordered.length < tables.length) {
+    const next = tables.find((t) => !placed.has(t) && [...parents.get(t)!].every((p) => placed.has(p)));
+    // A cycle of foreign keys (none of the tenant migrations has one): keep the rest alphabetical.
+    const pick = next ?? tables.find((t) => !placed.has(t))!;
+    ordered.push(pick);
+    placed.add(pick);
+  }
+  return ordered;
+}
+
+async function columnsOf(db: Database, schema: SQL, table: string): Promise<string[]> {
+  return (
+    await queryRows<{ column_name: string }>(
+      db,
+      sql`SELECT column_name FROM information_schema.columns
+          WHERE table_schema = ${schema} AND table_name = ${table} ORDER BY ordinal_position`,
+    )
+  ).map((r) => r.column_name);
+}
+
+interface Source {
+  readonly section: Section;
+  readonly table: string;
+  /** `FROM ... WHERE ...` of the rows to export. */
+  readonly from: SQL;
+  /** Stable order for chunking. */
+  readonly order: SQL;
+  readonly columnsSchema: SQL;
+}
+
+function controlPlaneSource(table: string, key: "id" | "tenant_id", tenantId: string): Source {
+  const t = sql.raw(safeIdentifier(table));
+  return {
+    section: "controlPlane",
+    table,
+    from: sql`${t} WHERE ${sql.raw(safeIdentifier(key))} = ${tenantId}`,
+    order: sql.raw("id"),
+    columnsSchema: sql`current_schema()`,
+  };
+}
+
+function tenantSource(schemaName: string, table: string): Source {
+  return {
+    section: "tenantSchema",
+    table,
+    from: sql.raw(`${safeIdentifier(schemaName)}.${safeIdentifier(table)}`),
+    // Under the SHARE locks a backup takes, no row moves while it is read in chunks.
+    order: sql.raw("ctid"),
+    columnsSchema: sql`${schemaName}`,
+  };
+}
+
+export interface ExportOptions {
+  readonly kind: BackupKind;
+  readonly progressId: string | null;
+  readonly now: Date;
+  /**
+   * Lock the tenant's tables against writes (SHARE) for the rest of the transaction, so the
+   * export is one consistent picture. Dry runs read without it.
+   */
+  readonly lock: boolean;
+}
+
+/** Exports a tenant (or its audit logs) inside `tx`. */
+export async function exportTenant(
+  tx: Database,
+  tenantId: string,
+  options: ExportOptions,
+): Promise<TenantExport> {
+  const schemaName = tenantSchemaName(tenantId);
+  const sources: Source[] = [];
+  if (options.kind === "audit_logs") {
+    sources.push(controlPlaneSource("audit_logs", "tenant_id", tenantId));
+  } else {
+    for (const c of CONTROL_PLANE) sources.push(controlPlaneSource(c.table, c.key, tenantId));
+    if (await schemaExists(tx, schemaName)) {
+      const tables = await tenantTablesInOrder(tx, schemaName);
+      if (options.lock && tables.length > 0) {
+        const list = tables.map((t) => `${safeIdentifier(schemaName)}.${safeIdentifier(t)}`).join(", ");
+        await tx.execute(sql.raw(`LOCK TABLE ${list} IN SHARE MODE`));
+      }
+      for (const t of tables) sources.push(tenantSource(schemaName, t));
+    }
+  }
+
+  const tables: BackupTable[] = [];
+  for (const s of sources) {
+    const [row] = await queryRows<{ n: unknown }>(tx, sql`SELECT count(*) AS n FROM ${s.from}`);
+    tables.push({
+      section: s.section,
+      table: s.table,
+      columns: await columnsOf(tx, s.columnsSchema, s.table),
+      rows: numberValue(row?.n),
+    });
+  }
+  const header: BackupHeader = {
+    format: BACKUP_FORMAT,
+    version: BACKUP_FORMAT_VERSION,
+    kind: options.kind,
+    tenantId,
+    schemaName,
+    progressId: options.progressId,
+    createdAt: options.now.toISOString(),
+    tables,
+  };
+  const lines: string[] = [JSON.stringify(header)];
+  for (const [i, s] of sources.entries()) {
+    const total = tables[i]!.rows;
+    for (let offset = 0; offset < total; offset += CHUNK_ROWS) {
+      const [chunk] = await queryRows<{ rows: string | null }>(
+        tx,
+        sql`SELECT coalesce(json_agg(t), '[]'::json)::text AS rows
+            FROM (SELECT * FROM ${s.from} ORDER BY ${s.order} LIMIT ${CHUNK_ROWS} OFFSET ${offset}) t`,
+      );
+      lines.push(JSON.stringify({ section: s.section, table: s.table }), chunk?.rows ?? "[]");
+    }
+  }
+  const text = Buffer.from(`${lines.join("\n")}\n`, "utf8");
+  const gzip = gzipSync(text, { level: 9 });
+  return {
+    header,
+    gzip,
+    sha256: sha256Hex(gzip),
+    uncompressedBytes: text.length,
+    rowCounts: rowCountsOf(header),
+  };
+}
+
+export function rowCountsOf(header: BackupHeader): RowCounts {
+  const counts: RowCounts = { controlPlane: {}, tenantSchema: {} };
+  for (const t of header.tables) counts[t.section][t.table] = t.rows;
+  return counts;
+}
+
+export interface BackupChunk {
+  readonly section: Section;
+  readonly table: string;
+  /** The rows as PostgreSQL wrote them (a JSON array). */
+  readonly rowsJson: string;
+}
+
+export interface ParsedBackup {
+  readonly header: BackupHeader;
+  readonly chunks: readonly BackupChunk[];
+}
+
+/** Checks the checksum of a decrypted object, then reads it. */
+export function parseBackup(gzip: Uint8Array, expectedSha256: string): ParsedBackup {
+  const actual = sha256Hex(gzip);
+  if (actual !== expectedSha256.trim()) {
+    throw new ValidationError(`backup checksum mismatch: expected ${expectedSha256.trim()}, got ${actual}`);
+  }
+  let text: string;
+  try {
+    text = gunzipSync(gzip).toString("utf8");
+  } catch (error) {
+    throw new ValidationError("backup is not a gzip stream", { cause: error });
+  }
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  const header = JSON.parse(lines[0] ?? "null") as BackupHeader | null;
+  if (header?.format !== BACKUP_FORMAT || header.version !== BACKUP_FORMAT_VERSION) {
+    throw new ValidationError("not a tenant backup of a known format version");
+  }
+  const chunks: BackupChunk[] = [];
+  for (let i = 1; i < lines.length; i += 2) {
+    const meta = JSON.parse(lines[i]!) as { section: Section; table: string };
+    const rowsJson = lines[i + 1];
+    if (rowsJson === undefined) throw new ValidationError("backup ends in the middle of a chunk");
+    chunks.push({ section: meta.section, table: meta.table, rowsJson });
+  }
+  return { header, chunks };
+}
+
+function target(section: Section, schemaName: string, table: string): SQL {
+  return sql.raw(
+    section === "controlPlane"
+      ? safeIdentifier(table)
+      : `${safeIdentifier(schemaName)}.${safeIdentifier(table)}`,
+  );
+}
+
+/**
+ * Recreates a tenant from a full backup inside `tx`: its tenant row (over its tombstone), users
+ * and API keys, its schema by the same tenant migrations it had, every row of every table, and its
+ * audit logs (those still kept are left as they are). The schema must not exist. Returns the row
+ * counts now in place, which equal the backup's.
+ */
+export async function restoreTenant(tx: Database, backup: ParsedBackup, now: Date): Promise<RowCounts> {
+  const { header } = backup;
+  if (header.kind !== "full") throw new ValidationError(`a ${header.kind} archive cannot restore a tenant`);
+  const schemaName = tenantSchemaName(header.tenantId);
+  if (schemaName !== header.schemaName) throw new ValidationError("backup names another schema");
+  if (await schemaExists(tx, schemaName)) {
+    throw new ValidationError(`schema ${schemaName} exists; only a deprovisioned tenant can be restored`);
+  }
+
+  // Columns must still exist: a backup column with nowhere to go would be data silently lost.
+  const insertColumns = new Map<string, readonly string[]>();
+  const tenantTables = header.tables.filter((t) => t.section === "tenantSchema");
+  const migrations = tenantTables.some((t) => t.table === "schema_migrations") ? migrationNames(backup) : [];
+  if (tenantTables.length > 0) {
+    await applyTenantMigrations(tx, header.tenantId, migrations);
+    await tx.execute(sql.raw(`DELETE FROM ${safeIdentifier(schemaName)}.schema_migrations`));
+  }
+  for (const t of header.tables) {
+    const schema = t.section === "controlPlane" ? sql`current_schema()` : sql`${schemaName}`;
+    const actual = new Set(await columnsOf(tx, schema, t.table));
+    if (actual.size === 0) throw new ValidationError(`table ${t.table} of the backup does not exist`);
+    const missing = t.columns.filter((c) => !actual.has(c));
+    if (missing.length > 0) {
+      throw new ValidationError(`table ${t.table} has no column ${missing.join(", ")} the backup holds`);
+    }
+    insertColumns.set(`${t.section}.${t.table}`, t.columns);
+  }
+
+  for (const chunk of backup.chunks) {
+    const columns = insertColumns.get(`${chunk.section}.${chunk.table}`);
+    if (!columns) throw new ValidationError(`backup chunk of unknown table ${chunk.table}`);
+    const into = target(chunk.section, schemaName, chunk.table);
+    const list = sql.raw(columns.map((c) => safeIdentifier(c)).join(", "));
+    const select = sql`SELECT ${list} FROM json_populate_recordset(NULL::${into}, ${chunk.rowsJson}::json)`;
+    if (chunk.section === "controlPlane" && chunk.table === "tenants") {
+      // The tombstone keeps the tenant's id (its runs refer to it): overwrite it.
+      const updates = sql.raw(
+        columns
+          .filter((c) => c !== "id")
+          .map((c) => `${safeIdentifier(c)} = EXCLUDED.${safeIdentifier(c)}`)
+          .join(", "),
+      );
+      await tx.execute(
+        sql`INSERT INTO ${into} (${list}) ${select} ON CONFLICT (id) DO UPDATE SET ${updates}`,
+      );
+      await tx.update(tenants).set({ updatedAt: now }).where(eq(tenants.id, header.tenantId));
+    } else if (chunk.section === "controlPlane" && chunk.table === "audit_logs") {
+      // Audit logs kept by `preserveAuditLogs` are still there.
+      await tx.execute(sql`INSERT INTO ${into} (${list}) ${select} ON CONFLICT (id) DO NOTHING`);
+    } else {
+      await tx.execute(sql`INSERT INTO ${into} (${list}) ${select}`);
+    }
+  }
+  if (tenantTables.length > 0) await resetSequences(tx, schemaName);
+
+  const restored: RowCounts = { controlPlane: {}, tenantSchema: {} };
+  for (const t of header.tables) {
+    const from =
+      t.section === "controlPlane"
+        ? controlPlaneSource(t.table, t.table === "tenants" ? "id" : "tenant_id", header.tenantId).from
+        : tenantSource(schemaName, t.table).from;
+    const [row] = await queryRows<{ n: unknown }>(tx, sql`SELECT count(*) AS n FROM ${from}`);
+    const n = numberValue(row?.n);
+    const expected = t.table === "audit_logs" ? n >= t.rows : n === t.rows;
+    if (!expected) throw new ValidationError(`restored ${n} rows of ${t.table}, the backup holds ${t.rows}`);
+    restored[t.section][t.table] = n;
+  }
+  return restored;
+}
+
+/** The tenant migrations the backed-up schema had, in the order they were applied. */
+function migrationNames(backup: ParsedBackup): string[] {
+  const rows = backup.chunks
+    .filter((c) => c.section === "tenantSchema" && c.table === "schema_migrations")
+    .flatMap((c) => JSON.parse(c.rowsJson) as { name: string; applied_at: string }[]);
+  return rows
+    .sort((a, b) => Date.parse(a.applied_at) - Date.parse(b.applied_at) || a.name.localeCompare(b.name))
+    .map((r) => r.name);
+}
+
+/** Serial columns continue after the restored rows. */
+async function resetSequences(tx: Database, schemaName: string): Promise<void> {
+  const serials = await queryRows<{ table_name: string; column_name: string; seq: string }>(
+    tx,
+    sql`SELECT c.relname AS table_name, a.attname AS column_name,
+               pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname) AS seq
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ${schemaName} AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+          AND pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname) IS NOT NULL`,
+  );
+  for (const s of serials) {
+    const table = sql.raw(`${safeIdentifier(schemaName)}.${safeIdentifier(s.table_name)}`);
+    const column = sql.raw(safeIdentifier(s.column_name));
+    await tx.execute(
+      sql`SELECT setval(${s.seq}::regclass, coalesce(max(${column}), 0) + 1, false) FROM ${table}`,
+    );
+  }
+}

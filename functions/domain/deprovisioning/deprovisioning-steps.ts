@@ -1,0 +1,370 @@
+/**
+ * The work of each deprovisioning step. Each runs inside `runStep`: the run must still be wanted,
+ * the work and the step's completed mark commit in one transaction, a completed step never runs
+ * again. Objects in the backup store are written before that transaction commits (a retry
+ * overwrites the same name) and deleted only after it committed (a rollback never loses a backup
+ * whose data still exists).
+ */
+import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
+import {
+  apiKeys,
+  auditLogs,
+  notificationsOutbox,
+  provisioningProgress,
+  provisioningSecrets,
+  scheduledOperations,
+  tenantBackups,
+  tenants,
+  users,
+} from "../../db/schema.ts";
+import { queryRows, safeIdentifier } from "../../db/sql.ts";
+import { ConfigurationError, NetworkError, RunCancelledError, ValidationError } from "../../shared/errors.ts";
+import { saveBackupRecord } from "../backups/backup-records.ts";
+import type { BackupStore } from "../backups/backup-store.ts";
+import { exportTenant } from "../backups/tenant-export.ts";
+import {
+  ACTIVE_STATUSES,
+  getProgressRow,
+  type ProgressRow,
+  saveProgress,
+} from "../progress/progress-store.ts";
+import { tenantSchemaName } from "../provisioning/run-spec.ts";
+import {
+  classifyStepError,
+  databaseError,
+  type PermanentErrorFactory,
+  progressIdOf,
+  runStep,
+  type StepContext,
+} from "../steps/run-step.ts";
+import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
+import {
+  type DeprovisionMetadata,
+  deprovisionMetadata,
+  graceState,
+  waitTimestamp,
+} from "./deprovision-run.ts";
+import { disableAccess } from "./tenant-access.ts";
+
+export function requireBackupStore(deps: StepDeps): BackupStore {
+  if (!deps.backups) throw new ConfigurationError("no backup store is configured for this step");
+  return deps.backups;
+}
+
+interface DeprovisionContext extends StepContext {
+  readonly tenantId: string;
+  readonly metadata: DeprovisionMetadata;
+}
+
+/** Merges changes into the run's metadata (inside the step's transaction). */
+async function updateMetadata(ctx: StepContext, changes: Partial<DeprovisionMetadata>): Promise<void> {
+  await saveProgress(
+    ctx.tx,
+    ctx.progress.id,
+    { metadata: { ...(ctx.progress.metadata ?? {}), ...changes } as Record<string, unknown> },
+    ctx.now,
+  );
+}
+
+function deprovisioningStep(
+  step: string,
+  work: (ctx: DeprovisionContext) => Promise<void>,
+  permanent?: PermanentErrorFactory,
+  after?: (deps: StepDeps, run: ProgressRow) => Promise<Record<string, unknown>>,
+): StepFactory {
+  return (deps) => async (input) => {
+    const progressId = progressIdOf(input);
+    const outcome = await runStep(
+      deps,
+      progressId,
+      step,
+      async (ctx) => {
+        if (!ctx.progress.tenantId) throw new ValidationError(`run ${progressId} names no tenant`);
+        await work({ ...ctx, tenantId: ctx.progress.tenantId, metadata: deprovisionMetadata(ctx.progress) });
+      },
+      permanent,
+    );
+    if (!after) return { step, outcome };
+    const run = await getProgressRow(deps.db, progressId);
+    try {
+      return { step, outcome, ...(await after(deps, run!)) };
+    } catch (error) {
+      throw classifyStepError(error, databaseError);
+    }
+  };
+}
+
+const objectName = (tenantId: string, progressId: string, kind: "full" | "audit-logs") =>
+  `${tenantId}/${progressId}-${kind}.tpb`;
+
+// --- BackupData ---------------------------------------------------------------------------------
+
+/** A complete, consistent export of the tenant, compressed, checksummed, encrypted, recorded. */
+export const backupDataStep = deprovisioningStep("BackupData", async (ctx) => {
+  const store = requireBackupStore(ctx.deps);
+  const exported = await exportTenant(ctx.tx, ctx.tenantId, {
+    kind: "full",
+    progressId: ctx.progress.id,
+    now: ctx.now,
+    lock: true,
+  });
+  const stored = await store.put(objectName(ctx.tenantId, ctx.progress.id, "full"), exported.gzip);
+  const row = await saveBackupRecord(ctx.tx, {
+    tenantId: ctx.tenantId,
+    progressId: ctx.progress.id,
+    kind: "full",
+    exported,
+    stored,
+    preserved: false,
+    now: ctx.now,
+  });
+  await updateMetadata(ctx, {
+    backup: { id: row.id, sizeBytes: exported.gzip.length, sha256: exported.sha256 },
+  });
+});
+
+// --- NotifyUsers --------------------------------------------------------------------------------
+
+/** One notice per user of the tenant, through the notification channel (outbox or SQS). */
+export const notifyUsersStep = deprovisioningStep(
+  "NotifyUsers",
+  async (ctx) => {
+    const [tenant] = await ctx.tx
+      .select({ name: tenants.name, subdomain: tenants.subdomain })
+      .from(tenants)
+      .where(eq(tenants.id, ctx.tenantId));
+    const people = await ctx.tx
+      .select({ id: users.id, email: users.email, name: users.name })
+      .from(users)
+      .where(eq(users.tenantId, ctx.tenantId));
+    const hours = ctx.metadata.options.gracePeriodHours;
+    for (const person of people) {
+      await ctx.deps.notifications.send(ctx.tx, {
+        tenantId: ctx.tenantId,
+        progressId: ctx.progress.id,
+        recipient: person.email,
+        kind: "deprovisioning_notice",
+        payload: {
+          userName: person.name,
+          tenantName: tenant?.name ?? null,
+          subdomain: tenant?.subdomain ?? null,
+          gracePeriodHours: hours,
+          // Access ends when DisableAccess runs, right after this step; the data goes after the grace period.
+          dataDeletedAfter: waitTimestamp(ctx.now.getTime() + hours * 3600 * 1000),
+        },
+        dedupeKey: `deprovisioning_notice:${ctx.progress.id}:${person.id}`,
+      });
+    }
+    await updateMetadata(ctx, { notified: people.length });
+  },
+  (message, cause) => new NetworkError(message, { cause }),
+);
+
+// --- DisableAccess ------------------------------------------------------------------------------
+
+/** Tenant suspended, keys revoked, users disabled; the grace period starts now. */
+export const disableAccessStep = deprovisioningStep(
+  "DisableAccess",
+  async (ctx) => {
+    const changed = await disableAccess(ctx.tx, ctx.tenantId, ctx.now);
+    const deleteAfter = waitTimestamp(
+      ctx.now.getTime() + ctx.metadata.options.gracePeriodHours * 3600 * 1000,
+    );
+    await updateMetadata(ctx, { access: { ...changed, deleteAfter } });
+  },
+  undefined,
+  // The state machine's grace-period Wait reads this (a resumed execution passing through too).
+  async (deps, run) => graceOf(deps, run),
+);
+
+function graceOf(deps: StepDeps, run: ProgressRow): Record<string, unknown> {
+  const access = deprovisionMetadata(run).access;
+  if (!access) throw new ValidationError(`run ${run.id}: access was not disabled yet`);
+  return { ...graceState(access.deleteAfter, deps.clock()) };
+}
+
+/**
+ * `CheckGracePeriod` (bookkeeping, between the grace period's Waits): is the run still wanted,
+ * and is the grace period over? Long grace periods are several Waits of at most a day.
+ */
+export const checkGracePeriodStep: StepFactory = (deps) => async (input) => {
+  const progressId = progressIdOf(input);
+  try {
+    const run = await getProgressRow(deps.db, progressId);
+    if (!run) throw new ValidationError(`run ${progressId} not found`);
+    if (!ACTIVE_STATUSES.includes((run.status ?? "pending") as never)) {
+      throw new RunCancelledError(progressId, run.status ?? "unknown");
+    }
+    return graceOf(deps, run);
+  } catch (error) {
+    throw classifyStepError(error, databaseError);
+  }
+};
+
+// --- CleanupData --------------------------------------------------------------------------------
+
+/** Control-plane tables whose tenant rows CleanupData handles itself (or keeps on purpose). */
+const HANDLED_TABLES = new Set([
+  "tenants",
+  "tenant_provisioning_progress",
+  "tenant_backups",
+  "audit_logs",
+  "notifications_outbox",
+  "users",
+  "api_keys",
+  "scheduled_operations",
+]);
+
+/** Keys of a provisioning run's metadata that hold personal data (names, e-mail addresses). */
+const PERSONAL_METADATA = ["tenant", "admin", "initialDataOverrides", "customTemplate"];
+
+/**
+ * Drops the tenant's schema and removes its users, keys, schedules, queued notifications and any
+ * other control-plane row naming it; its runs keep their records without personal data, and the
+ * tenant row stays as a `deprovisioned` tombstone (no slug, subdomain, name or settings). The
+ * backup is marked for deletion unless `preserveBackups`; its object goes once this commits.
+ */
+export const cleanupDataStep = deprovisioningStep(
+  "CleanupData",
+  async (ctx) => {
+    const { tx, tenantId, now } = ctx;
+    const progressId = ctx.progress.id;
+    const schemaName = tenantSchemaName(tenantId);
+    await tx.execute(sql.raw(`DROP SCHEMA IF EXISTS ${safeIdentifier(schemaName)} CASCADE`));
+    const removed: Record<string, unknown> = { schema: schemaName };
+    const count = async (rows: Promise<unknown[]>) => (await rows).length;
+    removed.users = await count(
+      tx.delete(users).where(eq(users.tenantId, tenantId)).returning({ id: users.id }),
+    );
+    removed.apiKeys = await count(
+      tx.delete(apiKeys).where(eq(apiKeys.tenantId, tenantId)).returning({ id: apiKeys.id }),
+    );
+    removed.scheduledOperations = await count(
+      tx
+        .delete(scheduledOperations)
+        .where(eq(scheduledOperations.tenantId, tenantId))
+        .returning({ id: scheduledOperations.id }),
+    );
+    // This run's notices stay, no longer tied to the tenant: they are the record that users were
+    // told, and the local worker still delivers any that are queued.
+    removed.notifications = await count(
+      tx
+        .delete(notificationsOutbox)
+        .where(
+          and(
+            eq(notificationsOutbox.tenantId, tenantId),
+            sql`NOT (${notificationsOutbox.progressId} IS NOT DISTINCT FROM ${progressId} AND ${notificationsOutbox.kind} = 'deprovisioning_notice')`,
+          ),
+        )
+        .returning({ id: notificationsOutbox.id }),
+    );
+    await tx
+      .update(notificationsOutbox)
+      .set({ tenantId: null })
+      .where(eq(notificationsOutbox.tenantId, tenantId));
+    // Any other table naming the tenant (alerts, and tables added later).
+    const others = await queryRows<{ table_name: string }>(
+      tx,
+      sql`SELECT table_name FROM information_schema.columns
+          WHERE table_schema = current_schema() AND column_name = 'tenant_id' ORDER BY table_name`,
+    );
+    for (const { table_name } of others) {
+      if (HANDLED_TABLES.has(table_name)) continue;
+      const rows = await queryRows(
+        tx,
+        sql`DELETE FROM ${sql.raw(safeIdentifier(table_name))} WHERE tenant_id = ${tenantId} RETURNING 1 AS one`,
+      );
+      removed[table_name] = rows.length;
+    }
+    const runIds = tx
+      .select({ id: provisioningProgress.id })
+      .from(provisioningProgress)
+      .where(eq(provisioningProgress.tenantId, tenantId));
+    await tx.delete(provisioningSecrets).where(inArray(provisioningSecrets.progressId, runIds));
+    const scrub = PERSONAL_METADATA.map((k) => ` - '${k}'`).join("");
+    await tx.execute(sql`
+      UPDATE tenant_provisioning_progress
+      SET metadata = (coalesce(metadata, '{}'::jsonb)${sql.raw(scrub)}) || jsonb_build_object('personalDataRemovedAt', ${now.toISOString()}::text)
+      WHERE tenant_id = ${tenantId} AND id <> ${progressId}
+        AND coalesce(metadata, '{}'::jsonb) ?| ${sql.raw(`ARRAY[${PERSONAL_METADATA.map((k) => `'${k}'`).join(", ")}]`)}`);
+    await tx
+      .update(tenants)
+      .set({
+        slug: null,
+        subdomain: null,
+        name: "(removed)",
+        settings: {},
+        limits: {},
+        status: "deprovisioned",
+        updatedAt: now,
+      })
+      .where(eq(tenants.id, tenantId));
+    const keep = ctx.metadata.options.preserveBackups;
+    await tx
+      .update(tenantBackups)
+      .set(keep ? { preserved: true } : { deletedAt: now })
+      .where(
+        and(
+          eq(tenantBackups.progressId, progressId),
+          eq(tenantBackups.kind, "full"),
+          isNull(tenantBackups.deletedAt),
+        ),
+      );
+    removed.backup = keep ? "preserved" : "deleted";
+    await updateMetadata(ctx, { removed });
+  },
+  undefined,
+  async (deps, run) => ({ backupObjectsDeleted: await purgeDeletedBackups(deps, run) }),
+);
+
+/** Deletes the objects of this run's backups marked deleted (idempotent: runs on every pass). */
+async function purgeDeletedBackups(deps: StepDeps, run: ProgressRow): Promise<number> {
+  const marked = await deps.db
+    .select({ location: tenantBackups.location })
+    .from(tenantBackups)
+    .where(and(eq(tenantBackups.progressId, run.id), isNotNull(tenantBackups.deletedAt)));
+  if (marked.length === 0) return 0;
+  const store = requireBackupStore(deps);
+  for (const m of marked) await store.delete(m.location);
+  return marked.length;
+}
+
+// --- CleanupAuditLogs ---------------------------------------------------------------------------
+
+/**
+ * `preserveAuditLogs`: the tenant's audit logs stay, and an encrypted archive of them is kept
+ * beside the backup (recorded as a preserved `audit_logs` backup). Otherwise they are deleted.
+ */
+export const cleanupAuditLogsStep = deprovisioningStep("CleanupAuditLogs", async (ctx) => {
+  const { tx, tenantId, now } = ctx;
+  if (ctx.metadata.options.preserveAuditLogs) {
+    const exported = await exportTenant(tx, tenantId, {
+      kind: "audit_logs",
+      progressId: ctx.progress.id,
+      now,
+      lock: false,
+    });
+    const stored = await requireBackupStore(ctx.deps).put(
+      objectName(tenantId, ctx.progress.id, "audit-logs"),
+      exported.gzip,
+    );
+    const row = await saveBackupRecord(tx, {
+      tenantId,
+      progressId: ctx.progress.id,
+      kind: "audit_logs",
+      exported,
+      stored,
+      preserved: true,
+      now,
+    });
+    await updateMetadata(ctx, {
+      auditLogs: { kept: exported.header.tables[0]?.rows ?? 0, archiveBackupId: row.id },
+    });
+  } else {
+    const deleted = await tx
+      .delete(auditLogs)
+      .where(eq(auditLogs.tenantId, tenantId))
+      .returning({ id: auditLogs.id });
+    await updateMetadata(ctx, { auditLogs: { deleted: deleted.length } });
+  }
+});

@@ -1,0 +1,286 @@
+/**
+ * Scheduled deprovisionings: creating one (a `scheduled_operations` row, then the scheduler's
+ * schedule), listing, cancelling, and starting one when it falls due (`StartScheduledRun`, the
+ * first state of a scheduled execution). Starting claims the row with
+ * `UPDATE ... SET status = 'started' WHERE id = ... AND status = 'scheduled'` in the transaction
+ * that creates the run, so however often a schedule fires, one run starts — and a cancelled
+ * schedule never starts one.
+ */
+import { and, count, desc, eq, type SQL } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import { scheduledOperations } from "../../db/schema.ts";
+import {
+  type DeprovisioningOptions,
+  deprovisioningOptionsSchema,
+  type ScheduleDeprovisionRequest,
+  type ScheduledOperation,
+} from "../../schemas/deprovisioning.ts";
+import {
+  ConflictError,
+  HttpError,
+  NotFoundError,
+  RequestValidationError,
+  rootMessage,
+  ServiceUnavailableError,
+  sqlState,
+  ValidationError,
+} from "../../shared/errors.ts";
+import { recordAudit } from "../audit.ts";
+import { getProgressRow } from "../progress/progress-store.ts";
+import { classifyStepError, databaseError } from "../steps/run-step.ts";
+import type { StepFactory } from "../steps/step-deps.ts";
+import {
+  assertDeprovisionable,
+  createDeprovisionRun,
+  deprovisionExecutionInput,
+  lockTenant,
+} from "./deprovision-run.ts";
+import type { Actor, DeprovisioningDeps } from "./deprovision-service.ts";
+
+type ScheduleRow = typeof scheduledOperations.$inferSelect;
+
+export function toScheduledOperation(row: ScheduleRow): ScheduledOperation {
+  return {
+    id: row.id,
+    kind: row.kind,
+    tenantId: row.tenantId,
+    runAt: row.runAt.toISOString(),
+    options: deprovisioningOptionsSchema.parse(row.options),
+    status: row.status,
+    progressId: row.progressId,
+    externalRef: row.externalRef,
+    error: row.error,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt.toISOString(),
+    startedAt: row.startedAt?.toISOString() ?? null,
+    cancelledAt: row.cancelledAt?.toISOString() ?? null,
+  };
+}
+
+function requireScheduler(deps: DeprovisioningDeps) {
+  if (!deps.scheduler) throw new ServiceUnavailableError("no scheduler is configured");
+  return deps.scheduler;
+}
+
+/** `POST /tenants/:id/schedule-deprovision`: a row, then the scheduler's schedule (201). */
+export async function scheduleDeprovisioning(
+  deps: DeprovisioningDeps,
+  tenantId: string,
+  body: ScheduleDeprovisionRequest,
+  actor: Actor,
+): Promise<ScheduledOperation> {
+  const { db, clock, logger } = deps;
+  const scheduler = requireScheduler(deps);
+  const runAt = new Date(body.at);
+  const now = clock();
+  if (runAt.getTime() <= now.getTime()) {
+    throw RequestValidationError.field("at", `must be in the future (it is ${now.toISOString()} now)`);
+  }
+  const { at: _at, ...options } = body;
+  let row: ScheduleRow;
+  try {
+    row = await db.transaction(async (tx) => {
+      const tenant = await lockTenant(tx, tenantId);
+      await assertDeprovisionable(tx, tenant);
+      const [pending] = await tx
+        .select({ id: scheduledOperations.id, runAt: scheduledOperations.runAt })
+        .from(scheduledOperations)
+        .where(and(eq(scheduledOperations.tenantId, tenantId), eq(scheduledOperations.status, "scheduled")));
+      if (pending) {
+        throw new ConflictError(
+          `tenant ${tenantId} already has a deprovisioning scheduled for ${pending.runAt.toISOString()} (schedule ${pending.id}); cancel it first`,
+          { scheduleId: pending.id },
+        );
+      }
+      const [created] = await tx
+        .insert(scheduledOperations)
+        .values({
+          kind: "deprovision",
+          tenantId,
+          runAt,
+          options: options as unknown as Record<string, unknown>,
+          status: "scheduled",
+          createdBy: actor.keyId,
+          createdAt: now,
+        })
+        .returning();
+      await recordAudit(tx, {
+        actorKeyId: actor.keyId,
+        action: "deprovision.schedule",
+        targetType: "scheduled_operation",
+        targetId: created!.id,
+        tenantId,
+        details: { runAt: runAt.toISOString(), options },
+        requestId: actor.requestId,
+      });
+      return created!;
+    });
+  } catch (error) {
+    if (sqlState(error) === "23505") {
+      throw new ConflictError(`tenant ${tenantId} already has a deprovisioning scheduled; cancel it first`);
+    }
+    throw error;
+  }
+  let externalRef: string;
+  try {
+    externalRef = await scheduler.create({ id: row.id, tenantId, runAt });
+  } catch (error) {
+    logger.error("could not create the schedule", { scheduleId: row.id, error });
+    await db
+      .update(scheduledOperations)
+      .set({ status: "failed", error: `the schedule could not be created: ${rootMessage(error)}` })
+      .where(and(eq(scheduledOperations.id, row.id), eq(scheduledOperations.status, "scheduled")));
+    throw new ServiceUnavailableError("the schedule could not be created; try again later", { cause: error });
+  }
+  const [updated] = await db
+    .update(scheduledOperations)
+    .set({ externalRef })
+    .where(eq(scheduledOperations.id, row.id))
+    .returning();
+  return toScheduledOperation(updated ?? row);
+}
+
+export interface ListSchedulesOptions {
+  readonly limit: number;
+  readonly offset: number;
+  readonly status?: ScheduledOperation["status"] | undefined;
+  readonly tenantId?: string | undefined;
+}
+
+/** `GET /schedules`: newest first. */
+export async function listSchedules(
+  db: Database,
+  options: ListSchedulesOptions,
+): Promise<{ items: ScheduledOperation[]; total: number; limit: number; offset: number }> {
+  const conditions: SQL[] = [];
+  if (options.status) conditions.push(eq(scheduledOperations.status, options.status));
+  if (options.tenantId) conditions.push(eq(scheduledOperations.tenantId, options.tenantId));
+  const where = conditions.length > 0 ? and(...conditions) : undefined;
+  const [rows, totals] = await Promise.all([
+    db
+      .select()
+      .from(scheduledOperations)
+      .where(where)
+      .orderBy(desc(scheduledOperations.createdAt), desc(scheduledOperations.id))
+      .limit(options.limit)
+      .offset(options.offset),
+    db.select({ n: count() }).from(scheduledOperations).where(where),
+  ]);
+  return {
+    items: rows.map(toScheduledOperation),
+    total: Number(totals[0]?.n ?? 0),
+    limit: options.limit,
+    offset: options.offset,
+  };
+}
+
+/** `DELETE /schedules/:id`: a schedule still waiting becomes `cancelled` and never runs. */
+export async function cancelSchedule(
+  deps: DeprovisioningDeps,
+  id: string,
+  actor: Actor,
+): Promise<ScheduledOperation> {
+  const { db, clock, logger } = deps;
+  const row = await db.transaction(async (tx) => {
+    const [op] = await tx
+      .select()
+      .from(scheduledOperations)
+      .where(eq(scheduledOperations.id, id))
+      .for("update");
+    if (!op) throw new NotFoundError("schedule", id);
+    if (op.status !== "scheduled") {
+      throw new ConflictError(
+        `schedule ${id} is ${op.status}; only a schedule still waiting can be cancelled`,
+        {
+          status: op.status,
+          progressId: op.progressId,
+        },
+      );
+    }
+    const [cancelled] = await tx
+      .update(scheduledOperations)
+      .set({ status: "cancelled", cancelledAt: clock() })
+      .where(eq(scheduledOperations.id, id))
+      .returning();
+    await recordAudit(tx, {
+      actorKeyId: actor.keyId,
+      action: "schedule.cancel",
+      targetType: "scheduled_operation",
+      targetId: id,
+      tenantId: op.tenantId,
+      details: { runAt: op.runAt.toISOString() },
+      requestId: actor.requestId,
+    });
+    return cancelled!;
+  });
+  if (row.externalRef && deps.scheduler) {
+    // Even if this fails and the schedule fires, the claim finds the row cancelled.
+    await deps.scheduler.delete(row.externalRef).catch((error: unknown) => {
+      logger.warn("could not delete the schedule", { scheduleId: id, externalRef: row.externalRef, error });
+    });
+  }
+  return toScheduledOperation(row);
+}
+
+/**
+ * `StartScheduledRun`: the first state of an execution a schedule started. Claims the operation
+ * and creates its run (with the operation's id) in one transaction, and hands the rest of the
+ * state machine its input. An operation that is no longer waiting starts nothing; one whose
+ * tenant can no longer be deprovisioned is marked `failed` with the reason.
+ */
+export const startScheduledRunStep: StepFactory = (deps) => async (input) => {
+  const id = input.scheduledOperationId;
+  if (typeof id !== "string" || id === "")
+    throw new ValidationError("step input has no scheduledOperationId");
+  const executionRef = typeof input.executionRef === "string" ? input.executionRef : null;
+  const { db, clock, logger } = deps;
+  try {
+    const started = await db.transaction(async (tx) => {
+      const now = clock();
+      const [op] = await tx
+        .update(scheduledOperations)
+        .set({ status: "started", startedAt: now })
+        .where(and(eq(scheduledOperations.id, id), eq(scheduledOperations.status, "scheduled")))
+        .returning();
+      if (!op) return null;
+      const tenant = await lockTenant(tx, op.tenantId);
+      await assertDeprovisionable(tx, tenant);
+      const { run } = await createDeprovisionRun(tx, {
+        tenant,
+        options: deprovisioningOptionsSchema.parse(op.options) as DeprovisioningOptions,
+        actor: { keyId: op.createdBy, requestId: `schedule:${op.id}` },
+        now,
+        progressId: op.id,
+        ...(executionRef ? { executionRef } : {}),
+        scheduledOperationId: op.id,
+      });
+      await tx
+        .update(scheduledOperations)
+        .set({ progressId: run.id })
+        .where(eq(scheduledOperations.id, op.id));
+      return run;
+    });
+    if (started) {
+      logger.info("scheduled deprovisioning started", { scheduleId: id, progressId: started.id });
+      return { progressId: started.id, startAt: "BackupData", ...deprovisionExecutionInput(started) };
+    }
+    // Not waiting any more. The same execution retried after its claim committed goes on.
+    const [op] = await db.select().from(scheduledOperations).where(eq(scheduledOperations.id, id));
+    const run = op?.progressId ? await getProgressRow(db, op.progressId) : undefined;
+    if (run && executionRef && run.executionRef === executionRef) {
+      return { progressId: run.id, startAt: "BackupData", ...deprovisionExecutionInput(run) };
+    }
+    throw new ValidationError(`schedule ${id} is ${op?.status ?? "gone"}; nothing started`);
+  } catch (error) {
+    if (error instanceof HttpError) {
+      // The tenant cannot be deprovisioned (any more): record why, start nothing.
+      await db
+        .update(scheduledOperations)
+        .set({ status: "failed", startedAt: clock(), error: error.message })
+        .where(and(eq(scheduledOperations.id, id), eq(scheduledOperations.status, "scheduled")));
+      logger.warn("scheduled deprovisioning not started", { scheduleId: id, reason: error.message });
+      throw new ValidationError(`schedule ${id} not started: ${error.message}`);
+    }
+    throw classifyStepError(error, databaseError);
+  }
+};

@@ -1,0 +1,112 @@
+/**
+ * Restoring a deprovisioned tenant from one of its backups, as a tracked run (kind `restore`,
+ * workflow `statemachines/restore.asl.json`): VerifyBackup (the object decrypts, its checksum
+ * matches, its slug and subdomain are still free) then RestoreData (schema, rows, users and keys
+ * back in one transaction). The request claims the tenant (`deprovisioned` → `restoring`) under a
+ * lock on its row, so one restore runs at a time; a failed or cancelled restore hands it back.
+ */
+import { and, eq } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import { provisioningProgress, tenantBackups, tenants } from "../../db/schema.ts";
+import type { ProgressRecord } from "../../schemas/progress.ts";
+import { ConflictError, NotFoundError, sqlState } from "../../shared/errors.ts";
+import { RESTORE_STEPS } from "../../workflows/step-catalog.ts";
+import { recordAudit } from "../audit.ts";
+import type { Actor } from "../deprovisioning/deprovision-service.ts";
+import {
+  getProgressRow,
+  initialSteps,
+  type ProgressRow,
+  toProgressRecord,
+} from "../progress/progress-store.ts";
+import { type ProvisioningDeps, startWorkflow } from "../provisioning/provision-service.ts";
+
+/** The progress record's `metadata` of a restore run. */
+export interface RestoreMetadata {
+  readonly backupId: string;
+  readonly requestedBy: string | null;
+  readonly verified?: { readonly sha256: string; readonly rowCounts: unknown };
+  readonly restored?: unknown;
+}
+
+export function restoreMetadata(run: ProgressRow): RestoreMetadata {
+  return (run.metadata ?? {}) as unknown as RestoreMetadata;
+}
+
+/** `POST /tenants/:id/restore`: 202 with the restore run. */
+export async function requestRestore(
+  deps: ProvisioningDeps,
+  tenantId: string,
+  backupId: string,
+  actor: Actor,
+): Promise<ProgressRecord> {
+  const { db, clock } = deps;
+  let run: ProgressRow;
+  try {
+    run = await db.transaction(async (tx) => {
+      const [backup] = await tx
+        .select()
+        .from(tenantBackups)
+        .where(and(eq(tenantBackups.id, backupId), eq(tenantBackups.tenantId, tenantId)));
+      if (!backup) throw new NotFoundError(`backup of tenant ${tenantId}`, backupId);
+      if (backup.kind !== "full") {
+        throw new ConflictError(`backup ${backupId} is an audit-log archive; restore needs a full backup`);
+      }
+      if (backup.deletedAt) {
+        throw new ConflictError(`backup ${backupId} was deleted at ${backup.deletedAt.toISOString()}`);
+      }
+      const now = clock();
+      const tenant = await lockOrCreateTombstone(tx, tenantId, now);
+      if (tenant.status !== "deprovisioned") {
+        throw new ConflictError(
+          `tenant ${tenantId} is ${tenant.status}; only a deprovisioned tenant can be restored`,
+          { status: tenant.status },
+        );
+      }
+      await tx.update(tenants).set({ status: "restoring", updatedAt: now }).where(eq(tenants.id, tenantId));
+      const metadata: RestoreMetadata = { backupId, requestedBy: actor.keyId };
+      const [created] = await tx
+        .insert(provisioningProgress)
+        .values({
+          tenantId,
+          templateId: tenant.templateId,
+          templateVersion: tenant.templateVersion,
+          kind: "restore",
+          status: "pending",
+          totalSteps: RESTORE_STEPS.length,
+          completedSteps: 0,
+          steps: initialSteps(RESTORE_STEPS),
+          warnings: [],
+          metadata: metadata as unknown as Record<string, unknown>,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning();
+      await recordAudit(tx, {
+        actorKeyId: actor.keyId,
+        action: "tenant.restore",
+        targetType: "tenant",
+        targetId: tenantId,
+        tenantId,
+        details: { backupId, progressId: created!.id, backupCreatedAt: backup.createdAt.toISOString() },
+        requestId: actor.requestId,
+      });
+      return created!;
+    });
+  } catch (error) {
+    if (sqlState(error) === "23505") throw new ConflictError(`tenant ${tenantId} is already being restored`);
+    throw error;
+  }
+  await startWorkflow(deps, "restore", run.id, "VerifyBackup", run.attempt);
+  return toProgressRecord((await getProgressRow(db, run.id))!);
+}
+
+/** The tenant row, locked; a tenant whose row is gone altogether gets its tombstone back first. */
+async function lockOrCreateTombstone(tx: Database, tenantId: string, now: Date) {
+  await tx
+    .insert(tenants)
+    .values({ id: tenantId, name: "(removed)", status: "deprovisioned", createdAt: now, updatedAt: now })
+    .onConflictDoNothing({ target: tenants.id });
+  const [tenant] = await tx.select().from(tenants).where(eq(tenants.id, tenantId)).for("update");
+  return tenant!;
+}

@@ -1,0 +1,74 @@
+/**
+ * The AWS scheduler: one EventBridge Scheduler one-time schedule (`at(...)`, UTC) per operation,
+ * in the service's schedule group, starting the deprovisioning state machine as the scheduler
+ * role, and deleted by EventBridge once it has run.
+ */
+import {
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
+  ResourceNotFoundException,
+  type SchedulerClient,
+} from "@aws-sdk/client-scheduler";
+import { type ScheduledOperationRef, type Scheduler, scheduledExecutionInput } from "./scheduler.ts";
+
+export interface EventBridgeSchedulerOptions {
+  readonly groupName: string;
+  /** The role schedules run as (may start the state machine, nothing else). */
+  readonly roleArn: string;
+  readonly stateMachineArn: string;
+}
+
+/** The schedule's name: unique per operation, within EventBridge's 64 characters. */
+export function scheduleName(operationId: string): string {
+  return `deprovision-${operationId}`;
+}
+
+/** `at()` takes whole seconds without a zone; round up so a schedule never fires early. */
+export function atExpression(runAt: Date): string {
+  const seconds = Math.ceil(runAt.getTime() / 1000) * 1000;
+  return `at(${new Date(seconds).toISOString().slice(0, 19)})`;
+}
+
+export class EventBridgeScheduler implements Scheduler {
+  readonly kind = "eventbridge" as const;
+
+  constructor(
+    private readonly client: SchedulerClient,
+    private readonly options: EventBridgeSchedulerOptions,
+  ) {}
+
+  async create(operation: ScheduledOperationRef): Promise<string> {
+    const name = scheduleName(operation.id);
+    await this.client.send(
+      new CreateScheduleCommand({
+        Name: name,
+        GroupName: this.options.groupName,
+        Description: `Deprovision tenant ${operation.tenantId} (scheduled operation ${operation.id})`,
+        ScheduleExpression: atExpression(operation.runAt),
+        ScheduleExpressionTimezone: "UTC",
+        FlexibleTimeWindow: { Mode: "OFF" },
+        ActionAfterCompletion: "DELETE",
+        // A repeated request for the same operation creates one schedule.
+        ClientToken: operation.id,
+        Target: {
+          Arn: this.options.stateMachineArn,
+          RoleArn: this.options.roleArn,
+          Input: JSON.stringify(scheduledExecutionInput(operation.id)),
+          RetryPolicy: { MaximumRetryAttempts: 5, MaximumEventAgeInSeconds: 3600 },
+        },
+      }),
+    );
+    return name;
+  }
+
+  async delete(externalRef: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteScheduleCommand({ Name: externalRef, GroupName: this.options.groupName }),
+      );
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * One-time schedules for operations stored in `scheduled_operations`. In AWS an EventBridge
+ * Scheduler schedule starts the deprovisioning state machine at the time
+ * (eventbridge-scheduler.ts); locally the schedule is the row itself, which the poller in
+ * `local/schedule-poller.ts` starts when due. Either way the execution begins at
+ * `StartScheduledRun`, which claims the row, so an operation runs at most once.
+ */
+
+export interface ScheduledOperationRef {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly runAt: Date;
+}
+
+export interface Scheduler {
+  readonly kind: "local" | "eventbridge";
+  /** Arranges for the operation to start at `runAt`; returns the external reference to store. */
+  create(operation: ScheduledOperationRef): Promise<string>;
+  /** Removes a schedule; removing one that is gone (ran, deleted) is not an error. */
+  delete(externalRef: string): Promise<void>;
+}
+
+/**
+ * The execution input a schedule starts the deprovisioning state machine with. The run's progress
+ * record will carry the operation's id, so the input can name it before it exists.
+ */
+export function scheduledExecutionInput(operationId: string): {
+  progressId: string;
+  scheduledOperationId: string;
+  startAt: "StartScheduledRun";
+} {
+  return { progressId: operationId, scheduledOperationId: operationId, startAt: "StartScheduledRun" };
+}
+
+/** The local scheduler: the `scheduled_operations` row is the schedule; the poller reads it. */
+export const localScheduler: Scheduler = {
+  kind: "local",
+  create: async (operation) => `local:${operation.id}`,
+  delete: async () => {},
+};

@@ -1,0 +1,161 @@
+/**
+ * Deprovisioning, schedules, backups, restore and the tenant directory: request and answer shapes.
+ * Every request object is strict: an unknown option is a 400 naming it, never silently ignored.
+ */
+import { z } from "zod";
+import { isoDateTime, pageSchema, paginationQuerySchema, uuidSchema } from "./common.ts";
+
+export const MAX_GRACE_PERIOD_HOURS = 8760;
+
+export const TENANT_STATUSES = [
+  "pending",
+  "provisioning",
+  "active",
+  "failed",
+  "cancelled",
+  "suspended",
+  "deprovisioned",
+  "restoring",
+] as const;
+export type TenantStatus = (typeof TENANT_STATUSES)[number];
+
+/** The product document's `DeprovisioningOptions`; every option is off (and no grace) unless asked for. */
+const optionFields = {
+  /** Keep the tenant's audit logs (and archive them beside its backup) instead of deleting them. */
+  preserveAuditLogs: z.boolean().default(false),
+  /** Keep the backup after the data is gone (it is the only way back). */
+  preserveBackups: z.boolean().default(false),
+  /** Send every user of the tenant a notice before access is disabled. */
+  notifyUsers: z.boolean().default(false),
+  /** Hours between disabling access and deleting the data; cancelling in between restores access. */
+  gracePeriodHours: z
+    .number({ message: "must be a number of hours" })
+    .min(0, `must be between 0 and ${MAX_GRACE_PERIOD_HOURS}`)
+    .max(MAX_GRACE_PERIOD_HOURS, `must be between 0 and ${MAX_GRACE_PERIOD_HOURS}`)
+    .default(0),
+};
+
+export const deprovisioningOptionsSchema = z.strictObject(optionFields);
+export type DeprovisioningOptions = z.output<typeof deprovisioningOptionsSchema>;
+
+export const deprovisionRequestSchema = z.strictObject({
+  ...optionFields,
+  /** Report what would be removed (row counts, backup size) and change nothing. */
+  dryRun: z.boolean().default(false),
+});
+export type DeprovisionRequest = z.output<typeof deprovisionRequestSchema>;
+
+export const scheduleDeprovisionSchema = z.strictObject({
+  at: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time, e.g. 2030-01-31T09:00:00Z" }),
+  ...optionFields,
+});
+export type ScheduleDeprovisionRequest = z.output<typeof scheduleDeprovisionSchema>;
+
+export const restoreRequestSchema = z.strictObject({ backupId: uuidSchema });
+
+// --- answers ------------------------------------------------------------------------------------
+
+export const rowCountsSchema = z.object({
+  controlPlane: z.record(z.string(), z.number().int()),
+  tenantSchema: z.record(z.string(), z.number().int()),
+});
+
+export const dryRunSchema = z.object({
+  dryRun: z.literal(true),
+  tenantId: z.string(),
+  schema: z.string(),
+  schemaExists: z.boolean(),
+  options: deprovisioningOptionsSchema,
+  /** Rows per table that deprovisioning would remove (audit logs only without preserveAuditLogs). */
+  wouldRemove: rowCountsSchema,
+  /** Rows kept by the options (audit logs with preserveAuditLogs). */
+  wouldKeep: z.record(z.string(), z.number().int()),
+  backupEstimate: z.object({
+    /** The compressed export as BackupData would write it now. */
+    compressedBytes: z.number().int(),
+    uncompressedBytes: z.number().int(),
+  }),
+});
+
+export const SCHEDULE_STATUSES = ["scheduled", "started", "cancelled", "failed"] as const;
+
+export const scheduledOperationSchema = z.object({
+  id: z.uuid(),
+  kind: z.literal("deprovision"),
+  tenantId: z.string(),
+  runAt: isoDateTime,
+  options: deprovisioningOptionsSchema,
+  status: z.enum(SCHEDULE_STATUSES),
+  progressId: z.string().nullable(),
+  externalRef: z.string().nullable(),
+  error: z.string().nullable(),
+  createdBy: z.string().nullable(),
+  createdAt: isoDateTime,
+  startedAt: isoDateTime.nullable(),
+  cancelledAt: isoDateTime.nullable(),
+});
+export type ScheduledOperation = z.infer<typeof scheduledOperationSchema>;
+export const scheduledOperationPageSchema = pageSchema(scheduledOperationSchema);
+
+export const listSchedulesQuerySchema = paginationQuerySchema.extend({
+  status: z.enum(SCHEDULE_STATUSES).optional(),
+  tenantId: uuidSchema.optional(),
+});
+
+export const backupSchema = z.object({
+  id: z.uuid(),
+  tenantId: z.string(),
+  progressId: z.string().nullable(),
+  kind: z.enum(["full", "audit_logs"]),
+  store: z.enum(["local", "s3"]),
+  location: z.string(),
+  sizeBytes: z.number().int(),
+  sha256: z.string(),
+  encryption: z.record(z.string(), z.unknown()),
+  rowCounts: z.record(z.string(), z.unknown()),
+  formatVersion: z.number().int(),
+  preserved: z.boolean(),
+  createdAt: isoDateTime,
+  deletedAt: isoDateTime.nullable(),
+});
+export type Backup = z.infer<typeof backupSchema>;
+export const backupListSchema = z.object({ items: z.array(backupSchema) });
+
+export const tenantSummarySchema = z.object({
+  id: z.uuid(),
+  slug: z.string().nullable(),
+  subdomain: z.string().nullable(),
+  name: z.string(),
+  status: z.string(),
+  templateId: z.string().nullable(),
+  templateVersion: z.number().int().nullable(),
+  createdAt: isoDateTime,
+  updatedAt: isoDateTime,
+});
+export type TenantSummary = z.infer<typeof tenantSummarySchema>;
+export const tenantPageSchema = pageSchema(tenantSummarySchema);
+
+export const tenantRunSummarySchema = z.object({
+  id: z.uuid(),
+  kind: z.string(),
+  status: z.string(),
+  currentStep: z.string().nullable(),
+  createdAt: isoDateTime,
+  completedAt: isoDateTime.nullable(),
+  error: z.string().nullable(),
+});
+
+export const tenantDetailSchema = tenantSummarySchema.extend({
+  template: z
+    .object({ id: z.string(), name: z.string().nullable(), version: z.number().int().nullable() })
+    .nullable(),
+  settings: z.record(z.string(), z.unknown()),
+  limits: z.record(z.string(), z.number()),
+  users: z.number().int(),
+  lastRun: tenantRunSummarySchema.nullable(),
+});
+export type TenantDetail = z.infer<typeof tenantDetailSchema>;
+
+export const listTenantsQuerySchema = paginationQuerySchema.extend({
+  status: z.enum(TENANT_STATUSES).optional(),
+});
