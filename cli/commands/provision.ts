@@ -1,0 +1,190 @@
+/** `provision from-template | custom`: a tenant, with its admin's password kept out of shell history. */
+import type { z } from "zod";
+import { provisionCustomSchema, provisionFromTemplateSchema } from "../../functions/schemas/provisioning.ts";
+import {
+  type Command,
+  type CommandContext,
+  defineCommand,
+  definedOnly,
+  type FlagValues,
+  type OptionSpecs,
+  parseFlags,
+  readJsonFlag,
+} from "../command.ts";
+import { UsageError } from "../errors.ts";
+import { promptHidden, readLine } from "../password.ts";
+import { followRun, WATCH_OPTION } from "./follow-run.ts";
+
+const TENANT_OPTIONS = {
+  slug: { type: "string", value: "SLUG", required: true, description: "the tenant's slug (a DNS label)" },
+  name: { type: "string", value: "NAME", required: true, description: "the organisation's name" },
+  "admin-name": { type: "string", value: "NAME", required: true, description: "the tenant admin's name" },
+  "admin-email": { type: "string", value: "EMAIL", required: true, description: "the tenant admin's email" },
+  "admin-password": {
+    type: "string",
+    value: "PASSWORD",
+    description:
+      "the tenant admin's password (12+ characters); prefer --admin-password-stdin or the prompt, which keep it out of shell history",
+  },
+  "admin-password-stdin": { type: "boolean", description: "read the password from the first line of stdin" },
+  subdomain: { type: "string", value: "LABEL", description: "the tenant's subdomain (default: the slug)" },
+  "idempotency-key": {
+    type: "string",
+    value: "KEY",
+    description: "sent as Idempotency-Key: repeating the command with it starts no second run",
+  },
+  "initial-data": {
+    type: "string",
+    value: "data.json",
+    description: "schools, products, users and configurations to add to the template's initial data",
+  },
+  watch: WATCH_OPTION,
+} as const satisfies OptionSpecs;
+
+type TenantFlags = FlagValues<typeof TENANT_OPTIONS>;
+
+const FIELD_FLAGS = {
+  slug: "--slug",
+  name: "--name",
+  subdomain: "--subdomain",
+  adminName: "--admin-name",
+  adminEmail: "--admin-email",
+  initialData: "--initial-data",
+  template: "--file",
+} as const;
+
+/**
+ * The request body from the flags, checked with the API's schema: everything but the password
+ * first (so a typo is reported before anyone is asked for a password), then the password.
+ */
+async function provisionBody<S extends typeof provisionFromTemplateSchema | typeof provisionCustomSchema>(
+  ctx: CommandContext<OptionSpecs, readonly string[]>,
+  flags: TenantFlags,
+  schema: S,
+  withoutPassword: z.ZodType,
+  extra: Record<string, unknown>,
+  command: readonly string[],
+): Promise<z.output<S>> {
+  const initialData = flags["initial-data"]
+    ? await readJsonFlag(flags["initial-data"], "--initial-data", ctx.cwd, command)
+    : undefined;
+  const fields = definedOnly({
+    slug: flags.slug,
+    name: flags.name,
+    subdomain: flags.subdomain ?? flags.slug,
+    adminName: flags["admin-name"],
+    adminEmail: flags["admin-email"],
+    initialData,
+    ...extra,
+  });
+  parseFlags(withoutPassword, fields, FIELD_FLAGS, "options", command);
+  const { password, flag } = await adminPassword(ctx, flags, command);
+  return parseFlags(
+    schema,
+    { ...fields, adminPassword: password },
+    { ...FIELD_FLAGS, adminPassword: flag },
+    "options",
+    command,
+  ) as z.output<S>;
+}
+
+async function adminPassword(
+  ctx: CommandContext<OptionSpecs, readonly string[]>,
+  flags: TenantFlags,
+  command: readonly string[],
+): Promise<{ password: string; flag: string }> {
+  if (flags["admin-password"] !== undefined && flags["admin-password-stdin"]) {
+    throw new UsageError("give --admin-password or --admin-password-stdin, not both", command);
+  }
+  if (flags["admin-password"] !== undefined)
+    return { password: flags["admin-password"], flag: "--admin-password" };
+  if (flags["admin-password-stdin"])
+    return { password: await readLine(ctx.stdin), flag: "--admin-password-stdin" };
+  if (ctx.stdin.isTTY && ctx.stdin.setRawMode) {
+    return { password: await promptHidden(ctx.stdin, ctx.stderr, "Admin password: "), flag: "the password" };
+  }
+  throw new UsageError(
+    "the admin password is required: --admin-password-stdin (or --admin-password); stdin is not a terminal to ask on",
+    command,
+  );
+}
+
+const replayNote = (headers: Headers) =>
+  headers.get("idempotent-replay") === "true"
+    ? "This Idempotency-Key was used before: this is the run it started, not a new one.\n"
+    : undefined;
+
+export const provisionCommands: readonly Command[] = [
+  defineCommand({
+    path: ["provision", "from-template"],
+    summary: "Provision a tenant from a template",
+    description:
+      "Without --admin-password or --admin-password-stdin the password is asked for on the terminal\n" +
+      "(nothing is echoed).",
+    args: ["templateId"],
+    options: TENANT_OPTIONS,
+    examples: [
+      'tenant-provisioning provision from-template <templateId> --slug my-tenant --name "My Organization" \\\n' +
+        '    --admin-name "Admin User" --admin-email admin@example.com --subdomain my-tenant --watch',
+      "printf '%s\\n' \"$PASSWORD\" | tenant-provisioning provision from-template <templateId> ... --admin-password-stdin",
+    ],
+    async run(ctx) {
+      const command = ["provision", "from-template"];
+      const body = await provisionBody(
+        ctx,
+        ctx.flags,
+        provisionFromTemplateSchema,
+        provisionFromTemplateSchema.omit({ adminPassword: true }),
+        {},
+        command,
+      );
+      const key = ctx.flags["idempotency-key"];
+      const res = await ctx.api.call("provisionFromTemplate", {
+        params: { id: ctx.args.templateId },
+        body,
+        ...(key !== undefined ? { headers: { "idempotency-key": key } } : {}),
+      });
+      return followRun(ctx, res, {
+        watch: ctx.flags.watch,
+        verb: `Provisioning ${body.slug}`,
+        note: replayNote(res.headers),
+      });
+    },
+  }),
+  defineCommand({
+    path: ["provision", "custom"],
+    summary: "Provision a tenant from a template spec in a file (no stored template)",
+    description: "The file holds a template spec as JSON, as for 'template create'.",
+    args: [],
+    options: {
+      file: { type: "string", value: "spec.json", required: true, description: "the template spec" },
+      ...TENANT_OPTIONS,
+    },
+    examples: [
+      "tenant-provisioning provision custom --file spec.json --slug pilot --name Pilot \\\n" +
+        "    --admin-name Ada --admin-email ada@example.org --admin-password-stdin --watch",
+    ],
+    async run(ctx) {
+      const command = ["provision", "custom"];
+      const template = await readJsonFlag(ctx.flags.file, "--file", ctx.cwd, command);
+      const body = await provisionBody(
+        ctx,
+        ctx.flags,
+        provisionCustomSchema,
+        provisionCustomSchema.omit({ adminPassword: true }),
+        { template },
+        command,
+      );
+      const key = ctx.flags["idempotency-key"];
+      const res = await ctx.api.call("provisionCustom", {
+        body,
+        ...(key !== undefined ? { headers: { "idempotency-key": key } } : {}),
+      });
+      return followRun(ctx, res, {
+        watch: ctx.flags.watch,
+        verb: `Provisioning ${body.slug}`,
+        note: replayNote(res.headers),
+      });
+    },
+  }),
+];

@@ -1,0 +1,171 @@
+/** `template list | show | versions | create | update | delete`. */
+import {
+  getTemplateQuerySchema,
+  listTemplatesQuerySchema,
+  TEMPLATE_CATEGORIES,
+  templateSpecSchema,
+  templateUpdateSchema,
+} from "../../functions/schemas/templates.ts";
+import { type Command, defineCommand, definedOnly, parseFlags, readJsonFlag } from "../command.ts";
+import { UsageError } from "../errors.ts";
+import { details } from "../render.ts";
+import { templateDetails, templateList, templateVersions } from "../views.ts";
+
+const CATEGORY = {
+  type: "string",
+  value: "CATEGORY",
+  description: `one of ${TEMPLATE_CATEGORIES.join(", ")}`,
+} as const;
+const LIMIT = { type: "string", value: "N", description: "at most N items (1-200; default 50)" } as const;
+const OFFSET = { type: "string", value: "N", description: "skip the first N items" } as const;
+
+/** A JSON file that must hold one object (a template spec, an update). */
+async function objectFile(path: string, cwd: string, command: readonly string[]) {
+  const value = await readJsonFlag(path, "--file", cwd, command);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new UsageError(`--file: ${path} must hold a JSON object`, command);
+  }
+  return value as Record<string, unknown>;
+}
+
+export const templateCommands: readonly Command[] = [
+  defineCommand({
+    path: ["template", "list"],
+    summary: "List templates",
+    args: [],
+    options: { category: CATEGORY, limit: LIMIT, offset: OFFSET },
+    examples: [
+      "tenant-provisioning template list",
+      "tenant-provisioning template list --category municipality",
+    ],
+    async run(ctx) {
+      const query = { category: ctx.flags.category, limit: ctx.flags.limit, offset: ctx.flags.offset };
+      parseFlags(
+        listTemplatesQuerySchema,
+        definedOnly(query),
+        { category: "--category", limit: "--limit", offset: "--offset" },
+        "options",
+        ["template", "list"],
+      );
+      const res = await ctx.api.call("listTemplates", { query });
+      ctx.emit(res.raw, () => templateList(res.data, ctx.style));
+      return 0;
+    },
+  }),
+  defineCommand({
+    path: ["template", "show"],
+    summary: "Show a template (its current version, or --version N)",
+    args: ["id"],
+    options: {
+      version: { type: "string", value: "N", description: "show version N instead of the current one" },
+    },
+    async run(ctx) {
+      const query = { version: ctx.flags.version };
+      parseFlags(getTemplateQuerySchema, definedOnly(query), { version: "--version" }, "--version", [
+        "template",
+        "show",
+      ]);
+      const res = await ctx.api.call("getTemplate", { params: { id: ctx.args.id }, query });
+      ctx.emit(res.raw, () => templateDetails(res.data, ctx.style));
+      return 0;
+    },
+  }),
+  defineCommand({
+    path: ["template", "versions"],
+    summary: "List a template's versions, newest first",
+    args: ["id"],
+    options: {},
+    async run(ctx) {
+      const res = await ctx.api.call("listTemplateVersions", { params: { id: ctx.args.id } });
+      ctx.emit(res.raw, () => templateVersions(res.data, ctx.style));
+      return 0;
+    },
+  }),
+  defineCommand({
+    path: ["template", "create"],
+    summary: "Create a template (version 1)",
+    description:
+      "The file holds the template as JSON (settings, limits, initialData, migrations,\n" +
+      "postProvisioningSteps, ...); the name and the flags override what it says.",
+    args: ["name"],
+    options: {
+      description: { type: "string", value: "TEXT", description: "what the template is for" },
+      category: { ...CATEGORY, description: `${CATEGORY.description} (default basic)` },
+      file: { type: "string", value: "template.json", description: "the template's definition" },
+    },
+    examples: [
+      'tenant-provisioning template create "My Template" --description "Custom template" --category custom --file template.json',
+    ],
+    async run(ctx) {
+      const command = ["template", "create"];
+      const fromFile = ctx.flags.file ? await objectFile(ctx.flags.file, ctx.cwd, command) : {};
+      const body = parseFlags(
+        templateSpecSchema,
+        definedOnly({
+          ...fromFile,
+          name: ctx.args.name,
+          description: ctx.flags.description,
+          category: ctx.flags.category,
+        }),
+        { name: "<name>", description: "--description", category: "--category" },
+        "--file",
+        command,
+      );
+      const res = await ctx.api.call("createTemplate", { body });
+      ctx.emit(res.raw, () => templateDetails(res.data, ctx.style));
+      return 0;
+    },
+  }),
+  defineCommand({
+    path: ["template", "update"],
+    summary: "Update a template: makes a new immutable version",
+    description:
+      "The file holds the fields to change as JSON (any subset of a template's fields);\n" +
+      "--name, --description and --category override it.",
+    args: ["id"],
+    options: {
+      file: { type: "string", value: "update.json", description: "the fields to change" },
+      name: { type: "string", value: "NAME", description: "a new name" },
+      description: { type: "string", value: "TEXT", description: "a new description" },
+      category: CATEGORY,
+    },
+    examples: ["tenant-provisioning template update 3f0c… --file limits.json"],
+    async run(ctx) {
+      const command = ["template", "update"];
+      const { file, name, description, category } = ctx.flags;
+      if (file === undefined && name === undefined && description === undefined && category === undefined) {
+        throw ctx.usage("nothing to update: give --file and/or --name, --description, --category");
+      }
+      const fromFile = file ? await objectFile(file, ctx.cwd, command) : {};
+      const body = parseFlags(
+        templateUpdateSchema,
+        definedOnly({ ...fromFile, name, description, category }),
+        { name: "--name", description: "--description", category: "--category" },
+        "--file",
+        command,
+      );
+      const res = await ctx.api.call("updateTemplate", { params: { id: ctx.args.id }, body });
+      ctx.emit(res.raw, () => templateDetails(res.data, ctx.style));
+      return 0;
+    },
+  }),
+  defineCommand({
+    path: ["template", "delete"],
+    summary: "Delete a template: hidden from listing and new provisioning; its versions stay readable",
+    args: ["id"],
+    options: {},
+    async run(ctx) {
+      const res = await ctx.api.call("deleteTemplate", { params: { id: ctx.args.id } });
+      ctx.emit(res.raw, () =>
+        details(
+          [
+            ["Deleted", `${res.data.name} (${res.data.id})`],
+            ["Versions", `1-${res.data.version}, still readable`],
+          ],
+          ctx.style,
+        ),
+      );
+      return 0;
+    },
+  }),
+];

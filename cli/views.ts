@@ -1,0 +1,284 @@
+/** Human views of the API's records: the types are the API's own, inferred from its zod schemas. */
+import type { z } from "zod";
+import type { apiKeySchema, createdApiKeySchema } from "../functions/schemas/keys.ts";
+import type { ProvisioningStats } from "../functions/schemas/operations.ts";
+import type { ProgressRecord, progressPageSchema } from "../functions/schemas/progress.ts";
+import type { Template, templatePageSchema, templateVersionsSchema } from "../functions/schemas/templates.ts";
+import {
+  colorStatus,
+  details,
+  formatDuration,
+  formatPercent,
+  formatTime,
+  progressBar,
+  type Style,
+  table,
+} from "./render.ts";
+
+type Page = { total: number; limit: number; offset: number; items: readonly unknown[] };
+
+/** `Showing 1-20 of 45; --offset 20 for more`, when the page is not everything. */
+export function pageFooter(page: Page, style: Style): string {
+  if (page.items.length >= page.total && page.offset === 0) return "";
+  const from = page.items.length === 0 ? 0 : page.offset + 1;
+  const to = page.offset + page.items.length;
+  const more = to < page.total ? `; --offset ${to} for more` : "";
+  return `${style.dim(`Showing ${from}-${to} of ${page.total}${more}`)}\n`;
+}
+
+const yesNo = (v: boolean) => (v ? "yes" : "no");
+const compact = (v: unknown) => (v === undefined ? "" : JSON.stringify(v));
+
+// ---------------------------------------------------------------------------------------------
+// Templates
+// ---------------------------------------------------------------------------------------------
+
+export function templateList(page: z.output<typeof templatePageSchema>, style: Style): string {
+  return (
+    table(
+      page.items,
+      [
+        { header: "ID", value: (t) => t.id },
+        { header: "NAME", value: (t) => t.name },
+        { header: "CATEGORY", value: (t) => t.category },
+        { header: "VERSION", value: (t) => String(t.version), right: true },
+        { header: "DEFAULT", value: (t) => yesNo(t.isDefault) },
+        { header: "UPDATED", value: (t) => formatTime(t.updatedAt) },
+      ],
+      style,
+    ) + pageFooter(page, style)
+  );
+}
+
+export function templateDetails(t: Template, style: Style): string {
+  const data = t.initialData;
+  const counts = [
+    `${data.schools?.length ?? 0} schools`,
+    `${data.products?.length ?? 0} products`,
+    `${data.users?.length ?? 0} users`,
+    `${data.configurations?.length ?? 0} configurations`,
+  ].join(", ");
+  return details(
+    [
+      ["ID", t.id],
+      ["Name", t.name],
+      ["Description", t.description ?? undefined],
+      ["Category", t.category],
+      ["Version", String(t.version)],
+      ["Default", yesNo(t.isDefault)],
+      ["Settings", compact(t.settings)],
+      ["Limits", compact(t.limits)],
+      ["Migrations", t.migrations.join(", ")],
+      ["Post-provisioning", t.postProvisioningSteps.join(", ") || "(none)"],
+      ["Initial data", counts],
+      ["Created", formatTime(t.createdAt)],
+      ["Updated", formatTime(t.updatedAt)],
+      ["Deleted", t.deletedAt ? style.yellow(formatTime(t.deletedAt)) : undefined],
+    ],
+    style,
+  );
+}
+
+export function templateVersions(list: z.output<typeof templateVersionsSchema>, style: Style): string {
+  return table(
+    list.items,
+    [
+      { header: "VERSION", value: (v) => String(v.version), right: true },
+      { header: "NAME", value: (v) => v.name },
+      { header: "CATEGORY", value: (v) => v.category },
+      { header: "CREATED", value: (v) => formatTime(v.createdAt) },
+      { header: "CREATED BY", value: (v) => v.createdBy ?? "" },
+    ],
+    style,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+// ---------------------------------------------------------------------------------------------
+
+export function runList(page: z.output<typeof progressPageSchema>, style: Style): string {
+  return (
+    table(
+      page.items,
+      [
+        { header: "ID", value: (r) => r.id },
+        { header: "KIND", value: (r) => r.kind },
+        { header: "STATUS", value: (r) => colorStatus(r.status, style) },
+        { header: "STEPS", value: (r) => `${r.completedSteps}/${r.totalSteps}`, right: true },
+        { header: "CURRENT STEP", value: (r) => r.currentStep ?? "" },
+        { header: "TENANT", value: (r) => r.tenantId ?? "" },
+        { header: "CREATED", value: (r) => formatTime(r.createdAt) },
+      ],
+      style,
+    ) + pageFooter(page, style)
+  );
+}
+
+export function runDetails(run: ProgressRecord, style: Style): string {
+  const elapsed =
+    run.startedAt && run.completedAt ? Date.parse(run.completedAt) - Date.parse(run.startedAt) : null;
+  const head = details(
+    [
+      ["Run", run.id],
+      ["Kind", run.kind],
+      ["Status", colorStatus(run.status, style)],
+      ["Progress", progressBar(run.completedSteps, run.totalSteps, 20, style.enabled)],
+      ["Current step", run.currentStep ?? undefined],
+      ["Tenant", run.tenantId ?? undefined],
+      ["Template", run.templateId ? `${run.templateId} (version ${run.templateVersion ?? "?"})` : undefined],
+      ["Attempt", String(run.attempt)],
+      ["Created", formatTime(run.createdAt)],
+      ["Started", run.startedAt ? formatTime(run.startedAt) : undefined],
+      ["Finished", run.completedAt ? formatTime(run.completedAt) : undefined],
+      ["Duration", elapsed === null ? undefined : formatDuration(elapsed)],
+      ["Error", run.error ? style.red(run.error) : undefined],
+    ],
+    style,
+  );
+  const steps = table(
+    run.steps,
+    [
+      { header: "STEP", value: (s) => s.id },
+      { header: "NAME", value: (s) => s.name },
+      { header: "STATUS", value: (s) => colorStatus(s.status, style) },
+      { header: "ATTEMPTS", value: (s) => String(s.attempts), right: true },
+      { header: "DURATION", value: (s) => formatDuration(s.durationMs), right: true },
+      { header: "ERROR", value: (s) => (s.error ? style.red(`${s.error.name}: ${s.error.message}`) : "") },
+    ],
+    style,
+  );
+  const actions = run.steps.flatMap((s) =>
+    (s.actions ?? []).map(
+      (a) =>
+        `  ${s.name} › ${a.name}: ${colorStatus(a.status, style)}` +
+        (a.error ? ` ${style.red(`${a.error.name}: ${a.error.message}`)}` : ""),
+    ),
+  );
+  const warnings = run.warnings.map((w) => style.yellow(`  ${formatTime(w.at)} ${w.code}: ${w.message}`));
+  return [
+    head,
+    steps,
+    ...(actions.length ? [`Actions:\n${actions.join("\n")}\n`] : []),
+    ...(warnings.length ? [`Warnings:\n${warnings.join("\n")}\n`] : []),
+  ].join("\n");
+}
+
+/** What `provision`, `retry`, `recover` print when not watching. */
+export function runStarted(run: ProgressRecord, verb: string, style: Style): string {
+  return (
+    `${verb}: run ${style.bold(run.id)} (${run.kind}, ${colorStatus(run.status, style)}, ` +
+    `${run.completedSteps}/${run.totalSteps} steps)\n` +
+    style.dim(`Follow it: tenant-provisioning progress show ${run.id} --watch`) +
+    "\n"
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// API keys
+// ---------------------------------------------------------------------------------------------
+
+export function keyList(keys: readonly z.output<typeof apiKeySchema>[], style: Style): string {
+  return table(
+    keys,
+    [
+      { header: "ID", value: (k) => k.id },
+      { header: "NAME", value: (k) => k.name },
+      { header: "ROLE", value: (k) => k.role },
+      { header: "TENANT", value: (k) => k.tenantId ?? "" },
+      { header: "PREFIX", value: (k) => k.prefix },
+      { header: "CREATED", value: (k) => formatTime(k.createdAt) },
+      { header: "LAST USED", value: (k) => formatTime(k.lastUsedAt) },
+      { header: "REVOKED", value: (k) => (k.revokedAt ? style.yellow(formatTime(k.revokedAt)) : "") },
+    ],
+    style,
+  );
+}
+
+export function keyDetails(key: z.output<typeof apiKeySchema>, style: Style): string {
+  return details(
+    [
+      ["ID", key.id],
+      ["Name", key.name],
+      ["Role", key.role],
+      ["Tenant", key.tenantId ?? undefined],
+      ["Prefix", key.prefix],
+      ["Created", formatTime(key.createdAt)],
+      ["Revoked", key.revokedAt ? formatTime(key.revokedAt) : undefined],
+    ],
+    style,
+  );
+}
+
+export function createdKey(key: z.output<typeof createdApiKeySchema>, style: Style): string {
+  return (
+    keyDetails(key, style) +
+    `\n${style.bold("Key")}: ${key.key}\n` +
+    style.yellow("This is the only time the key is shown; store it now.") +
+    "\n"
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+// ---------------------------------------------------------------------------------------------
+
+export function statsView(s: ProvisioningStats, style: Style): string {
+  const window =
+    s.window.from || s.window.to
+      ? `${s.window.from ? formatTime(s.window.from) : "…"} to ${s.window.to ? formatTime(s.window.to) : "…"}`
+      : "all runs";
+  const head = details(
+    [
+      ["Window", window],
+      ["Runs", String(s.totals.runs)],
+      [
+        "By status",
+        Object.entries(s.totals.byStatus)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", "),
+      ],
+      [
+        "By kind",
+        Object.entries(s.totals.byKind)
+          .map(([k, v]) => `${k} ${v.runs}`)
+          .join(", "),
+      ],
+      ["Success rate", `${formatPercent(s.rates.success)} of ${s.rates.finished} finished`],
+      ["Failure rate", formatPercent(s.rates.failure)],
+      [
+        "Completion time",
+        s.completionTimeMs.runs === 0
+          ? "-"
+          : `average ${formatDuration(s.completionTimeMs.average)}, median ${formatDuration(
+              s.completionTimeMs.median,
+            )}, p95 ${formatDuration(s.completionTimeMs.p95)} (${s.completionTimeMs.runs} runs)`,
+      ],
+      ["In progress", `${s.inProgress.running} running, ${s.inProgress.pending} pending`],
+      ["Generated", formatTime(s.generatedAt)],
+    ],
+    style,
+  );
+  const templates = table(
+    s.templates,
+    [
+      { header: "TEMPLATE", value: (t) => t.templateName ?? (t.templateId ? t.templateId : "(custom)") },
+      { header: "RUNS", value: (t) => String(t.runs), right: true },
+      { header: "COMPLETED", value: (t) => String(t.completed), right: true },
+      { header: "FAILED", value: (t) => String(t.failed), right: true },
+      { header: "SUCCESS", value: (t) => formatPercent(t.successRate), right: true },
+    ],
+    style,
+  );
+  const steps = table(
+    s.steps,
+    [
+      { header: "STEP", value: (t) => t.name },
+      { header: "COMPLETED", value: (t) => String(t.completed), right: true },
+      { header: "FAILURES", value: (t) => String(t.failures), right: true },
+      { header: "AVG DURATION", value: (t) => formatDuration(t.averageDurationMs), right: true },
+    ],
+    style,
+  );
+  return `${head}\n${style.bold("Templates")}\n${templates}\n${style.bold("Steps")}\n${steps}`;
+}
