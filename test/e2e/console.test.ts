@@ -106,7 +106,8 @@ describe("static files", () => {
   });
 });
 
-describe("web console", () => {
+// Generous: the provisioning runs on two shared cores next to the browser and other suites.
+describe("web console", { timeout: 180_000 }, () => {
   it("signs in with the admin key and lists the default templates", async () => {
     // Act: open the console; it asks for a key first.
     await page.goto(`${server.url}/`);
