@@ -1,13 +1,19 @@
 /**
  * Which Lambdas the service has, derived from the code rather than listed by hand: one per API
- * group of the route table, the authorizer, one per step module of the step catalog (for each
- * workflow whose ASL file exists), the deploy-time migration, the admin-key bootstrap and, when
+ * group of the route table, the authorizer, one per step module that a workflow runs (the step
+ * catalog's steps and every Task of the ASL files that exist), the deploy-time migration, the admin-key bootstrap and, when
  * `functions/sweep.ts` exists, the periodic sweep. The stack and `bench/bundle-size.ts` read it.
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { type ApiGroup, routeList } from "../functions/http/route-table.ts";
-import { BOOKKEEPING_TASKS, WORKFLOW_STEPS, type WorkflowKind } from "../functions/workflows/step-catalog.ts";
+import { readDefinitionText, substitutionNames } from "../functions/workflows/definitions.ts";
+import {
+  BOOKKEEPING_TASKS,
+  functionArnSubstitution,
+  WORKFLOW_STEPS,
+  type WorkflowKind,
+} from "../functions/workflows/step-catalog.ts";
 import { REPO_ROOT } from "./bundling.ts";
 
 export type LambdaRole = "api" | "authorizer" | "step" | "migrate-on-deploy" | "create-admin-key" | "sweep";
@@ -54,12 +60,34 @@ export function workflowKinds(dir: string = join(REPO_ROOT, "statemachines")): W
     });
 }
 
-/** The step modules the given workflows run: their catalog steps plus the bookkeeping tasks, once each. */
-export function stepLambdaNames(kinds: readonly WorkflowKind[]): string[] {
+/**
+ * The step module a `${XFunctionArn}` placeholder names (`StartScheduledRunFunctionArn` →
+ * `start-scheduled-run`), or undefined for a placeholder of another shape.
+ */
+export function lambdaForPlaceholder(placeholder: string): string | undefined {
+  const m = /^([A-Z][A-Za-z0-9]*)FunctionArn$/.exec(placeholder);
+  if (!m) return undefined;
+  const name = m[1]!.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
+  return functionArnSubstitution(name) === placeholder ? name : undefined;
+}
+
+/**
+ * The step modules the given workflows run, once each: their catalog steps, the bookkeeping tasks,
+ * and any other Task the ASL files name (e.g. a workflow's own helper tasks), in that order.
+ */
+export function stepLambdaNames(
+  kinds: readonly WorkflowKind[],
+  dir: string = join(REPO_ROOT, "statemachines"),
+): string[] {
   if (kinds.length === 0) return [];
   const names = [
     ...kinds.flatMap((k) => WORKFLOW_STEPS[k].map((s) => s.lambda)),
     ...BOOKKEEPING_TASKS.map((t) => t.lambda),
+    ...kinds.flatMap((k) =>
+      substitutionNames(readDefinitionText(k, dir))
+        .map(lambdaForPlaceholder)
+        .filter((n): n is string => n !== undefined),
+    ),
   ];
   return [...new Set(names)];
 }
@@ -86,7 +114,10 @@ export function lambdaEntries(kinds: readonly WorkflowKind[] = workflowKinds()):
     ...stepLambdaNames(kinds).map((name) => ({
       name,
       role: "step" as const,
-      entry: requireEntry(functionsPath("steps", `${name}.ts`), `step "${name}" of the step catalog`),
+      entry: requireEntry(
+        functionsPath("steps", `${name}.ts`),
+        `step "${name}" named by the step catalog or a statemachines/*.asl.json Task`,
+      ),
     })),
     {
       name: "migrate-on-deploy",

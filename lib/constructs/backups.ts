@@ -11,6 +11,9 @@ import * as s3 from "aws-cdk-lib/aws-s3";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 
+/** What a Lambda may do with backup objects. */
+export type BackupAccess = "backups:write" | "backups:read" | "backups:delete";
+
 export interface BackupsProps {
   /** Current backups move to Glacier Instant Retrieval after this many days. */
   readonly archiveAfter?: Duration;
@@ -86,24 +89,38 @@ export class Backups extends Construct {
   }
 
   /**
-   * Lets `grantee` write, read and delete backup objects (by version too) and list the bucket, with the two KMS actions SSE-KMS needs — named actions rather than CDK's
-   * grantReadWrite, whose wildcards (s3:GetObject*, s3:Abort*, kms:ReEncrypt*) grant more.
+   * Lets `grantee` use backup objects as `access` says, with only the KMS action each needs —
+   * named actions rather than CDK's grantReadWrite, whose wildcards (s3:GetObject*, s3:Abort*,
+   * kms:ReEncrypt*) grant more. Backups are read and deleted by version id
+   * (`s3://bucket/key?versionId=...`): deleting a version removes the data for good.
    */
-  grantReadWriteBackups(grantee: iam.IGrantable): void {
-    iam.Grant.addToPrincipal({
-      grantee,
-      // Versioned bucket: backups are read and deleted by version id (s3://bucket/key?versionId=...).
-      actions: [
-        "s3:PutObject",
-        "s3:GetObject",
-        "s3:GetObjectVersion",
-        "s3:DeleteObject",
-        "s3:DeleteObjectVersion",
-      ],
-      resourceArns: [this.bucket.arnForObjects("*")],
-    });
-    iam.Grant.addToPrincipal({ grantee, actions: ["s3:ListBucket"], resourceArns: [this.bucket.bucketArn] });
-    this.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt");
+  grantBackups(grantee: iam.IGrantable, access: readonly BackupAccess[]): void {
+    const objects = this.bucket.arnForObjects("*");
+    if (access.includes("backups:write")) {
+      iam.Grant.addToPrincipal({ grantee, actions: ["s3:PutObject"], resourceArns: [objects] });
+      this.key.grant(grantee, "kms:GenerateDataKey");
+    }
+    if (access.includes("backups:read")) {
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ["s3:GetObject", "s3:GetObjectVersion"],
+        resourceArns: [objects],
+      });
+      // Without ListBucket a missing object answers AccessDenied instead of NoSuchKey.
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ["s3:ListBucket"],
+        resourceArns: [this.bucket.bucketArn],
+      });
+      this.key.grant(grantee, "kms:Decrypt");
+    }
+    if (access.includes("backups:delete")) {
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        resourceArns: [objects],
+      });
+    }
     if (grantee.grantPrincipal instanceof Construct) {
       NagSuppressions.addResourceSuppressions(
         grantee.grantPrincipal,

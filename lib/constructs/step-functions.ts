@@ -8,27 +8,29 @@ import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { functionArnSubstitution } from "../../functions/workflows/step-catalog.ts";
-import type { Backups } from "./backups.ts";
+import type { BackupAccess, Backups } from "./backups.ts";
 import type { Database } from "./database.ts";
 import type { Notifications } from "./notifications.ts";
 import { ServiceFunction } from "./service-function.ts";
 
 /** What a step may use beyond the database. */
-export type StepResource = "notifications" | "backups";
+export type StepResource = "notifications" | BackupAccess;
 
 /**
- * The steps that need more than the database, by module name. A name that no workflow runs is
- * ignored, so deprovisioning's steps are listed before their modules exist.
+ * The steps that need more than the database, by module name (what their domain code calls:
+ * `deps.notifications` in AWS is the SQS queue, `deps.backups` the S3 bucket).
  */
 export const STEP_RESOURCES: Readonly<Record<string, readonly StepResource[]>> = {
   // The welcome notification to the tenant admin.
   "post-provisioning-step": ["notifications"],
-  // Deprovisioning: export the tenant, tell its users, delete the backup unless preserved,
-  // archive audit logs with the backup.
-  "backup-data": ["backups"],
   "notify-users": ["notifications"],
-  "cleanup-data": ["backups"],
-  "cleanup-audit-logs": ["backups"],
+  // Deprovisioning writes the backup and, with preserveAuditLogs, the audit-log archive; CleanupData
+  // deletes the backup objects that are not preserved; restore reads a backup.
+  "backup-data": ["backups:write"],
+  "cleanup-audit-logs": ["backups:write"],
+  "cleanup-data": ["backups:delete"],
+  "verify-backup": ["backups:read"],
+  "restore-data": ["backups:read"],
 };
 
 export interface StepFunctionsProps {
@@ -54,7 +56,8 @@ export class StepFunctions extends Construct {
       const environment: Record<string, string> = { ...props.database.dataApiEnvironment };
       if (needs.includes("notifications"))
         environment.NOTIFICATIONS_QUEUE_URL = props.notifications.queue.queueUrl;
-      if (needs.includes("backups")) {
+      const backupAccess = needs.filter((n): n is BackupAccess => n.startsWith("backups:"));
+      if (backupAccess.length > 0) {
         environment.BACKUP_BUCKET_NAME = props.backups.bucket.bucketName;
         environment.BACKUP_KMS_KEY_ID = props.backups.key.keyArn;
       }
@@ -70,7 +73,7 @@ export class StepFunctions extends Construct {
       }).function;
       props.database.grantDataApiAccess(fn);
       if (needs.includes("notifications")) props.notifications.grantSend(fn);
-      if (needs.includes("backups")) props.backups.grantReadWriteBackups(fn);
+      if (backupAccess.length > 0) props.backups.grantBackups(fn, backupAccess);
       functions.set(step.name, fn);
     }
     this.functions = functions;
