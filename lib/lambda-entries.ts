@@ -1,8 +1,9 @@
 /**
  * Which Lambdas the service has, derived from the code rather than listed by hand: one per API
  * group of the route table, the authorizer, one per step module that a workflow runs (the step
- * catalog's steps and every Task of the ASL files that exist), the deploy-time migration, the admin-key bootstrap and, when
- * `functions/sweep.ts` exists, the periodic sweep. The stack and `bench/bundle-size.ts` read it.
+ * catalog's steps and every Task of the ASL files that exist), the deploy-time migration, the
+ * admin-key bootstrap and, when `functions/sweep.ts` exists, the periodic sweep. The stack and
+ * `bench/bundle-size.ts` read it.
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
