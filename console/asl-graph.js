@@ -269,23 +269,31 @@ export function drawWorkflowGraph(workflow, run, options = {}) {
     y += h + GAP;
   }
   const mainBottom = y - GAP;
-  // Flow states without a step of their own (Choice, Pass, Wait) were passed when a later step
-  // was reached; a Wait whose previous step completed while the run goes on is waiting now.
+  // States without a step of their own (Choice, Pass, Wait, bookkeeping Tasks such as a grace
+  // period check) were passed once a later step was reached; a Wait whose previous step completed
+  // while the run goes on is waiting now. States after the last step keep what stateStatus said.
   if (run) {
     const column = main.map((n) => placed.get(n)).filter((p) => p !== undefined);
     column.forEach((p, i) => {
-      if (p.step || !["Choice", "Pass", "Wait"].includes(p.state.Type)) return;
+      if (p.step || p.state.Type === "Succeed" || p.state.Type === "Fail") return;
       const later = column.slice(i + 1).filter((q) => q.step);
+      if (later.length === 0) return;
       const earlier = column.slice(0, i).filter((q) => q.step);
       const previous = earlier[earlier.length - 1];
-      if (later.some((q) => q.status !== "pending")) p.status = "passed";
+      // Entered only through a Choice branch (a scheduled start, say): the run may have gone
+      // around it, and the progress record does not say.
+      const incoming = edges.filter((e) => e.to === p.name);
+      const optional = incoming.length > 0 && incoming.every((e) => e.kind === "choice");
+      if (optional) p.status = "idle";
+      else if (later.some((q) => q.status !== "pending"))
+        p.status = p.state.Type === "Task" ? "completed" : "passed";
       else if (
         p.state.Type === "Wait" &&
         (run.status === "running" || run.status === "pending") &&
         (!previous || previous.status === "completed" || previous.status === "skipped")
       )
         p.status = "running";
-      else if (p.state.Type !== "Choice" || later.length > 0) p.status = "pending";
+      else p.status = "pending";
     });
   }
   const sideHeights = side.map((n) => {

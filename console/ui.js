@@ -4,7 +4,7 @@ import { h, notice, shortId } from "./dom.js";
 import { signOut } from "./router.js";
 
 export const RUN_STATUSES = ["pending", "running", "completed", "failed", "cancelled"];
-export const RUN_KINDS = ["provision", "deprovision"];
+export const RUN_KINDS = ["provision", "deprovision", "restore"];
 export const ACTIVE = new Set(["pending", "running"]);
 export const RUN_POLL_MS = 1500;
 export const LIST_POLL_MS = 2000;

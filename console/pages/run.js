@@ -38,7 +38,9 @@ function workflow(kind) {
 /** @param {string} id */
 export async function runPage(id) {
   let run = await get(`${API}/progress/${encodeURIComponent(id)}`);
-  const kind = run.kind === "deprovision" ? "deprovisioning" : "provisioning";
+  /** @type {Record<string, string>} */
+  const workflowOfKind = { provision: "provisioning", deprovision: "deprovisioning", restore: "restore" };
+  const kind = workflowOfKind[run.kind] ?? run.kind;
   const [wf, tpls, canDeprovision, tenantPages] = await Promise.all([
     workflow(kind).catch(() => null),
     templates().catch(() => []),

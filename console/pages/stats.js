@@ -126,7 +126,9 @@ function renderStats(body, stats, completedRuns, from, to) {
       "div",
       { class: "kpis" },
       kpi("Runs", String(stats.totals.runs), "kpi-runs", [
-        `${stats.totals.byKind.provision.runs} provision · ${stats.totals.byKind.deprovision.runs} deprovision`,
+        Object.entries(stats.totals.byKind)
+          .map(([kind, t]) => `${/** @type {any} */ (t).runs} ${kind}`)
+          .join(" · "),
       ]),
       kpi("Success rate", formatRate(stats.rates.success), "kpi-success", [
         `of ${stats.rates.finished} finished`,
@@ -221,7 +223,7 @@ function renderStats(body, stats, completedRuns, from, to) {
       "Runs by kind and status",
       table(
         ["Kind", "Runs", ...RUN_STATUSES],
-        ["provision", "deprovision"].map((k) => {
+        Object.keys(stats.totals.byKind).map((k) => {
           const t = stats.totals.byKind[k];
           return h(
             "tr",
