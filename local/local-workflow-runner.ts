@@ -65,6 +65,18 @@ function lambdaNameOf(substitution: string): string {
     .toLowerCase();
 }
 
+/**
+ * PGlite answers queries without real I/O, so a run's steps would chain as microtasks and keep the
+ * HTTP server (and timers) waiting until every queued run has finished; each Task first yields to
+ * the event loop.
+ */
+function yieldingFirst(handler: StepHandler): StepHandler {
+  return async (input) => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return handler(input);
+  };
+}
+
 export class LocalWorkflowRunner implements WorkflowRunner {
   private readonly machines = new Map<
     WorkflowKind,
@@ -100,7 +112,8 @@ export class LocalWorkflowRunner implements WorkflowRunner {
         options.retry,
       );
       const handlers: Record<string, StepHandler> = {};
-      for (const [state, lambda] of taskBindings(definition)) handlers[state] = handlerFor(lambda);
+      for (const [state, lambda] of taskBindings(definition))
+        handlers[state] = yieldingFirst(handlerFor(lambda));
       const waits = Object.entries((definition as { States: Record<string, { Type: string }> }).States)
         .filter(([, s]) => s.Type === "Wait")
         .map(([n]) => n);
