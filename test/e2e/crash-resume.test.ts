@@ -1,0 +1,445 @@
+/**
+ * The local server killed with SIGKILL in the middle of provisioning runs, and started again on
+ * the same data: it resumes the runs it finds unfinished, and they end with exactly the rows of an
+ * uninterrupted run of the same template (provisioned afterwards on the same server).
+ *
+ * The service is driven through its API only. The row counts are read from the database once the
+ * service has stopped (PGlite: the data directory itself; DATABASE_URL: the PostgreSQL server).
+ *
+ * As in local-start.test.ts, the project's tsx binary runs `local/main.ts` in its own process
+ * group; SIGKILL goes to the whole group (tsx cannot relay a SIGKILL to the service it runs).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { afterEach, describe, expect, it } from "vitest";
+import { createFreshPgDatabase } from "../support/database.ts";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const TSX = join(REPO, "node_modules", ".bin", "tsx");
+const API = "/api/provisioning";
+const PASSWORD = "crash-resume-password-42";
+
+interface ServiceProcess {
+  readonly child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  readonly exited: Promise<number | string>;
+}
+
+const started: ServiceProcess[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function tempDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tp-crash-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, "data");
+}
+
+function startService(env: Record<string, string>): ServiceProcess {
+  const baseEnv: Record<string, string> = {};
+  for (const name of ["PATH", "HOME", "TMPDIR", "LANG", "npm_config_cache"]) {
+    const value = process.env[name];
+    if (value !== undefined) baseEnv[name] = value;
+  }
+  const child = spawn(TSX, ["local/main.ts"], {
+    cwd: REPO,
+    env: {
+      ...baseEnv,
+      LOG_LEVEL: "info",
+      STEP_RETRY_INTERVAL_SECONDS: "1",
+      STEP_RETRY_MAX_DELAY_SECONDS: "1",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const service: ServiceProcess = {
+    child,
+    stdout: "",
+    stderr: "",
+    exited: new Promise((resolve) => {
+      child.once("exit", (code, signal) => resolve(code ?? signal ?? -1));
+    }),
+  };
+  child.stdout!.on("data", (chunk: Buffer) => {
+    service.stdout += chunk.toString("utf8");
+  });
+  child.stderr!.on("data", (chunk: Buffer) => {
+    service.stderr += chunk.toString("utf8");
+  });
+  started.push(service);
+  return service;
+}
+
+async function urlOf(service: ServiceProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(service.stdout);
+      if (m) {
+        service.child.stdout!.off("data", check);
+        resolve(m[1]!);
+      }
+    };
+    service.child.stdout!.on("data", check);
+    check();
+    void service.exited.then((code) =>
+      reject(new Error(`service exited (${code}) before listening:\n${service.stdout}\n${service.stderr}`)),
+    );
+  });
+}
+
+/** SIGKILL to the service's process group: no shutdown code runs. */
+async function kill(service: ServiceProcess): Promise<number | string> {
+  process.kill(-service.child.pid!, "SIGKILL");
+  return service.exited;
+}
+
+/**
+ * Stops the service to read its database. Not asserted on: tsx relays SIGTERM and SIGKILLs the
+ * service when it has not acknowledged within 30 ms, which a busy machine can miss (exit 143).
+ */
+async function stop(service: ServiceProcess): Promise<number | string> {
+  process.kill(-service.child.pid!, "SIGTERM");
+  return service.exited;
+}
+
+/** The log entries (JSON lines on stderr) with this message. */
+function logEntries(service: ServiceProcess, message: string): Record<string, unknown>[] {
+  return service.stderr
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    })
+    .filter((e) => e.message === message);
+}
+
+function client(url: string, key: string) {
+  return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+    // A GET is retried once on a dropped keep-alive connection (the server may close an idle
+    // socket just as it is reused while the embedded database keeps the event loop busy).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await fetch(`${url}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${key}`,
+            ...(body === undefined ? {} : { "content-type": "application/json" }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        return { status: res.status, body: await res.json() };
+      } catch (error) {
+        if (method !== "GET" || attempt >= 3) throw error;
+      }
+    }
+  };
+}
+
+type Api = ReturnType<typeof client>;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 240_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value).slice(0, 3000)}`);
+    }
+    await sleep(20);
+  }
+}
+
+/** Municipality plus initial data close to its limits (500 users, 200 schools, 5000 products). */
+function bigProvisionBody(slug: string): Record<string, unknown> {
+  return {
+    slug,
+    name: `Tenant ${slug}`,
+    subdomain: slug,
+    adminName: "Ada Admin",
+    adminEmail: `admin@${slug}.example.org`,
+    adminPassword: PASSWORD,
+    initialData: {
+      schools: Array.from({ length: 180 }, (_, i) => ({ name: `Extra School ${i}`, code: `EXT-${i}` })),
+      products: Array.from({ length: 4900 }, (_, i) => ({
+        sku: `EXT-${i}`,
+        name: `Extra product ${i}`,
+        category: "Extra",
+        unitPrice: (i % 100) + 0.5,
+      })),
+      users: Array.from({ length: 450 }, (_, i) => ({
+        name: `Extra User ${i}`,
+        email: `extra${i}@big.example.org`,
+        role: i % 10 === 0 ? "approver" : "buyer",
+      })),
+    },
+  };
+}
+
+async function municipalityId(api: Api): Promise<string> {
+  const list = await api("GET", `${API}/templates?limit=100`);
+  expect(list.status).toBe(200);
+  const t = list.body.items.find((x: any) => x.name === "Municipality");
+  expect(t).toBeDefined();
+  return t.id;
+}
+
+const STEP_ORDER = [
+  "CreateTenant",
+  "CreateAdminUser",
+  "RunMigrations",
+  "SetupConfigurations",
+  "CreateInitialData",
+  "PostProvisioningSteps",
+];
+
+/** The run is running and has reached RunMigrations or a later step. */
+function pastMigrationsStart(run: any): boolean {
+  return (
+    run.status === "running" && STEP_ORDER.indexOf(run.currentStep) >= STEP_ORDER.indexOf("RunMigrations")
+  );
+}
+
+type Query = (text: string) => Promise<Record<string, unknown>[]>;
+
+/** Row counts of everything a run writes for its tenant. */
+async function footprint(query: Query, tenantId: string): Promise<Record<string, unknown>> {
+  const schema = `tenant_${tenantId.replace(/-/g, "")}`;
+  if (!/^tenant_[0-9a-f]{32}$/.test(schema)) throw new Error(`unexpected tenant id ${tenantId}`);
+  const tables = (
+    await query(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = '${schema}' ORDER BY table_name`,
+    )
+  ).map((r) => String(r.table_name));
+  const counts: Record<string, number> = {};
+  for (const t of tables) {
+    counts[t] = Number((await query(`SELECT count(*)::int AS n FROM "${schema}"."${t}"`))[0]!.n);
+  }
+  const one = async (text: string) => Number((await query(text))[0]!.n);
+  return {
+    tables: counts,
+    migrations: (await query(`SELECT name FROM "${schema}".schema_migrations ORDER BY name`)).map(
+      (r) => r.name,
+    ),
+    configurationKeys: (await query(`SELECT key FROM "${schema}".configurations ORDER BY key`)).map(
+      (r) => r.key,
+    ),
+    users: await one(`SELECT count(*)::int AS n FROM users WHERE tenant_id = '${tenantId}'`),
+    admins: await one(
+      `SELECT count(*)::int AS n FROM users WHERE tenant_id = '${tenantId}' AND role = 'tenant_admin'`,
+    ),
+    notifications: await one(
+      `SELECT count(*)::int AS n FROM notifications_outbox WHERE tenant_id = '${tenantId}'`,
+    ),
+    tenantStatus: (await query(`SELECT status FROM tenants WHERE id = '${tenantId}'`))[0]!.status,
+  };
+}
+
+/** Attempts of the welcome notification, the first action of the PostProvisioningSteps Map. */
+function welcomeAttempts(run: any): number {
+  const step = run.steps.find((s: any) => s.name === "PostProvisioningSteps");
+  return step.actions?.find((a: any) => a.name === "send-welcome-notification")?.attempts ?? 0;
+}
+
+function expectCompleted(run: any): void {
+  expect(run.status, JSON.stringify(run)).toBe("completed");
+  expect(run.steps.map((s: any) => [s.name, s.status])).toEqual(STEP_ORDER.map((n) => [n, "completed"]));
+  expect(run.completedSteps).toBe(STEP_ORDER.length);
+}
+
+afterEach(async () => {
+  for (const service of started.splice(0)) {
+    if (service.child.exitCode === null && service.child.signalCode === null && service.child.pid) {
+      try {
+        process.kill(-service.child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    await service.exited;
+  }
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+describe("a local server killed mid-run", { timeout: 600_000 }, () => {
+  it("on PGlite: resumes the unfinished runs after a restart, with the rows of an uninterrupted run", async () => {
+    // Prepare: three big Municipality runs, queued on the one embedded connection
+    const dataDir = tempDataDir();
+    const first = startService({ PORT: String(await freePort()), DATA_DIR: dataDir });
+    const firstUrl = await urlOf(first);
+    const key = readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
+    const api1 = client(firstUrl, key);
+    const template = await municipalityId(api1);
+    const accepted = await Promise.all(
+      ["crash-a", "crash-b", "crash-c"].map((slug) =>
+        api1("POST", `${API}/templates/${template}/provision`, bigProvisionBody(slug)),
+      ),
+    );
+    for (const a of accepted) expect(a.status, JSON.stringify(a.body)).toBe(202);
+    const ids = accepted.map((a) => a.body.id as string);
+
+    // Act: SIGKILL once a run is past the start of RunMigrations
+    const atKill = await until(
+      "a run to reach RunMigrations",
+      async () => (await api1("GET", `${API}/progress?limit=100`)).body.items as any[],
+      (runs) => runs.some(pastMigrationsStart),
+    );
+    const killed = await kill(first);
+    const second = startService({ PORT: String(await freePort()), DATA_DIR: dataDir });
+    const api2 = client(await urlOf(second), key);
+    const runs = await Promise.all(
+      ids.map((id) =>
+        until(
+          `run ${id} to finish`,
+          async () => (await api2("GET", `${API}/progress/${id}`)).body,
+          (r) => ["completed", "failed", "cancelled"].includes(r.status),
+        ),
+      ),
+    );
+    const reference = await api2(
+      "POST",
+      `${API}/templates/${template}/provision`,
+      bigProvisionBody("crash-ref"),
+    );
+    expect(reference.status, JSON.stringify(reference.body)).toBe(202);
+    const referenceRun = await until(
+      "the reference run to finish",
+      async () => (await api2("GET", `${API}/progress/${reference.body.id}`)).body,
+      (r) => ["completed", "failed", "cancelled"].includes(r.status),
+    );
+    const resumed = logEntries(second, "resumed runs left unfinished by an earlier process").flatMap(
+      (e) => e.resumed as string[],
+    );
+    await stop(second);
+
+    // Assess: the kill interrupted at least one run, which the second process resumed
+    expect(killed).toBe("SIGKILL");
+    expect(atKill.filter(pastMigrationsStart).length).toBeGreaterThanOrEqual(1);
+    expect(resumed.length, second.stderr.slice(-3000)).toBeGreaterThanOrEqual(1);
+    for (const id of resumed) expect(ids).toContain(id);
+    for (const run of runs) expectCompleted(run);
+    expectCompleted(referenceRun);
+
+    // Assess: every run has exactly the rows of the uninterrupted one
+    const { PGlite } = await import("@electric-sql/pglite");
+    const database = new PGlite(join(dataDir, "pglite"));
+    try {
+      const query: Query = async (text) => (await database.query<Record<string, unknown>>(text)).rows;
+      const expected = await footprint(query, referenceRun.tenantId);
+      expect(expected).toMatchObject({
+        admins: 1,
+        tenantStatus: "active",
+        tables: expect.objectContaining({ schools: 190, products: 4920 }),
+      });
+      expect(expected.users).toBeGreaterThan(451);
+      for (const run of runs) expect(await footprint(query, run.tenantId), run.id).toEqual(expected);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it("with DATABASE_URL: a run held up by a lock is resumed after a SIGKILL and completes exactly once", async () => {
+    // Prepare: another connection locks the notifications outbox, so PostProvisioningSteps (the
+    // welcome notification) cannot commit and keeps retrying past its lock timeout
+    const fresh = await createFreshPgDatabase();
+    cleanups.push(() => fresh.drop());
+    const env = { DATABASE_URL: fresh.url, STEP_LOCK_TIMEOUT_MS: "300", STEP_RETRY_MAX_ATTEMPTS: "20" };
+    const dataDir = tempDataDir();
+    const first = startService({ ...env, PORT: String(await freePort()), DATA_DIR: dataDir });
+    const firstUrl = await urlOf(first);
+    const key = readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
+    const api1 = client(firstUrl, key);
+    const template = await municipalityId(api1);
+    const locker = new pg.Client({ connectionString: fresh.url });
+    await locker.connect();
+    cleanups.push(async () => {
+      await locker.end().catch(() => {});
+    });
+    await locker.query("BEGIN");
+    await locker.query("LOCK TABLE notifications_outbox IN ACCESS EXCLUSIVE MODE");
+    const accepted = await api1(
+      "POST",
+      `${API}/templates/${template}/provision`,
+      bigProvisionBody("crash-pg"),
+    );
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+
+    // Act
+    const blocked = await until(
+      "the welcome notification to be attempted twice",
+      async () => (await api1("GET", `${API}/progress/${accepted.body.id}`)).body,
+      (r) => welcomeAttempts(r) >= 2 || ["completed", "failed", "cancelled"].includes(r.status),
+    );
+    const killed = await kill(first);
+    await locker.query("COMMIT");
+    const second = startService({ ...env, PORT: String(await freePort()), DATA_DIR: dataDir });
+    const api2 = client(await urlOf(second), key);
+    const run = await until(
+      "the run to finish",
+      async () => (await api2("GET", `${API}/progress/${accepted.body.id}`)).body,
+      (r) => ["completed", "failed", "cancelled"].includes(r.status),
+    );
+    const reference = await api2(
+      "POST",
+      `${API}/templates/${template}/provision`,
+      bigProvisionBody("crash-pg-ref"),
+    );
+    const referenceRun = await until(
+      "the reference run to finish",
+      async () => (await api2("GET", `${API}/progress/${reference.body.id}`)).body,
+      (r) => ["completed", "failed", "cancelled"].includes(r.status),
+    );
+    const resumed = logEntries(second, "resumed runs left unfinished by an earlier process").flatMap(
+      (e) => e.resumed as string[],
+    );
+    await stop(second);
+
+    // Assess
+    expect(killed).toBe("SIGKILL");
+    expect(blocked.status).toBe("running");
+    expect(blocked.currentStep).toBe("PostProvisioningSteps");
+    expect(welcomeAttempts(blocked)).toBeGreaterThanOrEqual(2);
+    expect(resumed).toEqual([accepted.body.id]);
+    expectCompleted(run);
+    expectCompleted(referenceRun);
+    expect(run.steps.find((s: any) => s.name === "CreateInitialData").attempts).toBe(1);
+    const check = new pg.Client({ connectionString: fresh.url });
+    await check.connect();
+    try {
+      const query: Query = async (text) => (await check.query(text)).rows;
+      const expected = await footprint(query, referenceRun.tenantId);
+      expect(expected).toMatchObject({
+        admins: 1,
+        notifications: 1,
+        tables: expect.objectContaining({ products: 4920 }),
+      });
+      expect(expected.users).toBeGreaterThan(451);
+      expect(await footprint(query, run.tenantId)).toEqual(expected);
+    } finally {
+      await check.end();
+    }
+  });
+});
