@@ -48,6 +48,14 @@ export async function runPage(id) {
     hasOperation(OPS.getTenant),
   ]);
   const template = tpls.find((/** @type {any} */ t) => t.id === run.templateId);
+  // Deprovisioning and restore runs carry no tenant name; the tenant directory has it.
+  const tenantName =
+    !run.metadata?.tenant?.name && run.tenantId && tenantPages
+      ? await get(`${API}/tenants/${encodeURIComponent(run.tenantId)}`)
+          .then((/** @type {any} */ t) => t.name)
+          .catch(() => undefined)
+      : undefined;
+  const title = (/** @type {any} */ r) => (tenantName ? `${tenantName}` : runTitle(r));
 
   const heading = h("h1", { "data-testid": "run-title" });
   const chips = h("span", { class: "title-chips", "data-testid": "run-status", "aria-live": "polite" });
@@ -138,7 +146,7 @@ export async function runPage(id) {
 
   const update = (/** @type {any} */ next) => {
     run = next;
-    heading.replaceChildren(runTitle(run));
+    heading.replaceChildren(title(run));
     chips.replaceChildren(
       h("span", { class: "kind-chip" }, run.kind),
       statusBadge(run.status, { "data-testid": "run-status-badge" }),
@@ -221,7 +229,7 @@ export async function runPage(id) {
   };
 
   page(
-    runTitle(run),
+    title(run),
     breadcrumbs(crumb("Runs", "#/runs"), crumb(shortId(run.id))),
     h(
       "div",

@@ -300,9 +300,11 @@ export async function tenantPage(id) {
       ),
       card(
         "Limits",
-        definitionList(
-          Object.entries(tenant.limits ?? {}).map(([k, v]) => [labelOf(k.replace(/^max/, "")), String(v)]),
-        ),
+        Object.keys(tenant.limits ?? {}).length > 0
+          ? definitionList(
+              Object.entries(tenant.limits).map(([k, v]) => [labelOf(k.replace(/^max/, "")), String(v)]),
+            )
+          : h("p", { class: "muted" }, "No limits."),
         Object.keys(tenant.settings ?? {}).length > 0
           ? [
               h("h3", {}, "Settings"),
