@@ -1,0 +1,560 @@
+/**
+ * `npm run bench:provision`: how long provisioning takes, against what it must cost at least.
+ *
+ * On embedded PGlite (in memory) and on a fresh database of the local PostgreSQL server
+ * (`createFreshPgDatabase`: `TEST_PG_URL`, default postgres://postgres@127.0.0.1:5432/postgres), the
+ * real service (startLocalApp: HTTP API, the ASL run in-process, the step handlers) measures:
+ *
+ * (a) end-to-end: from sending `POST .../templates/:id/provision` to the run `completed`, per
+ *     default template, median of `--runs` runs (default 5);
+ * (b) the floor: the same tenant's schema, tables (the template's tenant migrations) and rows
+ *     (tenant, admin and template users, schools, products, configurations) created by ONE plain
+ *     SQL transaction sent as one script with multi-row inserts; median; and the ratio (a)/(b);
+ * (c) throughput: `--throughput` (default 100) Basic tenants requested at once, wall time until
+ *     all are completed, tenants per second;
+ * (d) database statements per provisioning (node-postgres: every `Client#query`; PGlite: every
+ *     statement sent, i.e. Parse and simple Query messages), by kind.
+ * It then prints where the time of a Municipality run goes (the steps' durations on the progress
+ * record, and the time between them).
+ *
+ * Options: `--runs N`, `--throughput N`, `--only pglite|postgres`, `--json`.
+ * Exit codes: 0 done (whatever the figures), 1 a run did not complete or the setup failed.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { type DatabaseHandle, openDatabase } from "../functions/db/client.ts";
+import { migrate } from "../functions/db/migrate.ts";
+import { hashPassword } from "../functions/domain/auth/password.ts";
+import { configurationEntries } from "../functions/domain/provisioning/provisioning-steps.ts";
+import { mergeInitialData } from "../functions/domain/provisioning/run-spec.ts";
+import { DEFAULT_TEMPLATES } from "../functions/domain/templates/default-templates.ts";
+import { readTenantMigration } from "../functions/domain/templates/tenant-migrations.ts";
+import type { ProgressRecord } from "../functions/schemas/progress.ts";
+import type { TemplateSpec } from "../functions/schemas/templates.ts";
+import { loadConfig } from "../functions/shared/config.ts";
+import { silentLogger } from "../functions/shared/logger.ts";
+import { type LocalApp, startLocalApp } from "../local/app.ts";
+import { createFreshPgDatabase } from "../test/support/database.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: "string", default: "5" },
+    throughput: { type: "string", default: "100" },
+    only: { type: "string" },
+    json: { type: "boolean", default: false },
+  },
+});
+const RUNS = Math.max(1, Number.parseInt(args.runs, 10));
+const THROUGHPUT = Math.max(1, Number.parseInt(args.throughput, 10));
+const TARGETS = (["pglite", "postgres"] as const).filter((t) => !args.only || args.only === t);
+const PASSWORD = "bench-password-0123456789";
+
+type TargetName = (typeof TARGETS)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Statement counting
+// ---------------------------------------------------------------------------------------------
+
+/** Statements sent while counting, with the time they were sent (ms since the epoch). */
+const statements: { at: number; text: string }[] = [];
+let counting = false;
+
+/** node-postgres: every query a client sends (the pool's queries go through Client#query too). */
+function countPgStatements(): void {
+  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+  const original = proto.query;
+  proto.query = function (this: unknown, ...a: unknown[]) {
+    if (counting) {
+      const q = a[0] as string | { text?: string };
+      statements.push({ at: Date.now(), text: typeof q === "string" ? q : (q?.text ?? "") });
+    }
+    return original.apply(this, a);
+  };
+}
+
+/** PGlite: every statement it is sent (extended protocol Parse, simple protocol Query). */
+function countPgliteStatements(client: object): void {
+  let proto: Record<string, unknown> | null = client as Record<string, unknown>;
+  while (proto && !Object.hasOwn(proto, "execProtocolStream")) proto = Object.getPrototypeOf(proto);
+  if (!proto) throw new Error("PGlite has no execProtocolStream to count statements with");
+  const original = proto.execProtocolStream as (m: Uint8Array, ...r: unknown[]) => unknown;
+  const decoder = new TextDecoder();
+  proto.execProtocolStream = function (this: unknown, message: Uint8Array, ...rest: unknown[]) {
+    if (counting && message.length > 5) {
+      const type = String.fromCharCode(message[0]!);
+      // Parse: type, int32 length, statement name (NUL-terminated), query; Query: type, length, query.
+      if (type === "Q") {
+        statements.push({ at: Date.now(), text: decoder.decode(message.subarray(5, message.length - 1)) });
+      }
+      if (type === "P") {
+        const nameEnd = message.indexOf(0, 5);
+        const queryEnd = message.indexOf(0, nameEnd + 1);
+        statements.push({ at: Date.now(), text: decoder.decode(message.subarray(nameEnd + 1, queryEnd)) });
+      }
+    }
+    return original.call(this, message, ...rest);
+  };
+}
+
+function statementKinds(list: readonly { text: string }[]): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  for (const { text } of list) {
+    const word = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? "?";
+    const kind = ["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"].includes(word)
+      ? "transaction control"
+      : ["CREATE", "ALTER", "DROP"].includes(word)
+        ? "DDL"
+        : word;
+    kinds[kind] = (kinds[kind] ?? 0) + 1;
+  }
+  return kinds;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service
+// ---------------------------------------------------------------------------------------------
+
+interface Service {
+  readonly app: LocalApp;
+  readonly handle: DatabaseHandle;
+  readonly templateIds: Map<string, string>;
+  /** Runs a multi-statement SQL script in one round trip. */
+  readonly runScript: (script: string) => Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startService(target: TargetName): Promise<Service> {
+  const dataDir = mkdtempSync(join(tmpdir(), "tp-bench-"));
+  let handle: DatabaseHandle;
+  let drop = async () => {};
+  if (target === "pglite") {
+    handle = await openDatabase({ kind: "pglite", dataDir: "memory://" });
+  } else {
+    const fresh = await createFreshPgDatabase();
+    drop = fresh.drop;
+    handle = await openDatabase({ kind: "postgres", url: fresh.url });
+  }
+  await migrate(handle.db);
+  const client = (handle.db as unknown as { $client: unknown }).$client;
+  if (target === "pglite") countPgliteStatements(client as object);
+  const app = await startLocalApp({
+    config: loadConfig({ PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "silent" }),
+    logger: silentLogger,
+    database: handle,
+  });
+  const list = (await api(app, "GET", "/api/provisioning/templates?limit=100")).body as {
+    items: { id: string; name: string }[];
+  };
+  const templateIds = new Map(list.items.map((t) => [t.name, t.id]));
+  const runScript =
+    target === "pglite"
+      ? async (script: string) => {
+          await (client as { exec: (s: string) => Promise<unknown> }).exec(script);
+        }
+      : async (script: string) => {
+          await (client as pg.Pool).query(script);
+        };
+  return {
+    app,
+    handle,
+    templateIds,
+    runScript,
+    close: async () => {
+      await app.close();
+      await handle.close();
+      await drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function api(app: LocalApp, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${app.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${app.adminKey}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as unknown };
+}
+
+function provisionBody(slug: string) {
+  return {
+    slug,
+    name: `Bench ${slug}`,
+    subdomain: slug,
+    adminName: "Bench Admin",
+    adminEmail: `admin@${slug}.example.org`,
+    adminPassword: PASSWORD,
+  };
+}
+
+const slug = () => `b-${randomUUID().slice(0, 12)}`;
+
+/** Requests a run and returns its id (the run goes on in the background). */
+async function requestRun(service: Service, template: string): Promise<string> {
+  const res = await api(
+    service.app,
+    "POST",
+    `/api/provisioning/templates/${service.templateIds.get(template)}/provision`,
+    provisionBody(slug()),
+  );
+  if (res.status !== 202) throw new Error(`provision answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return (res.body as { id: string }).id;
+}
+
+async function progressOf(service: Service, id: string): Promise<ProgressRecord> {
+  return (await api(service.app, "GET", `/api/provisioning/progress/${id}`)).body as ProgressRecord;
+}
+
+/** (a): POST → completed, in ms; returns the finished record too. */
+async function endToEnd(service: Service, template: string): Promise<{ ms: number; run: ProgressRecord }> {
+  const t0 = performance.now();
+  const id = await requestRun(service, template);
+  await service.app.workflows.idle();
+  const ms = performance.now() - t0;
+  const run = await progressOf(service, id);
+  if (run.status !== "completed") throw new Error(`run ${id} ended ${run.status}: ${run.error}`);
+  return { ms, run };
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) The plain-SQL floor
+// ---------------------------------------------------------------------------------------------
+
+function lit(value: unknown): string {
+  if (value === null || value === undefined) return "NULL";
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return `'${String(value).replace(/'/g, "''")}'`;
+}
+
+const jsonb = (value: unknown) => `${lit(JSON.stringify(value))}::jsonb`;
+
+/** One transaction, one script: what provisioning `template` must write at the very least. */
+function floorScript(template: TemplateSpec, adminHash: string): string {
+  const tenantId = randomUUID();
+  const schema = `"tenant_${tenantId.replace(/-/g, "")}"`;
+  const s = slug();
+  const data = mergeInitialData(template.initialData, undefined);
+  const people = [
+    `(${lit(tenantId)}, ${lit(`admin@${s}.example.org`)}, 'Bench Admin', 'tenant_admin', ${lit(adminHash)})`,
+    ...(data.users ?? []).map(
+      (u) => `(${lit(tenantId)}, ${lit(u.email.toLowerCase())}, ${lit(u.name)}, ${lit(u.role)}, NULL)`,
+    ),
+  ];
+  const config = configurationEntries({
+    tenantId,
+    template,
+    initialData: data,
+    metadata: {
+      tenant: { slug: s, name: s, subdomain: s },
+      admin: { name: "Bench Admin", email: `admin@${s}.example.org` },
+    },
+  });
+  const parts = [
+    "BEGIN",
+    `INSERT INTO tenants (id, slug, subdomain, name, status, settings, limits) VALUES (${lit(tenantId)}, ${lit(s)}, ${lit(s)}, ${lit(`Bench ${s}`)}, 'active', ${jsonb(template.settings)}, ${jsonb(template.limits)})`,
+    `INSERT INTO users (tenant_id, email, name, role, password_hash) VALUES ${people.join(", ")}`,
+    `CREATE SCHEMA ${schema}`,
+    `SET LOCAL search_path TO ${schema}, public`,
+    `CREATE TABLE schema_migrations (name VARCHAR(100) PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+    ...template.migrations.map((m) => readTenantMigration(m)),
+    `INSERT INTO schema_migrations (name) VALUES ${template.migrations.map((m) => `(${lit(m)})`).join(", ")}`,
+  ];
+  if (data.schools?.length) {
+    parts.push(
+      `INSERT INTO schools (name, code, type, address) VALUES ${data.schools
+        .map((x) => `(${lit(x.name)}, ${lit(x.code)}, ${lit(x.type ?? "other")}, ${lit(x.address)})`)
+        .join(", ")}`,
+    );
+  }
+  if (data.products?.length) {
+    parts.push(
+      `INSERT INTO products (sku, name, category, unit, unit_price) VALUES ${data.products
+        .map(
+          (p) =>
+            `(${lit(p.sku)}, ${lit(p.name)}, ${lit(p.category)}, ${lit(p.unit ?? "pcs")}, ${p.unitPrice})`,
+        )
+        .join(", ")}`,
+    );
+  }
+  if (config.length) {
+    parts.push(
+      `INSERT INTO configurations (key, value, source) VALUES ${config
+        .map((c) => `(${lit(c.key)}, ${jsonb(c.value)}, ${lit(c.source)})`)
+        .join(", ")}`,
+    );
+  }
+  parts.push("COMMIT");
+  return `${parts.map((p) => p.trim().replace(/;\s*$/, "")).join(";\n")};`;
+}
+
+/** Statements in a script (for the floor's count). */
+function scriptStatements(script: string): number {
+  return script.split(/;\s*\n/).filter((s) => s.replace(/--[^\n]*/g, "").trim().length > 0).length;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring
+// ---------------------------------------------------------------------------------------------
+
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+interface TemplateFigures {
+  readonly template: string;
+  readonly endToEndMs: number[];
+  readonly floorMs: number[];
+  readonly statements: number;
+  readonly statementKinds: Record<string, number>;
+  readonly floorStatements: number;
+  /** Median duration of each step, and of everything between the request and completion. */
+  readonly profile: Record<string, number>;
+  /** Statements of the counted run in each part of the profile. */
+  readonly profileStatements: Record<string, number>;
+}
+
+interface TargetFigures {
+  readonly target: TargetName;
+  readonly templates: TemplateFigures[];
+  readonly throughput: { readonly tenants: number; readonly wallMs: number; readonly perSecond: number };
+  readonly scryptMs: number;
+}
+
+const REQUEST = "request: auth, template, checks, scrypt (until created_at)";
+const QUEUED = "request's insert tx, execution start, executionRef (→ first step)";
+const BETWEEN = "between steps (state machine, attempt bookkeeping)";
+const AFTER = "after completion (until idle)";
+
+/** Where a run's time went: request → first step, each step, the gaps between steps, completion. */
+function profileOf(run: ProgressRecord, requestedAt: number, ms: number): Record<string, number> {
+  const started = Date.parse(run.startedAt!);
+  const completed = Date.parse(run.completedAt!);
+  const created = Date.parse(run.createdAt);
+  const profile: Record<string, number> = { [REQUEST]: created - requestedAt, [QUEUED]: started - created };
+  let stepsTotal = 0;
+  for (const s of run.steps) {
+    profile[`step ${s.name}`] = s.durationMs ?? 0;
+    stepsTotal += s.durationMs ?? 0;
+  }
+  profile[BETWEEN] = completed - started - stepsTotal;
+  profile[AFTER] = requestedAt + ms - completed;
+  return profile;
+}
+
+/** The counted statements by the part of the run they were sent in (by time; ms resolution). */
+function statementsByPart(run: ProgressRecord, sent: readonly { at: number }[]): Record<string, number> {
+  const started = Date.parse(run.startedAt!);
+  const created = Date.parse(run.createdAt);
+  const completed = Date.parse(run.completedAt!);
+  const parts: Record<string, number> = { [REQUEST]: 0, [QUEUED]: 0 };
+  for (const s of run.steps) parts[`step ${s.name}`] = 0;
+  parts[BETWEEN] = 0;
+  parts[AFTER] = 0;
+  for (const { at } of sent) {
+    const step = run.steps.find(
+      (s) => s.startedAt && s.completedAt && at >= Date.parse(s.startedAt) && at <= Date.parse(s.completedAt),
+    );
+    const part = step
+      ? `step ${step.name}`
+      : at <= created
+        ? REQUEST
+        : at < started
+          ? QUEUED
+          : at <= completed
+            ? BETWEEN
+            : AFTER;
+    parts[part] = (parts[part] ?? 0) + 1;
+  }
+  return parts;
+}
+
+async function measureTarget(target: TargetName): Promise<TargetFigures> {
+  const service = await startService(target);
+  try {
+    const adminHash = await hashPassword(PASSWORD);
+    const scrypt: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t0 = performance.now();
+      await hashPassword(PASSWORD);
+      scrypt.push(performance.now() - t0);
+    }
+    // Warm-up: the first run pays for module loading and query planning caches.
+    await endToEnd(service, "Basic School System");
+    await service.runScript(floorScript(DEFAULT_TEMPLATES[0]!, adminHash));
+
+    const templates: TemplateFigures[] = [];
+    for (const spec of DEFAULT_TEMPLATES) {
+      const e2e: number[] = [];
+      const floor: number[] = [];
+      const profiles: Record<string, number>[] = [];
+      let counted: { at: number; text: string }[] = [];
+      let countedParts: Record<string, number> = {};
+      for (let i = 0; i < RUNS; i++) {
+        statements.length = 0;
+        counting = i === 0;
+        const requestedAt = Date.now();
+        const { ms, run } = await endToEnd(service, spec.name);
+        counting = false;
+        if (i === 0) {
+          counted = [...statements];
+          countedParts = statementsByPart(run, counted);
+        }
+        e2e.push(ms);
+        profiles.push(profileOf(run, requestedAt, ms));
+        const script = floorScript(spec, adminHash);
+        const t0 = performance.now();
+        await service.runScript(script);
+        floor.push(performance.now() - t0);
+      }
+      const profile: Record<string, number> = {};
+      for (const key of Object.keys(profiles[0]!)) profile[key] = median(profiles.map((p) => p[key] ?? 0));
+      templates.push({
+        template: spec.name,
+        endToEndMs: e2e,
+        floorMs: floor,
+        statements: counted.length,
+        statementKinds: statementKinds(counted),
+        floorStatements: scriptStatements(floorScript(spec, adminHash)),
+        profile,
+        profileStatements: countedParts,
+      });
+    }
+
+    const t0 = performance.now();
+    const ids = await Promise.all(
+      Array.from({ length: THROUGHPUT }, () => requestRun(service, "Basic School System")),
+    );
+    await service.app.workflows.idle();
+    const wallMs = performance.now() - t0;
+    const runs = await Promise.all(ids.map((id) => progressOf(service, id)));
+    const unfinished = runs.filter((r) => r.status !== "completed");
+    if (unfinished.length > 0) {
+      throw new Error(
+        `${unfinished.length} of ${THROUGHPUT} throughput runs did not complete: ${unfinished[0]!.error}`,
+      );
+    }
+    return {
+      target,
+      templates,
+      throughput: { tenants: THROUGHPUT, wallMs, perSecond: THROUGHPUT / (wallMs / 1000) },
+      scryptMs: median(scrypt),
+    };
+  } finally {
+    await service.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------------
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows
+    .map((r, n) => {
+      const line = r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+      return n === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
+    })
+    .join("\n");
+}
+
+const ms = (n: number) => `${n.toFixed(n < 10 ? 1 : 0)} ms`;
+
+function report(results: TargetFigures[]): string {
+  const header = ["", ...results.map((r) => r.target)];
+  const rows: string[][] = [header];
+  for (const name of DEFAULT_TEMPLATES.map((t) => t.name)) {
+    const per = results.map((r) => r.templates.find((t) => t.template === name)!);
+    rows.push([`(a) end-to-end, ${name} (median of ${RUNS})`, ...per.map((t) => ms(median(t.endToEndMs)))]);
+    rows.push([
+      `    min … max`,
+      ...per.map((t) => `${ms(Math.min(...t.endToEndMs))} … ${ms(Math.max(...t.endToEndMs))}`),
+    ]);
+    rows.push([`(b) plain-SQL floor, ${name}`, ...per.map((t) => ms(median(t.floorMs)))]);
+    rows.push([
+      `    ratio (a)/(b)`,
+      ...per.map((t) => `${(median(t.endToEndMs) / median(t.floorMs)).toFixed(1)}×`),
+    ]);
+    rows.push([
+      `(d) statements per provisioning (floor: ${per[0]!.floorStatements})`,
+      ...per.map((t) => String(t.statements)),
+    ]);
+  }
+  rows.push([
+    `(c) ${results[0]?.throughput.tenants ?? THROUGHPUT} Basic tenants at once: wall time`,
+    ...results.map((r) => ms(r.throughput.wallMs)),
+  ]);
+  rows.push(["    tenants per second", ...results.map((r) => r.throughput.perSecond.toFixed(1))]);
+  rows.push(["scrypt hash of the admin password (in (a))", ...results.map((r) => ms(r.scryptMs))]);
+
+  const municipality = "Municipality";
+  const profileRows: string[][] = [
+    [
+      `Where a ${municipality} run's time goes (median; statements of one run)`,
+      ...results.flatMap((r) => [r.target, "stmts"]),
+    ],
+  ];
+  const keys = Object.keys(results[0]!.templates.find((t) => t.template === municipality)!.profile);
+  for (const key of keys) {
+    profileRows.push([
+      key,
+      ...results.flatMap((r) => {
+        const t = r.templates.find((x) => x.template === municipality)!;
+        return [ms(t.profile[key] ?? 0), String(t.profileStatements[key] ?? 0)];
+      }),
+    ]);
+  }
+  const kindRows: string[][] = [
+    [`Statements of one ${municipality} provisioning, by kind`, ...header.slice(1)],
+  ];
+  const kinds = new Set(
+    results.flatMap((r) => Object.keys(r.templates.find((t) => t.template === municipality)!.statementKinds)),
+  );
+  for (const kind of [...kinds].sort()) {
+    kindRows.push([
+      kind,
+      ...results.map((r) =>
+        String(r.templates.find((t) => t.template === municipality)!.statementKinds[kind] ?? 0),
+      ),
+    ]);
+  }
+  const target = results.find((r) => r.target === "postgres");
+  let verdict = "";
+  if (target) {
+    const m = target.templates.find((t) => t.template === municipality)!;
+    const ratio = median(m.endToEndMs) / median(m.floorMs);
+    verdict = `\nTarget: ${municipality} end-to-end within 2× the plain-SQL floor on PostgreSQL — measured ${ratio.toFixed(1)}× (${ratio <= 2 ? "met" : "missed"}).\n`;
+  }
+  return `\nProvisioning benchmark\n\n${table(rows)}\n\n${table(profileRows)}\n\n${table(kindRows)}\n${verdict}`;
+}
+
+async function main(): Promise<void> {
+  countPgStatements();
+  const results: TargetFigures[] = [];
+  for (const target of TARGETS) {
+    process.stderr.write(`measuring on ${target}…\n`);
+    results.push(await measureTarget(target));
+  }
+  process.stdout.write(args.json ? `${JSON.stringify(results, null, 2)}\n` : report(results));
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(
+      `error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
