@@ -131,20 +131,25 @@ describe("statemachines/provisioning.asl.json", () => {
   });
 
   it("has exactly the catalog's Task states, each bound to its Lambda's substitution", () => {
-    // Prepare
-    const expected = new Map<string, string>();
+    // Prepare: one Task per provisioning step (a Map step's inner Task), plus the bookkeeping
+    // Tasks it uses (BOOKKEEPING_TASKS is shared by every workflow; deprovisioning has its own).
+    const steps = new Map<string, string>();
     for (const step of PROVISIONING_STEPS) {
       const [taskName] = taskOf(step.name);
-      expected.set(taskName, step.lambda);
+      steps.set(taskName, step.lambda);
     }
-    for (const task of BOOKKEEPING_TASKS) expected.set(task.name, task.lambda);
+    const bookkeeping = new Map<string, string>(BOOKKEEPING_TASKS.map((t) => [t.name, t.lambda]));
+    const others = tasks.map(([n]) => n).filter((n) => !steps.has(n));
 
     // Assess
-    expect(tasks.map(([n]) => n).sort()).toEqual([...expected.keys()].sort());
-    expect(expected.has("PostProvisioningStep")).toBe(true);
+    expect(steps.has("PostProvisioningStep")).toBe(true);
     expect(STATES.PostProvisioningSteps!.Type).toBe("Map");
+    for (const name of steps.keys()) expect(allStates().get(name)?.Type, name).toBe("Task");
+    expect(others.sort()).toEqual(["CompleteRun", "RecordFailure"]);
+    for (const name of others) expect(bookkeeping.has(name), `${name} is a bookkeeping Task`).toBe(true);
     for (const [name, state] of tasks) {
-      expect(state.Resource, name).toBe(`\${${functionArnSubstitution(expected.get(name)!)}}`);
+      const lambda = steps.get(name) ?? bookkeeping.get(name)!;
+      expect(state.Resource, name).toBe(`\${${functionArnSubstitution(lambda)}}`);
     }
   });
 
