@@ -8,9 +8,11 @@ import type { ApiDeps } from "../functions/api/deps.ts";
 import { createAllGroupHandlers } from "../functions/api/groups.ts";
 import { type DatabaseHandle, openDatabase } from "../functions/db/client.ts";
 import { migrate } from "../functions/db/migrate.ts";
+import { LocalBackupStore } from "../functions/domain/backups/local-backup-store.ts";
 import { outboxChannel } from "../functions/domain/notifications/notification-channel.ts";
 import { logAlertNotifier } from "../functions/domain/operations/alerts.ts";
 import { resumeUnfinishedRuns } from "../functions/domain/provisioning/run-control.ts";
+import { localScheduler } from "../functions/domain/scheduling/scheduler.ts";
 import type { StepDeps } from "../functions/domain/steps/step-deps.ts";
 import { seedDefaultTemplates } from "../functions/domain/templates/default-templates.ts";
 import type { Config } from "../functions/shared/config.ts";
@@ -19,6 +21,8 @@ import { ensureAdminKey } from "./admin-key.ts";
 import { acquireDataDirLock } from "./data-dir-lock.ts";
 import { createLocalHttpServer } from "./http-server.ts";
 import { LocalWorkflowRunner } from "./local-workflow-runner.ts";
+import { OutboxWorker } from "./outbox-worker.ts";
+import { SchedulePoller } from "./schedule-poller.ts";
 import { createStaticFiles } from "./static-files.ts";
 import { createSweeper, type Sweeper } from "./sweeper.ts";
 
@@ -41,6 +45,12 @@ export interface LocalApp {
   readonly workflows: LocalWorkflowRunner;
   /** The operations sweep (alerts, retention) on its timer; `runOnce()` runs it now. */
   readonly sweeper: Sweeper;
+  /** Backups: `$DATA_DIR/backups/`, AES-256-GCM under `$DATA_DIR/backup.key` (made on first start). */
+  readonly backups: LocalBackupStore;
+  /** Starts due `scheduled_operations` (the local EventBridge Scheduler); `poll()` polls now. */
+  readonly schedulePoller: SchedulePoller;
+  /** Delivers queued notifications by logging them (the local SQS consumer); `drain()` drains now. */
+  readonly outboxWorker: OutboxWorker;
   /** Stops the server and background work; closes the database if the app opened it. */
   close(): Promise<void>;
 }
@@ -61,12 +71,14 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     if (adminKey.created) logger.info("admin API key generated", { path: adminKey.path });
 
     const clock = options.clock ?? (() => new Date());
+    const backups = LocalBackupStore.forDataDir(config.dataDir);
     const stepDeps: StepDeps = {
       db: database.db,
       logger,
       clock,
       notifications: outboxChannel,
       lockTimeoutMs: config.stepLockTimeoutMs,
+      backups,
     };
     const workflows = new LocalWorkflowRunner({
       stepDeps,
@@ -74,7 +86,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       retry: config.retry,
       ...(options.waitTimeOverrideMs !== undefined ? { waitTimeOverrideMs: options.waitTimeOverrideMs } : {}),
     });
-    const deps: ApiDeps = { db: database.db, logger, clock, workflows };
+    const deps: ApiDeps = { db: database.db, logger, clock, workflows, scheduler: localScheduler };
     const server = createLocalHttpServer({
       db: database.db,
       handlers: createAllGroupHandlers(deps),
@@ -97,6 +109,21 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       clock,
     });
     sweeper.start();
+    const schedulePoller = new SchedulePoller({
+      db: database.db,
+      workflows,
+      logger,
+      clock,
+      intervalMs: config.deprovisioning.schedulePollIntervalMs,
+    });
+    schedulePoller.start();
+    const outboxWorker = new OutboxWorker({
+      db: database.db,
+      logger,
+      clock,
+      intervalMs: config.deprovisioning.outboxDrainIntervalMs,
+    });
+    outboxWorker.start();
     const db = database;
     let closed = false;
     return {
@@ -107,12 +134,17 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       adminKeyPath: adminKey.path,
       workflows,
       sweeper,
+      backups,
+      schedulePoller,
+      outboxWorker,
       close: async () => {
         if (closed) return;
         closed = true;
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await sweeper.stop();
+        await schedulePoller.stop();
+        await outboxWorker.stop();
         // Runs in flight stay `running` in the database and resume at the next start.
         await workflows.close();
         if (ownsDatabase) await db.close();

@@ -3,6 +3,7 @@
  * in-process workflow runner; Lambdas get the Data API and Step Functions (production-deps.ts).
  */
 import type { Database } from "../db/client.ts";
+import type { Scheduler } from "../domain/scheduling/scheduler.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { WorkflowRunner } from "../workflows/workflow-runner.ts";
 
@@ -12,4 +13,6 @@ export interface ApiDeps {
   /** The current time; tests may fix it. */
   readonly clock: () => Date;
   readonly workflows: WorkflowRunner;
+  /** One-time schedules (`schedule-deprovision`): EventBridge Scheduler in AWS, the poller locally. */
+  readonly scheduler?: Scheduler;
 }

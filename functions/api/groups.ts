@@ -10,7 +10,9 @@ import { metaOperations } from "./meta.ts";
 import { operationsOperations } from "./operations.ts";
 import { progressOperations } from "./progress.ts";
 import { provisioningOperations } from "./provisioning.ts";
+import { scheduleOperations } from "./schedules.ts";
 import { templateOperations } from "./templates.ts";
+import { tenantOperations } from "./tenants.ts";
 
 export function createAllGroupHandlers(deps: ApiDeps): Record<ApiGroup, GroupHandler> {
   return {
@@ -20,5 +22,7 @@ export function createAllGroupHandlers(deps: ApiDeps): Record<ApiGroup, GroupHan
     provisioning: createGroupHandler("provisioning", provisioningOperations(deps), deps.logger),
     progress: createGroupHandler("progress", progressOperations(deps), deps.logger),
     operations: createGroupHandler("operations", operationsOperations(deps), deps.logger),
+    tenants: createGroupHandler("tenants", tenantOperations(deps), deps.logger),
+    schedules: createGroupHandler("schedules", scheduleOperations(deps), deps.logger),
   };
 }

@@ -2,8 +2,10 @@
  * Production dependencies of a Lambda, built once per container on first use: configuration from
  * the environment, the database through the RDS Data API, workflows on Step Functions.
  */
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { openDatabase } from "../db/client.ts";
+import { EventBridgeScheduler } from "../domain/scheduling/eventbridge-scheduler.ts";
 import { loadConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
 import { SfnWorkflowRunner } from "../workflows/sfn-workflow-runner.ts";
@@ -22,8 +24,26 @@ export function productionDeps(): Promise<ApiDeps> {
       ...(process.env.DEPROVISIONING_STATE_MACHINE_ARN
         ? { deprovisioning: process.env.DEPROVISIONING_STATE_MACHINE_ARN }
         : {}),
+      ...(process.env.RESTORE_STATE_MACHINE_ARN ? { restore: process.env.RESTORE_STATE_MACHINE_ARN } : {}),
     });
-    return { db, logger: createLogger(config.logLevel), clock: () => new Date(), workflows };
+    // schedule-deprovision: one-time EventBridge schedules that start the deprovisioning machine.
+    const { scheduleGroupName, schedulerRoleArn } = config.deprovisioning;
+    const deprovisioningArn = process.env.DEPROVISIONING_STATE_MACHINE_ARN;
+    const scheduler =
+      scheduleGroupName && schedulerRoleArn && deprovisioningArn
+        ? new EventBridgeScheduler(new SchedulerClient({}), {
+            groupName: scheduleGroupName,
+            roleArn: schedulerRoleArn,
+            stateMachineArn: deprovisioningArn,
+          })
+        : undefined;
+    return {
+      db,
+      logger: createLogger(config.logLevel),
+      clock: () => new Date(),
+      workflows,
+      ...(scheduler ? { scheduler } : {}),
+    };
   })();
   return deps;
 }

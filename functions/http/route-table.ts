@@ -4,8 +4,21 @@
  * document is generated from it. Request bodies and queries are validated with the zod schemas
  * named here before any handler runs.
  */
-import type { z } from "zod";
+import { z } from "zod";
 import { errorResponseSchema } from "../schemas/common.ts";
+import {
+  backupListSchema,
+  deprovisionRequestSchema,
+  dryRunSchema,
+  listSchedulesQuerySchema,
+  listTenantsQuerySchema,
+  restoreRequestSchema,
+  scheduleDeprovisionSchema,
+  scheduledOperationPageSchema,
+  scheduledOperationSchema,
+  tenantDetailSchema,
+  tenantPageSchema,
+} from "../schemas/deprovisioning.ts";
 import {
   apiKeyListSchema,
   apiKeySchema,
@@ -41,7 +54,15 @@ export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 export type Access = "public" | "admin" | "tenant";
 
 /** Handler groups: one Lambda per group in AWS, one module per group in `functions/api/`. */
-export type ApiGroup = "meta" | "templates" | "keys" | "provisioning" | "progress" | "operations";
+export type ApiGroup =
+  | "meta"
+  | "templates"
+  | "keys"
+  | "provisioning"
+  | "progress"
+  | "operations"
+  | "tenants"
+  | "schedules";
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -256,6 +277,79 @@ export const routes = {
     access: "admin",
     summary: "Mark an alert resolved",
     response: alertSchema,
+  },
+  listTenants: {
+    method: "GET",
+    path: "/api/provisioning/tenants",
+    group: "tenants",
+    access: "tenant",
+    summary: "List tenants, newest first (filter: status; paginated); a tenant_admin key sees its own",
+    query: listTenantsQuerySchema,
+    response: tenantPageSchema,
+  },
+  getTenant: {
+    method: "GET",
+    path: "/api/provisioning/tenants/{id}",
+    group: "tenants",
+    access: "tenant",
+    summary: "One tenant: status, template and version, limits, users, last run",
+    response: tenantDetailSchema,
+  },
+  deprovisionTenant: {
+    method: "POST",
+    path: "/api/provisioning/tenants/{id}/deprovision",
+    group: "tenants",
+    access: "admin",
+    summary:
+      "Deprovision a tenant (backup, notify, disable access, grace period, delete); 202 with the progress record. dryRun: 200 with what would be removed",
+    body: deprovisionRequestSchema,
+    response: z.union([progressRecordSchema, dryRunSchema]),
+    successStatus: 202,
+  },
+  scheduleDeprovision: {
+    method: "POST",
+    path: "/api/provisioning/tenants/{id}/schedule-deprovision",
+    group: "tenants",
+    access: "admin",
+    summary: "Schedule a deprovisioning at a future time (`at`, ISO 8601) with the same options",
+    body: scheduleDeprovisionSchema,
+    response: scheduledOperationSchema,
+    successStatus: 201,
+  },
+  listTenantBackups: {
+    method: "GET",
+    path: "/api/provisioning/tenants/{id}/backups",
+    group: "tenants",
+    access: "admin",
+    summary: "A tenant's backups and audit-log archives, newest first (also after it was deprovisioned)",
+    response: backupListSchema,
+  },
+  restoreTenant: {
+    method: "POST",
+    path: "/api/provisioning/tenants/{id}/restore",
+    group: "tenants",
+    access: "admin",
+    summary: "Restore a deprovisioned tenant from one of its backups; 202 with the restore run",
+    body: restoreRequestSchema,
+    response: progressRecordSchema,
+    successStatus: 202,
+  },
+  listSchedules: {
+    method: "GET",
+    path: "/api/provisioning/schedules",
+    group: "schedules",
+    access: "admin",
+    summary: "List scheduled operations, newest first (filters: status, tenantId)",
+    query: listSchedulesQuerySchema,
+    response: scheduledOperationPageSchema,
+  },
+  cancelSchedule: {
+    method: "DELETE",
+    path: "/api/provisioning/schedules/{id}",
+    group: "schedules",
+    access: "admin",
+    summary: "Cancel a scheduled operation that has not started; it never runs",
+    response: scheduledOperationSchema,
   },
 } as const satisfies Record<string, RouteSpec>;
 

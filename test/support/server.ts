@@ -34,17 +34,23 @@ export interface TestServer {
   /** Log lines the service wrote (JSON strings). */
   readonly logs: string[];
   request<T = any>(method: string, path: string, options?: RequestOptions): Promise<HttpResult<T>>;
+  /** Stops the service but keeps its database and data directory (for `restartOf`). */
+  stop(): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface StartTestServerOptions {
   readonly env?: Record<string, string>;
   readonly clock?: () => Date;
+  /** Milliseconds for every Wait state of the workflows (grace periods). */
+  readonly waitTimeOverrideMs?: number;
+  /** Start on the database and data directory of a server `stop()`ped before (a restart). */
+  readonly restartOf?: { readonly database: TestDatabase; readonly dataDir: string };
 }
 
 export async function startTestServer(options: StartTestServerOptions = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), "tp-test-"));
-  const database = await openTestDatabase({ migrate: false });
+  const dataDir = options.restartOf?.dataDir ?? mkdtempSync(join(tmpdir(), "tp-test-"));
+  const database = options.restartOf?.database ?? (await openTestDatabase({ migrate: false }));
   const config = loadConfig({ PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "debug", ...options.env });
   const logs: string[] = [];
   const logger: Logger = createLogger("debug", (line) => logs.push(line));
@@ -53,6 +59,7 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
     logger,
     database,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.waitTimeOverrideMs !== undefined ? { waitTimeOverrideMs: options.waitTimeOverrideMs } : {}),
   });
   return {
     app,
@@ -82,6 +89,9 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
         // not JSON: keep the text
       }
       return { status: res.status, body: parsed as never, headers: res.headers };
+    },
+    async stop() {
+      await app.close();
     },
     async close() {
       await app.close();

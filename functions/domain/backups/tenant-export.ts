@@ -3,7 +3,8 @@
  *
  * A backup is gzip-compressed newline-delimited JSON: a header line (format, tenant, every table
  * with its columns and row count, in restore order), then per chunk of at most `CHUNK_ROWS` rows a
- * line naming the table and a line holding the rows exactly as PostgreSQL's `json_agg` wrote them.
+ * line naming the table and a line holding, as one JSON string, the rows exactly as PostgreSQL's
+ * `json_agg` wrote them.
  * Row values never pass through JavaScript numbers or dates, so numerics, timestamps and jsonb come
  * back bit for bit (`json_populate_recordset` on restore).
  *
@@ -17,10 +18,11 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { eq, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { tenants } from "../../db/schema.ts";
-import { numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
+import { dateValue, jsonValue, numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
 import { ValidationError } from "../../shared/errors.ts";
 import { applyTenantMigrations } from "../provisioning/provisioning-steps.ts";
 import { tenantSchemaName } from "../provisioning/run-spec.ts";
+import { CORE_MIGRATION } from "../templates/tenant-migrations.ts";
 
 export const BACKUP_FORMAT = "tenant-backup";
 export const BACKUP_FORMAT_VERSION = 1;
@@ -47,6 +49,8 @@ export interface BackupHeader {
   readonly createdAt: string;
   /** In restore order: control plane first (the tenant row before its users), then the schema by foreign keys. */
   readonly tables: readonly BackupTable[];
+  /** The tenant migrations its schema had, in the order they were applied (restore replays them). */
+  readonly migrations: readonly string[];
 }
 
 export interface RowCounts {
@@ -177,6 +181,7 @@ export async function exportTenant(
 ): Promise<TenantExport> {
   const schemaName = tenantSchemaName(tenantId);
   const sources: Source[] = [];
+  let migrations: string[] = [];
   if (options.kind === "audit_logs") {
     sources.push(controlPlaneSource("audit_logs", "tenant_id", tenantId));
   } else {
@@ -188,6 +193,8 @@ export async function exportTenant(
         await tx.execute(sql.raw(`LOCK TABLE ${list} IN SHARE MODE`));
       }
       for (const t of tables) sources.push(tenantSource(schemaName, t));
+      if (tables.includes("schema_migrations"))
+        migrations = await appliedMigrations(tx, tenantId, schemaName);
     }
   }
 
@@ -210,6 +217,7 @@ export async function exportTenant(
     progressId: options.progressId,
     createdAt: options.now.toISOString(),
     tables,
+    migrations,
   };
   const lines: string[] = [JSON.stringify(header)];
   for (const [i, s] of sources.entries()) {
@@ -220,7 +228,8 @@ export async function exportTenant(
         sql`SELECT coalesce(json_agg(t), '[]'::json)::text AS rows
             FROM (SELECT * FROM ${s.from} ORDER BY ${s.order} LIMIT ${CHUNK_ROWS} OFFSET ${offset}) t`,
       );
-      lines.push(JSON.stringify({ section: s.section, table: s.table }), chunk?.rows ?? "[]");
+      // As a JSON string: json_agg's text has line breaks of its own.
+      lines.push(JSON.stringify({ section: s.section, table: s.table }), JSON.stringify(chunk?.rows ?? "[]"));
     }
   }
   const text = Buffer.from(`${lines.join("\n")}\n`, "utf8");
@@ -273,9 +282,9 @@ export function parseBackup(gzip: Uint8Array, expectedSha256: string): ParsedBac
   const chunks: BackupChunk[] = [];
   for (let i = 1; i < lines.length; i += 2) {
     const meta = JSON.parse(lines[i]!) as { section: Section; table: string };
-    const rowsJson = lines[i + 1];
-    if (rowsJson === undefined) throw new ValidationError("backup ends in the middle of a chunk");
-    chunks.push({ section: meta.section, table: meta.table, rowsJson });
+    const rows = lines[i + 1];
+    if (rows === undefined) throw new ValidationError("backup ends in the middle of a chunk");
+    chunks.push({ section: meta.section, table: meta.table, rowsJson: JSON.parse(rows) as string });
   }
   return { header, chunks };
 }
@@ -306,7 +315,7 @@ export async function restoreTenant(tx: Database, backup: ParsedBackup, now: Dat
   // Columns must still exist: a backup column with nowhere to go would be data silently lost.
   const insertColumns = new Map<string, readonly string[]>();
   const tenantTables = header.tables.filter((t) => t.section === "tenantSchema");
-  const migrations = tenantTables.some((t) => t.table === "schema_migrations") ? migrationNames(backup) : [];
+  const migrations = header.migrations;
   if (tenantTables.length > 0) {
     await applyTenantMigrations(tx, header.tenantId, migrations);
     await tx.execute(sql.raw(`DELETE FROM ${safeIdentifier(schemaName)}.schema_migrations`));
@@ -364,13 +373,34 @@ export async function restoreTenant(tx: Database, backup: ParsedBackup, now: Dat
   return restored;
 }
 
-/** The tenant migrations the backed-up schema had, in the order they were applied. */
-function migrationNames(backup: ParsedBackup): string[] {
-  const rows = backup.chunks
-    .filter((c) => c.section === "tenantSchema" && c.table === "schema_migrations")
-    .flatMap((c) => JSON.parse(c.rowsJson) as { name: string; applied_at: string }[]);
-  return rows
-    .sort((a, b) => Date.parse(a.applied_at) - Date.parse(b.applied_at) || a.name.localeCompare(b.name))
+/**
+ * The tenant migrations a schema has, in the order they were applied. `schema_migrations` records
+ * when, but one RunMigrations applies several in one transaction (one timestamp); the template's
+ * list (or the custom spec's) gives their order then.
+ */
+async function appliedMigrations(tx: Database, tenantId: string, schemaName: string): Promise<string[]> {
+  const applied = await queryRows<{ name: string; applied_at: unknown }>(
+    tx,
+    sql.raw(`SELECT name, applied_at FROM ${safeIdentifier(schemaName)}.schema_migrations`),
+  );
+  const [listed] = await queryRows<{ migrations: unknown }>(
+    tx,
+    sql`SELECT coalesce(
+          (SELECT v.migrations FROM tenants t
+           JOIN tenant_template_versions v ON v.template_id = t.template_id AND v.version = t.template_version
+           WHERE t.id = ${tenantId}),
+          (SELECT p.metadata -> 'customTemplate' -> 'migrations' FROM tenant_provisioning_progress p
+           WHERE p.tenant_id = ${tenantId} AND p.kind = 'provision' ORDER BY p.created_at DESC LIMIT 1),
+          '[]'::jsonb) AS migrations`,
+  );
+  const order = jsonValue<string[] | null>(listed?.migrations) ?? [];
+  const rank = (name: string) => {
+    const i = order.indexOf(name);
+    return i >= 0 ? i : name === CORE_MIGRATION ? -1 : order.length;
+  };
+  return applied
+    .map((r) => ({ name: r.name, at: dateValue(r.applied_at)?.getTime() ?? 0 }))
+    .sort((a, b) => a.at - b.at || rank(a.name) - rank(b.name) || a.name.localeCompare(b.name))
     .map((r) => r.name);
 }
 

@@ -84,7 +84,8 @@ export async function cancelRun(deps: ProvisioningDeps, id: string, actor: Actor
     // Provisioning: tenant `cancelled`; deprovisioning in its grace period: access given back.
     await RUN_OUTCOME_HOOKS[run.kind]?.onCancelled?.(tx, run, now);
     await audit(tx, actor, "progress.cancel", run, { previousStatus: run.status });
-    return updated;
+    // The hook may have added to the record (a deprovisioning notes the access it gave back).
+    return (await getProgressRow(tx, id)) ?? updated;
   });
   if (row.executionRef) {
     await workflows.stop(row.executionRef, "cancelled by an operator").catch((error: unknown) => {
