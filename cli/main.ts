@@ -28,6 +28,7 @@ import { progressCommands } from "./commands/progress.ts";
 import { provisionCommands } from "./commands/provision.ts";
 import { statsCommands } from "./commands/stats.ts";
 import { templateCommands } from "./commands/templates.ts";
+import { tenantCommands } from "./commands/tenants.ts";
 import {
   ApiError,
   ApiUnreachableError,
@@ -46,14 +47,20 @@ const GROUPS: readonly Group[] = [
   { name: "template", summary: "Tenant templates: list, show, versions, create, update, delete" },
   { name: "provision", summary: "Provision a tenant from a template or from a spec file" },
   { name: "progress", summary: "Runs: list, show (--watch), cancel, retry a step, recover, clean up" },
-  { name: "keys", summary: "API keys: create, list, revoke" },
+  { name: "deprovision", summary: "Deprovision a tenant now (or --dry-run), or schedule it" },
+  { name: "schedules", summary: "Scheduled deprovisionings: list, cancel" },
+  { name: "tenants", summary: "Tenants: list, show" },
+  { name: "backups", summary: "A tenant's backups" },
+  { name: "restore", summary: "Restore a tenant from a backup" },
   { name: "stats", summary: "Run statistics" },
+  { name: "keys", summary: "API keys: create, list, revoke" },
 ];
 
 export const COMMANDS: readonly Command[] = [
   ...templateCommands,
   ...provisionCommands,
   ...progressCommands,
+  ...tenantCommands,
   ...statsCommands,
   ...keyCommands,
 ];
@@ -289,13 +296,13 @@ export async function runCli(io: CliIo): Promise<number> {
     return (await command.run(ctx)) ?? EXIT.ok;
   } catch (error) {
     if (error instanceof UsageError) return usageFailure(error.message, commandHelp(command));
-    io.stderr.write(errorText(error, errStyle, apiUrlText));
+    io.stderr.write(errorText(error, errStyle));
     return exitCodeOf(error);
   }
 }
 
 /** An error as the operator reads it on stderr: the API's message, then each field it named. */
-function errorText(error: unknown, style: Style, apiUrl: string): string {
+function errorText(error: unknown, style: Style): string {
   if (error instanceof InterruptedError) return `${error.message}\n`;
   const message = error instanceof Error ? error.message : String(error);
   const lines = [`${style.red("error:")} ${message}`];
@@ -311,7 +318,7 @@ function errorText(error: unknown, style: Style, apiUrl: string): string {
   if (error instanceof ApiUnreachableError) {
     lines.push(
       style.dim(
-        `hint: is the service running there (npm start)? --api-url or TENANT_API_URL set where it is (now ${apiUrl})`,
+        `hint: is the service running (npm start)? Point the CLI at it with --api-url or TENANT_API_URL.`,
       ),
     );
   }

@@ -1,5 +1,13 @@
 /** Human views of the API's records: the types are the API's own, inferred from its zod schemas. */
 import type { z } from "zod";
+import type {
+  Backup,
+  dryRunSchema,
+  ScheduledOperation,
+  scheduledOperationPageSchema,
+  TenantDetail,
+  tenantPageSchema,
+} from "../functions/schemas/deprovisioning.ts";
 import type { apiKeySchema, createdApiKeySchema } from "../functions/schemas/keys.ts";
 import type { ProvisioningStats } from "../functions/schemas/operations.ts";
 import type { ProgressRecord, progressPageSchema } from "../functions/schemas/progress.ts";
@@ -281,4 +289,165 @@ export function statsView(s: ProvisioningStats, style: Style): string {
     style,
   );
   return `${head}\n${style.bold("Templates")}\n${templates}\n${style.bold("Steps")}\n${steps}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tenants, deprovisioning, schedules, backups
+// ---------------------------------------------------------------------------------------------
+
+/** `1.2 MB` (powers of 1024, as file sizes are usually read). */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+export function tenantList(page: z.output<typeof tenantPageSchema>, style: Style): string {
+  return (
+    table(
+      page.items,
+      [
+        { header: "ID", value: (t) => t.id },
+        { header: "SLUG", value: (t) => t.slug ?? "" },
+        { header: "NAME", value: (t) => t.name },
+        { header: "STATUS", value: (t) => colorStatus(t.status, style) },
+        {
+          header: "TEMPLATE",
+          value: (t) => (t.templateId ? `${t.templateId} v${t.templateVersion ?? "?"}` : ""),
+        },
+        { header: "CREATED", value: (t) => formatTime(t.createdAt) },
+      ],
+      style,
+    ) + pageFooter(page, style)
+  );
+}
+
+export function tenantDetails(t: TenantDetail, style: Style): string {
+  const template = t.template
+    ? `${t.template.name ?? t.template.id} (${t.template.id}, version ${t.template.version ?? "?"})`
+    : undefined;
+  const last = t.lastRun
+    ? `${t.lastRun.kind} ${colorStatus(t.lastRun.status, style)} ${t.lastRun.id}` +
+      (t.lastRun.error ? ` ${style.red(t.lastRun.error)}` : "")
+    : undefined;
+  return details(
+    [
+      ["ID", t.id],
+      ["Name", t.name],
+      ["Slug", t.slug ?? undefined],
+      ["Subdomain", t.subdomain ?? undefined],
+      ["Status", colorStatus(t.status, style)],
+      ["Template", template],
+      ["Users", String(t.users)],
+      ["Limits", compact(t.limits)],
+      ["Settings", compact(t.settings)],
+      ["Last run", last],
+      ["Created", formatTime(t.createdAt)],
+      ["Updated", formatTime(t.updatedAt)],
+    ],
+    style,
+  );
+}
+
+const optionsText = (o: ScheduledOperation["options"]) =>
+  [
+    `grace ${o.gracePeriodHours} h`,
+    ...(o.preserveAuditLogs ? ["preserve audit logs"] : []),
+    ...(o.preserveBackups ? ["preserve backups"] : []),
+    ...(o.notifyUsers ? ["notify users"] : []),
+  ].join(", ");
+
+export function scheduleList(page: z.output<typeof scheduledOperationPageSchema>, style: Style): string {
+  return (
+    table(
+      page.items,
+      [
+        { header: "ID", value: (s) => s.id },
+        { header: "TENANT", value: (s) => s.tenantId },
+        { header: "RUN AT", value: (s) => formatTime(s.runAt) },
+        { header: "STATUS", value: (s) => colorStatus(s.status, style) },
+        { header: "RUN", value: (s) => s.progressId ?? "" },
+        { header: "OPTIONS", value: (s) => optionsText(s.options) },
+      ],
+      style,
+    ) + pageFooter(page, style)
+  );
+}
+
+export function scheduleDetails(s: ScheduledOperation, style: Style): string {
+  return details(
+    [
+      ["Schedule", s.id],
+      ["Kind", s.kind],
+      ["Tenant", s.tenantId],
+      ["Run at", formatTime(s.runAt)],
+      ["Status", colorStatus(s.status, style)],
+      ["Options", optionsText(s.options)],
+      ["Run", s.progressId ?? undefined],
+      ["Error", s.error ? style.red(s.error) : undefined],
+      ["Created", formatTime(s.createdAt)],
+      ["Cancelled", s.cancelledAt ? formatTime(s.cancelledAt) : undefined],
+    ],
+    style,
+  );
+}
+
+export function backupList(items: readonly Backup[], style: Style): string {
+  return table(
+    items,
+    [
+      { header: "ID", value: (b) => b.id },
+      { header: "KIND", value: (b) => b.kind },
+      { header: "SIZE", value: (b) => formatBytes(b.sizeBytes), right: true },
+      { header: "STORE", value: (b) => b.store },
+      { header: "PRESERVED", value: (b) => yesNo(b.preserved) },
+      { header: "CREATED", value: (b) => formatTime(b.createdAt) },
+      { header: "DELETED", value: (b) => (b.deletedAt ? style.yellow(formatTime(b.deletedAt)) : "") },
+      { header: "SHA-256", value: (b) => b.sha256.slice(0, 16) },
+    ],
+    style,
+  );
+}
+
+export function dryRunView(report: z.output<typeof dryRunSchema>, style: Style): string {
+  const rows = [
+    ...Object.entries(report.wouldRemove.controlPlane).map(([table, n]) => ({ table, n, what: "remove" })),
+    ...Object.entries(report.wouldRemove.tenantSchema).map(([table, n]) => ({
+      table: `${report.schema}.${table}`,
+      n,
+      what: "remove",
+    })),
+    ...Object.entries(report.wouldKeep).map(([table, n]) => ({ table, n, what: "keep" })),
+  ];
+  return (
+    `${style.bold("Dry run")}: nothing was changed.\n` +
+    details(
+      [
+        ["Tenant", report.tenantId],
+        ["Schema", `${report.schema}${report.schemaExists ? "" : " (does not exist)"}`],
+        ["Options", optionsText(report.options)],
+        [
+          "Backup",
+          `about ${formatBytes(report.backupEstimate.compressedBytes)} compressed ` +
+            `(${formatBytes(report.backupEstimate.uncompressedBytes)} uncompressed)`,
+        ],
+      ],
+      style,
+    ) +
+    "\n" +
+    table(
+      rows,
+      [
+        { header: "TABLE", value: (r) => r.table },
+        { header: "ROWS", value: (r) => String(r.n), right: true },
+        { header: "ACTION", value: (r) => (r.what === "remove" ? style.red("remove") : style.green("keep")) },
+      ],
+      style,
+    )
+  );
 }
