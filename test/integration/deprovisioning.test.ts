@@ -202,7 +202,7 @@ describe("deprovisioning", () => {
     expect((await server.request("GET", `${API}/tenants/${tenantId}`, { key })).status).toBe(200);
     const emails = (
       await h.rows<{ email: string }>(
-        sql`SELECT email FROM users WHERE tenant_id = ${tenantId} ORDER BY email`,
+        sql`SELECT email FROM users WHERE tenant_id = ${tenantId}::uuid ORDER BY email`,
       )
     ).map((r) => r.email);
     expect(emails.length).toBeGreaterThan(1);
@@ -253,7 +253,7 @@ describe("deprovisioning", () => {
 
     // Assess: one notice per user
     const notices = await h.rows<{ recipient: string }>(
-      sql`SELECT recipient FROM notifications_outbox WHERE progress_id = ${run.id} AND kind = 'deprovisioning_notice' ORDER BY recipient`,
+      sql`SELECT recipient FROM notifications_outbox WHERE progress_id = ${run.id}::uuid AND kind = 'deprovisioning_notice' ORDER BY recipient`,
     );
     expect(notices.map((n) => n.recipient)).toEqual(emails);
 
@@ -264,7 +264,7 @@ describe("deprovisioning", () => {
       tenant_backups: 1,
     });
     const [tombstone] = await h.rows<Record<string, unknown>>(
-      sql`SELECT slug, subdomain, name, status, settings::text AS settings FROM tenants WHERE id = ${tenantId}`,
+      sql`SELECT slug, subdomain, name, status, settings::text AS settings FROM tenants WHERE id = ${tenantId}::uuid`,
     );
     expect(tombstone).toEqual({
       slug: null,
@@ -274,7 +274,7 @@ describe("deprovisioning", () => {
       settings: "{}",
     });
     const runsText = await h.rows<{ m: string }>(
-      sql`SELECT metadata::text AS m FROM tenant_provisioning_progress WHERE tenant_id = ${tenantId}`,
+      sql`SELECT metadata::text AS m FROM tenant_provisioning_progress WHERE tenant_id = ${tenantId}::uuid`,
     );
     expect(runsText.some((r) => r.m.includes(adminEmail))).toBe(false);
   });
@@ -297,7 +297,7 @@ describe("deprovisioning", () => {
     expect(existsSync(join(server.dataDir, "backups", full.location))).toBe(false);
     expect(archive).toMatchObject({ preserved: true, deletedAt: null });
     const kept = await h.rows<{ action: string }>(
-      sql`SELECT action FROM audit_logs WHERE tenant_id = ${tenantId} ORDER BY created_at`,
+      sql`SELECT action FROM audit_logs WHERE tenant_id = ${tenantId}::uuid ORDER BY created_at`,
     );
     expect(kept.map((a) => a.action)).toEqual(
       expect.arrayContaining(["provision.start", "deprovision.start"]),
@@ -316,7 +316,7 @@ describe("deprovisioning", () => {
     });
     // The deprovisioning was audited with its options.
     const [start] = await h.rows<{ details: unknown }>(
-      sql`SELECT details FROM audit_logs WHERE tenant_id = ${tenantId} AND action = 'deprovision.start'`,
+      sql`SELECT details FROM audit_logs WHERE tenant_id = ${tenantId}::uuid AND action = 'deprovision.start'`,
     );
     expect(JSON.stringify(start!.details)).toContain("preserveAuditLogs");
   });
@@ -329,17 +329,17 @@ describe("deprovisioning", () => {
     const snapshot = async () => ({
       tenant: (
         await h.rows<{ t: string }>(
-          sql`SELECT (to_jsonb(t) - 'updated_at')::text AS t FROM tenants t WHERE id = ${tenantId}`,
+          sql`SELECT (to_jsonb(t) - 'updated_at')::text AS t FROM tenants t WHERE id = ${tenantId}::uuid`,
         )
       )[0]!.t,
       users: (
         await h.rows<{ u: string }>(
-          sql`SELECT json_agg(u ORDER BY u.id)::text AS u FROM users u WHERE tenant_id = ${tenantId}`,
+          sql`SELECT json_agg(u ORDER BY u.id)::text AS u FROM users u WHERE tenant_id = ${tenantId}::uuid`,
         )
       )[0]!.u,
       keys: (
         await h.rows<{ k: string }>(
-          sql`SELECT json_agg(k ORDER BY k.id)::text AS k FROM api_keys k WHERE tenant_id = ${tenantId}`,
+          sql`SELECT json_agg(k ORDER BY k.id)::text AS k FROM api_keys k WHERE tenant_id = ${tenantId}::uuid`,
         )
       )[0]!.k,
     });
@@ -368,7 +368,7 @@ describe("deprovisioning", () => {
     });
     expectError(again, 409);
     const audited = await h.countOf(
-      sql`SELECT count(*) AS n FROM audit_logs WHERE tenant_id = ${tenantId} AND action = 'tenant.restore'`,
+      sql`SELECT count(*) AS n FROM audit_logs WHERE tenant_id = ${tenantId}::uuid AND action = 'tenant.restore'`,
     );
     expect(audited).toBe(1);
   });
@@ -394,7 +394,9 @@ describe("deprovisioning", () => {
     expect(run.status).toBe("failed");
     expect(run.error).toMatch(/VerifyBackup failed: .*failed to decrypt/);
     expect(await h.schemaExists(tenantId)).toBe(false);
-    const [tenant] = await h.rows<{ status: string }>(sql`SELECT status FROM tenants WHERE id = ${tenantId}`);
+    const [tenant] = await h.rows<{ status: string }>(
+      sql`SELECT status FROM tenants WHERE id = ${tenantId}::uuid`,
+    );
     expect(tenant!.status).toBe("deprovisioned");
   });
 
@@ -402,12 +404,12 @@ describe("deprovisioning", () => {
     // Prepare
     const { tenantId } = await h.provisionTenant();
     const content = await h.schemaContent(tenantId);
-    const users = await h.countOf(sql`SELECT count(*) AS n FROM users WHERE tenant_id = ${tenantId}`);
+    const users = await h.countOf(sql`SELECT count(*) AS n FROM users WHERE tenant_id = ${tenantId}::uuid`);
     const totals = async () =>
       h.rows(
         sql`SELECT (SELECT count(*) FROM tenant_provisioning_progress) AS runs, (SELECT count(*) FROM audit_logs) AS audit,
                    (SELECT count(*) FROM tenant_backups) AS backups, (SELECT count(*) FROM scheduled_operations) AS schedules,
-                   (SELECT status FROM tenants WHERE id = ${tenantId}) AS status,
+                   (SELECT status FROM tenants WHERE id = ${tenantId}::uuid) AS status,
                    (SELECT count(*) FROM api_keys WHERE revoked_at IS NULL) AS keys`,
       );
     const before = await totals();
@@ -476,7 +478,9 @@ describe("deprovisioning", () => {
     expectError(await server.request("DELETE", `${API}/schedules/${randomUUID()}`), 404);
     expect(await runs()).toBe(runsBefore);
     expect(await schedules()).toBe(schedulesBefore);
-    const [tenant] = await h.rows<{ status: string }>(sql`SELECT status FROM tenants WHERE id = ${tenantId}`);
+    const [tenant] = await h.rows<{ status: string }>(
+      sql`SELECT status FROM tenants WHERE id = ${tenantId}::uuid`,
+    );
     expect(tenant!.status).toBe("active");
   });
 
@@ -581,7 +585,7 @@ describe("deprovisioning with a grace period", () => {
     );
     const content = await h.schemaContent(tenantId);
     const users = await h.rows<{ id: string; status: string }>(
-      sql`SELECT id, status FROM users WHERE tenant_id = ${tenantId} ORDER BY id`,
+      sql`SELECT id, status FROM users WHERE tenant_id = ${tenantId}::uuid ORDER BY id`,
     );
 
     // Act: deprovision with a grace period, wait until access is disabled
@@ -602,12 +606,12 @@ describe("deprovisioning with a grace period", () => {
     expect((await server.request("GET", `${API}/tenants/${tenantId}`, { key })).status).toBe(401);
     expect(await h.schemaContent(tenantId)).toEqual(content);
     const [suspended] = await h.rows<{ status: string }>(
-      sql`SELECT status FROM tenants WHERE id = ${tenantId}`,
+      sql`SELECT status FROM tenants WHERE id = ${tenantId}::uuid`,
     );
     expect(suspended!.status).toBe("suspended");
     expect(
       await h.countOf(
-        sql`SELECT count(*) AS n FROM users WHERE tenant_id = ${tenantId} AND status <> 'disabled'`,
+        sql`SELECT count(*) AS n FROM users WHERE tenant_id = ${tenantId}::uuid AND status <> 'disabled'`,
       ),
     ).toBe(0);
     expectError(await server.request("POST", `${API}/tenants/${tenantId}/deprovision`, { body: {} }), 409);
@@ -622,11 +626,13 @@ describe("deprovisioning with a grace period", () => {
     expect(cancelled.body.warnings.map((w: any) => w.code)).toContain("access_restored");
     expect((await server.request("GET", `${API}/tenants/${tenantId}`, { key })).status).toBe(200);
     expect((await server.request("GET", `${API}/tenants/${tenantId}`, { key: revokedKey })).status).toBe(401);
-    const [tenant] = await h.rows<{ status: string }>(sql`SELECT status FROM tenants WHERE id = ${tenantId}`);
+    const [tenant] = await h.rows<{ status: string }>(
+      sql`SELECT status FROM tenants WHERE id = ${tenantId}::uuid`,
+    );
     expect(tenant!.status).toBe("active");
     expect(
       await h.rows<{ id: string; status: string }>(
-        sql`SELECT id, status FROM users WHERE tenant_id = ${tenantId} ORDER BY id`,
+        sql`SELECT id, status FROM users WHERE tenant_id = ${tenantId}::uuid ORDER BY id`,
       ),
     ).toEqual(users);
     expect(await h.schemaContent(tenantId)).toEqual(content);
@@ -691,7 +697,9 @@ describe("scheduled deprovisioning", () => {
     expect(run.metadata.scheduledOperationId).toBe(schedule.id);
     expect(stepOf(run, "NotifyUsers").status).toBe("completed");
     expect((await deprovisionRuns(tenantId)).total).toBe(1);
-    const [tenant] = await h.rows<{ status: string }>(sql`SELECT status FROM tenants WHERE id = ${tenantId}`);
+    const [tenant] = await h.rows<{ status: string }>(
+      sql`SELECT status FROM tenants WHERE id = ${tenantId}::uuid`,
+    );
     expect(tenant!.status).toBe("deprovisioned");
   });
 
@@ -721,7 +729,9 @@ describe("scheduled deprovisioning", () => {
     expect(cancelled.body.status).toBe("cancelled");
     expect((await scheduleOf(schedule.id)).status).toBe("cancelled");
     expect((await deprovisionRuns(tenantId)).total).toBe(0);
-    const [tenant] = await h.rows<{ status: string }>(sql`SELECT status FROM tenants WHERE id = ${tenantId}`);
+    const [tenant] = await h.rows<{ status: string }>(
+      sql`SELECT status FROM tenants WHERE id = ${tenantId}::uuid`,
+    );
     expect(tenant!.status).toBe("active");
     expectError(await server.request("DELETE", `${API}/schedules/${schedule.id}`), 409);
     const audit = await h.rows<{ action: string }>(

@@ -145,7 +145,7 @@ function controlPlaneSource(table: string, key: "id" | "tenant_id", tenantId: st
   return {
     section: "controlPlane",
     table,
-    from: sql`${t} WHERE ${sql.raw(safeIdentifier(key))} = ${tenantId}`,
+    from: sql`${t} WHERE ${sql.raw(safeIdentifier(key))} = ${tenantId}::uuid`,
     order: sql.raw("id"),
     columnsSchema: sql`current_schema()`,
   };
@@ -388,9 +388,9 @@ async function appliedMigrations(tx: Database, tenantId: string, schemaName: str
     sql`SELECT coalesce(
           (SELECT v.migrations FROM tenants t
            JOIN tenant_template_versions v ON v.template_id = t.template_id AND v.version = t.template_version
-           WHERE t.id = ${tenantId}),
+           WHERE t.id = ${tenantId}::uuid),
           (SELECT p.metadata -> 'customTemplate' -> 'migrations' FROM tenant_provisioning_progress p
-           WHERE p.tenant_id = ${tenantId} AND p.kind = 'provision' ORDER BY p.created_at DESC LIMIT 1),
+           WHERE p.tenant_id = ${tenantId}::uuid AND p.kind = 'provision' ORDER BY p.created_at DESC LIMIT 1),
           '[]'::jsonb) AS migrations`,
   );
   const order = jsonValue<string[] | null>(listed?.migrations) ?? [];

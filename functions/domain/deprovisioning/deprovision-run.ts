@@ -4,7 +4,7 @@
  * record's metadata — the options, the backup, and exactly what DisableAccess changed, so that a
  * cancel during the grace period can put it back.
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, ne } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { provisioningProgress, scheduledOperations, tenants } from "../../db/schema.ts";
 import type { DeprovisioningOptions } from "../../schemas/deprovisioning.ts";
@@ -151,9 +151,7 @@ export async function createDeprovisionRun(
       and(
         eq(scheduledOperations.tenantId, tenant.id),
         eq(scheduledOperations.status, "scheduled"),
-        ...(input.scheduledOperationId
-          ? [sql`${scheduledOperations.id} <> ${input.scheduledOperationId}`]
-          : []),
+        ...(input.scheduledOperationId ? [ne(scheduledOperations.id, input.scheduledOperationId)] : []),
       ),
     )
     .returning({ externalRef: scheduledOperations.externalRef });

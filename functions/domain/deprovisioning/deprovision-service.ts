@@ -111,7 +111,7 @@ export async function dryRunDeprovisioning(
     if (table_name === "tenant_backups" || table_name === "tenant_provisioning_progress") continue;
     const [row] = await queryRows<{ n: unknown }>(
       db,
-      sql`SELECT count(*) AS n FROM ${sql.raw(safeIdentifier(table_name))} WHERE tenant_id = ${tenantId}`,
+      sql`SELECT count(*) AS n FROM ${sql.raw(safeIdentifier(table_name))} WHERE tenant_id = ${tenantId}::uuid`,
     );
     const n = numberValue(row?.n);
     if (n > 0) controlPlane[table_name] = n;

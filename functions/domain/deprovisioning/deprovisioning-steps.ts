@@ -253,7 +253,7 @@ export const cleanupDataStep = deprovisioningStep(
         .where(
           and(
             eq(notificationsOutbox.tenantId, tenantId),
-            sql`NOT (${notificationsOutbox.progressId} IS NOT DISTINCT FROM ${progressId} AND ${notificationsOutbox.kind} = 'deprovisioning_notice')`,
+            sql`NOT (${notificationsOutbox.progressId} IS NOT DISTINCT FROM ${progressId}::uuid AND ${notificationsOutbox.kind} = 'deprovisioning_notice')`,
           ),
         )
         .returning({ id: notificationsOutbox.id }),
@@ -272,7 +272,7 @@ export const cleanupDataStep = deprovisioningStep(
       if (HANDLED_TABLES.has(table_name)) continue;
       const rows = await queryRows(
         tx,
-        sql`DELETE FROM ${sql.raw(safeIdentifier(table_name))} WHERE tenant_id = ${tenantId} RETURNING 1 AS one`,
+        sql`DELETE FROM ${sql.raw(safeIdentifier(table_name))} WHERE tenant_id = ${tenantId}::uuid RETURNING 1 AS one`,
       );
       removed[table_name] = rows.length;
     }
@@ -285,7 +285,7 @@ export const cleanupDataStep = deprovisioningStep(
     await tx.execute(sql`
       UPDATE tenant_provisioning_progress
       SET metadata = (coalesce(metadata, '{}'::jsonb)${sql.raw(scrub)}) || jsonb_build_object('personalDataRemovedAt', ${now.toISOString()}::text)
-      WHERE tenant_id = ${tenantId} AND id <> ${progressId}
+      WHERE tenant_id = ${tenantId}::uuid AND id <> ${progressId}::uuid
         AND coalesce(metadata, '{}'::jsonb) ?| ${sql.raw(`ARRAY[${PERSONAL_METADATA.map((k) => `'${k}'`).join(", ")}]`)}`);
     await tx
       .update(tenants)

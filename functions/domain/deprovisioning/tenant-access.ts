@@ -30,7 +30,7 @@ export async function disableAccess(
   const disabled = await queryRows<{ id: string; previous: string }>(
     tx,
     sql`UPDATE users u SET status = 'disabled', updated_at = ${now.toISOString()}::timestamptz
-        FROM (SELECT id, status FROM users WHERE tenant_id = ${tenantId} AND status <> 'disabled' FOR UPDATE) old
+        FROM (SELECT id, status FROM users WHERE tenant_id = ${tenantId}::uuid AND status <> 'disabled' FOR UPDATE) old
         WHERE u.id = old.id
         RETURNING u.id AS id, old.status AS previous`,
   );
@@ -68,7 +68,7 @@ export async function reenableAccess(
           tx,
           sql`UPDATE users u SET status = prev.status, updated_at = ${now.toISOString()}::timestamptz
               FROM jsonb_to_recordset(${JSON.stringify(access.users)}::jsonb) AS prev(id uuid, status text)
-              WHERE u.id = prev.id AND u.tenant_id = ${tenantId} AND u.status = 'disabled'
+              WHERE u.id = prev.id AND u.tenant_id = ${tenantId}::uuid AND u.status = 'disabled'
               RETURNING u.id AS id`,
         );
   return { apiKeys: keys.length, users: restored.length };
