@@ -159,7 +159,7 @@ describe("the deprovisioning route", () => {
       "RecordFailure",
     ];
     const machine = new StateMachine(runnable(text), { validationOptions: { checkArn: false } });
-    const execution = machine.run(input, {
+    const execution = machine.run(input as never, {
       overrides: {
         taskResourceLocalHandlers: Object.fromEntries(names.map((n) => [n, handler(n)])) as never,
         waitTimeOverrides: { GracePeriod: 0 },

@@ -68,7 +68,7 @@ describe("EventBridgeScheduler", () => {
     schedulerMock
       .on(DeleteScheduleCommand)
       .resolvesOnce({})
-      .rejectsOnce(new ResourceNotFoundException({ message: "gone", $metadata: {} }));
+      .rejectsOnce(new ResourceNotFoundException({ message: "gone", Message: "gone", $metadata: {} }));
     const scheduler = new EventBridgeScheduler(new SchedulerClient({ region: "eu-west-1" }), OPTIONS);
 
     // Act
