@@ -295,7 +295,10 @@ export async function runCli(io: CliIo): Promise<number> {
   try {
     return (await command.run(ctx)) ?? EXIT.ok;
   } catch (error) {
-    if (error instanceof UsageError) return usageFailure(error.message, commandHelp(command));
+    if (error instanceof UsageError) {
+      const named = COMMANDS.find((c) => c.path.join(" ") === error.command.join(" "));
+      return usageFailure(error.message, commandHelp(named ?? command));
+    }
     io.stderr.write(errorText(error, errStyle));
     return exitCodeOf(error);
   }

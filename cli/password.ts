@@ -50,7 +50,6 @@ export function promptHidden(
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     let value = "";
-    prompt.write(question);
     const restore = () => {
       input.off("data", onData);
       input.setRawMode?.(false);
@@ -77,7 +76,9 @@ export function promptHidden(
       }
     };
     input.setEncoding("utf8");
+    // Echo off before the question shows: whatever is typed once it is visible stays hidden.
     input.setRawMode?.(true);
+    prompt.write(question);
     input.on("data", onData);
     input.resume();
   });

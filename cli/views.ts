@@ -22,6 +22,7 @@ import {
   type Style,
   table,
 } from "./render.ts";
+import { gracePeriodEnd } from "./watch.ts";
 
 type Page = { total: number; limit: number; offset: number; items: readonly unknown[] };
 
@@ -124,6 +125,7 @@ export function runList(page: z.output<typeof progressPageSchema>, style: Style)
 }
 
 export function runDetails(run: ProgressRecord, style: Style): string {
+  const waiting = gracePeriodEnd(run);
   const elapsed =
     run.startedAt && run.completedAt ? Date.parse(run.completedAt) - Date.parse(run.startedAt) : null;
   const head = details(
@@ -141,6 +143,7 @@ export function runDetails(run: ProgressRecord, style: Style): string {
       ["Finished", run.completedAt ? formatTime(run.completedAt) : undefined],
       ["Duration", elapsed === null ? undefined : formatDuration(elapsed)],
       ["Error", run.error ? style.red(run.error) : undefined],
+      ["Waiting", waiting ? `for the grace period to end at ${formatTime(waiting)}` : undefined],
     ],
     style,
   );

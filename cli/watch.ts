@@ -12,7 +12,14 @@
 import type { ProgressRecord, ProgressStep, RunStatus } from "../functions/schemas/progress.ts";
 import type { ApiClient } from "./api-client.ts";
 import { ApiUnreachableError, InterruptedError } from "./errors.ts";
-import { colorStatus, formatDuration, progressBar, type Style, truncateVisible } from "./render.ts";
+import {
+  colorStatus,
+  formatDuration,
+  formatTime,
+  progressBar,
+  type Style,
+  truncateVisible,
+} from "./render.ts";
 
 export type WatchMode = "live" | "lines" | "silent";
 
@@ -238,8 +245,26 @@ export function frameLines(record: ProgressRecord, style: Style, spinner: string
       lines.push(sub);
     }
   }
+  const waiting = gracePeriodEnd(record);
+  if (waiting) lines.push(style.dim(`  waiting for the grace period to end at ${formatTime(waiting)}`));
   for (const w of record.warnings) lines.push(style.yellow(`  warning: ${w.message}`));
   return lines;
+}
+
+/**
+ * The end of a deprovisioning's grace period while the run waits for it: no step is running and
+ * the next is pending. The time is in the run's metadata (`access.deleteAfter`), which the
+ * schema leaves open; without it nothing is shown.
+ */
+export function gracePeriodEnd(record: ProgressRecord): string | undefined {
+  if (record.kind !== "deprovision" || record.status !== "running") return undefined;
+  if (record.steps.some((s) => s.status === "running")) return undefined;
+  const access = record.metadata.access;
+  const deleteAfter =
+    typeof access === "object" && access !== null
+      ? (access as { deleteAfter?: unknown }).deleteAfter
+      : undefined;
+  return typeof deleteAfter === "string" && Date.parse(deleteAfter) > Date.now() ? deleteAfter : undefined;
 }
 
 function stepIcon(status: string, style: Style, spinner: string): string {
@@ -279,6 +304,10 @@ class LineView implements View {
     }
     if (before && before.status !== record.status && !isFinished(record)) {
       out.push(`run ${record.id}: ${colorStatus(record.status, this.#style)}`);
+    }
+    const waiting = gracePeriodEnd(record);
+    if (waiting && (!before || !gracePeriodEnd(before))) {
+      out.push(`run ${record.id}: waiting for the grace period to end at ${formatTime(waiting)}`);
     }
     record.steps.forEach((step, i) => {
       const old = before?.steps.find((s) => s.name === step.name);
