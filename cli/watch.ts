@@ -150,13 +150,14 @@ function outcomeLines(record: ProgressRecord, style: Style): string[] {
     return [style.green(`Run ${record.id} completed${elapsed ? ` in ${elapsed}` : ""}.`)];
   }
   const lines = [style.red(`Run ${record.id} ${record.status}${record.error ? `: ${record.error}` : ""}`)];
-  if (record.status === "failed" && record.kind === "provision") {
+  if (record.status === "failed") {
+    // Every kind of run resumes (recover, retry); only a provisioning has something to clean up.
     const step = record.steps.find((s) => s.status === "failed");
     lines.push(
       style.dim(
         `Next: tenant-provisioning progress recover ${record.id}` +
           (step ? ` | progress retry ${record.id} ${step.id}` : "") +
-          ` | progress cleanup ${record.id}`,
+          (record.kind === "provision" ? ` | progress cleanup ${record.id}` : ""),
       ),
     );
   }
