@@ -319,6 +319,11 @@ describe("deprovisioning", () => {
       sql`SELECT details FROM audit_logs WHERE tenant_id = ${tenantId}::uuid AND action = 'deprovision.start'`,
     );
     expect(JSON.stringify(start!.details)).toContain("preserveAuditLogs");
+    // Neither the deleted backup nor the audit-log archive can restore the tenant.
+    for (const backupId of [full.id, archive.id]) {
+      const res = await server.request("POST", `${API}/tenants/${tenantId}/restore`, { body: { backupId } });
+      expectError(res, 409);
+    }
   });
 
   it("restoring from the backup gives back the tenant with identical row counts and content", async () => {
@@ -639,6 +644,30 @@ describe("deprovisioning with a grace period", () => {
     expect((await h.progressOf(started.id)).status).toBe("cancelled");
     expectError(await server.request("POST", `${API}/progress/${started.id}/recover`), 409);
     expectError(await server.request("POST", `${API}/progress/${started.id}/steps/cleanup-data/retry`), 409);
+  });
+
+  it("a deprovisioning requested now cancels the tenant's pending schedule", async () => {
+    // Prepare
+    const { tenantId } = await h.provisionTenant();
+    const scheduled = await server.request("POST", `${API}/tenants/${tenantId}/schedule-deprovision`, {
+      body: { at: new Date(Date.now() + 3600_000).toISOString() },
+    });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(201);
+
+    // Act
+    const started = await h.deprovision(tenantId, { gracePeriodHours: 1 });
+    const schedules = await server.request("GET", `${API}/schedules?tenantId=${tenantId}`);
+    await server.request("POST", `${API}/progress/${started.id}/cancel`);
+    await server.app.workflows.idle();
+
+    // Assess
+    expect(schedules.body.items).toEqual([
+      expect.objectContaining({
+        id: scheduled.body.id,
+        status: "cancelled",
+        error: `superseded by deprovisioning run ${started.id}`,
+      }),
+    ]);
   });
 });
 
