@@ -109,7 +109,10 @@ const envSchema = z
     ),
     BACKUP_KMS_KEY_ID: optionalString,
     NOTIFICATIONS_QUEUE_URL: optionalString.pipe(
-      z.string().regex(/^https:\/\/\S+$/, "must be an https:// SQS queue URL").optional(),
+      z
+        .string()
+        .regex(/^https:\/\/\S+$/, "must be an https:// SQS queue URL")
+        .optional(),
     ),
     SCHEDULE_GROUP_NAME: optionalString.pipe(
       z
