@@ -9,99 +9,26 @@
  * As in local-start.test.ts, the project's tsx binary runs `local/main.ts` in its own process
  * group; SIGKILL goes to the whole group (tsx cannot relay a SIGKILL to the service it runs).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFreshPgDatabase } from "../support/database.ts";
+import { freePort, type ServiceProcess, serviceHarness, urlOf } from "../support/service-process.ts";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const TSX = join(REPO, "node_modules", ".bin", "tsx");
 const API = "/api/provisioning";
 const PASSWORD = "crash-resume-password-42";
 
-interface ServiceProcess {
-  readonly child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  readonly exited: Promise<number | string>;
-}
+const harness = serviceHarness("tp-crash-");
+const { tempDataDir } = harness;
 
-const started: ServiceProcess[] = [];
-const cleanups: (() => Promise<void> | void)[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function tempDataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "tp-crash-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return join(dir, "data");
-}
-
+/** The service with fast retries and info logs (the resume is read from its log). */
 function startService(env: Record<string, string>): ServiceProcess {
-  const baseEnv: Record<string, string> = {};
-  for (const name of ["PATH", "HOME", "TMPDIR", "LANG", "npm_config_cache"]) {
-    const value = process.env[name];
-    if (value !== undefined) baseEnv[name] = value;
-  }
-  const child = spawn(TSX, ["local/main.ts"], {
-    cwd: REPO,
-    env: {
-      ...baseEnv,
-      LOG_LEVEL: "info",
-      STEP_RETRY_INTERVAL_SECONDS: "1",
-      STEP_RETRY_MAX_DELAY_SECONDS: "1",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  const service: ServiceProcess = {
-    child,
-    stdout: "",
-    stderr: "",
-    exited: new Promise((resolve) => {
-      child.once("exit", (code, signal) => resolve(code ?? signal ?? -1));
-    }),
-  };
-  child.stdout!.on("data", (chunk: Buffer) => {
-    service.stdout += chunk.toString("utf8");
-  });
-  child.stderr!.on("data", (chunk: Buffer) => {
-    service.stderr += chunk.toString("utf8");
-  });
-  started.push(service);
-  return service;
-}
-
-async function urlOf(service: ServiceProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(service.stdout);
-      if (m) {
-        service.child.stdout!.off("data", check);
-        resolve(m[1]!);
-      }
-    };
-    service.child.stdout!.on("data", check);
-    check();
-    void service.exited.then((code) =>
-      reject(new Error(`service exited (${code}) before listening:\n${service.stdout}\n${service.stderr}`)),
-    );
+  return harness.startService({
+    LOG_LEVEL: "info",
+    STEP_RETRY_INTERVAL_SECONDS: "1",
+    STEP_RETRY_MAX_DELAY_SECONDS: "1",
+    ...env,
   });
 }
 
@@ -270,19 +197,7 @@ function expectCompleted(run: any): void {
   expect(run.completedSteps).toBe(STEP_ORDER.length);
 }
 
-afterEach(async () => {
-  for (const service of started.splice(0)) {
-    if (service.child.exitCode === null && service.child.signalCode === null && service.child.pid) {
-      try {
-        process.kill(-service.child.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    await service.exited;
-  }
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+afterEach(() => harness.cleanup());
 
 describe("a local server killed mid-run", { timeout: 600_000 }, () => {
   it("on PGlite: resumes the unfinished runs after a restart, with the rows of an uninterrupted run", async () => {
@@ -365,7 +280,7 @@ describe("a local server killed mid-run", { timeout: 600_000 }, () => {
     // Prepare: another connection locks the notifications outbox, so PostProvisioningSteps (the
     // welcome notification) cannot commit and keeps retrying past its lock timeout
     const fresh = await createFreshPgDatabase();
-    cleanups.push(() => fresh.drop());
+    harness.onCleanup(() => fresh.drop());
     const env = { DATABASE_URL: fresh.url, STEP_LOCK_TIMEOUT_MS: "300", STEP_RETRY_MAX_ATTEMPTS: "20" };
     const dataDir = tempDataDir();
     const first = startService({ ...env, PORT: String(await freePort()), DATA_DIR: dataDir });
@@ -375,7 +290,7 @@ describe("a local server killed mid-run", { timeout: 600_000 }, () => {
     const template = await municipalityId(api1);
     const locker = new pg.Client({ connectionString: fresh.url });
     await locker.connect();
-    cleanups.push(async () => {
+    harness.onCleanup(async () => {
       await locker.end().catch(() => {});
     });
     await locker.query("BEGIN");

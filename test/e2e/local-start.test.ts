@@ -7,99 +7,17 @@
  * passing it on (leaving the service orphaned), while tsx relays signals to the service and exits
  * with its code, which is what this test checks.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFreshPgDatabase } from "../support/database.ts";
+import { freePort, type ServiceProcess, serviceHarness, urlOf } from "../support/service-process.ts";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const TSX = join(REPO, "node_modules", ".bin", "tsx");
 const TEMPLATES = "/api/provisioning/templates";
 const DEFAULT_NAMES = ["Basic School System", "Municipality", "School District"];
 
-interface ServiceProcess {
-  readonly child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  /** Resolves with the exit code (or the signal name) when the process has exited. */
-  readonly exited: Promise<number | string>;
-}
-
-const started: ServiceProcess[] = [];
-const cleanups: (() => Promise<void> | void)[] = [];
-
-/** A port nobody listens on right now (the service prints its URL, so PORT must be fixed). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function tempDataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "tp-e2e-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return join(dir, "data");
-}
-
-/** Starts `tsx local/main.ts` with only the given configuration. */
-function startService(env: Record<string, string>): ServiceProcess {
-  const baseEnv: Record<string, string> = {};
-  for (const name of ["PATH", "HOME", "TMPDIR", "LANG", "npm_config_cache"]) {
-    const value = process.env[name];
-    if (value !== undefined) baseEnv[name] = value;
-  }
-  const child = spawn(TSX, ["local/main.ts"], {
-    cwd: REPO,
-    env: { ...baseEnv, LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    // Its own process group, so that cleanup can end tsx and the service together.
-    detached: true,
-  });
-  const service: ServiceProcess = {
-    child,
-    stdout: "",
-    stderr: "",
-    exited: new Promise((resolve) => {
-      child.once("exit", (code, signal) => resolve(code ?? signal ?? -1));
-    }),
-  };
-  child.stdout!.on("data", (chunk: Buffer) => {
-    service.stdout += chunk.toString("utf8");
-  });
-  child.stderr!.on("data", (chunk: Buffer) => {
-    service.stderr += chunk.toString("utf8");
-  });
-  started.push(service);
-  return service;
-}
-
-/** Waits until the service prints its URL; fails if it exits first. */
-async function urlOf(service: ServiceProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(service.stdout);
-      if (m) {
-        service.child.stdout!.off("data", check);
-        resolve(m[1]!);
-      }
-    };
-    service.child.stdout!.on("data", check);
-    check();
-    void service.exited.then((code) =>
-      reject(new Error(`service exited (${code}) before listening:\n${service.stdout}\n${service.stderr}`)),
-    );
-  });
-}
+const harness = serviceHarness("tp-e2e-");
+const { tempDataDir, startService } = harness;
 
 /** Sends a signal to the service (tsx relays it to the node process running local/main.ts). */
 function signal(service: ServiceProcess, name: NodeJS.Signals): void {
@@ -116,19 +34,7 @@ async function get(url: string, key: string | null): Promise<{ status: number; b
   return { status: res.status, body: await res.json() };
 }
 
-afterEach(async () => {
-  for (const service of started.splice(0)) {
-    if (service.child.exitCode === null && service.child.signalCode === null && service.child.pid) {
-      try {
-        process.kill(-service.child.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    await service.exited;
-  }
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+afterEach(() => harness.cleanup());
 
 // Each test starts one or two whole services; PGlite's first start (initdb) takes seconds, more on a busy machine.
 describe("npm start", { timeout: 180_000 }, () => {
@@ -212,7 +118,7 @@ describe("npm start", { timeout: 180_000 }, () => {
   it("serves the three templates from a fresh PostgreSQL database given DATABASE_URL", async () => {
     // Prepare
     const fresh = await createFreshPgDatabase();
-    cleanups.push(() => fresh.drop());
+    harness.onCleanup(() => fresh.drop());
     const dataDir = tempDataDir();
 
     // Act
