@@ -153,10 +153,9 @@ export async function listTemplateVersions(
   }));
 }
 
-function versionValues(templateId: string, version: number, spec: TemplateSpec, createdBy: string | null) {
+/** A spec's columns, the same in `tenant_templates` and `tenant_template_versions`. */
+function specColumns(spec: TemplateSpec) {
   return {
-    templateId,
-    version,
     name: spec.name,
     description: spec.description ?? null,
     category: spec.category,
@@ -165,8 +164,11 @@ function versionValues(templateId: string, version: number, spec: TemplateSpec, 
     initialData: spec.initialData,
     migrations: spec.migrations,
     postProvisioningSteps: spec.postProvisioningSteps,
-    createdBy,
   };
+}
+
+function versionValues(templateId: string, version: number, spec: TemplateSpec, createdBy: string | null) {
+  return { templateId, version, ...specColumns(spec), createdBy };
 }
 
 /** Creates a template (version 1). `isDefault` marks the built-in ones seeded at start. */
@@ -183,14 +185,7 @@ export async function createTemplate(
       const [row] = await tx
         .insert(tenantTemplates)
         .values({
-          name: spec.name,
-          description: spec.description ?? null,
-          category: spec.category,
-          settings: spec.settings,
-          limits: spec.limits as Record<string, number>,
-          initialData: spec.initialData,
-          migrations: spec.migrations,
-          postProvisioningSteps: spec.postProvisioningSteps,
+          ...specColumns(spec),
           version: 1,
           isDefault: options.isDefault ?? false,
           createdAt: now,
@@ -255,14 +250,7 @@ export async function updateTemplate(
       const [updated] = await tx
         .update(tenantTemplates)
         .set({
-          name: spec.name,
-          description: spec.description ?? null,
-          category: spec.category,
-          settings: spec.settings,
-          limits: spec.limits as Record<string, number>,
-          initialData: spec.initialData,
-          migrations: spec.migrations,
-          postProvisioningSteps: spec.postProvisioningSteps,
+          ...specColumns(spec),
           version,
           updatedAt: now,
         })
