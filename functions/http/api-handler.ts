@@ -8,7 +8,6 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-l
 import { z } from "zod";
 import type { Principal } from "../domain/auth/api-keys.ts";
 import {
-  type FieldIssue,
   ForbiddenError,
   HttpError,
   NotFoundError,
