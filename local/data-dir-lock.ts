@@ -14,12 +14,19 @@ export class DataDirLockedError extends Error {
   }
 }
 
+/** True when the process exists and is not a zombie (a killed process nobody has reaped yet). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..."; state Z is a zombie, which holds no database open.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true; // no /proc (not Linux): trust kill(0)
   }
 }
 

@@ -34,8 +34,20 @@ function startService(env: Record<string, string>): ServiceProcess {
 
 /** SIGKILL to the service's process group: no shutdown code runs. */
 async function kill(service: ServiceProcess): Promise<number | string> {
-  process.kill(-service.child.pid!, "SIGKILL");
-  return service.exited;
+  const group = -service.child.pid!;
+  process.kill(group, "SIGKILL");
+  const code = await service.exited;
+  // tsx exits first; wait (bounded) until the service process of the group is gone too, so the
+  // restart does not race its last moments. A dead but unreaped one counts as gone for the lock.
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(group, 0);
+    } catch {
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return code;
 }
 
 /**
