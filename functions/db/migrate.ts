@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
-import { queryRows } from "./sql.ts";
+import { executeScript, queryRows } from "./sql.ts";
+
+export { splitStatements } from "./sql.ts";
 
 export interface MigrationFile {
   readonly name: string;
@@ -22,78 +24,6 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.
 export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<MigrationFile[]> {
   const names = (await readdir(dir)).filter((n) => n.endsWith(".sql")).sort();
   return Promise.all(names.map(async (name) => ({ name, sql: await readFile(join(dir, name), "utf8") })));
-}
-
-/**
- * Splits a SQL script into statements. The Data API runs one statement per call, so scripts are
- * split here; dollar-quoted bodies, quoted strings and comments are respected.
- */
-export function splitStatements(script: string): string[] {
-  const statements: string[] = [];
-  let current = "";
-  let i = 0;
-  while (i < script.length) {
-    const ch = script[i] as string;
-    const rest = script.slice(i);
-    if (rest.startsWith("--")) {
-      const end = script.indexOf("\n", i);
-      i = end === -1 ? script.length : end + 1;
-      current += "\n";
-      continue;
-    }
-    if (rest.startsWith("/*")) {
-      // Block comments nest in PostgreSQL.
-      let depth = 1;
-      let j = i + 2;
-      while (j < script.length && depth > 0) {
-        if (script.startsWith("/*", j)) {
-          depth++;
-          j += 2;
-        } else if (script.startsWith("*/", j)) {
-          depth--;
-          j += 2;
-        } else j++;
-      }
-      i = j;
-      current += " ";
-      continue;
-    }
-    const dollar = /^\$[A-Za-z_]*\$/.exec(rest);
-    if (dollar) {
-      const tag = dollar[0];
-      const end = script.indexOf(tag, i + tag.length);
-      const stop = end === -1 ? script.length : end + tag.length;
-      current += script.slice(i, stop);
-      i = stop;
-      continue;
-    }
-    if (ch === "'" || ch === '"') {
-      let j = i + 1;
-      while (j < script.length) {
-        if (script[j] === ch) {
-          if (script[j + 1] === ch) {
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        j++;
-      }
-      current += script.slice(i, j + 1);
-      i = j + 1;
-      continue;
-    }
-    if (ch === ";") {
-      if (current.trim()) statements.push(current.trim());
-      current = "";
-      i++;
-      continue;
-    }
-    current += ch;
-    i++;
-  }
-  if (current.trim()) statements.push(current.trim());
-  return statements;
 }
 
 const MIGRATION_LOCK_KEY = 7_412_001;
@@ -113,9 +43,7 @@ export async function migrate(db: Database, files?: readonly MigrationFile[]): P
         sql`SELECT name FROM schema_migrations WHERE name = ${file.name}`,
       );
       if (existing.length > 0) return false;
-      for (const statement of splitStatements(file.sql)) {
-        await tx.execute(sql.raw(statement));
-      }
+      await executeScript(tx as unknown as Database, file.sql);
       await tx.execute(sql`INSERT INTO schema_migrations (name) VALUES (${file.name})`);
       return true;
     });

@@ -44,3 +44,97 @@ export function safeIdentifier(name: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`unsafe SQL identifier: ${name}`);
   return `"${name}"`;
 }
+
+/**
+ * Splits a SQL script into statements. The Data API runs one statement per call, so scripts are
+ * split here; dollar-quoted bodies, quoted strings and comments are respected.
+ */
+export function splitStatements(script: string): string[] {
+  const statements: string[] = [];
+  let current = "";
+  let i = 0;
+  while (i < script.length) {
+    const ch = script[i] as string;
+    const rest = script.slice(i);
+    if (rest.startsWith("--")) {
+      const end = script.indexOf("\n", i);
+      i = end === -1 ? script.length : end + 1;
+      current += "\n";
+      continue;
+    }
+    if (rest.startsWith("/*")) {
+      // Block comments nest in PostgreSQL.
+      let depth = 1;
+      let j = i + 2;
+      while (j < script.length && depth > 0) {
+        if (script.startsWith("/*", j)) {
+          depth++;
+          j += 2;
+        } else if (script.startsWith("*/", j)) {
+          depth--;
+          j += 2;
+        } else j++;
+      }
+      i = j;
+      current += " ";
+      continue;
+    }
+    const dollar = /^\$[A-Za-z_]*\$/.exec(rest);
+    if (dollar) {
+      const tag = dollar[0];
+      const end = script.indexOf(tag, i + tag.length);
+      const stop = end === -1 ? script.length : end + tag.length;
+      current += script.slice(i, stop);
+      i = stop;
+      continue;
+    }
+    if (ch === "'" || ch === '"') {
+      let j = i + 1;
+      while (j < script.length) {
+        if (script[j] === ch) {
+          if (script[j + 1] === ch) {
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        j++;
+      }
+      current += script.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    if (ch === ";") {
+      if (current.trim()) statements.push(current.trim());
+      current = "";
+      i++;
+      continue;
+    }
+    current += ch;
+    i++;
+  }
+  if (current.trim()) statements.push(current.trim());
+  return statements;
+}
+
+/**
+ * Runs a multi-statement script (DDL, a migration file) in as few round trips as the driver
+ * allows: node-postgres and PGlite take the whole script in one simple-protocol query; the Data
+ * API runs one statement per call, so the script is split. Inside a transaction, pass the `tx`.
+ */
+export async function executeScript(db: Database, script: string): Promise<void> {
+  const client = (db as unknown as { session?: { client?: unknown } }).session?.client as
+    | { exec?: unknown; query?: unknown; send?: unknown }
+    | undefined;
+  if (client && typeof client.exec === "function") {
+    // PGlite (or one of its transactions): exec runs a script with the simple protocol.
+    await (client.exec as (s: string) => Promise<unknown>).call(client, script);
+    return;
+  }
+  if (client && typeof client.query === "function" && typeof client.send !== "function") {
+    // node-postgres: a query without parameters is sent with the simple protocol.
+    await db.execute(sql.raw(script));
+    return;
+  }
+  for (const statement of splitStatements(script)) await db.execute(sql.raw(statement));
+}

@@ -3,7 +3,7 @@
  * every run-control action makes. All transitions that race (a step finishing, a cancel) lock the
  * progress row with `SELECT ... FOR UPDATE` first, so they serialise.
  */
-import { and, count, desc, eq, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { provisioningProgress } from "../../db/schema.ts";
 import type {
@@ -173,4 +173,94 @@ export function firstUnfinishedStep(steps: readonly ProgressStep[]): ProgressSte
 
 export function appendWarning(row: ProgressRow, warning: ProgressWarning): ProgressWarning[] {
   return [...((row.warnings ?? []) as ProgressWarning[]), warning];
+}
+
+/**
+ * Records the start of an attempt at a step (or at one action of a Map step) in ONE autocommit
+ * statement, so a running step shows as running while its work transaction is open: status
+ * running, attempts + 1 (a Map step counts one attempt per pass over its actions, not one per
+ * action), startedAt kept from the first attempt, current_step. The row is changed only while the
+ * run is active and the step (or action) has not completed; `"not-marked"` means it was not, and
+ * the caller reads the row to learn why. The same change as `updateStep` would make, done in SQL
+ * so that no read, lock or transaction round trip comes before it.
+ */
+export async function markStepAttempt(
+  db: Database,
+  id: string,
+  step: string,
+  action: string | undefined,
+  now: Date,
+): Promise<"marked" | "not-marked"> {
+  const iso = now.toISOString();
+  const stepJson = sql`e.value`;
+  const stepAttempts = action
+    ? sql`coalesce((${stepJson}->>'attempts')::int, 0) + CASE WHEN ${stepJson}->>'status' = 'running' THEN 0 ELSE 1 END`
+    : sql`coalesce((${stepJson}->>'attempts')::int, 0) + 1`;
+  const actions = action
+    ? sql`, 'actions', CASE
+        WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(${stepJson}->'actions', '[]'::jsonb)) x
+                     WHERE x->>'name' = ${action}::text)
+        THEN (SELECT jsonb_agg(CASE WHEN a.value->>'name' = ${action}::text
+                                    THEN a.value || jsonb_build_object('status', 'running',
+                                         'attempts', coalesce((a.value->>'attempts')::int, 0) + 1)
+                                    ELSE a.value END ORDER BY a.ordinality)
+              FROM jsonb_array_elements(${stepJson}->'actions') WITH ORDINALITY AS a(value, ordinality))
+        ELSE coalesce(${stepJson}->'actions', '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+          'name', ${action}::text, 'status', 'running', 'attempts', 1, 'completedAt', NULL, 'error', NULL))
+      END`
+    : sql``;
+  const actionNotDone = action
+    ? sql`AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p.steps) s,
+                            jsonb_array_elements(coalesce(s->'actions', '[]'::jsonb)) x
+                          WHERE s->>'name' = ${step}::text AND x->>'name' = ${action}::text
+                            AND x->>'status' = 'completed')`
+    : sql``;
+  const result = await db.execute(sql`
+    UPDATE tenant_provisioning_progress AS p SET
+      status = 'running',
+      current_step = ${step}::text,
+      started_at = coalesce(p.started_at, ${iso}::timestamp),
+      updated_at = ${iso}::timestamp,
+      steps = (
+        SELECT jsonb_agg(CASE WHEN ${stepJson}->>'name' = ${step}::text
+          THEN ${stepJson} || jsonb_build_object(
+            'status', 'running',
+            'attempts', ${stepAttempts},
+            'startedAt', CASE WHEN jsonb_typeof(${stepJson}->'startedAt') = 'string'
+                              THEN ${stepJson}->'startedAt' ELSE to_jsonb(${iso}::text) END
+            ${actions})
+          ELSE ${stepJson} END ORDER BY e.ordinality)
+        FROM jsonb_array_elements(p.steps) WITH ORDINALITY AS e(value, ordinality))
+    WHERE p.id = ${id}::uuid
+      AND p.status IN ('pending', 'running')
+      AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.steps) s
+                  WHERE s->>'name' = ${step}::text
+                    AND coalesce(s->>'status', '') NOT IN ('completed', 'skipped'))
+      ${actionNotDone}
+    RETURNING p.id`);
+  const rows = (result as unknown as { rows?: unknown[] }).rows ?? (result as unknown as unknown[]);
+  return Array.isArray(rows) && rows.length > 0 ? "marked" : "not-marked";
+}
+
+/**
+ * Locks a progress row for the rest of the transaction and sets the transaction's
+ * `lock_timeout` in the same round trip (the timeout also bounds the wait for this row).
+ */
+export async function lockProgressRowWithTimeout(
+  tx: Database,
+  id: string,
+  lockTimeoutMs: number,
+): Promise<ProgressRow> {
+  const timeout = `${Math.max(1, Math.floor(lockTimeoutMs))}ms`;
+  const [row] = await tx
+    .select({
+      ...getTableColumns(provisioningProgress),
+      lockTimeout: sql<string>`set_config('lock_timeout', ${timeout}::text, true)`,
+    })
+    .from(provisioningProgress)
+    .where(eq(provisioningProgress.id, id))
+    .for("update");
+  if (!row) throw new NotFoundError("progress record", id);
+  const { lockTimeout: _set, ...progress } = row;
+  return progress;
 }

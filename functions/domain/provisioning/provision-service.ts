@@ -22,7 +22,12 @@ import { PROVISIONING_STEPS, type WorkflowKind } from "../../workflows/step-cata
 import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
 import { recordAudit } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
-import { getProgressRow, initialSteps, saveProgress, toProgressRecord } from "../progress/progress-store.ts";
+import {
+  initialSteps,
+  type ProgressRow,
+  saveProgress,
+  toProgressRecord,
+} from "../progress/progress-store.ts";
 import { assertTemplateRules } from "../templates/template-rules.ts";
 import { mergeInitialData, type ProvisioningMetadata } from "./run-spec.ts";
 
@@ -99,8 +104,11 @@ export async function requestProvisioning(
     const existing = await existingForKey(db, input.idempotencyKey, hash);
     if (existing) return { record: existing, created: false };
   }
-  await assertNameFree(db, request.slug, request.subdomain);
-  const passwordHash = await hashPassword(request.adminPassword);
+  // The hash is computed off the main thread while the names are checked.
+  const [, passwordHash] = await Promise.all([
+    assertNameFree(db, request.slug, request.subdomain),
+    hashPassword(request.adminPassword),
+  ]);
 
   const metadata: ProvisioningMetadata = {
     tenant: { slug: request.slug, name: request.name, subdomain: request.subdomain },
@@ -178,9 +186,8 @@ export async function requestProvisioning(
     throw error;
   }
 
-  await startExecution(deps, progressId, "CreateTenant", 1, spec.postProvisioningSteps);
-  const row = await getProgressRow(db, progressId);
-  return { record: toProgressRecord(row!), created: true };
+  const row = await startExecution(deps, progressId, "CreateTenant", 1, spec.postProvisioningSteps);
+  return { record: toProgressRecord(row), created: true };
 }
 
 /** Starts (or restarts) a provisioning execution and stores its reference on the run. */
@@ -190,15 +197,16 @@ export async function startExecution(
   startAt: string,
   attempt: number,
   postProvisioningSteps: readonly string[],
-): Promise<void> {
-  await startWorkflow(deps, "provisioning", progressId, startAt, attempt, {
+): Promise<ProgressRow> {
+  return startWorkflow(deps, "provisioning", progressId, startAt, attempt, {
     postProvisioningSteps: [...postProvisioningSteps],
   });
 }
 
 /**
  * Starts (or restarts) an execution of any workflow for a run and stores its reference on the
- * run; when the engine refuses, the run is failed (recoverable) and the caller gets a 503.
+ * run (one statement; returns the updated row); when the engine refuses, the run is failed
+ * (recoverable) and the caller gets a 503.
  */
 export async function startWorkflow(
   deps: ProvisioningDeps,
@@ -207,7 +215,7 @@ export async function startWorkflow(
   startAt: string,
   attempt: number,
   input: Readonly<Record<string, unknown>> = {},
-): Promise<void> {
+): Promise<ProgressRow> {
   const { db, clock, workflows, logger } = deps;
   try {
     const ref = await workflows.start(kind, `${progressId}-${attempt}-${clock().getTime()}`, {
@@ -215,9 +223,7 @@ export async function startWorkflow(
       progressId,
       startAt,
     });
-    await db.transaction(async (tx) => {
-      await saveProgress(tx, progressId, { executionRef: ref }, clock());
-    });
+    return await saveProgress(db, progressId, { executionRef: ref }, clock());
   } catch (error) {
     logger.error(`could not start the ${kind} workflow`, { progressId, error });
     await db.transaction(async (tx) => {

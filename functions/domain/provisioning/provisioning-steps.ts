@@ -4,9 +4,8 @@
  */
 import { and, count, eq, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { splitStatements } from "../../db/migrate.ts";
 import { provisioningSecrets, tenants, users } from "../../db/schema.ts";
-import { queryRows, safeIdentifier } from "../../db/sql.ts";
+import { executeScript, queryRows, safeIdentifier } from "../../db/sql.ts";
 import {
   FEATURE_FLAGS,
   POST_PROVISIONING_ACTIONS,
@@ -105,6 +104,8 @@ export const createAdminUserStep = provisioningStep(
 /**
  * Creates the tenant's schema (if needed) and applies the named tenant migrations that are not
  * applied yet, in order, recording each. RunMigrations and restoring a backup both use it.
+ * Three round trips on node-postgres and PGlite (the schema and its migration table; which are
+ * applied; the pending scripts with their records as one script); the Data API splits scripts.
  */
 export async function applyTenantMigrations(
   tx: Database,
@@ -112,29 +113,31 @@ export async function applyTenantMigrations(
   migrations: readonly string[],
 ): Promise<void> {
   const schema = safeIdentifier(tenantSchemaName(tenantId));
-  await tx.execute(sql.raw(`CREATE SCHEMA IF NOT EXISTS ${schema}`));
-  await tx.execute(
-    sql.raw(
-      `CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (name VARCHAR(100) PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
-    ),
+  await executeScript(
+    tx,
+    `CREATE SCHEMA IF NOT EXISTS ${schema};
+     CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (name VARCHAR(100) PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());`,
   );
   const applied = new Set(
     (await queryRows<{ name: string }>(tx, sql.raw(`SELECT name FROM ${schema}.schema_migrations`))).map(
       (r) => r.name,
     ),
   );
-  for (const name of migrations) {
-    if (applied.has(name)) continue;
-    const script = readTenantMigration(name);
-    // Unqualified names in the tenant migrations resolve to the tenant's schema.
-    await tx.execute(sql.raw(`SET LOCAL search_path TO ${schema}, public`));
-    try {
-      for (const statement of splitStatements(script)) await tx.execute(sql.raw(statement));
-    } finally {
-      await tx.execute(sql.raw("SET LOCAL search_path TO public"));
-    }
-    await tx.execute(sql`INSERT INTO ${sql.raw(schema)}.schema_migrations (name) VALUES (${name})`);
-  }
+  const pending = migrations.filter((name) => !applied.has(name));
+  if (pending.length === 0) return;
+  // Unqualified names in the tenant migrations resolve to the tenant's schema; the names are the
+  // template's, checked against migrations/tenant/ when the template was validated.
+  const records = pending.map((name) => `('${name.replace(/'/g, "''")}')`).join(", ");
+  await executeScript(
+    tx,
+    [
+      `SET LOCAL search_path TO ${schema}, public;`,
+      // A script may end in a comment: its statements are closed on a line of their own.
+      ...pending.map((name) => `${readTenantMigration(name)}\n;`),
+      `INSERT INTO ${schema}.schema_migrations (name) VALUES ${records};`,
+      "SET LOCAL search_path TO public;",
+    ].join("\n"),
+  );
 }
 
 /** Creates the tenant schema and applies the template's tenant migrations that are not applied yet. */

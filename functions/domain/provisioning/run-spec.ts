@@ -55,6 +55,41 @@ export function mergeInitialData(template: InitialData, overrides: InitialData |
   };
 }
 
+/**
+ * Template versions are immutable (a trigger forbids updating one), so a version read once is
+ * kept: every step of a run reads the same pinned version. Bounded; the oldest entry goes first.
+ */
+const pinnedVersions = new Map<string, TemplateSpec>();
+const PINNED_VERSIONS_MAX = 256;
+
+async function pinnedTemplate(tx: Database, templateId: string, version: number): Promise<TemplateSpec> {
+  const key = `${templateId}:${version}`;
+  const cached = pinnedVersions.get(key);
+  if (cached) return cached;
+  const [v] = await tx
+    .select()
+    .from(tenantTemplateVersions)
+    .where(
+      and(eq(tenantTemplateVersions.templateId, templateId), eq(tenantTemplateVersions.version, version)),
+    );
+  if (!v) throw new ValidationError(`template ${templateId} version ${version} not found`);
+  const template = templateSpecSchema.parse({
+    name: v.name,
+    ...(v.description !== null ? { description: v.description } : {}),
+    category: v.category,
+    settings: v.settings,
+    limits: v.limits,
+    initialData: v.initialData,
+    migrations: v.migrations,
+    postProvisioningSteps: v.postProvisioningSteps,
+  });
+  if (pinnedVersions.size >= PINNED_VERSIONS_MAX) {
+    pinnedVersions.delete(pinnedVersions.keys().next().value as string);
+  }
+  pinnedVersions.set(key, template);
+  return template;
+}
+
 export async function loadRunSpec(tx: Database, progress: ProgressRow): Promise<RunSpec> {
   const metadata = (progress.metadata ?? {}) as unknown as ProvisioningMetadata;
   if (!progress.tenantId || !metadata.tenant || !metadata.admin) {
@@ -67,29 +102,7 @@ export async function loadRunSpec(tx: Database, progress: ProgressRow): Promise<
     if (!progress.templateId || progress.templateVersion === null) {
       throw new ValidationError(`run ${progress.id} names no template`);
     }
-    const [v] = await tx
-      .select()
-      .from(tenantTemplateVersions)
-      .where(
-        and(
-          eq(tenantTemplateVersions.templateId, progress.templateId),
-          eq(tenantTemplateVersions.version, progress.templateVersion),
-        ),
-      );
-    if (!v)
-      throw new ValidationError(
-        `template ${progress.templateId} version ${progress.templateVersion} not found`,
-      );
-    template = templateSpecSchema.parse({
-      name: v.name,
-      ...(v.description !== null ? { description: v.description } : {}),
-      category: v.category,
-      settings: v.settings,
-      limits: v.limits,
-      initialData: v.initialData,
-      migrations: v.migrations,
-      postProvisioningSteps: v.postProvisioningSteps,
-    });
+    template = await pinnedTemplate(tx, progress.templateId, progress.templateVersion);
   }
   return {
     tenantId: progress.tenantId,

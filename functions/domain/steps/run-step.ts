@@ -1,14 +1,14 @@
 /**
  * The contract every workflow step keeps:
  * 1. the run must still be wanted (not cancelled or finished) — checked before anything is done;
- * 2. an attempt is recorded (status running, attempts + 1) in its own small transaction;
+ * 2. an attempt is recorded (status running, attempts + 1) by one autocommit statement, so the
+ *    step shows as running while it works;
  * 3. the step's work and its "completed" mark commit in ONE transaction, under a lock on the
  *    progress row, so a step either happened completely or not at all, and a completed step is
- *    never run again (idempotency);
+ *    never run again (idempotency). A failed attempt's error is recorded after the rollback.
  * 4. failures are classified: `TransientError` (retried by the state machine's Retry) or a named
  *    permanent error (caught by its Catch and recorded).
  */
-import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import type { ProgressStep, StepAction } from "../../schemas/progress.ts";
 import {
@@ -17,6 +17,7 @@ import {
   isTransientDatabaseError,
   MigrationError,
   NetworkError,
+  NotFoundError,
   RunCancelledError,
   rootMessage,
   TransientError,
@@ -24,7 +25,10 @@ import {
 } from "../../shared/errors.ts";
 import {
   ACTIVE_STATUSES,
+  getProgressRow,
   lockProgressRow,
+  lockProgressRowWithTimeout,
+  markStepAttempt,
   type ProgressRow,
   saveProgress,
   stepError,
@@ -68,6 +72,14 @@ function steps(row: ProgressRow): ProgressStep[] {
   return (row.steps ?? []) as ProgressStep[];
 }
 
+/** Whether a step (or the named action of it) has completed or was skipped. */
+function isDone(step: ProgressStep, action: string | undefined): boolean {
+  if (step.status === "completed" || step.status === "skipped") return true;
+  return (
+    action !== undefined && (step.actions ?? []).some((a) => a.name === action && a.status === "completed")
+  );
+}
+
 /** A step, or one named action inside a step (the iterations of a Map state). */
 export interface StepTarget {
   readonly step: string;
@@ -107,46 +119,25 @@ export async function runStep(
   const { step: stepName, action } =
     typeof target === "string" ? { step: target, action: undefined } : target;
   try {
-    const started = await db.transaction(async (tx) => {
-      const row = await lockProgressRow(tx, progressId);
+    // The attempt: one autocommit statement, visible at once (status running, attempts + 1).
+    if ((await markStepAttempt(db, progressId, stepName, action, clock())) === "not-marked") {
+      const row = await getProgressRow(db, progressId);
+      if (!row) throw new NotFoundError("progress record", progressId);
       if (!isActive(row)) throw new RunCancelledError(progressId, row.status ?? "unknown");
       const step = steps(row).find((s) => s.name === stepName);
       if (!step) throw new ValidationError(`run ${progressId} has no step ${stepName}`);
-      if (step.status === "completed" || step.status === "skipped") return false;
-      if (action && step.actions?.some((a) => a.name === action && a.status === "completed")) return false;
-      const now = clock();
-      await saveProgress(
-        tx,
-        progressId,
-        {
-          status: "running",
-          startedAt: row.startedAt ?? now,
-          currentStep: stepName,
-          steps: updateStep(steps(row), stepName, (s) => {
-            const running = {
-              ...s,
-              status: "running" as const,
-              // A Map step counts one attempt per pass over its actions, not one per action.
-              attempts: action && s.status === "running" ? s.attempts : s.attempts + 1,
-              startedAt: s.startedAt ?? now.toISOString(),
-            };
-            return action
-              ? withAction(running, action, (a) => ({ ...a, status: "running", attempts: a.attempts + 1 }))
-              : running;
-          }),
-        },
-        now,
-      );
-      return true;
-    });
-    if (!started) return "already-completed";
+      if (isDone(step, action)) return "already-completed";
+      // The row changed between the two statements (a concurrent mark): a retry sorts it out.
+      throw new TransientError(`run ${progressId}: the attempt at ${stepName} could not be recorded`);
+    }
 
-    await db.transaction(async (tx) => {
-      const row = await lockProgressRow(tx, progressId);
+    const outcome = await db.transaction(async (tx) => {
+      // The lock serialises this step with a cancel; lock_timeout is set in the same round trip.
+      const row = await lockProgressRowWithTimeout(tx, progressId, deps.lockTimeoutMs);
       if (!isActive(row)) throw new RunCancelledError(progressId, row.status ?? "unknown");
-      await tx.execute(
-        sql.raw(`SET LOCAL lock_timeout = '${Math.max(1, Math.floor(deps.lockTimeoutMs))}ms'`),
-      );
+      // Another execution passing through completed it since the attempt was marked.
+      const current = steps(row).find((s) => s.name === stepName);
+      if (current && isDone(current, action)) return "already-completed" as const;
       await work({ tx, progress: row, now: clock(), deps });
       const done = clock();
       await saveProgress(
@@ -172,7 +163,9 @@ export async function runStep(
         },
         done,
       );
+      return "completed" as const;
     });
+    if (outcome === "already-completed") return outcome;
     logger.info("step completed", { progressId, step: stepName, ...(action ? { action } : {}) });
     return "completed";
   } catch (error) {
