@@ -2,10 +2,10 @@
  * The work of each provisioning step. Every function here runs inside `runStep`, i.e. in the one
  * transaction that also marks the step completed, with the progress row locked.
  */
-import { and, count, eq, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { provisioningSecrets, tenants, users } from "../../db/schema.ts";
-import { executeScript, queryRows, safeIdentifier } from "../../db/sql.ts";
+import { executeScript, numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
 import {
   FEATURE_FLAGS,
   POST_PROVISIONING_ACTIONS,
@@ -71,16 +71,14 @@ export const createAdminUserStep = provisioningStep(
   "CreateAdminUser",
   async ({ tx, progress, now }, spec) => {
     const email = spec.metadata.admin.email.toLowerCase();
-    const [existing] = await tx
-      .select({ id: users.id })
-      .from(users)
-      .where(and(eq(users.tenantId, spec.tenantId), eq(users.email, email)));
-    if (!existing) {
-      const [secret] = await tx
-        .select()
-        .from(provisioningSecrets)
-        .where(eq(provisioningSecrets.progressId, progress.id));
-      if (!secret) {
+    // Whether the admin exists (a retried step) and the stored hash, in one round trip.
+    const [found] = await queryRows<{ existing: string | null; hash: string | null }>(
+      tx,
+      sql`SELECT (SELECT id::text FROM users WHERE tenant_id = ${spec.tenantId}::uuid AND email = ${email}) AS existing,
+                 (SELECT admin_password_hash FROM provisioning_secrets WHERE progress_id = ${progress.id}::uuid) AS hash`,
+    );
+    if (!found?.existing) {
+      if (!found?.hash) {
         throw new ValidationError(
           "the admin password is no longer available; clean up this run and provision again",
         );
@@ -90,7 +88,7 @@ export const createAdminUserStep = provisioningStep(
         email,
         name: spec.metadata.admin.name,
         role: "tenant_admin",
-        passwordHash: secret.adminPasswordHash,
+        passwordHash: found.hash,
         createdAt: now,
         updatedAt: now,
       });
@@ -191,9 +189,23 @@ async function insertInBatches(
   }
 }
 
-async function countRows(tx: Database, table: ReturnType<typeof sql.raw>): Promise<number> {
-  const [row] = await queryRows<{ n: unknown }>(tx, sql`SELECT count(*) AS n FROM ${table}`);
-  return Number(row?.n ?? 0);
+/** Rows the tenant has now, counted in one round trip. */
+async function existingCounts(
+  tx: Database,
+  tenantId: string,
+  schools: ReturnType<typeof sql.raw>,
+  products: ReturnType<typeof sql.raw>,
+): Promise<{ schools: number; products: number; users: number }> {
+  const [row] = await queryRows<{ schools: unknown; products: unknown; users: unknown }>(
+    tx,
+    sql`SELECT (SELECT count(*) FROM ${schools}) AS schools, (SELECT count(*) FROM ${products}) AS products,
+               (SELECT count(*) FROM users WHERE tenant_id = ${tenantId}::uuid) AS users`,
+  );
+  return {
+    schools: numberValue(row?.schools),
+    products: numberValue(row?.products),
+    users: numberValue(row?.users),
+  };
 }
 
 /** Schools, products and users from the template plus overrides, in batches, never beyond the limits. */
@@ -204,11 +216,11 @@ export const createInitialDataStep = provisioningStep("CreateInitialData", async
   const { schools = [], products = [], users: people = [] } = spec.initialData;
   const limits = spec.template.limits;
 
-  const [userCount] = await tx.select({ n: count() }).from(users).where(eq(users.tenantId, spec.tenantId));
+  const existing = await existingCounts(tx, spec.tenantId, schoolsTable, productsTable);
   const checks: [string, number, number, number | undefined][] = [
-    ["schools", await countRows(tx, schoolsTable), schools.length, limits.maxSchools],
-    ["products", await countRows(tx, productsTable), products.length, limits.maxProducts],
-    ["users", Number(userCount?.n ?? 0), people.length, limits.maxUsers],
+    ["schools", existing.schools, schools.length, limits.maxSchools],
+    ["products", existing.products, products.length, limits.maxProducts],
+    ["users", existing.users, people.length, limits.maxUsers],
   ];
   for (const [what, existing, adding, max] of checks) {
     if (max !== undefined && existing + adding > max) {
