@@ -9,7 +9,9 @@
  *     default template, median of `--runs` runs (default 5);
  * (b) the floor: the same tenant's schema, tables (the template's tenant migrations) and rows
  *     (tenant, admin and template users, schools, products, configurations) created by ONE plain
- *     SQL transaction sent as one script with multi-row inserts; median; and the ratio (a)/(b);
+ *     SQL transaction sent as one script with multi-row inserts; median; and the ratio (a)/(b).
+ *     The floor's admin row carries a hash computed beforehand (SQL cannot compute scrypt), so the
+ *     ratio is also printed less the median scrypt time, to show the workflow's own overhead;
  * (c) throughput: `--throughput` (default 100) Basic tenants requested at once, wall time until
  *     all are completed, tenants per second;
  * (d) database statements per provisioning (node-postgres: every `Client#query`; PGlite: every
@@ -333,7 +335,7 @@ interface TargetFigures {
 
 const REQUEST = "request: auth, template, checks, scrypt (until created_at)";
 const QUEUED = "request's insert tx, execution start, executionRef (→ first step)";
-const BETWEEN = "between steps (state machine, attempt bookkeeping)";
+const BETWEEN = "between steps (state machine, attempt marks)";
 const AFTER = "after completion (until idle)";
 
 /** Where a run's time went: request → first step, each step, the gaps between steps, completion. */
@@ -486,6 +488,14 @@ function report(results: TargetFigures[]): string {
       `    ratio (a)/(b)`,
       ...per.map((t) => `${(median(t.endToEndMs) / median(t.floorMs)).toFixed(1)}×`),
     ]);
+    // The floor's admin row carries a hash computed beforehand: no SQL transaction computes scrypt.
+    rows.push([
+      `    ratio less the password hash ((a) − hash)/(b)`,
+      ...results.map((r) => {
+        const t = r.templates.find((x) => x.template === name)!;
+        return `${((median(t.endToEndMs) - r.scryptMs) / median(t.floorMs)).toFixed(1)}×`;
+      }),
+    ]);
     rows.push([
       `(d) statements per provisioning (floor: ${per[0]!.floorStatements})`,
       ...per.map((t) => String(t.statements)),
@@ -534,7 +544,10 @@ function report(results: TargetFigures[]): string {
   if (target) {
     const m = target.templates.find((t) => t.template === municipality)!;
     const ratio = median(m.endToEndMs) / median(m.floorMs);
-    verdict = `\nTarget: ${municipality} end-to-end within 2× the plain-SQL floor on PostgreSQL — measured ${ratio.toFixed(1)}× (${ratio <= 2 ? "met" : "missed"}).\n`;
+    const lessHash = (median(m.endToEndMs) - target.scryptMs) / median(m.floorMs);
+    verdict =
+      `\nTarget: ${municipality} end-to-end within 2× the plain-SQL floor on PostgreSQL — measured ${ratio.toFixed(1)}× (${ratio <= 2 ? "met" : "missed"}).` +
+      `\n(Less the scrypt hash of the admin password, which the floor does not compute: ${lessHash.toFixed(1)}×.)\n`;
   }
   return `\nProvisioning benchmark\n\n${table(rows)}\n\n${table(profileRows)}\n\n${table(kindRows)}\n${verdict}`;
 }
