@@ -245,7 +245,8 @@ describe("the progress record after marks", () => {
     const [row] = await t.db.select().from(provisioningProgress).where(eq(provisioningProgress.id, id));
 
     // Assess
+    const steps = (row?.steps ?? []) as ProgressStep[];
     expect(Array.isArray(row?.steps)).toBe(true);
-    expect((row?.steps as ProgressStep[])[0]).toMatchObject({ name: "CreateTenant", attempts: 1 });
+    expect(steps[0]).toMatchObject({ name: "CreateTenant", attempts: 1 });
   });
 });
