@@ -283,6 +283,39 @@ $$`);
   return remove;
 }
 
+/**
+ * A BEFORE INSERT trigger on `notifications_outbox` that raises a check violation for one tenant's
+ * rows (by slug): the welcome notification, the first post-provisioning action of every default
+ * template, fails permanently. `run` executes a statement on the database to change. Returns a
+ * function that removes it.
+ */
+async function failNotificationInserts(
+  run: (statement: string) => Promise<void>,
+  slug: string,
+): Promise<() => Promise<void>> {
+  const fn = `test_fail_outbox_${slug.replace(/-/g, "_")}`;
+  await run(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM tenants t WHERE t.id = NEW.tenant_id AND t.slug = '${slug}') THEN
+    RAISE EXCEPTION 'injected outbox failure' USING ERRCODE = '23514';
+  END IF;
+  RETURN NEW;
+END
+$$`);
+  await run(
+    `CREATE TRIGGER ${fn} BEFORE INSERT ON notifications_outbox FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
+  );
+  let removed = false;
+  const remove = async () => {
+    if (removed) return;
+    removed = true;
+    await run(`DROP TRIGGER IF EXISTS ${fn} ON notifications_outbox`);
+    await run(`DROP FUNCTION IF EXISTS ${fn}()`);
+  };
+  cleanups.push(remove);
+  return remove;
+}
+
 /** A second connection to the test database (PostgreSQL server only). */
 async function otherConnection(): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: server.database.url });
@@ -797,6 +830,96 @@ describe("a step that fails permanently", { timeout: 180_000 }, () => {
       expect(stepOf(run, name).attempts, name).toBe(1);
     }
     expect(await footprint(run.tenantId)).toEqual(baseline);
+  });
+  it("a post-provisioning action failing stops the Map: later actions never run; recover runs them once", async () => {
+    // Prepare: the welcome notification (Municipality's first action) violates a check
+    const slug = uniqueSlug("pm");
+    const fix = await failNotificationInserts(exec, slug);
+
+    // Act
+    const failed = await settle((await provision("Municipality", provisionBody(slug))).id);
+    const schema = safeIdentifier(schemaOf(failed.tenantId));
+    const reportsAfterFailure = await countOf(
+      sql.raw(`SELECT count(*) AS n FROM ${schema}.report_definitions`),
+    );
+    const endpointsAfterFailure = await countOf(
+      sql.raw(`SELECT count(*) AS n FROM ${schema}.integration_endpoints`),
+    );
+    const checklistAfterFailure = await countOf(
+      sql.raw(`SELECT count(*) AS n FROM ${schema}.configurations WHERE key = 'onboarding.checklist'`),
+    );
+    await fix();
+    expect((await server.request("POST", `${PROGRESS}/${failed.id}/recover`)).status).toBe(202);
+    const run = await settle(failed.id);
+
+    // Assess: the failure
+    expect(failed.status, JSON.stringify(failed)).toBe("failed");
+    expect(failed.error).toContain("PostProvisioningSteps");
+    expect(failed.error).toContain("injected outbox failure");
+    const failedStep = stepOf(failed, "PostProvisioningSteps");
+    expect(failedStep).toMatchObject({ status: "failed", attempts: 1 });
+    expect((failedStep.actions ?? []).map((a: any) => [a.name, a.status])).toEqual([
+      ["send-welcome-notification", "failed"],
+    ]);
+    expect([reportsAfterFailure, endpointsAfterFailure, checklistAfterFailure]).toEqual([0, 0, 0]);
+    // Assess: recovered, every action once
+    expect(run.status, JSON.stringify(run)).toBe("completed");
+    const step = stepOf(run, "PostProvisioningSteps");
+    expect(step).toMatchObject({ status: "completed", attempts: 2 });
+    expect((step.actions ?? []).map((a: any) => [a.name, a.status, a.attempts])).toEqual([
+      ["send-welcome-notification", "completed", 2],
+      ["create-default-reports", "completed", 1],
+      ["enable-integrations", "completed", 1],
+      ["record-onboarding-checklist", "completed", 1],
+    ]);
+    expect(await footprint(run.tenantId)).toEqual(await baselineFootprint("Municipality"));
+  });
+
+  it("a run a stopped process left running with a failed step resumes at the next start and completes", async () => {
+    // Prepare: a server of its own; its run fails at the welcome notification, and the record is
+    // put back as an interrupted process leaves it: step failed, run still running
+    const first = await startTestServer({ env: SERVER_ENV });
+    let second: TestServer | undefined;
+    // The second server takes over the first's database: close whichever runs last.
+    cleanups.push(() => (second ?? first).close());
+    const run = (statement: string) => first.database.db.execute(sql.raw(statement)).then(() => undefined);
+    const list = await first.request("GET", `${API}/templates?limit=100`);
+    const municipality = list.body.items.find((t: any) => t.name === "Municipality");
+    const slug = uniqueSlug("pr");
+    const fix = await failNotificationInserts(run, slug);
+    const accepted = await first.request("POST", `${API}/templates/${municipality.id}/provision`, {
+      body: provisionBody(slug),
+    });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+    await first.app.workflows.idle();
+    const failed = (await first.request("GET", `${PROGRESS}/${accepted.body.id}`)).body;
+    expect(failed.status, JSON.stringify(failed)).toBe("failed");
+    await run(
+      `UPDATE tenant_provisioning_progress SET status = 'running', error = NULL, completed_at = NULL WHERE id = '${failed.id}'`,
+    );
+    await fix();
+    await first.stop();
+
+    // Act
+    second = await startTestServer({ env: SERVER_ENV, restartOf: first });
+    await second.app.workflows.idle();
+    const resumed = (await second.request("GET", `${PROGRESS}/${failed.id}`)).body;
+
+    // Assess
+    expect(resumed.status, JSON.stringify(resumed)).toBe("completed");
+    const step = stepOf(resumed, "PostProvisioningSteps");
+    expect(step).toMatchObject({ status: "completed", attempts: 2 });
+    expect((step.actions ?? []).map((a: any) => [a.name, a.status, a.attempts])).toEqual([
+      ["send-welcome-notification", "completed", 2],
+      ["create-default-reports", "completed", 1],
+      ["enable-integrations", "completed", 1],
+      ["record-onboarding-checklist", "completed", 1],
+    ]);
+    const schema = safeIdentifier(schemaOf(resumed.tenantId));
+    const reports = await second.database.db.execute(
+      sql.raw(`SELECT count(*) AS n FROM ${schema}.report_definitions`),
+    );
+    expect(Number(((reports as any).rows ?? reports)[0].n)).toBe(3);
   });
 });
 

@@ -94,35 +94,46 @@ describe("markStepAttempt", () => {
     ]);
   });
 
-  it("a Map step that failed counts a new attempt when its actions are tried again", async () => {
-    // Prepare: the step failed on its first pass
-    const steps = initialSteps(PROVISIONING_STEPS).map((s) =>
-      s.name === "PostProvisioningSteps"
-        ? {
-            ...s,
-            status: "failed" as const,
-            attempts: 1,
-            actions: [
-              {
-                name: "send-welcome-notification",
-                status: "failed" as const,
-                attempts: 1,
-                completedAt: null,
-                error: { name: "NetworkError", message: "down" },
-              },
-            ],
-          }
-        : s,
-    );
-    const id = await newRun({ status: "running" }, steps);
+  it("a Map step resumed after a failure counts a new attempt; one that has failed starts no action", async () => {
+    // Prepare: a first pass failed at its first action; a resume set the step pending again
+    const failedAction = {
+      name: "send-welcome-notification",
+      status: "failed" as const,
+      attempts: 1,
+      completedAt: null,
+      error: { name: "NetworkError", message: "down" },
+    };
+    const withMapStep = (status: "pending" | "failed") =>
+      initialSteps(PROVISIONING_STEPS).map((s) =>
+        s.name === "PostProvisioningSteps" ? { ...s, status, attempts: 1, actions: [failedAction] } : s,
+      );
+    const resumed = await newRun({ status: "running" }, withMapStep("pending"));
+    const failing = await newRun({ status: "running" }, withMapStep("failed"));
+    const failingBefore = await getProgressRow(t.db, failing);
 
     // Act
-    await markStepAttempt(t.db, id, "PostProvisioningSteps", "send-welcome-notification", new Date());
-    const step = (await stepsOf(id)).find((s) => s.name === "PostProvisioningSteps");
+    const resumedOutcome = await markStepAttempt(
+      t.db,
+      resumed,
+      "PostProvisioningSteps",
+      "send-welcome-notification",
+      new Date(),
+    );
+    const failingOutcome = await markStepAttempt(
+      t.db,
+      failing,
+      "PostProvisioningSteps",
+      "create-default-reports",
+      new Date(),
+    );
+    const step = (await stepsOf(resumed)).find((s) => s.name === "PostProvisioningSteps");
 
     // Assess
+    expect(resumedOutcome).toBe("marked");
     expect(step).toMatchObject({ status: "running", attempts: 2 });
     expect(step?.actions?.[0]).toMatchObject({ status: "running", attempts: 2 });
+    expect(failingOutcome).toBe("not-marked");
+    expect(await getProgressRow(t.db, failing)).toEqual(failingBefore);
   });
 
   it("changes nothing for a completed step or action, an unknown step, or a run no longer active", async () => {

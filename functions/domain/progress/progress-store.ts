@@ -183,6 +183,11 @@ export function appendWarning(row: ProgressRow, warning: ProgressWarning): Progr
  * run is active and the step (or action) has not completed; `"not-marked"` means it was not, and
  * the caller reads the row to learn why. The same change as `updateStep` would make, done in SQL
  * so that no read, lock or transaction round trip comes before it.
+ *
+ * An action of a Map step that has failed is not started: a pass over the actions stops at the
+ * first failure, as a Step Functions Map does (aws-local-stepfunctions goes on starting the items
+ * still queued). Every new pass starts with the step pending: resuming a run resets its failed
+ * steps.
  */
 export async function markStepAttempt(
   db: Database,
@@ -235,7 +240,7 @@ export async function markStepAttempt(
       AND p.status IN ('pending', 'running')
       AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.steps) s
                   WHERE s->>'name' = ${step}::text
-                    AND coalesce(s->>'status', '') NOT IN ('completed', 'skipped'))
+                    AND coalesce(s->>'status', '') NOT IN (${sql.raw(action ? "'completed', 'skipped', 'failed'" : "'completed', 'skipped'")}))
       ${actionNotDone}
     RETURNING p.id`);
   const rows = (result as unknown as { rows?: unknown[] }).rows ?? (result as unknown as unknown[]);

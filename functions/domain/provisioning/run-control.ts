@@ -233,6 +233,24 @@ const RUN_KIND_PLANS: Record<string, RunKindPlan> = {
   },
 };
 
+/**
+ * Marks the steps an earlier process left `failed` (it stopped between recording a step's
+ * failure and the run's) pending again, so that the resumed execution starts each with a new
+ * pass, as an operator's recover or retry does.
+ */
+async function resetFailedSteps(db: Database, id: string, now: Date): Promise<void> {
+  await db.transaction(async (tx) => {
+    const run = await lockProgressRow(tx, id);
+    if (!steps(run).some((s) => s.status === "failed")) return;
+    await saveProgress(
+      tx,
+      id,
+      { steps: steps(run).map((s) => (s.status === "failed" ? { ...s, status: "pending" as const } : s)) },
+      now,
+    );
+  });
+}
+
 /** Resumes runs an earlier process left pending or running (local runtime start-up). */
 export async function resumeUnfinishedRuns(deps: ProvisioningDeps): Promise<string[]> {
   const { db } = deps;
@@ -248,6 +266,7 @@ export async function resumeUnfinishedRuns(deps: ProvisioningDeps): Promise<stri
     const plan = run ? RUN_KIND_PLANS[run.kind] : undefined;
     if (!run || !plan) continue;
     const step = firstUnfinishedStep(steps(run));
+    await resetFailedSteps(db, id, deps.clock());
     await startWorkflow(
       deps,
       plan.workflow,

@@ -118,6 +118,7 @@ export async function runStep(
   const { db, clock, logger } = deps;
   const { step: stepName, action } =
     typeof target === "string" ? { step: target, action: undefined } : target;
+  let notStarted = false;
   try {
     // The attempt: one autocommit statement, visible at once (status running, attempts + 1).
     if ((await markStepAttempt(db, progressId, stepName, action, clock())) === "not-marked") {
@@ -127,6 +128,11 @@ export async function runStep(
       const step = steps(row).find((s) => s.name === stepName);
       if (!step) throw new ValidationError(`run ${progressId} has no step ${stepName}`);
       if (isDone(step, action)) return "already-completed";
+      if (action && step.status === "failed") {
+        // An earlier action of this pass failed: this one is not started (and records nothing).
+        notStarted = true;
+        throw new ValidationError(`an earlier action of ${stepName} failed; ${action} was not started`);
+      }
       // The row changed between the two statements (a concurrent mark): a retry sorts it out.
       throw new TransientError(`run ${progressId}: the attempt at ${stepName} could not be recorded`);
     }
@@ -170,7 +176,7 @@ export async function runStep(
     return "completed";
   } catch (error) {
     const classified = classifyStepError(error, permanent);
-    if (!(classified instanceof RunCancelledError)) {
+    if (!(classified instanceof RunCancelledError) && !notStarted) {
       await recordAttemptError(deps, progressId, stepName, action, classified);
     }
     logger.warn("step failed", {
