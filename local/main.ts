@@ -35,6 +35,20 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  stopWhenNpmExits(stop);
+}
+
+/**
+ * `npm start` exits on SIGTERM without passing it on, which would leave the service running
+ * without it, holding the data directory. When npm started this process (npm sets
+ * `npm_lifecycle_event`), npm going away stops the service as a signal does.
+ */
+function stopWhenNpmExits(stop: (reason: string) => void): void {
+  if (!process.env.npm_lifecycle_event) return;
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop("npm exited");
+  }, 250).unref();
 }
 
 main().catch((error: unknown) => {

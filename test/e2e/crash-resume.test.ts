@@ -15,6 +15,7 @@ import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFreshPgDatabase } from "../support/database.ts";
 import { freePort, type ServiceProcess, serviceHarness, urlOf } from "../support/service-process.ts";
+import { until as waitUntil } from "../support/wait.ts";
 
 const API = "/api/provisioning";
 const PASSWORD = "crash-resume-password-42";
@@ -98,19 +99,9 @@ function client(url: string, key: string) {
 
 type Api = ReturnType<typeof client>;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 240_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value).slice(0, 3000)}`);
-    }
-    await sleep(20);
-  }
-}
+/** Polls often (20 ms) with a long deadline: these tests run whole processes on a shared machine. */
+const until = <T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean) =>
+  waitUntil(what, probe, done, 240_000, 20);
 
 /** Municipality plus initial data close to its limits (500 users, 200 schools, 5000 products). */
 function bigProvisionBody(slug: string): Record<string, unknown> {

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFreshPgDatabase } from "../support/database.ts";
 import { freePort, type ServiceProcess, serviceHarness, urlOf } from "../support/service-process.ts";
+import { until } from "../support/wait.ts";
 
 const TEMPLATES = "/api/provisioning/templates";
 const DEFAULT_NAMES = ["Basic School System", "Municipality", "School District"];
@@ -113,6 +114,35 @@ describe("npm start", { timeout: 180_000 }, () => {
     expect(list.body.items.map((t: any) => t.name).sort()).toEqual(
       [...DEFAULT_NAMES, "Operator Template"].sort(),
     );
+  });
+
+  it("run by npm start, stops cleanly when npm is sent SIGTERM (npm does not pass it on)", async () => {
+    // Prepare
+    const dataDir = tempDataDir();
+    const service = startService(
+      { PORT: String(await freePort()), DATA_DIR: dataDir, LOG_LEVEL: "info" },
+      { viaNpm: true },
+    );
+    await urlOf(service);
+    const lockPath = join(dataDir, "server.pid");
+    const servicePid = Number(readFileSync(lockPath, "utf8").trim().split(/\s+/)[0]);
+
+    // Act: the signal goes to npm alone, as a process manager or `kill <pid of npm>` sends it
+    const npmExit = await stop(service);
+    const released = await until(
+      "the service to release the data directory",
+      async () => existsSync(lockPath),
+      (exists) => !exists,
+    );
+    const second = startService({ PORT: String(await freePort()), DATA_DIR: dataDir });
+    const secondUrl = await urlOf(second);
+
+    // Assess
+    expect(servicePid).not.toBe(service.child.pid);
+    expect(npmExit).not.toBe(-1);
+    expect(released).toBe(false);
+    expect(service.stderr).toContain('"message":"shutting down","signal":"npm exited"');
+    expect(secondUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
   it("serves the three templates from a fresh PostgreSQL database given DATABASE_URL", async () => {

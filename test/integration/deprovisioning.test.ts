@@ -16,6 +16,7 @@ import { scheduledExecutionInput } from "../../functions/domain/scheduling/sched
 import { DEPROVISIONING_STEPS } from "../../functions/workflows/step-catalog.ts";
 import type { HttpResult, TestServer } from "../support/server.ts";
 import { startTestServer } from "../support/server.ts";
+import { until } from "../support/wait.ts";
 
 const API = "/api/provisioning";
 const TERMINAL = ["completed", "failed", "cancelled"];
@@ -26,26 +27,6 @@ const SERVER_ENV = {
   SCHEDULE_POLL_INTERVAL_MS: "200",
   OUTBOX_DRAIN_INTERVAL_MS: "200",
 };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `probe` until `done` holds (generous deadline: the machine is shared). */
-async function until<T>(
-  what: string,
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value).slice(0, 3000)}`);
-    }
-    await sleep(50);
-  }
-}
 
 function expectError(res: HttpResult<any>, status: number, field?: string): void {
   expect(res.status, JSON.stringify(res.body)).toBe(status);

@@ -29,6 +29,7 @@ import { PROVISIONING_STEPS } from "../../functions/workflows/step-catalog.ts";
 import { testDatabaseKind } from "../support/database.ts";
 import type { HttpResult } from "../support/server.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
+import { until } from "../support/wait.ts";
 
 const API = "/api/provisioning";
 const PROGRESS = `${API}/progress`;
@@ -54,26 +55,6 @@ const templateIds = new Map<string, string>();
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `probe` until `done` holds (generous deadline: the machine is shared). */
-async function until<T>(
-  what: string,
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value).slice(0, 3000)}`);
-    }
-    await sleep(50);
-  }
-}
 
 function uniqueSlug(prefix = "t"): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;

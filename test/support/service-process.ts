@@ -1,9 +1,7 @@
 /**
- * Whole-process tests of the service: `tsx local/main.ts` spawned in its own process group (so
- * cleanup can end tsx and the service together), its output captured, its URL read from stdout.
- *
- * The project's own tsx binary is spawned rather than `npx tsx`: npm exec dies on SIGTERM without
- * passing it on (leaving the service orphaned), while tsx relays signals to the service.
+ * Whole-process tests of the service: the start script's command (`node --import tsx
+ * local/main.ts`), or `npm start` itself, spawned in its own process group (so cleanup can end
+ * every process of it), its output captured, its URL read from stdout.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,7 +11,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const TSX = join(REPO, "node_modules", ".bin", "tsx");
+/** What `npm start` runs (package.json's start script). */
+const START_COMMAND = [process.execPath, "--import", "tsx", "local/main.ts"] as const;
 
 export interface ServiceProcess {
   readonly child: ChildProcess;
@@ -67,14 +66,18 @@ export function serviceHarness(dirPrefix: string) {
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
       return join(dir, "data");
     },
-    /** Starts `tsx local/main.ts` with only the given configuration (plus PATH, HOME and the like). */
-    startService(env: Record<string, string>): ServiceProcess {
+    /**
+     * Starts the service with only the given configuration (plus PATH, HOME and the like): the
+     * start script's command, or with `viaNpm` the `npm start` an operator types.
+     */
+    startService(env: Record<string, string>, options: { viaNpm?: boolean } = {}): ServiceProcess {
       const baseEnv: Record<string, string> = {};
       for (const name of ["PATH", "HOME", "TMPDIR", "LANG", "npm_config_cache"]) {
         const value = process.env[name];
         if (value !== undefined) baseEnv[name] = value;
       }
-      const child = spawn(TSX, ["local/main.ts"], {
+      const [command, ...args] = options.viaNpm ? ["npm", "start", "--silent"] : START_COMMAND;
+      const child = spawn(command, args, {
         cwd: REPO,
         env: { ...baseEnv, LOG_LEVEL: "warn", ...env },
         stdio: ["ignore", "pipe", "pipe"],
