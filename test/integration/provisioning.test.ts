@@ -297,6 +297,21 @@ $$`);
   return remove;
 }
 
+/**
+ * A Municipality run whose welcome notification failed once, then finished: the Map step took two
+ * passes, the failed action two attempts, and every later action exactly one.
+ */
+function expectMunicipalityActionsRunOnceAfterAFailure(run: any): void {
+  const step = stepOf(run, "PostProvisioningSteps");
+  expect(step).toMatchObject({ status: "completed", attempts: 2 });
+  expect((step.actions ?? []).map((a: any) => [a.name, a.status, a.attempts])).toEqual([
+    ["send-welcome-notification", "completed", 2],
+    ["create-default-reports", "completed", 1],
+    ["enable-integrations", "completed", 1],
+    ["record-onboarding-checklist", "completed", 1],
+  ]);
+}
+
 /** A second connection to the test database (PostgreSQL server only). */
 async function otherConnection(): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: server.database.url });
@@ -845,14 +860,7 @@ describe("a step that fails permanently", { timeout: 180_000 }, () => {
     expect([reportsAfterFailure, endpointsAfterFailure, checklistAfterFailure]).toEqual([0, 0, 0]);
     // Assess: recovered, every action once
     expect(run.status, JSON.stringify(run)).toBe("completed");
-    const step = stepOf(run, "PostProvisioningSteps");
-    expect(step).toMatchObject({ status: "completed", attempts: 2 });
-    expect((step.actions ?? []).map((a: any) => [a.name, a.status, a.attempts])).toEqual([
-      ["send-welcome-notification", "completed", 2],
-      ["create-default-reports", "completed", 1],
-      ["enable-integrations", "completed", 1],
-      ["record-onboarding-checklist", "completed", 1],
-    ]);
+    expectMunicipalityActionsRunOnceAfterAFailure(run);
     expect(await footprint(run.tenantId)).toEqual(await baselineFootprint("Municipality"));
   });
 
@@ -888,14 +896,7 @@ describe("a step that fails permanently", { timeout: 180_000 }, () => {
 
     // Assess
     expect(resumed.status, JSON.stringify(resumed)).toBe("completed");
-    const step = stepOf(resumed, "PostProvisioningSteps");
-    expect(step).toMatchObject({ status: "completed", attempts: 2 });
-    expect((step.actions ?? []).map((a: any) => [a.name, a.status, a.attempts])).toEqual([
-      ["send-welcome-notification", "completed", 2],
-      ["create-default-reports", "completed", 1],
-      ["enable-integrations", "completed", 1],
-      ["record-onboarding-checklist", "completed", 1],
-    ]);
+    expectMunicipalityActionsRunOnceAfterAFailure(resumed);
     const schema = safeIdentifier(schemaOf(resumed.tenantId));
     const reports = await second.database.db.execute(
       sql.raw(`SELECT count(*) AS n FROM ${schema}.report_definitions`),
