@@ -26,6 +26,7 @@ import { type DatabaseHandle, openDatabase } from "../functions/db/client.ts";
 import { migrate } from "../functions/db/migrate.ts";
 import { queryRows } from "../functions/db/sql.ts";
 import { provisioningStats } from "../functions/domain/operations/stats.ts";
+import { PROVISIONING_STEPS } from "../functions/workflows/step-catalog.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -61,22 +62,10 @@ const log = (message: string) => {
   if (!args.json) process.stderr.write(`${message}\n`);
 };
 
-const STEP_NAMES = [
-  "CreateTenant",
-  "CreateAdminUser",
-  "RunMigrations",
-  "SetupConfigurations",
-  "CreateInitialData",
-  "PostProvisioningSteps",
-];
-const STEP_TITLES = [
-  "Create tenant",
-  "Create admin user",
-  "Run tenant migrations",
-  "Set up configuration",
-  "Create initial data",
-  "Post-provisioning steps",
-];
+/** The provisioning steps as the workflow writes them (the step catalog). */
+const STEP_NAMES = PROVISIONING_STEPS.map((s) => s.name);
+const STEP_IDS = PROVISIONING_STEPS.map((s) => s.id);
+const STEP_TITLES = PROVISIONING_STEPS.map((s) => s.title);
 const sqlArray = (items: readonly string[]) => `ARRAY[${items.map((i) => `'${i}'`).join(", ")}]`;
 
 /**
@@ -92,7 +81,7 @@ const GENERATOR_FUNCTIONS = [
    $$`,
   `CREATE FUNCTION bench_step(i int, st text, d int, at text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
      SELECT jsonb_build_object(
-       'id', lower((${sqlArray(STEP_NAMES)})[i]), 'name', (${sqlArray(STEP_NAMES)})[i],
+       'id', (${sqlArray(STEP_IDS)})[i], 'name', (${sqlArray(STEP_NAMES)})[i],
        'title', (${sqlArray(STEP_TITLES)})[i], 'status', st,
        'attempts', CASE WHEN st = 'pending' THEN 0 ELSE 1 + (d % 5 = 0)::int END,
        'startedAt', CASE WHEN st = 'pending' THEN NULL ELSE at END,
@@ -114,16 +103,17 @@ HAVING sum(f.completed) <> 0 OR sum(f.failed) <> 0 OR sum(f.duration_count) <> 0
 
 /** The seeded mix of runs described above; \`n\` records in one statement. */
 function generateSql(n: number): string {
-  const six = [1, 2, 3, 4, 5, 6];
+  const positions = STEP_NAMES.map((_, i) => i + 1);
+  const count = STEP_NAMES.length;
   const timed = (i: number) => `CASE WHEN s${i} IN ('completed', 'failed') THEN d${i} ELSE 0 END`;
   return `
 WITH tpl AS (SELECT array_agg(id ORDER BY name) AS ids FROM tenant_templates WHERE name LIKE 'Bench %'),
 base AS (
   SELECT CASE WHEN random() < 0.9 THEN 'provision' ELSE 'deprovision' END AS kind,
-         random() AS rs, random() AS rt, 1 + floor(random() * 6)::int AS stop_at,
+         random() AS rs, random() AS rt, 1 + floor(random() * ${count})::int AS stop_at,
          TIMESTAMP '${NOW.toISOString().slice(0, 19).replace("T", " ")}'
            - (random() * 180 * 86400) * INTERVAL '1 second' AS created_at,
-         ${six.map((i) => `(200 + floor(random() * ${i * 4000}))::int AS d${i}`).join(", ")}
+         ${positions.map((i) => `(200 + floor(random() * ${i * 4000}))::int AS d${i}`).join(", ")}
   FROM generate_series(1, ${n})
 ),
 runs AS (
@@ -135,11 +125,11 @@ runs AS (
   FROM base b, tpl
 ),
 steps AS (
-  SELECT r.*, ${six.map((i) => `bench_step_status(${i}, r.status, r.stop_at) AS s${i}`).join(", ")}
+  SELECT r.*, ${positions.map((i) => `bench_step_status(${i}, r.status, r.stop_at) AS s${i}`).join(", ")}
   FROM runs r
 ),
 runs_with_steps AS (
-  SELECT s.*, ${six.map(timed).join(" + ")} AS total_ms
+  SELECT s.*, ${positions.map(timed).join(" + ")} AS total_ms
   FROM steps s
 )
 INSERT INTO tenant_provisioning_progress
@@ -147,10 +137,10 @@ INSERT INTO tenant_provisioning_progress
    error, created_at, updated_at)
 SELECT r.kind, r.template_id, r.status,
        CASE WHEN r.status = 'pending' THEN NULL
-            ELSE (${sqlArray(STEP_NAMES)})[CASE WHEN r.status = 'completed' THEN 6 ELSE r.stop_at END] END,
-       6,
-       CASE WHEN r.status = 'completed' THEN 6 WHEN r.status = 'pending' THEN 0 ELSE r.stop_at - 1 END,
-       jsonb_build_array(${six.map((i) => `bench_step(${i}, r.s${i}, r.d${i}, r.at)`).join(", ")}),
+            ELSE (${sqlArray(STEP_NAMES)})[CASE WHEN r.status = 'completed' THEN ${count} ELSE r.stop_at END] END,
+       ${count},
+       CASE WHEN r.status = 'completed' THEN ${count} WHEN r.status = 'pending' THEN 0 ELSE r.stop_at - 1 END,
+       jsonb_build_array(${positions.map((i) => `bench_step(${i}, r.s${i}, r.d${i}, r.at)`).join(", ")}),
        CASE WHEN r.status = 'pending' THEN NULL ELSE r.created_at + INTERVAL '1 second' END,
        CASE WHEN r.status IN ('completed', 'failed', 'cancelled')
             THEN r.created_at + INTERVAL '1 second' + r.total_ms * INTERVAL '1 millisecond' END,

@@ -11,7 +11,7 @@ import { executeScript, queryRows } from "../../functions/db/sql.ts";
 import {
   getProgressRow,
   initialSteps,
-  lockProgressRowWithTimeout,
+  lockProgressRow,
   markStepAttempt,
 } from "../../functions/domain/progress/progress-store.ts";
 import type { ProgressStep } from "../../functions/schemas/progress.ts";
@@ -180,14 +180,14 @@ describe("markStepAttempt", () => {
   });
 });
 
-describe("lockProgressRowWithTimeout", () => {
+describe("lockProgressRow with a lock timeout", () => {
   it("returns the row and sets lock_timeout for the rest of the transaction only", async () => {
     // Prepare
     const id = await newRun();
 
     // Act
     const inside = await t.db.transaction(async (tx) => {
-      const row = await lockProgressRowWithTimeout(tx, id, 250);
+      const row = await lockProgressRow(tx, id, 250);
       const [setting] = await queryRows<{ lock_timeout: string }>(tx, sql`SHOW lock_timeout`);
       return { row, timeout: setting?.lock_timeout };
     });

@@ -6,6 +6,7 @@
 import { and, count, desc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { provisioningProgress } from "../../db/schema.ts";
+import { queryRows } from "../../db/sql.ts";
 import type {
   ProgressRecord,
   ProgressStep,
@@ -70,15 +71,27 @@ export async function getProgressRow(db: Database, id: string): Promise<Progress
   return row;
 }
 
-/** Locks a progress row for the rest of the transaction. */
-export async function lockProgressRow(tx: Database, id: string): Promise<ProgressRow> {
-  const [row] = await tx
-    .select()
-    .from(provisioningProgress)
-    .where(eq(provisioningProgress.id, id))
-    .for("update");
+/**
+ * Locks a progress row for the rest of the transaction. With `lockTimeoutMs`, the transaction's
+ * `lock_timeout` is set in the same round trip (it also bounds the wait for this row).
+ */
+export async function lockProgressRow(
+  tx: Database,
+  id: string,
+  lockTimeoutMs?: number,
+): Promise<ProgressRow> {
+  const columns = getTableColumns(provisioningProgress);
+  const query =
+    lockTimeoutMs === undefined
+      ? tx.select(columns)
+      : tx.select({
+          ...columns,
+          lockTimeout: sql<string>`set_config('lock_timeout', ${`${Math.max(1, Math.floor(lockTimeoutMs))}ms`}::text, true)`,
+        });
+  const [row] = await query.from(provisioningProgress).where(eq(provisioningProgress.id, id)).for("update");
   if (!row) throw new NotFoundError("progress record", id);
-  return row;
+  const { lockTimeout: _set, ...progress } = row as ProgressRow & { lockTimeout?: string };
+  return progress;
 }
 
 /** Reads a run for a caller; a tenant_admin sees only its own tenant's runs (others are 404). */
@@ -220,7 +233,9 @@ export async function markStepAttempt(
                           WHERE s->>'name' = ${step}::text AND x->>'name' = ${action}::text
                             AND x->>'status' = 'completed')`
     : sql``;
-  const result = await db.execute(sql`
+  const marked = await queryRows<{ id: string }>(
+    db,
+    sql`
     UPDATE tenant_provisioning_progress AS p SET
       status = 'running',
       current_step = ${step}::text,
@@ -242,30 +257,7 @@ export async function markStepAttempt(
                   WHERE s->>'name' = ${step}::text
                     AND coalesce(s->>'status', '') NOT IN (${sql.raw(action ? "'completed', 'skipped', 'failed'" : "'completed', 'skipped'")}))
       ${actionNotDone}
-    RETURNING p.id`);
-  const rows = (result as unknown as { rows?: unknown[] }).rows ?? (result as unknown as unknown[]);
-  return Array.isArray(rows) && rows.length > 0 ? "marked" : "not-marked";
-}
-
-/**
- * Locks a progress row for the rest of the transaction and sets the transaction's
- * `lock_timeout` in the same round trip (the timeout also bounds the wait for this row).
- */
-export async function lockProgressRowWithTimeout(
-  tx: Database,
-  id: string,
-  lockTimeoutMs: number,
-): Promise<ProgressRow> {
-  const timeout = `${Math.max(1, Math.floor(lockTimeoutMs))}ms`;
-  const [row] = await tx
-    .select({
-      ...getTableColumns(provisioningProgress),
-      lockTimeout: sql<string>`set_config('lock_timeout', ${timeout}::text, true)`,
-    })
-    .from(provisioningProgress)
-    .where(eq(provisioningProgress.id, id))
-    .for("update");
-  if (!row) throw new NotFoundError("progress record", id);
-  const { lockTimeout: _set, ...progress } = row;
-  return progress;
+    RETURNING p.id`,
+  );
+  return marked.length > 0 ? "marked" : "not-marked";
 }

@@ -241,7 +241,6 @@ const RUN_KIND_PLANS: Record<string, RunKindPlan> = {
 async function resetFailedSteps(db: Database, id: string, now: Date): Promise<void> {
   await db.transaction(async (tx) => {
     const run = await lockProgressRow(tx, id);
-    if (!steps(run).some((s) => s.status === "failed")) return;
     await saveProgress(
       tx,
       id,
@@ -266,7 +265,7 @@ export async function resumeUnfinishedRuns(deps: ProvisioningDeps): Promise<stri
     const plan = run ? RUN_KIND_PLANS[run.kind] : undefined;
     if (!run || !plan) continue;
     const step = firstUnfinishedStep(steps(run));
-    await resetFailedSteps(db, id, deps.clock());
+    if (steps(run).some((s) => s.status === "failed")) await resetFailedSteps(db, id, deps.clock());
     await startWorkflow(
       deps,
       plan.workflow,

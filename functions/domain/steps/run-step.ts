@@ -27,7 +27,6 @@ import {
   ACTIVE_STATUSES,
   getProgressRow,
   lockProgressRow,
-  lockProgressRowWithTimeout,
   markStepAttempt,
   type ProgressRow,
   saveProgress,
@@ -80,6 +79,16 @@ function isDone(step: ProgressStep, action: string | undefined): boolean {
   );
 }
 
+/**
+ * An action of a Map step whose pass has already failed: it is not started and records nothing
+ * (a Step Functions Map stops at the first failed item; aws-local-stepfunctions starts the rest).
+ */
+class ActionNotStartedError extends ValidationError {
+  constructor(step: string, action: string) {
+    super(`an earlier action of ${step} failed; ${action} was not started`);
+  }
+}
+
 /** A step, or one named action inside a step (the iterations of a Map state). */
 export interface StepTarget {
   readonly step: string;
@@ -118,7 +127,6 @@ export async function runStep(
   const { db, clock, logger } = deps;
   const { step: stepName, action } =
     typeof target === "string" ? { step: target, action: undefined } : target;
-  let notStarted = false;
   try {
     // The attempt: one autocommit statement, visible at once (status running, attempts + 1).
     if ((await markStepAttempt(db, progressId, stepName, action, clock())) === "not-marked") {
@@ -128,18 +136,14 @@ export async function runStep(
       const step = steps(row).find((s) => s.name === stepName);
       if (!step) throw new ValidationError(`run ${progressId} has no step ${stepName}`);
       if (isDone(step, action)) return "already-completed";
-      if (action && step.status === "failed") {
-        // An earlier action of this pass failed: this one is not started (and records nothing).
-        notStarted = true;
-        throw new ValidationError(`an earlier action of ${stepName} failed; ${action} was not started`);
-      }
+      if (action && step.status === "failed") throw new ActionNotStartedError(stepName, action);
       // The row changed between the two statements (a concurrent mark): a retry sorts it out.
       throw new TransientError(`run ${progressId}: the attempt at ${stepName} could not be recorded`);
     }
 
     const outcome = await db.transaction(async (tx) => {
       // The lock serialises this step with a cancel; lock_timeout is set in the same round trip.
-      const row = await lockProgressRowWithTimeout(tx, progressId, deps.lockTimeoutMs);
+      const row = await lockProgressRow(tx, progressId, deps.lockTimeoutMs);
       if (!isActive(row)) throw new RunCancelledError(progressId, row.status ?? "unknown");
       // Another execution passing through completed it since the attempt was marked.
       const current = steps(row).find((s) => s.name === stepName);
@@ -176,7 +180,7 @@ export async function runStep(
     return "completed";
   } catch (error) {
     const classified = classifyStepError(error, permanent);
-    if (!(classified instanceof RunCancelledError) && !notStarted) {
+    if (!(classified instanceof RunCancelledError) && !(classified instanceof ActionNotStartedError)) {
       await recordAttemptError(deps, progressId, stepName, action, classified);
     }
     logger.warn("step failed", {
