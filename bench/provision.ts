@@ -42,6 +42,7 @@ import { loadConfig } from "../functions/shared/config.ts";
 import { silentLogger } from "../functions/shared/logger.ts";
 import { type LocalApp, startLocalApp } from "../local/app.ts";
 import { createFreshPgDatabase } from "../test/support/database.ts";
+import { provisionBody } from "../test/support/provision-body.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -187,17 +188,6 @@ async function api(app: LocalApp, method: string, path: string, body?: unknown) 
   return { status: res.status, body: (await res.json()) as unknown };
 }
 
-function provisionBody(slug: string) {
-  return {
-    slug,
-    name: `Bench ${slug}`,
-    subdomain: slug,
-    adminName: "Bench Admin",
-    adminEmail: `admin@${slug}.example.org`,
-    adminPassword: PASSWORD,
-  };
-}
-
 const slug = () => `b-${randomUUID().slice(0, 12)}`;
 
 /** Requests a run and returns its id (the run goes on in the background). */
@@ -206,7 +196,7 @@ async function requestRun(service: Service, template: string): Promise<string> {
     service.app,
     "POST",
     `/api/provisioning/templates/${service.templateIds.get(template)}/provision`,
-    provisionBody(slug()),
+    provisionBody(slug(), PASSWORD),
   );
   if (res.status !== 202) throw new Error(`provision answered ${res.status}: ${JSON.stringify(res.body)}`);
   return (res.body as { id: string }).id;

@@ -12,7 +12,7 @@ export const WATCH_OPTION = {
   description: "follow the run live until it ends; exit 0 if it completed, 4 if it failed or was cancelled",
 } as const;
 
-type AnyContext = CommandContext<OptionSpecs, readonly string[]>;
+export type AnyContext = CommandContext<OptionSpecs, readonly string[]>;
 
 /**
  * Follows a run to its end (live, line by line, or silently with `--json`, which then prints the

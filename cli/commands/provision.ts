@@ -1,6 +1,8 @@
 /** `provision from-template | custom`: a tenant, with its admin's password kept out of shell history. */
 import type { z } from "zod";
+import type { ProgressRecord } from "../../functions/schemas/progress.ts";
 import { provisionCustomSchema, provisionFromTemplateSchema } from "../../functions/schemas/provisioning.ts";
+import type { ApiResponse } from "../api-client.ts";
 import {
   type Command,
   type CommandContext,
@@ -13,7 +15,7 @@ import {
 } from "../command.ts";
 import { UsageError } from "../errors.ts";
 import { promptHidden, readLine } from "../password.ts";
-import { followRun, WATCH_OPTION } from "./follow-run.ts";
+import { type AnyContext, followRun, WATCH_OPTION } from "./follow-run.ts";
 
 const TENANT_OPTIONS = {
   slug: { type: "string", value: "SLUG", required: true, description: "the tenant's slug (a DNS label)" },
@@ -109,10 +111,25 @@ async function adminPassword(
   );
 }
 
-const replayNote = (headers: Headers) =>
-  headers.get("idempotent-replay") === "true"
-    ? "This Idempotency-Key was used before: this is the run it started, not a new one.\n"
-    : undefined;
+/** The Idempotency-Key header of a provision request, when --idempotency-key was given. */
+const idempotencyHeaders = (key: string | undefined) =>
+  key !== undefined ? { headers: { "idempotency-key": key } } : {};
+
+/** Shows (or with --watch follows) the run a provision request started, or replayed. */
+function followProvisioning(
+  ctx: AnyContext & { readonly flags: { readonly watch: boolean } },
+  res: ApiResponse<ProgressRecord>,
+  slug: string,
+): Promise<number> {
+  const replayed = res.headers.get("idempotent-replay") === "true";
+  return followRun(ctx, res, {
+    watch: ctx.flags.watch,
+    verb: `Provisioning ${slug}`,
+    note: replayed
+      ? "This Idempotency-Key was used before: this is the run it started, not a new one.\n"
+      : undefined,
+  });
+}
 
 export const provisionCommands: readonly Command[] = [
   defineCommand({
@@ -138,17 +155,12 @@ export const provisionCommands: readonly Command[] = [
         {},
         command,
       );
-      const key = ctx.flags["idempotency-key"];
       const res = await ctx.api.call("provisionFromTemplate", {
         params: { id: ctx.args.templateId },
         body,
-        ...(key !== undefined ? { headers: { "idempotency-key": key } } : {}),
+        ...idempotencyHeaders(ctx.flags["idempotency-key"]),
       });
-      return followRun(ctx, res, {
-        watch: ctx.flags.watch,
-        verb: `Provisioning ${body.slug}`,
-        note: replayNote(res.headers),
-      });
+      return followProvisioning(ctx, res, body.slug);
     },
   }),
   defineCommand({
@@ -175,16 +187,11 @@ export const provisionCommands: readonly Command[] = [
         { template },
         command,
       );
-      const key = ctx.flags["idempotency-key"];
       const res = await ctx.api.call("provisionCustom", {
         body,
-        ...(key !== undefined ? { headers: { "idempotency-key": key } } : {}),
+        ...idempotencyHeaders(ctx.flags["idempotency-key"]),
       });
-      return followRun(ctx, res, {
-        watch: ctx.flags.watch,
-        verb: `Provisioning ${body.slug}`,
-        note: replayNote(res.headers),
-      });
+      return followProvisioning(ctx, res, body.slug);
     },
   }),
 ];

@@ -14,7 +14,6 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,7 +35,10 @@ import {
   templateVersionsSchema,
 } from "../../functions/schemas/templates.ts";
 import { PROVISIONING_STEPS } from "../../functions/workflows/step-catalog.ts";
+import { failInserts, tenantWithSlug } from "../support/fault-injection.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
+import { freePort } from "../support/service-process.ts";
+import { until } from "../support/wait.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const BIN = join(REPO, "cli", "bin.mjs");
@@ -177,7 +179,6 @@ function tenantFlags(slug: string, extra: string[] = []): string[] {
 }
 
 const uniqueSlug = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function exec(statement: string): Promise<void> {
   await server.database.db.execute(sql.raw(statement));
@@ -188,38 +189,24 @@ async function exec(statement: string): Promise<void> {
  * removes the trigger again.
  */
 async function failAdminInsert(slug: string, sqlstate: string): Promise<() => Promise<void>> {
-  const fn = `cli_fail_${slug.replace(/-/g, "_")}`;
-  await exec(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF NEW.role = 'tenant_admin'
-     AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = NEW.tenant_id AND t.slug = '${slug}') THEN
-    RAISE EXCEPTION 'injected failure for %', NEW.email USING ERRCODE = '${sqlstate}';
-  END IF;
-  RETURN NEW;
-END
-$$`);
-  await exec(`CREATE TRIGGER ${fn} BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION ${fn}()`);
-  let removed = false;
-  const remove = async () => {
-    if (removed) return;
-    removed = true;
-    await exec(`DROP TRIGGER IF EXISTS ${fn} ON users`);
-    await exec(`DROP FUNCTION IF EXISTS ${fn}()`);
-  };
+  const remove = await failInserts(exec, {
+    name: `cli_fail_${slug}`,
+    table: "users",
+    when: `NEW.role = 'tenant_admin' AND ${tenantWithSlug(slug)}`,
+    sqlstate,
+    message: "'injected failure for %', NEW.email",
+  });
   cleanups.push(remove);
   return remove;
 }
 
-/** Polls a run through the API until `done` holds (generous deadline: the machine is shared). */
-async function runUntil(id: string, done: (run: any) => boolean): Promise<any> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const res = await server.request("GET", `/api/provisioning/progress/${id}`);
-    if (done(res.body)) return res.body;
-    if (Date.now() > deadline) throw new Error(`run ${id} never got there: ${JSON.stringify(res.body)}`);
-    await sleep(50);
-  }
-}
+/** Polls a run through the API until `done` holds. */
+const runUntil = (id: string, done: (run: any) => boolean): Promise<any> =>
+  until(
+    `run ${id}`,
+    async () => (await server.request("GET", `/api/provisioning/progress/${id}`)).body,
+    done,
+  );
 
 /** Provisions a tenant through the CLI (from Basic, password on stdin) and returns the accepted run. */
 async function provision(slug: string, extra: string[] = []): Promise<z.output<typeof progressRecordSchema>> {
@@ -234,19 +221,6 @@ async function provision(slug: string, extra: string[] = []): Promise<z.output<t
     { input: `${PASSWORD}\n` },
   );
   return parsed(result, progressRecordSchema);
-}
-
-/** A port that refuses connections: bound by a throwaway server, then closed. */
-async function refusedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 beforeAll(async () => {
@@ -269,7 +243,7 @@ beforeAll(async () => {
     },
   });
   scratch = mkdtempSync(join(tmpdir(), "tp-cli-"));
-  closedPort = await refusedPort();
+  closedPort = await freePort(); // nobody listens there: connections are refused
   const templates = await server.request("GET", "/api/provisioning/templates");
   basicId = templates.body.items.find((t: any) => t.name === "Basic School System").id;
 });

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFreshPgDatabase } from "../support/database.ts";
+import { provisionBody } from "../support/provision-body.ts";
 import { freePort, type ServiceProcess, serviceHarness, urlOf } from "../support/service-process.ts";
 import { until as waitUntil } from "../support/wait.ts";
 
@@ -105,13 +106,7 @@ const until = <T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean
 
 /** Municipality plus initial data close to its limits (500 users, 200 schools, 5000 products). */
 function bigProvisionBody(slug: string): Record<string, unknown> {
-  return {
-    slug,
-    name: `Tenant ${slug}`,
-    subdomain: slug,
-    adminName: "Ada Admin",
-    adminEmail: `admin@${slug}.example.org`,
-    adminPassword: PASSWORD,
+  return provisionBody(slug, PASSWORD, {
     initialData: {
       schools: Array.from({ length: 180 }, (_, i) => ({ name: `Extra School ${i}`, code: `EXT-${i}` })),
       products: Array.from({ length: 4900 }, (_, i) => ({
@@ -126,8 +121,25 @@ function bigProvisionBody(slug: string): Record<string, unknown> {
         role: i % 10 === 0 ? "approver" : "buyer",
       })),
     },
-  };
+  });
 }
+
+/** Provisions `slug` (big) on a service nobody interrupts and waits for the run to end. */
+async function uninterruptedRun(api: Api, template: string, slug: string): Promise<any> {
+  const accepted = await api("POST", `${API}/templates/${template}/provision`, bigProvisionBody(slug));
+  expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+  return until(
+    "the reference run to finish",
+    async () => (await api("GET", `${API}/progress/${accepted.body.id}`)).body,
+    (r) => ["completed", "failed", "cancelled"].includes(r.status),
+  );
+}
+
+/** The runs a service resumed at start, as it logged them. */
+const resumedRuns = (service: ServiceProcess): string[] =>
+  logEntries(service, "resumed runs left unfinished by an earlier process").flatMap(
+    (e) => e.resumed as string[],
+  );
 
 async function municipalityId(api: Api): Promise<string> {
   const list = await api("GET", `${API}/templates?limit=100`);
@@ -237,20 +249,8 @@ describe("a local server killed mid-run", { timeout: 600_000 }, () => {
         ),
       ),
     );
-    const reference = await api2(
-      "POST",
-      `${API}/templates/${template}/provision`,
-      bigProvisionBody("crash-ref"),
-    );
-    expect(reference.status, JSON.stringify(reference.body)).toBe(202);
-    const referenceRun = await until(
-      "the reference run to finish",
-      async () => (await api2("GET", `${API}/progress/${reference.body.id}`)).body,
-      (r) => ["completed", "failed", "cancelled"].includes(r.status),
-    );
-    const resumed = logEntries(second, "resumed runs left unfinished by an earlier process").flatMap(
-      (e) => e.resumed as string[],
-    );
+    const referenceRun = await uninterruptedRun(api2, template, "crash-ref");
+    const resumed = resumedRuns(second);
     await stop(second);
 
     // Assess: the kill interrupted at least one run, which the second process resumed
@@ -320,19 +320,8 @@ describe("a local server killed mid-run", { timeout: 600_000 }, () => {
       async () => (await api2("GET", `${API}/progress/${accepted.body.id}`)).body,
       (r) => ["completed", "failed", "cancelled"].includes(r.status),
     );
-    const reference = await api2(
-      "POST",
-      `${API}/templates/${template}/provision`,
-      bigProvisionBody("crash-pg-ref"),
-    );
-    const referenceRun = await until(
-      "the reference run to finish",
-      async () => (await api2("GET", `${API}/progress/${reference.body.id}`)).body,
-      (r) => ["completed", "failed", "cancelled"].includes(r.status),
-    );
-    const resumed = logEntries(second, "resumed runs left unfinished by an earlier process").flatMap(
-      (e) => e.resumed as string[],
-    );
+    const referenceRun = await uninterruptedRun(api2, template, "crash-pg-ref");
+    const resumed = resumedRuns(second);
     await stop(second);
 
     // Assess

@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { numberValue, queryRows, safeIdentifier } from "../../functions/db/sql.ts";
 import { scheduledExecutionInput } from "../../functions/domain/scheduling/scheduler.ts";
 import { DEPROVISIONING_STEPS } from "../../functions/workflows/step-catalog.ts";
+import { expectApiError } from "../support/api-errors.ts";
+import { provisionBody } from "../support/provision-body.ts";
 import type { HttpResult, TestServer } from "../support/server.ts";
 import { startTestServer } from "../support/server.ts";
 import { until } from "../support/wait.ts";
@@ -28,15 +30,10 @@ const SERVER_ENV = {
   OUTBOX_DRAIN_INTERVAL_MS: "200",
 };
 
+/** The error shape; a named field is also named in the message. */
 function expectError(res: HttpResult<any>, status: number, field?: string): void {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.body).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });
-  if (field !== undefined) {
-    expect(res.body.error.details?.fields, JSON.stringify(res.body)).toEqual(
-      expect.arrayContaining([expect.objectContaining({ field })]),
-    );
-    expect(res.body.error.message).toContain(field);
-  }
+  expectApiError(res, status, { field });
+  if (field !== undefined) expect(res.body.error.message).toContain(field);
 }
 
 /** Helpers bound to one server. */
@@ -78,17 +75,9 @@ function harness(server: () => TestServer) {
       const id = templates.body.items.find((t: any) => t.name === template)?.id;
       expect(id, template).toBeDefined();
       const slug = `d-${randomUUID().slice(0, 8)}`;
-      const adminEmail = `admin@${slug}.example.org`;
-      const res = await server().request("POST", `${API}/templates/${id}/provision`, {
-        body: {
-          slug,
-          name: `Tenant ${slug}`,
-          subdomain: slug,
-          adminName: "Ada Admin",
-          adminEmail,
-          adminPassword: PASSWORD,
-        },
-      });
+      const body = provisionBody(slug, PASSWORD);
+      const adminEmail = body.adminEmail as string;
+      const res = await server().request("POST", `${API}/templates/${id}/provision`, { body });
       expect(res.status, JSON.stringify(res.body)).toBe(202);
       const run = await this.settle(res.body.id);
       expect(run.status, JSON.stringify(run)).toBe("completed");

@@ -6,6 +6,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { count, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiKeys, auditLogs, tenants } from "../../functions/db/schema.ts";
+import { expectApiError } from "../support/api-errors.ts";
 import type { HttpResult } from "../support/server.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 
@@ -30,15 +31,8 @@ async function keyCount(): Promise<number> {
   return Number(row!.n);
 }
 
-function expectError(res: HttpResult<any>, status: number, code: string, field?: string): void {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.body).toMatchObject({ error: { code, message: expect.any(String) } });
-  if (field !== undefined) {
-    expect(res.body.error.details?.fields, JSON.stringify(res.body)).toEqual(
-      expect.arrayContaining([expect.objectContaining({ field })]),
-    );
-  }
-}
+const expectError = (res: HttpResult<any>, status: number, code: string, field?: string) =>
+  expectApiError(res, status, { code, field });
 
 beforeAll(async () => {
   server = await startTestServer();

@@ -26,7 +26,10 @@ import { verifyPassword } from "../../functions/domain/auth/password.ts";
 import { readTenantMigration } from "../../functions/domain/templates/tenant-migrations.ts";
 import { FEATURE_FLAGS } from "../../functions/schemas/templates.ts";
 import { PROVISIONING_STEPS } from "../../functions/workflows/step-catalog.ts";
+import { expectApiError } from "../support/api-errors.ts";
 import { testDatabaseKind } from "../support/database.ts";
+import { failInserts, tenantWithSlug } from "../support/fault-injection.ts";
+import { provisionBody as newTenantBody } from "../support/provision-body.ts";
 import type { HttpResult } from "../support/server.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 import { until } from "../support/wait.ts";
@@ -60,17 +63,8 @@ function uniqueSlug(prefix = "t"): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
-function provisionBody(slug: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    slug,
-    name: `Tenant ${slug}`,
-    subdomain: slug,
-    adminName: "Ada Admin",
-    adminEmail: `admin@${slug}.example.org`,
-    adminPassword: PASSWORD,
-    ...extra,
-  };
-}
+const provisionBody = (slug: string, extra: Record<string, unknown> = {}) =>
+  newTenantBody(slug, PASSWORD, extra);
 
 function templateId(name: string): string {
   const id = templateIds.get(name);
@@ -110,15 +104,8 @@ async function settle(id: string): Promise<any> {
 
 const stepOf = (run: any, name: string): any => run.steps.find((s: any) => s.name === name);
 
-function expectError(res: HttpResult<any>, status: number, field?: string): void {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.body).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });
-  if (field !== undefined) {
-    expect(res.body.error.details?.fields, JSON.stringify(res.body)).toEqual(
-      expect.arrayContaining([expect.objectContaining({ field })]),
-    );
-  }
-}
+const expectError = (res: HttpResult<any>, status: number, field?: string) =>
+  expectApiError(res, status, { field });
 
 async function rows<T extends Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
   return queryRows<T>(db, query);
@@ -236,30 +223,14 @@ async function failUserInserts(options: {
   sqlstate: string;
   times?: number;
 }): Promise<() => Promise<void>> {
-  const fn = `test_fail_${options.slug.replace(/-/g, "_")}_${options.admin ? "admin" : "users"}`;
-  const seq = `${fn}_seq`;
-  const times = options.times ?? 1_000_000_000;
-  await exec(`CREATE SEQUENCE ${seq}`);
-  await exec(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF (NEW.role = 'tenant_admin') = ${options.admin}
-     AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = NEW.tenant_id AND t.slug = '${options.slug}') THEN
-    IF nextval('${seq}') <= ${times} THEN
-      RAISE EXCEPTION 'injected failure for %', NEW.email USING ERRCODE = '${options.sqlstate}';
-    END IF;
-  END IF;
-  RETURN NEW;
-END
-$$`);
-  await exec(`CREATE TRIGGER ${fn} BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION ${fn}()`);
-  let removed = false;
-  const remove = async () => {
-    if (removed) return;
-    removed = true;
-    await exec(`DROP TRIGGER IF EXISTS ${fn} ON users`);
-    await exec(`DROP FUNCTION IF EXISTS ${fn}()`);
-    await exec(`DROP SEQUENCE IF EXISTS ${seq}`);
-  };
+  const remove = await failInserts(exec, {
+    name: `test_fail_${options.slug}_${options.admin ? "admin" : "users"}`,
+    table: "users",
+    when: `(NEW.role = 'tenant_admin') = ${options.admin} AND ${tenantWithSlug(options.slug)}`,
+    sqlstate: options.sqlstate,
+    message: "'injected failure for %', NEW.email",
+    times: options.times ?? 1_000_000_000,
+  });
   cleanups.push(remove);
   return remove;
 }
@@ -274,25 +245,13 @@ async function failNotificationInserts(
   run: (statement: string) => Promise<void>,
   slug: string,
 ): Promise<() => Promise<void>> {
-  const fn = `test_fail_outbox_${slug.replace(/-/g, "_")}`;
-  await run(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM tenants t WHERE t.id = NEW.tenant_id AND t.slug = '${slug}') THEN
-    RAISE EXCEPTION 'injected outbox failure' USING ERRCODE = '23514';
-  END IF;
-  RETURN NEW;
-END
-$$`);
-  await run(
-    `CREATE TRIGGER ${fn} BEFORE INSERT ON notifications_outbox FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
-  );
-  let removed = false;
-  const remove = async () => {
-    if (removed) return;
-    removed = true;
-    await run(`DROP TRIGGER IF EXISTS ${fn} ON notifications_outbox`);
-    await run(`DROP FUNCTION IF EXISTS ${fn}()`);
-  };
+  const remove = await failInserts(run, {
+    name: `test_fail_outbox_${slug}`,
+    table: "notifications_outbox",
+    when: tenantWithSlug(slug),
+    sqlstate: "23514",
+    message: "'injected outbox failure'",
+  });
   cleanups.push(remove);
   return remove;
 }

@@ -15,6 +15,7 @@ import {
 } from "../../functions/db/schema.ts";
 import { hashApiKey } from "../../functions/domain/auth/api-keys.ts";
 import { FEATURE_FLAGS } from "../../functions/schemas/templates.ts";
+import { expectApiError } from "../support/api-errors.ts";
 import type { HttpResult } from "../support/server.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 
@@ -59,15 +60,9 @@ async function rowCounts(): Promise<{ templates: number; versions: number; audit
 
 /** Asserts the one error shape, and (when given) the field that details.fields names. */
 function expectError(res: HttpResult<any>, status: number, code: string, field?: string): void {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
+  expectApiError(res, status, { code, field });
   expect(res.headers.get("content-type")).toMatch(/^application\/json/);
-  expect(res.body).toMatchObject({ error: { code, message: expect.any(String) } });
   expect(res.body.error.message.length).toBeGreaterThan(0);
-  if (field !== undefined) {
-    expect(res.body.error.details?.fields, JSON.stringify(res.body)).toEqual(
-      expect.arrayContaining([expect.objectContaining({ field })]),
-    );
-  }
 }
 
 async function createTenant(): Promise<string> {
