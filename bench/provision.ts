@@ -35,7 +35,7 @@ import { hashPassword } from "../functions/domain/auth/password.ts";
 import { configurationEntries } from "../functions/domain/provisioning/provisioning-steps.ts";
 import { mergeInitialData } from "../functions/domain/provisioning/run-spec.ts";
 import { DEFAULT_TEMPLATES } from "../functions/domain/templates/default-templates.ts";
-import { readTenantMigration } from "../functions/domain/templates/tenant-migrations.ts";
+import { readTenantMigration } from "../functions/domain/tenants/tenant-migrations.ts";
 import type { ProgressRecord } from "../functions/schemas/progress.ts";
 import type { TemplateSpec } from "../functions/schemas/templates.ts";
 import { loadConfig } from "../functions/shared/config.ts";

@@ -13,7 +13,7 @@ import {
   BOOKKEEPING_TASKS,
   functionArnSubstitution,
   WORKFLOW_STEPS,
-  type WorkflowKind,
+  type WorkflowName,
 } from "../functions/workflows/step-catalog.ts";
 import { REPO_ROOT } from "./bundling.ts";
 
@@ -45,8 +45,8 @@ export function apiGroups(): ApiGroup[] {
 }
 
 /** The workflows that have an ASL file in `dir`; an ASL file of an unknown workflow is an error. */
-export function workflowKinds(dir: string = join(REPO_ROOT, "statemachines")): WorkflowKind[] {
-  const known = Object.keys(WORKFLOW_STEPS) as WorkflowKind[];
+export function workflowKinds(dir: string = join(REPO_ROOT, "statemachines")): WorkflowName[] {
+  const known = Object.keys(WORKFLOW_STEPS) as WorkflowName[];
   return readdirSync(dir)
     .filter((f) => f.endsWith(ASL_SUFFIX))
     .sort()
@@ -57,7 +57,7 @@ export function workflowKinds(dir: string = join(REPO_ROOT, "statemachines")): W
           `statemachines/${f}: no workflow "${kind}" in the step catalog (${known.join(", ")})`,
         );
       }
-      return kind as WorkflowKind;
+      return kind as WorkflowName;
     });
 }
 
@@ -77,7 +77,7 @@ export function lambdaForPlaceholder(placeholder: string): string | undefined {
  * and any other Task the ASL files name (e.g. a workflow's own helper tasks), in that order.
  */
 export function stepLambdaNames(
-  kinds: readonly WorkflowKind[],
+  kinds: readonly WorkflowName[],
   dir: string = join(REPO_ROOT, "statemachines"),
 ): string[] {
   if (kinds.length === 0) return [];
@@ -100,7 +100,7 @@ export function sweepEntry(): string | undefined {
 }
 
 /** Every Lambda of the service. */
-export function lambdaEntries(kinds: readonly WorkflowKind[] = workflowKinds()): LambdaEntry[] {
+export function lambdaEntries(kinds: readonly WorkflowName[] = workflowKinds()): LambdaEntry[] {
   const entries: LambdaEntry[] = [
     ...apiGroups().map((group) => ({
       name: group,

@@ -11,7 +11,7 @@ import { migrate } from "../functions/db/migrate.ts";
 import { LocalBackupStore } from "../functions/domain/backups/local-backup-store.ts";
 import { outboxChannel } from "../functions/domain/notifications/notification-channel.ts";
 import { logAlertNotifier } from "../functions/domain/operations/alerts.ts";
-import { resumeUnfinishedRuns } from "../functions/domain/provisioning/run-control.ts";
+import { resumeUnfinishedRuns } from "../functions/domain/runs/run-control.ts";
 import { localScheduler } from "../functions/domain/scheduling/scheduler.ts";
 import type { StepDeps } from "../functions/domain/steps/step-deps.ts";
 import { seedDefaultTemplates } from "../functions/domain/templates/default-templates.ts";

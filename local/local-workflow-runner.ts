@@ -17,20 +17,20 @@ import {
   substitute,
   substitutionNames,
 } from "../functions/workflows/definitions.ts";
-import { BOOKKEEPING_TASKS, WORKFLOW_STEPS, type WorkflowKind } from "../functions/workflows/step-catalog.ts";
+import { BOOKKEEPING_TASKS, WORKFLOW_STEPS, type WorkflowName } from "../functions/workflows/step-catalog.ts";
 import type { WorkflowInput, WorkflowRunner } from "../functions/workflows/workflow-runner.ts";
 
 export interface LocalWorkflowRunnerOptions {
   readonly stepDeps: StepDeps;
   readonly logger: Logger;
   readonly retry: RetryPolicy;
-  readonly kinds?: readonly WorkflowKind[];
+  readonly kinds?: readonly WorkflowName[];
   /** Milliseconds for every Wait state (tests shorten grace periods with this). */
   readonly waitTimeOverrideMs?: number;
 }
 
 interface Running {
-  readonly kind: WorkflowKind;
+  readonly kind: WorkflowName;
   readonly input: WorkflowInput;
   readonly abort: () => void;
   readonly done: Promise<void>;
@@ -79,7 +79,7 @@ function yieldingFirst(handler: StepHandler): StepHandler {
 
 export class LocalWorkflowRunner implements WorkflowRunner {
   private readonly machines = new Map<
-    WorkflowKind,
+    WorkflowName,
     { machine: StateMachine; handlers: Record<string, StepHandler>; waits: string[] }
   >();
   private readonly running = new Map<string, Running>();
@@ -87,7 +87,7 @@ export class LocalWorkflowRunner implements WorkflowRunner {
   constructor(private readonly options: LocalWorkflowRunnerOptions) {
     const kinds =
       options.kinds ??
-      (Object.keys(WORKFLOW_STEPS) as WorkflowKind[]).filter((k) => WORKFLOW_STEPS[k].length > 0);
+      (Object.keys(WORKFLOW_STEPS) as WorkflowName[]).filter((k) => WORKFLOW_STEPS[k].length > 0);
     const stepHandlers = new Map<string, StepHandler>();
     const handlerFor = (lambda: string): StepHandler => {
       let handler = stepHandlers.get(lambda);
@@ -129,7 +129,7 @@ export class LocalWorkflowRunner implements WorkflowRunner {
     }
   }
 
-  async start(kind: WorkflowKind, name: string, input: WorkflowInput): Promise<string> {
+  async start(kind: WorkflowName, name: string, input: WorkflowInput): Promise<string> {
     const entry = this.machines.get(kind);
     if (!entry) throw new Error(`no local state machine for ${kind}`);
     const ref = `local:${kind}:${name}:${randomUUID().slice(0, 8)}`;

@@ -4,7 +4,7 @@ import { type GroupOperations, ok } from "../http/api-handler.ts";
 import { openApiDocument } from "../http/openapi.ts";
 import { NotFoundError } from "../shared/errors.ts";
 import { readDefinitionText } from "../workflows/definitions.ts";
-import { WORKFLOW_STEPS, type WorkflowKind } from "../workflows/step-catalog.ts";
+import { WORKFLOW_STEPS, type WorkflowName } from "../workflows/step-catalog.ts";
 import type { ApiDeps } from "./deps.ts";
 import { lambdaEntry } from "./lambda.ts";
 
@@ -16,7 +16,7 @@ export function metaOperations({ db }: ApiDeps): GroupOperations<"meta"> {
       return ok({ status: "ok" });
     },
     getWorkflowDefinition: async (req) => {
-      const kind = req.params.kind as WorkflowKind;
+      const kind = req.params.kind as WorkflowName;
       if (!Object.hasOwn(WORKFLOW_STEPS, kind) || WORKFLOW_STEPS[kind].length === 0) {
         throw new NotFoundError("workflow", req.params.kind);
       }

@@ -15,8 +15,6 @@ function idempotencyKey(req: ApiRequest): string | undefined {
   return key;
 }
 
-const actor = (req: ApiRequest) => ({ keyId: req.principal.keyId, requestId: req.requestId });
-
 export function provisioningOperations(deps: ApiDeps): GroupOperations<"provisioning"> {
   return {
     provisionFromTemplate: async (req) => {
@@ -26,7 +24,7 @@ export function provisioningOperations(deps: ApiDeps): GroupOperations<"provisio
         template: { id: template.id, version: template.version },
         spec: { ...template, description: template.description ?? undefined },
         idempotencyKey: idempotencyKey(req),
-        actor: actor(req),
+        actor: req.actor,
       });
       return ok(record, 202, created ? {} : { "idempotent-replay": "true" });
     },
@@ -37,7 +35,7 @@ export function provisioningOperations(deps: ApiDeps): GroupOperations<"provisio
         template: null,
         spec: { ...template, description: template.description ?? undefined },
         idempotencyKey: idempotencyKey(req),
-        actor: actor(req),
+        actor: req.actor,
       });
       return ok(record, 202, created ? {} : { "idempotent-replay": "true" });
     },

@@ -1,15 +1,13 @@
 /** Scheduled operations (admin only): list them, cancel one that is still waiting. */
 import { cancelSchedule, listSchedules } from "../domain/deprovisioning/schedule-service.ts";
-import { type ApiRequest, type GroupOperations, idParam, ok } from "../http/api-handler.ts";
+import { type GroupOperations, idParam, ok } from "../http/api-handler.ts";
 import type { ApiDeps } from "./deps.ts";
 import { lambdaEntry } from "./lambda.ts";
-
-const actor = (req: ApiRequest) => ({ keyId: req.principal.keyId, requestId: req.requestId });
 
 export function scheduleOperations(deps: ApiDeps): GroupOperations<"schedules"> {
   return {
     listSchedules: async (req) => ok(await listSchedules(deps.db, req.query)),
-    cancelSchedule: async (req) => ok(await cancelSchedule(deps, idParam(req, "id", "schedule"), actor(req))),
+    cancelSchedule: async (req) => ok(await cancelSchedule(deps, idParam(req, "id", "schedule"), req.actor)),
   };
 }
 

@@ -7,27 +7,24 @@ import { requestDeprovisioning } from "../domain/deprovisioning/deprovision-serv
 import { scheduleDeprovisioning } from "../domain/deprovisioning/schedule-service.ts";
 import { requestRestore } from "../domain/restore/restore-service.ts";
 import { getTenant, listTenants } from "../domain/tenants/tenant-directory.ts";
-import { type ApiRequest, type GroupOperations, idParam, ok } from "../http/api-handler.ts";
+import { type GroupOperations, idParam, ok } from "../http/api-handler.ts";
 import type { ApiDeps } from "./deps.ts";
 import { lambdaEntry } from "./lambda.ts";
-
-const actor = (req: ApiRequest) => ({ keyId: req.principal.keyId, requestId: req.requestId });
-const tenantScope = (req: ApiRequest) => (req.principal.role === "admin" ? null : req.principal.tenantId);
 
 export function tenantOperations(deps: ApiDeps): GroupOperations<"tenants"> {
   const { db } = deps;
   return {
-    listTenants: async (req) => ok(await listTenants(db, { ...req.query, scope: tenantScope(req) })),
-    getTenant: async (req) => ok(await getTenant(db, idParam(req, "id", "tenant"), tenantScope(req))),
+    listTenants: async (req) => ok(await listTenants(db, { ...req.query, scope: req.tenantScope })),
+    getTenant: async (req) => ok(await getTenant(db, idParam(req, "id", "tenant"), req.tenantScope)),
     deprovisionTenant: async (req) => {
-      const result = await requestDeprovisioning(deps, idParam(req, "id", "tenant"), req.body, actor(req));
+      const result = await requestDeprovisioning(deps, idParam(req, "id", "tenant"), req.body, req.actor);
       return result.dryRun ? ok(result.report, 200) : ok(result.record, 202);
     },
     scheduleDeprovision: async (req) =>
-      ok(await scheduleDeprovisioning(deps, idParam(req, "id", "tenant"), req.body, actor(req)), 201),
+      ok(await scheduleDeprovisioning(deps, idParam(req, "id", "tenant"), req.body, req.actor), 201),
     listTenantBackups: async (req) => ok({ items: await listBackups(db, idParam(req, "id", "tenant")) }),
     restoreTenant: async (req) =>
-      ok(await requestRestore(deps, idParam(req, "id", "tenant"), req.body.backupId, actor(req)), 202),
+      ok(await requestRestore(deps, idParam(req, "id", "tenant"), req.body.backupId, req.actor), 202),
   };
 }
 

@@ -14,6 +14,7 @@ import {
   uuid,
   varchar,
 } from "drizzle-orm/pg-core";
+import type { ProgressStep, ProgressWarning, RunKind, RunStatus } from "../schemas/progress.ts";
 
 const ts = (name: string) => timestamp(name, { mode: "date", withTimezone: false });
 const tstz = (name: string) => timestamp(name, { mode: "date", withTimezone: true });
@@ -72,19 +73,19 @@ export const provisioningProgress = pgTable("tenant_provisioning_progress", {
   id: uuid("id").primaryKey().defaultRandom(),
   tenantId: uuid("tenant_id"),
   templateId: uuid("template_id"),
-  status: varchar("status", { length: 20 }).default("pending"),
+  status: varchar("status", { length: 20 }).$type<RunStatus>().default("pending"),
   currentStep: varchar("current_step", { length: 255 }),
   totalSteps: integer("total_steps").default(0),
   completedSteps: integer("completed_steps").default(0),
-  steps: jsonb("steps").$type<unknown[]>().default([]),
+  steps: jsonb("steps").$type<ProgressStep[]>().default([]),
   startedAt: ts("started_at"),
   completedAt: ts("completed_at"),
   error: text("error"),
-  warnings: jsonb("warnings").$type<unknown[]>().default([]),
+  warnings: jsonb("warnings").$type<ProgressWarning[]>().default([]),
   metadata: jsonb("metadata").$type<Record<string, unknown>>().default({}),
   createdAt: ts("created_at").defaultNow(),
   updatedAt: ts("updated_at").defaultNow(),
-  kind: varchar("kind", { length: 20 }).notNull().default("provision"),
+  kind: varchar("kind", { length: 20 }).$type<RunKind>().notNull().default("provision"),
   templateVersion: integer("template_version"),
   attempt: integer("attempt").notNull().default(1),
   executionRef: text("execution_ref"),

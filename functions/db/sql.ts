@@ -12,11 +12,6 @@ export async function queryRows<T extends Record<string, unknown>>(db: Database,
   return result.rows ?? [];
 }
 
-/** Runs a raw statement for its effect. */
-export async function execute(db: Database, query: SQL | string): Promise<void> {
-  await db.execute(typeof query === "string" ? sql.raw(query) : query);
-}
-
 /** jsonb read through raw SQL: an object on PGlite/pg, a string on the Data API. */
 export function jsonValue<T>(value: unknown): T {
   return (typeof value === "string" ? JSON.parse(value) : value) as T;
@@ -79,7 +74,7 @@ export function splitStatements(script: string): string[] {
       current += " ";
       continue;
     }
-    const dollar = /^\$[A-Za-z_]*\$/.exec(rest);
+    const dollar = /^\$(?:[A-Za-z_][A-Za-z_0-9]*)?\$/.exec(rest);
     if (dollar) {
       const tag = dollar[0];
       const end = script.indexOf(tag, i + tag.length);
@@ -117,24 +112,37 @@ export function splitStatements(script: string): string[] {
   return statements;
 }
 
+/** A dollar-quote tag that does not occur in `text`. */
+function dollarTag(text: string): string {
+  let tag = "$s$";
+  while (text.includes(tag)) tag = `$s${tag.slice(1)}`;
+  return tag;
+}
+
 /**
- * Runs a multi-statement script (DDL, a migration file) in as few round trips as the driver
- * allows: node-postgres and PGlite take the whole script in one simple-protocol query; the Data
- * API runs one statement per call, so the script is split. Inside a transaction, pass the `tx`.
+ * A multi-statement script as ONE statement: an anonymous code block that executes each
+ * statement in order (`DO $$ BEGIN EXECUTE '...'; EXECUTE '...'; END $$`). Every driver takes it
+ * in a single round trip — the RDS Data API runs one statement per call, and PGlite's and
+ * node-postgres' parameterised queries one statement each — and it runs in the caller's
+ * transaction, so a failing statement rolls the whole script back. Statements that cannot run
+ * inside a function (VACUUM, CREATE INDEX CONCURRENTLY, transaction control) are not allowed in
+ * the scripts this runs.
  */
+export function scriptAsStatement(script: string): string {
+  const statements = splitStatements(script);
+  if (statements.length === 1) return statements[0]!;
+  const body = statements
+    .map((statement) => {
+      const tag = dollarTag(statement);
+      return `EXECUTE ${tag}${statement}${tag};`;
+    })
+    .join("\n");
+  const outer = dollarTag(body);
+  return `DO ${outer} BEGIN\n${body}\nEND ${outer}`;
+}
+
+/** Runs a multi-statement script (DDL, a migration file) in one round trip; inside a transaction, pass the `tx`. */
 export async function executeScript(db: Database, script: string): Promise<void> {
-  const client = (db as unknown as { session?: { client?: unknown } }).session?.client as
-    | { exec?: unknown; query?: unknown; send?: unknown }
-    | undefined;
-  if (client && typeof client.exec === "function") {
-    // PGlite (or one of its transactions): exec runs a script with the simple protocol.
-    await (client.exec as (s: string) => Promise<unknown>).call(client, script);
-    return;
-  }
-  if (client && typeof client.query === "function" && typeof client.send !== "function") {
-    // node-postgres: a query without parameters is sent with the simple protocol.
-    await db.execute(sql.raw(script));
-    return;
-  }
-  for (const statement of splitStatements(script)) await db.execute(sql.raw(statement));
+  if (splitStatements(script).length === 0) return;
+  await db.execute(sql.raw(scriptAsStatement(script)));
 }

@@ -6,6 +6,7 @@
 import middy, { type MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
 import { z } from "zod";
+import type { Actor } from "../domain/actor.ts";
 import type { Principal } from "../domain/auth/api-keys.ts";
 import {
   ForbiddenError,
@@ -36,6 +37,10 @@ export interface ApiRequest<Op extends OperationId = OperationId> {
   readonly headers: Readonly<Record<string, string>>;
   /** Null only on public routes. */
   readonly principal: Principal;
+  /** The key and request, for audit entries (null only on public routes). */
+  readonly actor: Actor;
+  /** A tenant_admin key's tenant (it sees only that tenant's data); null for an admin key. */
+  readonly tenantScope: string | null;
   readonly requestId: string;
 }
 
@@ -186,6 +191,7 @@ export function createGroupHandler<G extends ApiGroup>(
     const query = route.query ? parseOrThrow(route.query, queryObject(event)) : {};
     const operation = ops[route.operationId];
     if (!operation) throw new NotFoundError("operation", route.operationId);
+    const requestId = event.requestContext?.requestId ?? context.awsRequestId;
     const result = await operation({
       operationId: route.operationId,
       params: (event.pathParameters ?? {}) as Record<string, string>,
@@ -193,7 +199,9 @@ export function createGroupHandler<G extends ApiGroup>(
       body: body as never,
       headers: lowerHeaders(event.headers),
       principal: principal as Principal,
-      requestId: event.requestContext?.requestId ?? context.awsRequestId,
+      actor: (principal ? { keyId: principal.keyId, requestId } : null) as Actor,
+      tenantScope: principal?.role === "tenant_admin" ? principal.tenantId : null,
+      requestId,
     });
     return jsonResponse(result.statusCode, result.body, result.headers);
   };

@@ -1,4 +1,4 @@
-/** Progress records: the live view of one provisioning or deprovisioning run. */
+/** Progress records: the live view of one run (provisioning, deprovisioning, restore). */
 import { z } from "zod";
 import { isoDateTime, pageSchema, paginationQuerySchema, uuidSchema } from "./common.ts";
 
@@ -8,10 +8,25 @@ export const RUN_KINDS = ["provision", "deprovision", "restore"] as const;
 
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export type StepStatus = (typeof STEP_STATUSES)[number];
-export type RunKindName = (typeof RUN_KINDS)[number];
+/** The kind of a run as stored on its progress record; `functions/domain/runs/` defines each. */
+export type RunKind = (typeof RUN_KINDS)[number];
 
 export const stepErrorSchema = z.object({ name: z.string(), message: z.string() });
 export type StepError = z.infer<typeof stepErrorSchema>;
+
+/** The error one attempt at a step ended with (kept after a later attempt succeeds). */
+export const stepAttemptErrorSchema = z.object({
+  /** The step's attempt count when it failed (1 = the first attempt). */
+  attempt: z.number().int(),
+  at: isoDateTime,
+  name: z.string(),
+  message: z.string(),
+  /** For a Map step: the action (post-provisioning action) the attempt was at. */
+  action: z.string().optional(),
+  /** A transient error (retried by the state machine while its Retry allows) or a permanent one. */
+  transient: z.boolean(),
+});
+export type StepAttemptError = z.infer<typeof stepAttemptErrorSchema>;
 
 /** A sub-action of a step (the post-provisioning actions of the Map state). */
 export const stepActionSchema = z.object({
@@ -29,13 +44,29 @@ export const progressStepSchema = z.object({
   title: z.string(),
   status: z.enum(STEP_STATUSES),
   attempts: z.number().int(),
+  /** When the first attempt started. */
   startedAt: isoDateTime.nullable(),
+  /**
+   * When the current (or last) pass over the step started: a recover or a retry starts a new
+   * pass; the state machine's own retries stay within one.
+   */
+  passStartedAt: isoDateTime.nullable(),
   completedAt: isoDateTime.nullable(),
+  /**
+   * The step's own working time: the sum of its passes (automatic retries and their backoff
+   * included), not the time a failed run waited for an operator.
+   */
   durationMs: z.number().int().nullable(),
+  /** The last error (null once the step completed). */
   error: stepErrorSchema.nullable(),
+  /** The most recent attempts' errors, oldest first (at most `MAX_ATTEMPT_ERRORS`). */
+  attemptErrors: z.array(stepAttemptErrorSchema),
   actions: z.array(stepActionSchema).optional(),
 });
 export type ProgressStep = z.infer<typeof progressStepSchema>;
+
+/** How many attempt errors a step keeps (a progress record must stay small). */
+export const MAX_ATTEMPT_ERRORS = 5;
 
 export const progressWarningSchema = z.object({
   at: isoDateTime,

@@ -21,7 +21,7 @@ import {
   setupConfigurationsStep,
 } from "../domain/provisioning/provisioning-steps.ts";
 import { restoreDataStep, verifyBackupStep } from "../domain/restore/restore-steps.ts";
-import { completeRunStep, recordFailureStep } from "../domain/steps/run-completion.ts";
+import { completeRunStep, recordFailureStep } from "../domain/runs/run-completion.ts";
 import type { StepFactory } from "../domain/steps/step-deps.ts";
 
 export const STEP_FACTORIES: Record<string, StepFactory> = {

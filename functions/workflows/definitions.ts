@@ -6,14 +6,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RetryPolicy } from "../shared/config.ts";
-import type { WorkflowKind } from "./step-catalog.ts";
+import type { WorkflowName } from "./step-catalog.ts";
 
 export function statemachinesDir(): string {
   return process.env.STATEMACHINES_DIR ?? fileURLToPath(new URL("../../statemachines/", import.meta.url));
 }
 
 /** The raw ASL text of a workflow, `${...}` placeholders included. */
-export function readDefinitionText(kind: WorkflowKind, dir: string = statemachinesDir()): string {
+export function readDefinitionText(kind: WorkflowName, dir: string = statemachinesDir()): string {
   return readFileSync(join(dir, `${kind}.asl.json`), "utf8");
 }
 

@@ -5,16 +5,16 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import type { WorkflowKind } from "./step-catalog.ts";
+import type { WorkflowName } from "./step-catalog.ts";
 import type { WorkflowInput, WorkflowRunner } from "./workflow-runner.ts";
 
 export class SfnWorkflowRunner implements WorkflowRunner {
   constructor(
     private readonly client: SFNClient,
-    private readonly stateMachineArns: Readonly<Partial<Record<WorkflowKind, string>>>,
+    private readonly stateMachineArns: Readonly<Partial<Record<WorkflowName, string>>>,
   ) {}
 
-  async start(kind: WorkflowKind, name: string, input: WorkflowInput): Promise<string> {
+  async start(kind: WorkflowName, name: string, input: WorkflowInput): Promise<string> {
     const stateMachineArn = this.stateMachineArns[kind];
     if (!stateMachineArn) throw new Error(`no state machine configured for ${kind}`);
     const out = await this.client.send(

@@ -4,10 +4,8 @@
  * runner and the tests all read this list, and a test checks it against the ASL files.
  */
 
-export type WorkflowKind = "provisioning" | "deprovisioning" | "restore";
-
-/** The kind of a run as stored on its progress record. */
-export type RunKind = "provision" | "deprovision" | "restore";
+/** A workflow: one ASL file `statemachines/<name>.asl.json`, one state machine in AWS. */
+export type WorkflowName = "provisioning" | "deprovisioning" | "restore";
 
 export interface StepDefinition {
   /** The Task state's name in the ASL (and the name in progress records). */
@@ -97,14 +95,8 @@ export function functionArnSubstitution(lambda: string): string {
   return `${pascal}FunctionArn`;
 }
 
-export const WORKFLOW_STEPS: Record<WorkflowKind, readonly StepDefinition[]> = {
+export const WORKFLOW_STEPS: Record<WorkflowName, readonly StepDefinition[]> = {
   provisioning: PROVISIONING_STEPS,
   deprovisioning: DEPROVISIONING_STEPS,
   restore: RESTORE_STEPS,
-};
-
-export const RUN_KIND_WORKFLOW: Record<RunKind, WorkflowKind> = {
-  provision: "provisioning",
-  deprovision: "deprovisioning",
-  restore: "restore",
 };

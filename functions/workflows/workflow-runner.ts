@@ -2,7 +2,7 @@
  * Starting and stopping workflow executions. In AWS: Step Functions (`sfn-workflow-runner.ts`);
  * locally: the same ASL run in-process (`local/local-workflow-runner.ts`).
  */
-import type { WorkflowKind } from "./step-catalog.ts";
+import type { WorkflowName } from "./step-catalog.ts";
 
 /** The execution input. Never holds secrets: steps read everything else from the database. */
 export interface WorkflowInput {
@@ -14,7 +14,7 @@ export interface WorkflowInput {
 
 export interface WorkflowRunner {
   /** Starts an execution; `name` is unique per start. Returns the execution reference (an ARN in AWS). */
-  start(kind: WorkflowKind, name: string, input: WorkflowInput): Promise<string>;
+  start(kind: WorkflowName, name: string, input: WorkflowInput): Promise<string>;
   /** Stops an execution; stopping one that already ended is not an error. */
   stop(executionRef: string, cause: string): Promise<void>;
 }

@@ -11,11 +11,11 @@ import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
-import type { WorkflowKind } from "../../functions/workflows/step-catalog.ts";
+import type { WorkflowName } from "../../functions/workflows/step-catalog.ts";
 
 export interface AlarmsProps {
   readonly topic: sns.ITopic;
-  readonly stateMachines: ReadonlyMap<WorkflowKind, sfn.IStateMachine>;
+  readonly stateMachines: ReadonlyMap<WorkflowName, sfn.IStateMachine>;
   readonly api: apigateway.RestApi;
   readonly deadLetterQueue: sqs.IQueue;
   /** The window each alarm looks at. */

@@ -14,7 +14,7 @@ import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { type ApiGroup, routeList } from "../../functions/http/route-table.ts";
-import type { WorkflowKind } from "../../functions/workflows/step-catalog.ts";
+import type { WorkflowName } from "../../functions/workflows/step-catalog.ts";
 import type { Database } from "./database.ts";
 import type { Schedules } from "./schedules.ts";
 import { ServiceFunction } from "./service-function.ts";
@@ -24,7 +24,7 @@ export interface ApiProps {
   readonly groupEntries: ReadonlyMap<ApiGroup, string>;
   readonly authorizerEntry: string;
   readonly database: Database;
-  readonly stateMachines: ReadonlyMap<WorkflowKind, sfn.IStateMachine>;
+  readonly stateMachines: ReadonlyMap<WorkflowName, sfn.IStateMachine>;
   readonly schedules: Schedules;
   /** Encrypts the access logs. */
   readonly logsKey: kms.IKey;
@@ -40,7 +40,7 @@ export interface ApiProps {
 }
 
 /** The environment variable holding a workflow's state machine ARN: `PROVISIONING_STATE_MACHINE_ARN`. */
-export function stateMachineArnVariable(kind: WorkflowKind): string {
+export function stateMachineArnVariable(kind: WorkflowName): string {
   return `${kind.toUpperCase()}_STATE_MACHINE_ARN`;
 }
 

@@ -19,10 +19,10 @@ import {
   statemachinesDir,
   substitutionNames,
 } from "../../functions/workflows/definitions.ts";
-import { functionArnSubstitution, type WorkflowKind } from "../../functions/workflows/step-catalog.ts";
+import { functionArnSubstitution, type WorkflowName } from "../../functions/workflows/step-catalog.ts";
 
 export interface WorkflowsProps {
-  readonly kinds: readonly WorkflowKind[];
+  readonly kinds: readonly WorkflowName[];
   /** The step Lambdas by module name (`functions/steps/<name>.ts`). */
   readonly stepFunctions: ReadonlyMap<string, lambda.IFunction>;
   /** Encrypts the execution logs. */
@@ -34,7 +34,7 @@ export interface WorkflowsProps {
 }
 
 /** The definition text to deploy: the ASL file, or the ASL file with a retry policy applied. */
-export function deployedDefinition(kind: WorkflowKind, retryPolicy?: RetryPolicy, dir?: string): string {
+export function deployedDefinition(kind: WorkflowName, retryPolicy?: RetryPolicy, dir?: string): string {
   const text = readDefinitionText(kind, dir ?? statemachinesDir());
   if (!retryPolicy) return text;
   return `${JSON.stringify(applyRetryPolicy(JSON.parse(text) as unknown, retryPolicy), null, 2)}\n`;
@@ -45,14 +45,14 @@ function pascalCase(kind: string): string {
 }
 
 export class Workflows extends Construct {
-  readonly stateMachines: ReadonlyMap<WorkflowKind, sfn.StateMachine>;
+  readonly stateMachines: ReadonlyMap<WorkflowName, sfn.StateMachine>;
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
     const byPlaceholder = new Map<string, lambda.IFunction>();
     for (const [name, fn] of props.stepFunctions) byPlaceholder.set(functionArnSubstitution(name), fn);
 
-    const stateMachines = new Map<WorkflowKind, sfn.StateMachine>();
+    const stateMachines = new Map<WorkflowName, sfn.StateMachine>();
     for (const kind of props.kinds) {
       const definition = deployedDefinition(kind, props.retryPolicy, props.statemachinesDir);
       const used = substitutionNames(definition).map((placeholder) => {

@@ -23,7 +23,7 @@ import {
 } from "../../functions/db/schema.ts";
 import { numberValue, queryRows, safeIdentifier } from "../../functions/db/sql.ts";
 import { verifyPassword } from "../../functions/domain/auth/password.ts";
-import { readTenantMigration } from "../../functions/domain/templates/tenant-migrations.ts";
+import { readTenantMigration } from "../../functions/domain/tenants/tenant-migrations.ts";
 import { FEATURE_FLAGS } from "../../functions/schemas/templates.ts";
 import { PROVISIONING_STEPS } from "../../functions/workflows/step-catalog.ts";
 import { expectApiError } from "../support/api-errors.ts";

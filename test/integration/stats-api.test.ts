@@ -37,9 +37,11 @@ function step(
     status,
     attempts: status === "pending" ? 0 : 1,
     startedAt: status === "pending" ? null : at,
+    passStartedAt: null,
     completedAt: status === "completed" || status === "failed" ? at : null,
     durationMs,
     error: status === "failed" ? { name: errorName, message: "relation already exists" } : null,
+    attemptErrors: [],
   };
 }
 

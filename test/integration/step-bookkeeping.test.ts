@@ -10,10 +10,10 @@ import { provisioningProgress } from "../../functions/db/schema.ts";
 import { executeScript, queryRows } from "../../functions/db/sql.ts";
 import {
   getProgressRow,
-  initialSteps,
   lockProgressRow,
   markStepAttempt,
-} from "../../functions/domain/progress/progress-store.ts";
+} from "../../functions/domain/runs/progress-store.ts";
+import { initialSteps } from "../../functions/domain/runs/step-state.ts";
 import type { ProgressStep } from "../../functions/schemas/progress.ts";
 import { PROVISIONING_STEPS } from "../../functions/workflows/step-catalog.ts";
 import { openTestDatabase, type TestDatabase } from "../support/database.ts";

@@ -21,7 +21,7 @@ import {
   functionArnSubstitution,
   RESTORE_STEPS,
   type StepDefinition,
-  type WorkflowKind,
+  type WorkflowName,
 } from "../../functions/workflows/step-catalog.ts";
 
 const validate = aslValidator as (definition: unknown) => { isValid: boolean; errors: unknown[] };
@@ -39,7 +39,7 @@ interface State {
   Catch?: { ErrorEquals: string[]; Next: string }[];
 }
 
-function load(kind: WorkflowKind) {
+function load(kind: WorkflowName) {
   const text = readDefinitionText(kind);
   return { text, states: (JSON.parse(text) as { States: Record<string, State> }).States };
 }
@@ -52,7 +52,7 @@ function runnable(text: string): StateMachineDefinition {
   return JSON.parse(substitute(text, arns)) as StateMachineDefinition;
 }
 
-const WORKFLOWS: [WorkflowKind, readonly StepDefinition[], string][] = [
+const WORKFLOWS: [WorkflowName, readonly StepDefinition[], string][] = [
   ["deprovisioning", DEPROVISIONING_STEPS, "BackupData"],
   ["restore", RESTORE_STEPS, "VerifyBackup"],
 ];

@@ -4,9 +4,10 @@
  * the failure a Catch hands to RecordFailure.
  */
 import { describe, expect, it } from "vitest";
-import { mergeInitialData, tenantSchemaName } from "../../functions/domain/provisioning/run-spec.ts";
-import { describeFailure } from "../../functions/domain/steps/run-completion.ts";
+import { mergeInitialData } from "../../functions/domain/provisioning/run-spec.ts";
+import { describeFailure } from "../../functions/domain/runs/run-completion.ts";
 import { classifyStepError, databaseError } from "../../functions/domain/steps/run-step.ts";
+import { tenantSchemaName } from "../../functions/domain/tenants/tenant-schema.ts";
 import type { InitialData } from "../../functions/schemas/templates.ts";
 import {
   ConfigurationError,

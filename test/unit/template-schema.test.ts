@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_TEMPLATES } from "../../functions/domain/templates/default-templates.ts";
 import { templateMigrationIssues } from "../../functions/domain/templates/template-rules.ts";
-import { availableTenantMigrations } from "../../functions/domain/templates/tenant-migrations.ts";
+import { availableTenantMigrations } from "../../functions/domain/tenants/tenant-migrations.ts";
 import { fieldIssues } from "../../functions/http/api-handler.ts";
 import {
   FEATURE_FLAGS,

@@ -4,6 +4,7 @@
  * (s3-backup-store.ts). Objects are opaque bytes here (a gzip-compressed export, see
  * tenant-export.ts); their checksum is kept in `tenant_backups`.
  */
+import { ConfigurationError } from "../../shared/errors.ts";
 
 export type BackupStoreKind = "local" | "s3";
 
@@ -34,4 +35,10 @@ const NAME = /^[0-9a-f-]{36}\/[A-Za-z0-9._-]{1,128}$/;
 /** Object names are built by the service from ids; anything else is refused. */
 export function assertObjectName(name: string): void {
   if (!NAME.test(name) || name.includes("..")) throw new Error(`invalid backup object name: ${name}`);
+}
+
+/** The store a step needs; a deployment without one fails the step with a named error. */
+export function requireBackupStore(store: BackupStore | undefined): BackupStore {
+  if (!store) throw new ConfigurationError("no backup store is configured for this step");
+  return store;
 }

@@ -20,9 +20,8 @@ import type { Database } from "../../db/client.ts";
 import { tenants } from "../../db/schema.ts";
 import { dateValue, jsonValue, numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
 import { ValidationError } from "../../shared/errors.ts";
-import { applyTenantMigrations } from "../provisioning/provisioning-steps.ts";
-import { tenantSchemaName } from "../provisioning/run-spec.ts";
-import { CORE_MIGRATION } from "../templates/tenant-migrations.ts";
+import { CORE_MIGRATION } from "../tenants/tenant-migrations.ts";
+import { applyTenantMigrations, tenantSchemaName } from "../tenants/tenant-schema.ts";
 
 export const BACKUP_FORMAT = "tenant-backup";
 export const BACKUP_FORMAT_VERSION = 1;

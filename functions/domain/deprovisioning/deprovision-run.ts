@@ -11,8 +11,11 @@ import type { DeprovisioningOptions } from "../../schemas/deprovisioning.ts";
 import type { ProgressStep } from "../../schemas/progress.ts";
 import { ConflictError, NotFoundError, sqlState } from "../../shared/errors.ts";
 import { DEPROVISIONING_STEPS } from "../../workflows/step-catalog.ts";
+import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
-import { initialSteps, type ProgressRow } from "../progress/progress-store.ts";
+import { insertRun, type ProgressRow } from "../runs/progress-store.ts";
+import { ACTIVE_STATUSES } from "../runs/run-status.ts";
+import { initialSteps } from "../runs/step-state.ts";
 
 /** What DisableAccess changed (and cancelling puts back). */
 export interface DisabledAccess {
@@ -39,7 +42,7 @@ export interface DeprovisionMetadata {
 }
 
 export function deprovisionMetadata(run: ProgressRow): DeprovisionMetadata {
-  return (run.metadata ?? {}) as unknown as DeprovisionMetadata;
+  return run.metadata as unknown as DeprovisionMetadata;
 }
 
 /** Tenant statuses a deprovisioning may start from. */
@@ -62,7 +65,7 @@ export async function assertDeprovisionable(tx: Database, tenant: TenantRow): Pr
     .where(
       and(
         eq(provisioningProgress.tenantId, tenant.id),
-        inArray(provisioningProgress.status, ["pending", "running"]),
+        inArray(provisioningProgress.status, [...ACTIVE_STATUSES]),
       ),
     )
     .limit(1);
@@ -89,7 +92,7 @@ export async function assertDeprovisionable(tx: Database, tenant: TenantRow): Pr
 export interface NewDeprovisionRun {
   readonly tenant: TenantRow;
   readonly options: DeprovisioningOptions;
-  readonly actor: { readonly keyId: string | null; readonly requestId: string };
+  readonly actor: Actor;
   readonly now: Date;
   /** A scheduled run takes its operation's id (the execution input names it before it exists). */
   readonly progressId?: string;
@@ -117,27 +120,19 @@ export async function createDeprovisionRun(
     tenantStatusBefore: tenant.status,
     ...(input.scheduledOperationId ? { scheduledOperationId: input.scheduledOperationId } : {}),
   };
-  let run: ProgressRow | undefined;
+  let run: ProgressRow;
   try {
-    [run] = await tx
-      .insert(provisioningProgress)
-      .values({
-        ...(input.progressId ? { id: input.progressId } : {}),
-        tenantId: tenant.id,
-        templateId: tenant.templateId,
-        templateVersion: tenant.templateVersion,
-        kind: "deprovision",
-        status: "pending",
-        totalSteps: steps.length,
-        completedSteps: steps.filter((s) => s.status === "skipped").length,
-        steps,
-        warnings: [],
-        metadata: metadata as unknown as Record<string, unknown>,
-        executionRef: input.executionRef ?? null,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .returning();
+    run = await insertRun(tx, {
+      ...(input.progressId ? { id: input.progressId } : {}),
+      kind: "deprovision",
+      tenantId: tenant.id,
+      templateId: tenant.templateId,
+      templateVersion: tenant.templateVersion,
+      steps,
+      metadata: { ...metadata },
+      executionRef: input.executionRef ?? null,
+      now,
+    });
   } catch (error) {
     if (sqlState(error) === "23505") {
       throw new ConflictError(`tenant ${tenant.id} is already being deprovisioned or restored`);
@@ -146,7 +141,7 @@ export async function createDeprovisionRun(
   }
   const superseded = await tx
     .update(scheduledOperations)
-    .set({ status: "cancelled", cancelledAt: now, error: `superseded by deprovisioning run ${run!.id}` })
+    .set({ status: "cancelled", cancelledAt: now, error: `superseded by deprovisioning run ${run.id}` })
     .where(
       and(
         eq(scheduledOperations.tenantId, tenant.id),
@@ -162,14 +157,14 @@ export async function createDeprovisionRun(
     targetId: tenant.id,
     tenantId: tenant.id,
     details: {
-      progressId: run!.id,
+      progressId: run.id,
       options,
       ...(input.scheduledOperationId ? { scheduledOperationId: input.scheduledOperationId } : {}),
     },
     requestId: input.actor.requestId,
   });
   return {
-    run: run!,
+    run,
     supersededRefs: superseded.map((s) => s.externalRef).filter((r): r is string => Boolean(r)),
   };
 }

@@ -6,29 +6,21 @@
 import { eq, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { tenants } from "../../db/schema.ts";
-import { numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
+import { numberValue, queryRows } from "../../db/sql.ts";
 import type { DeprovisioningOptions, DeprovisionRequest } from "../../schemas/deprovisioning.ts";
 import type { ProgressRecord } from "../../schemas/progress.ts";
 import { NotFoundError } from "../../shared/errors.ts";
+import type { Actor } from "../actor.ts";
 import { exportTenant } from "../backups/tenant-export.ts";
-import { getProgressRow, toProgressRecord } from "../progress/progress-store.ts";
-import { type ProvisioningDeps, startWorkflow } from "../provisioning/provision-service.ts";
+import { toProgressRecord } from "../runs/progress-store.ts";
+import { type RunDeps, startRun } from "../runs/start-run.ts";
 import type { Scheduler } from "../scheduling/scheduler.ts";
-import {
-  assertDeprovisionable,
-  createDeprovisionRun,
-  deprovisionExecutionInput,
-  lockTenant,
-} from "./deprovision-run.ts";
+import { countTenantData } from "../tenants/tenant-removal.ts";
+import { assertDeprovisionable, createDeprovisionRun, lockTenant } from "./deprovision-run.ts";
 
-export interface DeprovisioningDeps extends ProvisioningDeps {
+export interface DeprovisioningDeps extends RunDeps {
   /** Needed to remove schedules a new run supersedes, and to create schedules. */
   readonly scheduler?: Scheduler | undefined;
-}
-
-export interface Actor {
-  readonly keyId: string;
-  readonly requestId: string;
 }
 
 export interface DryRunReport {
@@ -63,15 +55,7 @@ export async function requestDeprovisioning(
     return createDeprovisionRun(tx, { tenant, options, actor, now: clock() });
   });
   await removeSchedules(deps, supersededRefs);
-  await startWorkflow(
-    deps,
-    "deprovisioning",
-    run.id,
-    "BackupData",
-    run.attempt,
-    deprovisionExecutionInput(run),
-  );
-  return { dryRun: false, record: toProgressRecord((await getProgressRow(db, run.id))!) };
+  return { dryRun: false, record: toProgressRecord(await startRun(deps, run)) };
 }
 
 /** Best effort: a schedule that still fires finds its row cancelled and starts nothing. */
@@ -84,8 +68,9 @@ export async function removeSchedules(deps: DeprovisioningDeps, refs: readonly s
 }
 
 /**
- * What deprovisioning would remove now: the rows of every control-plane table naming the tenant
- * and of every table of its schema, and the size of the backup BackupData would write. Reads only.
+ * What deprovisioning would remove now — exactly what CleanupData (and CleanupAuditLogs, unless
+ * `preserveAuditLogs`) removes, counted the same way — and the size of the backup BackupData
+ * would write. Reads only.
  */
 export async function dryRunDeprovisioning(
   db: Database,
@@ -101,36 +86,26 @@ export async function dryRunDeprovisioning(
     now: new Date(),
     lock: false,
   });
-  const controlPlane: Record<string, number> = {};
-  const tables = await queryRows<{ table_name: string }>(
+  const removal = await countTenantData(db, tenantId);
+  const [audit] = await queryRows<{ n: unknown }>(
     db,
-    sql`SELECT table_name FROM information_schema.columns
-        WHERE table_schema = current_schema() AND column_name = 'tenant_id' ORDER BY table_name`,
+    sql`SELECT count(*) AS n FROM audit_logs WHERE tenant_id = ${tenantId}::uuid`,
   );
-  for (const { table_name } of tables) {
-    if (table_name === "tenant_backups" || table_name === "tenant_provisioning_progress") continue;
-    const [row] = await queryRows<{ n: unknown }>(
-      db,
-      sql`SELECT count(*) AS n FROM ${sql.raw(safeIdentifier(table_name))} WHERE tenant_id = ${tenantId}::uuid`,
-    );
-    const n = numberValue(row?.n);
-    if (n > 0) controlPlane[table_name] = n;
-  }
-  const wouldKeep: Record<string, number> = {};
-  if (options.preserveAuditLogs && controlPlane.audit_logs !== undefined) {
-    wouldKeep.audit_logs = controlPlane.audit_logs;
-    delete controlPlane.audit_logs;
-  }
-  // The tenant row becomes a tombstone rather than going away; its runs keep their records.
-  controlPlane.tenants = 1;
+  const auditLogs = numberValue(audit?.n);
   return {
     dryRun: true,
     tenantId,
-    schema: exported.header.schemaName,
-    schemaExists: exported.header.tables.some((t) => t.section === "tenantSchema"),
+    schema: removal.schema,
+    schemaExists: removal.schemaExists,
     options,
-    wouldRemove: { controlPlane, tenantSchema: exported.rowCounts.tenantSchema },
-    wouldKeep,
+    wouldRemove: {
+      controlPlane: {
+        ...removal.controlPlane,
+        ...(options.preserveAuditLogs ? {} : { audit_logs: auditLogs }),
+      },
+      tenantSchema: removal.tenantSchema,
+    },
+    wouldKeep: options.preserveAuditLogs ? { audit_logs: auditLogs } : {},
     backupEstimate: { compressedBytes: exported.gzip.length, uncompressedBytes: exported.uncompressedBytes },
   };
 }

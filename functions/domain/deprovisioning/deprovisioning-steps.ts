@@ -5,30 +5,14 @@
  * overwrites the same name) and deleted only after it committed (a rollback never loses a backup
  * whose data still exists).
  */
-import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
-import {
-  apiKeys,
-  auditLogs,
-  notificationsOutbox,
-  provisioningProgress,
-  provisioningSecrets,
-  scheduledOperations,
-  tenantBackups,
-  tenants,
-  users,
-} from "../../db/schema.ts";
-import { queryRows, safeIdentifier } from "../../db/sql.ts";
-import { ConfigurationError, NetworkError, RunCancelledError, ValidationError } from "../../shared/errors.ts";
+import { and, eq, isNotNull, isNull } from "drizzle-orm";
+import { auditLogs, tenantBackups, tenants, users } from "../../db/schema.ts";
+import { NetworkError, RunCancelledError, ValidationError } from "../../shared/errors.ts";
 import { saveBackupRecord } from "../backups/backup-records.ts";
-import type { BackupStore } from "../backups/backup-store.ts";
+import { requireBackupStore } from "../backups/backup-store.ts";
 import { exportTenant } from "../backups/tenant-export.ts";
-import {
-  ACTIVE_STATUSES,
-  getProgressRow,
-  type ProgressRow,
-  saveProgress,
-} from "../progress/progress-store.ts";
-import { tenantSchemaName } from "../provisioning/run-spec.ts";
+import { getProgressRow, type ProgressRow, saveProgress } from "../runs/progress-store.ts";
+import { isActive } from "../runs/run-status.ts";
 import {
   classifyStepError,
   databaseError,
@@ -38,6 +22,7 @@ import {
   type StepContext,
 } from "../steps/run-step.ts";
 import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
+import { removeTenantData } from "../tenants/tenant-removal.ts";
 import {
   type DeprovisionMetadata,
   deprovisionMetadata,
@@ -45,11 +30,6 @@ import {
   waitTimestamp,
 } from "./deprovision-run.ts";
 import { disableAccess } from "./tenant-access.ts";
-
-export function requireBackupStore(deps: StepDeps): BackupStore {
-  if (!deps.backups) throw new ConfigurationError("no backup store is configured for this step");
-  return deps.backups;
-}
 
 interface DeprovisionContext extends StepContext {
   readonly tenantId: string;
@@ -61,7 +41,7 @@ async function updateMetadata(ctx: StepContext, changes: Partial<DeprovisionMeta
   await saveProgress(
     ctx.tx,
     ctx.progress.id,
-    { metadata: { ...(ctx.progress.metadata ?? {}), ...changes } as Record<string, unknown> },
+    { metadata: { ...ctx.progress.metadata, ...changes } },
     ctx.now,
   );
 }
@@ -101,7 +81,7 @@ const objectName = (tenantId: string, progressId: string, kind: "full" | "audit-
 
 /** A complete, consistent export of the tenant, compressed, checksummed, encrypted, recorded. */
 export const backupDataStep = deprovisioningStep("BackupData", async (ctx) => {
-  const store = requireBackupStore(ctx.deps);
+  const store = requireBackupStore(ctx.deps.backups);
   const exported = await exportTenant(ctx.tx, ctx.tenantId, {
     kind: "full",
     progressId: ctx.progress.id,
@@ -192,9 +172,7 @@ export const checkGracePeriodStep: StepFactory = (deps) => async (input) => {
   try {
     const run = await getProgressRow(deps.db, progressId);
     if (!run) throw new ValidationError(`run ${progressId} not found`);
-    if (!ACTIVE_STATUSES.includes((run.status ?? "pending") as never)) {
-      throw new RunCancelledError(progressId, run.status ?? "unknown");
-    }
+    if (!isActive(run.status)) throw new RunCancelledError(progressId, run.status);
     return graceOf(deps, run);
   } catch (error) {
     throw classifyStepError(error, databaseError);
@@ -203,102 +181,18 @@ export const checkGracePeriodStep: StepFactory = (deps) => async (input) => {
 
 // --- CleanupData --------------------------------------------------------------------------------
 
-/** Control-plane tables whose tenant rows CleanupData handles itself (or keeps on purpose). */
-const HANDLED_TABLES = new Set([
-  "tenants",
-  "tenant_provisioning_progress",
-  "tenant_backups",
-  "audit_logs",
-  "notifications_outbox",
-  "users",
-  "api_keys",
-  "scheduled_operations",
-]);
-
-/** Keys of a provisioning run's metadata that hold personal data (names, e-mail addresses). */
-const PERSONAL_METADATA = ["tenant", "admin", "initialDataOverrides", "customTemplate"];
-
 /**
- * Drops the tenant's schema and removes its users, keys, schedules, queued notifications and any
- * other control-plane row naming it; its runs keep their records without personal data, and the
- * tenant row stays as a `deprovisioned` tombstone (no slug, subdomain, name or settings). The
- * backup is marked for deletion unless `preserveBackups`; its object goes once this commits.
+ * Removes the tenant's data (tenant-removal.ts: its schema, users, keys, queued notifications,
+ * alerts; schedules still waiting cancelled; personal data out of its runs; the tenant row left as
+ * a tombstone) — this run's notices to users stay, as the record that they were told. The backup
+ * is marked for deletion unless `preserveBackups`; its object goes once this commits.
  */
 export const cleanupDataStep = deprovisioningStep(
   "CleanupData",
   async (ctx) => {
     const { tx, tenantId, now } = ctx;
     const progressId = ctx.progress.id;
-    const schemaName = tenantSchemaName(tenantId);
-    await tx.execute(sql.raw(`DROP SCHEMA IF EXISTS ${safeIdentifier(schemaName)} CASCADE`));
-    const removed: Record<string, unknown> = { schema: schemaName };
-    const count = async (rows: Promise<unknown[]>) => (await rows).length;
-    removed.users = await count(
-      tx.delete(users).where(eq(users.tenantId, tenantId)).returning({ id: users.id }),
-    );
-    removed.apiKeys = await count(
-      tx.delete(apiKeys).where(eq(apiKeys.tenantId, tenantId)).returning({ id: apiKeys.id }),
-    );
-    removed.scheduledOperations = await count(
-      tx
-        .delete(scheduledOperations)
-        .where(eq(scheduledOperations.tenantId, tenantId))
-        .returning({ id: scheduledOperations.id }),
-    );
-    // This run's notices stay, no longer tied to the tenant: they are the record that users were
-    // told, and the local worker still delivers any that are queued.
-    removed.notifications = await count(
-      tx
-        .delete(notificationsOutbox)
-        .where(
-          and(
-            eq(notificationsOutbox.tenantId, tenantId),
-            sql`NOT (${notificationsOutbox.progressId} IS NOT DISTINCT FROM ${progressId}::uuid AND ${notificationsOutbox.kind} = 'deprovisioning_notice')`,
-          ),
-        )
-        .returning({ id: notificationsOutbox.id }),
-    );
-    await tx
-      .update(notificationsOutbox)
-      .set({ tenantId: null })
-      .where(eq(notificationsOutbox.tenantId, tenantId));
-    // Any other table naming the tenant (alerts, and tables added later).
-    const others = await queryRows<{ table_name: string }>(
-      tx,
-      sql`SELECT table_name FROM information_schema.columns
-          WHERE table_schema = current_schema() AND column_name = 'tenant_id' ORDER BY table_name`,
-    );
-    for (const { table_name } of others) {
-      if (HANDLED_TABLES.has(table_name)) continue;
-      const rows = await queryRows(
-        tx,
-        sql`DELETE FROM ${sql.raw(safeIdentifier(table_name))} WHERE tenant_id = ${tenantId}::uuid RETURNING 1 AS one`,
-      );
-      removed[table_name] = rows.length;
-    }
-    const runIds = tx
-      .select({ id: provisioningProgress.id })
-      .from(provisioningProgress)
-      .where(eq(provisioningProgress.tenantId, tenantId));
-    await tx.delete(provisioningSecrets).where(inArray(provisioningSecrets.progressId, runIds));
-    const scrub = PERSONAL_METADATA.map((k) => ` - '${k}'`).join("");
-    await tx.execute(sql`
-      UPDATE tenant_provisioning_progress
-      SET metadata = (coalesce(metadata, '{}'::jsonb)${sql.raw(scrub)}) || jsonb_build_object('personalDataRemovedAt', ${now.toISOString()}::text)
-      WHERE tenant_id = ${tenantId}::uuid AND id <> ${progressId}::uuid
-        AND coalesce(metadata, '{}'::jsonb) ?| ${sql.raw(`ARRAY[${PERSONAL_METADATA.map((k) => `'${k}'`).join(", ")}]`)}`);
-    await tx
-      .update(tenants)
-      .set({
-        slug: null,
-        subdomain: null,
-        name: "(removed)",
-        settings: {},
-        limits: {},
-        status: "deprovisioned",
-        updatedAt: now,
-      })
-      .where(eq(tenants.id, tenantId));
+    const removed = await removeTenantData(tx, tenantId, now, { keepNoticesOf: progressId });
     const keep = ctx.metadata.options.preserveBackups;
     await tx
       .update(tenantBackups)
@@ -310,8 +204,14 @@ export const cleanupDataStep = deprovisioningStep(
           isNull(tenantBackups.deletedAt),
         ),
       );
-    removed.backup = keep ? "preserved" : "deleted";
-    await updateMetadata(ctx, { removed });
+    await updateMetadata(ctx, {
+      removed: {
+        schema: removed.schema,
+        controlPlane: removed.controlPlane,
+        tenantSchema: removed.tenantSchema,
+        backup: keep ? "preserved" : "deleted",
+      },
+    });
   },
   undefined,
   async (deps, run) => ({ backupObjectsDeleted: await purgeDeletedBackups(deps, run) }),
@@ -324,7 +224,7 @@ async function purgeDeletedBackups(deps: StepDeps, run: ProgressRow): Promise<nu
     .from(tenantBackups)
     .where(and(eq(tenantBackups.progressId, run.id), isNotNull(tenantBackups.deletedAt)));
   if (marked.length === 0) return 0;
-  const store = requireBackupStore(deps);
+  const store = requireBackupStore(deps.backups);
   for (const m of marked) await store.delete(m.location);
   return marked.length;
 }
@@ -344,7 +244,7 @@ export const cleanupAuditLogsStep = deprovisioningStep("CleanupAuditLogs", async
       now,
       lock: false,
     });
-    const stored = await requireBackupStore(ctx.deps).put(
+    const stored = await requireBackupStore(ctx.deps.backups).put(
       objectName(tenantId, ctx.progress.id, "audit-logs"),
       exported.gzip,
     );

@@ -25,8 +25,9 @@ import {
   sqlState,
   ValidationError,
 } from "../../shared/errors.ts";
+import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
-import { getProgressRow } from "../progress/progress-store.ts";
+import { getProgressRow } from "../runs/progress-store.ts";
 import { classifyStepError, databaseError } from "../steps/run-step.ts";
 import type { StepFactory } from "../steps/step-deps.ts";
 import {
@@ -35,7 +36,7 @@ import {
   deprovisionExecutionInput,
   lockTenant,
 } from "./deprovision-run.ts";
-import type { Actor, DeprovisioningDeps } from "./deprovision-service.ts";
+import type { DeprovisioningDeps } from "./deprovision-service.ts";
 
 type ScheduleRow = typeof scheduledOperations.$inferSelect;
 

@@ -9,7 +9,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { numberValue, queryRows } from "../../db/sql.ts";
 import type { ProvisioningStats, StatusCounts } from "../../schemas/operations.ts";
-import { RUN_KINDS, RUN_STATUSES, type RunKindName, type RunStatus } from "../../schemas/progress.ts";
+import { RUN_KINDS, RUN_STATUSES, type RunKind, type RunStatus } from "../../schemas/progress.ts";
 
 export interface StatsOptions {
   /** Runs created at or after this instant. */
@@ -175,14 +175,14 @@ export async function provisioningStats(db: Database, options: StatsOptions): Pr
 
   const byStatus = zeroCounts();
   const byKind = Object.fromEntries(RUN_KINDS.map((k) => [k, { runs: 0, byStatus: zeroCounts() }])) as Record<
-    RunKindName,
+    RunKind,
     { runs: number; byStatus: StatusCounts }
   >;
   let all: GroupRow | undefined;
   const templates: ProvisioningStats["templates"] = [];
   for (const row of groups) {
     const g = numberValue(row.grouping);
-    const kind = row.kind as RunKindName;
+    const kind = row.kind as RunKind;
     const status = row.status as RunStatus;
     if (g === 7) all = row;
     else if (g === 5 && status in byStatus) byStatus[status] = numberValue(row.runs);

@@ -7,8 +7,8 @@
 import { sql } from "drizzle-orm";
 import type { PostProvisioningAction } from "../../schemas/templates.ts";
 import type { StepContext } from "../steps/run-step.ts";
+import { tenantSchemaName } from "../tenants/tenant-schema.ts";
 import type { RunSpec } from "./run-spec.ts";
-import { tenantSchemaName } from "./run-spec.ts";
 
 export interface PostProvisioningActionDefinition {
   readonly description: string;

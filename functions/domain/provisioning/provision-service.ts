@@ -6,37 +6,25 @@
 import { createHash } from "node:crypto";
 import { eq, or } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { provisioningProgress, provisioningSecrets, tenants } from "../../db/schema.ts";
+import { provisioningSecrets, tenants } from "../../db/schema.ts";
 import type { ProgressRecord } from "../../schemas/progress.ts";
 import type { ProvisionFromTemplate } from "../../schemas/provisioning.ts";
 import { initialDataIssues, type TemplateSpec } from "../../schemas/templates.ts";
-import {
-  ConflictError,
-  type FieldIssue,
-  RequestValidationError,
-  ServiceUnavailableError,
-  sqlState,
-} from "../../shared/errors.ts";
-import type { Logger } from "../../shared/logger.ts";
-import { PROVISIONING_STEPS, type WorkflowKind } from "../../workflows/step-catalog.ts";
-import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
+import { ConflictError, type FieldIssue, RequestValidationError, sqlState } from "../../shared/errors.ts";
+import { PROVISIONING_STEPS } from "../../workflows/step-catalog.ts";
+import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
 import {
-  initialSteps,
+  findRunByIdempotencyKey,
+  insertRun,
   type ProgressRow,
-  saveProgress,
   toProgressRecord,
-} from "../progress/progress-store.ts";
+} from "../runs/progress-store.ts";
+import { type RunDeps, startRun } from "../runs/start-run.ts";
+import { initialSteps } from "../runs/step-state.ts";
 import { assertTemplateRules } from "../templates/template-rules.ts";
 import { mergeInitialData, type ProvisioningMetadata } from "./run-spec.ts";
-
-export interface ProvisioningDeps {
-  readonly db: Database;
-  readonly workflows: WorkflowRunner;
-  readonly logger: Logger;
-  readonly clock: () => Date;
-}
 
 export interface ProvisionInput {
   readonly request: ProvisionFromTemplate;
@@ -44,7 +32,7 @@ export interface ProvisionInput {
   readonly template: { readonly id: string; readonly version: number } | null;
   readonly spec: TemplateSpec;
   readonly idempotencyKey?: string | undefined;
-  readonly actor: { readonly keyId: string; readonly requestId: string };
+  readonly actor: Actor;
 }
 
 /** sha256 of the request without the password: equal bodies under one Idempotency-Key are one run. */
@@ -59,10 +47,7 @@ function fail(issues: FieldIssue[]): never {
 }
 
 async function existingForKey(db: Database, key: string, hash: string): Promise<ProgressRecord | undefined> {
-  const [row] = await db
-    .select()
-    .from(provisioningProgress)
-    .where(eq(provisioningProgress.idempotencyKey, key));
+  const row = await findRunByIdempotencyKey(db, key);
   if (!row) return undefined;
   if (row.requestHash !== hash) {
     throw new ConflictError("this Idempotency-Key was used with a different request", {
@@ -89,7 +74,7 @@ async function assertNameFree(db: Database, slug: string, subdomain: string): Pr
 
 /** Starts a run; returns the progress record and whether it is new (false: an idempotent repeat). */
 export async function requestProvisioning(
-  deps: ProvisioningDeps,
+  deps: RunDeps,
   input: ProvisionInput,
 ): Promise<{ record: ProgressRecord; created: boolean }> {
   const { db, clock } = deps;
@@ -117,9 +102,9 @@ export async function requestProvisioning(
     ...(input.template ? {} : { customTemplate: spec }),
   };
   const now = clock();
-  let progressId: string;
+  let run: ProgressRow;
   try {
-    progressId = await db.transaction(async (tx) => {
+    run = await db.transaction(async (tx) => {
       const [tenant] = await tx
         .insert(tenants)
         .values({
@@ -133,33 +118,25 @@ export async function requestProvisioning(
           updatedAt: now,
         })
         .returning({ id: tenants.id });
-      const [progress] = await tx
-        .insert(provisioningProgress)
-        .values({
-          tenantId: tenant!.id,
-          templateId: input.template?.id ?? null,
-          templateVersion: input.template?.version ?? null,
-          kind: "provision",
-          status: "pending",
-          totalSteps: PROVISIONING_STEPS.length,
-          completedSteps: 0,
-          steps: initialSteps(PROVISIONING_STEPS),
-          warnings: [],
-          metadata: metadata as unknown as Record<string, unknown>,
-          idempotencyKey: input.idempotencyKey ?? null,
-          requestHash: hash,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .returning({ id: provisioningProgress.id });
+      const progress = await insertRun(tx, {
+        kind: "provision",
+        tenantId: tenant!.id,
+        templateId: input.template?.id ?? null,
+        templateVersion: input.template?.version ?? null,
+        steps: initialSteps(PROVISIONING_STEPS),
+        metadata: { ...metadata },
+        idempotencyKey: input.idempotencyKey ?? null,
+        requestHash: hash,
+        now,
+      });
       await tx
         .insert(provisioningSecrets)
-        .values({ progressId: progress!.id, adminPasswordHash: passwordHash });
+        .values({ progressId: progress.id, adminPasswordHash: passwordHash });
       await recordAudit(tx, {
         actorKeyId: input.actor.keyId,
         action: "provision.start",
         targetType: "progress",
-        targetId: progress!.id,
+        targetId: progress.id,
         tenantId: tenant!.id,
         details: {
           slug: request.slug,
@@ -171,7 +148,7 @@ export async function requestProvisioning(
         },
         requestId: input.actor.requestId,
       });
-      return progress!.id;
+      return progress;
     });
   } catch (error) {
     if (sqlState(error) === "23505") {
@@ -186,60 +163,8 @@ export async function requestProvisioning(
     throw error;
   }
 
-  const row = await startExecution(deps, progressId, "CreateTenant", 1, spec.postProvisioningSteps);
-  return { record: toProgressRecord(row), created: true };
-}
-
-/** Starts (or restarts) a provisioning execution and stores its reference on the run. */
-export async function startExecution(
-  deps: ProvisioningDeps,
-  progressId: string,
-  startAt: string,
-  attempt: number,
-  postProvisioningSteps: readonly string[],
-): Promise<ProgressRow> {
-  return startWorkflow(deps, "provisioning", progressId, startAt, attempt, {
-    postProvisioningSteps: [...postProvisioningSteps],
+  const started = await startRun(deps, run, {
+    input: { postProvisioningSteps: [...spec.postProvisioningSteps] },
   });
-}
-
-/**
- * Starts (or restarts) an execution of any workflow for a run and stores its reference on the
- * run (one statement; returns the updated row); when the engine refuses, the run is failed
- * (recoverable) and the caller gets a 503.
- */
-export async function startWorkflow(
-  deps: ProvisioningDeps,
-  kind: WorkflowKind,
-  progressId: string,
-  startAt: string,
-  attempt: number,
-  input: Readonly<Record<string, unknown>> = {},
-): Promise<ProgressRow> {
-  const { db, clock, workflows, logger } = deps;
-  try {
-    const ref = await workflows.start(kind, `${progressId}-${attempt}-${clock().getTime()}`, {
-      ...input,
-      progressId,
-      startAt,
-    });
-    return await saveProgress(db, progressId, { executionRef: ref }, clock());
-  } catch (error) {
-    logger.error(`could not start the ${kind} workflow`, { progressId, error });
-    await db.transaction(async (tx) => {
-      await saveProgress(
-        tx,
-        progressId,
-        {
-          status: "failed",
-          error: `the workflow could not be started: ${(error as Error).message}`,
-          completedAt: clock(),
-        },
-        clock(),
-      );
-    });
-    throw new ServiceUnavailableError("the workflow could not be started; recover the run later", {
-      cause: error,
-    });
-  }
+  return { record: toProgressRecord(started), created: true };
 }

@@ -5,7 +5,7 @@
 import { eq, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { provisioningSecrets, tenants, users } from "../../db/schema.ts";
-import { executeScript, numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
+import { numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
 import {
   FEATURE_FLAGS,
   POST_PROVISIONING_ACTIONS,
@@ -20,9 +20,9 @@ import {
   type StepTarget,
 } from "../steps/run-step.ts";
 import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
-import { readTenantMigration } from "../templates/tenant-migrations.ts";
+import { applyTenantMigrations, tenantSchemaName } from "../tenants/tenant-schema.ts";
 import { POST_PROVISIONING_REGISTRY } from "./post-provisioning-actions.ts";
-import { loadRunSpec, type RunSpec, tenantSchemaName } from "./run-spec.ts";
+import { loadRunSpec, type RunSpec } from "./run-spec.ts";
 
 /** Rows per INSERT statement when creating initial data. */
 export const INSERT_BATCH_SIZE = 500;
@@ -98,45 +98,6 @@ export const createAdminUserStep = provisioningStep(
 );
 
 // --- RunMigrations ------------------------------------------------------------------------------
-
-/**
- * Creates the tenant's schema (if needed) and applies the named tenant migrations that are not
- * applied yet, in order, recording each. RunMigrations and restoring a backup both use it.
- * Three round trips on node-postgres and PGlite (the schema and its migration table; which are
- * applied; the pending scripts with their records as one script); the Data API splits scripts.
- */
-export async function applyTenantMigrations(
-  tx: Database,
-  tenantId: string,
-  migrations: readonly string[],
-): Promise<void> {
-  const schema = safeIdentifier(tenantSchemaName(tenantId));
-  await executeScript(
-    tx,
-    `CREATE SCHEMA IF NOT EXISTS ${schema};
-     CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (name VARCHAR(100) PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());`,
-  );
-  const applied = new Set(
-    (await queryRows<{ name: string }>(tx, sql.raw(`SELECT name FROM ${schema}.schema_migrations`))).map(
-      (r) => r.name,
-    ),
-  );
-  const pending = migrations.filter((name) => !applied.has(name));
-  if (pending.length === 0) return;
-  // Unqualified names in the tenant migrations resolve to the tenant's schema; the names are the
-  // template's, checked against migrations/tenant/ when the template was validated.
-  const records = pending.map((name) => `('${name.replace(/'/g, "''")}')`).join(", ");
-  await executeScript(
-    tx,
-    [
-      `SET LOCAL search_path TO ${schema}, public;`,
-      // A script may end in a comment: its statements are closed on a line of their own.
-      ...pending.map((name) => `${readTenantMigration(name)}\n;`),
-      `INSERT INTO ${schema}.schema_migrations (name) VALUES ${records};`,
-      "SET LOCAL search_path TO public;",
-    ].join("\n"),
-  );
-}
 
 /** Creates the tenant schema and applies the template's tenant migrations that are not applied yet. */
 export const runMigrationsStep = provisioningStep(

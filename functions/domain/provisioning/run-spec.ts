@@ -8,7 +8,7 @@ import type { Database } from "../../db/client.ts";
 import { tenantTemplateVersions } from "../../db/schema.ts";
 import { type InitialData, type TemplateSpec, templateSpecSchema } from "../../schemas/templates.ts";
 import { ValidationError } from "../../shared/errors.ts";
-import type { ProgressRow } from "../progress/progress-store.ts";
+import type { ProgressRow } from "../runs/progress-store.ts";
 
 /** Stored in the progress record's `metadata` when the run is requested. */
 export interface ProvisioningMetadata {
@@ -24,13 +24,6 @@ export interface RunSpec {
   readonly template: TemplateSpec;
   readonly initialData: InitialData;
   readonly metadata: ProvisioningMetadata;
-}
-
-/** The schema that holds one tenant's own tables: derived from its id, never from user input. */
-export function tenantSchemaName(tenantId: string): string {
-  const hex = tenantId.replace(/-/g, "").toLowerCase();
-  if (!/^[0-9a-f]{32}$/.test(hex)) throw new ValidationError(`not a tenant id: ${tenantId}`);
-  return `tenant_${hex}`;
 }
 
 function mergeBy<T extends Record<string, unknown>>(
@@ -91,10 +84,11 @@ async function pinnedTemplate(tx: Database, templateId: string, version: number)
 }
 
 export async function loadRunSpec(tx: Database, progress: ProgressRow): Promise<RunSpec> {
-  const metadata = (progress.metadata ?? {}) as unknown as ProvisioningMetadata;
-  if (!progress.tenantId || !metadata.tenant || !metadata.admin) {
+  const stored = progress.metadata as Partial<ProvisioningMetadata>;
+  if (!progress.tenantId || !stored.tenant || !stored.admin) {
     throw new ValidationError(`run ${progress.id} has no tenant or admin details`);
   }
+  const metadata: ProvisioningMetadata = { ...stored, tenant: stored.tenant, admin: stored.admin };
   let template: TemplateSpec;
   if (metadata.customTemplate) {
     template = templateSpecSchema.parse(metadata.customTemplate);

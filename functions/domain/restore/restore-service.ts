@@ -7,19 +7,15 @@
  */
 import { and, eq } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { provisioningProgress, tenantBackups, tenants } from "../../db/schema.ts";
+import { tenantBackups, tenants } from "../../db/schema.ts";
 import type { ProgressRecord } from "../../schemas/progress.ts";
 import { ConflictError, NotFoundError, sqlState } from "../../shared/errors.ts";
 import { RESTORE_STEPS } from "../../workflows/step-catalog.ts";
+import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
-import type { Actor } from "../deprovisioning/deprovision-service.ts";
-import {
-  getProgressRow,
-  initialSteps,
-  type ProgressRow,
-  toProgressRecord,
-} from "../progress/progress-store.ts";
-import { type ProvisioningDeps, startWorkflow } from "../provisioning/provision-service.ts";
+import { insertRun, type ProgressRow, toProgressRecord } from "../runs/progress-store.ts";
+import { type RunDeps, startRun } from "../runs/start-run.ts";
+import { initialSteps } from "../runs/step-state.ts";
 
 /** The progress record's `metadata` of a restore run. */
 export interface RestoreMetadata {
@@ -30,12 +26,12 @@ export interface RestoreMetadata {
 }
 
 export function restoreMetadata(run: ProgressRow): RestoreMetadata {
-  return (run.metadata ?? {}) as unknown as RestoreMetadata;
+  return run.metadata as unknown as RestoreMetadata;
 }
 
 /** `POST /tenants/:id/restore`: 202 with the restore run. */
 export async function requestRestore(
-  deps: ProvisioningDeps,
+  deps: RunDeps,
   tenantId: string,
   backupId: string,
   actor: Actor,
@@ -65,40 +61,31 @@ export async function requestRestore(
       }
       await tx.update(tenants).set({ status: "restoring", updatedAt: now }).where(eq(tenants.id, tenantId));
       const metadata: RestoreMetadata = { backupId, requestedBy: actor.keyId };
-      const [created] = await tx
-        .insert(provisioningProgress)
-        .values({
-          tenantId,
-          templateId: tenant.templateId,
-          templateVersion: tenant.templateVersion,
-          kind: "restore",
-          status: "pending",
-          totalSteps: RESTORE_STEPS.length,
-          completedSteps: 0,
-          steps: initialSteps(RESTORE_STEPS),
-          warnings: [],
-          metadata: metadata as unknown as Record<string, unknown>,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .returning();
+      const created = await insertRun(tx, {
+        kind: "restore",
+        tenantId,
+        templateId: tenant.templateId,
+        templateVersion: tenant.templateVersion,
+        steps: initialSteps(RESTORE_STEPS),
+        metadata: { ...metadata },
+        now,
+      });
       await recordAudit(tx, {
         actorKeyId: actor.keyId,
         action: "tenant.restore",
         targetType: "tenant",
         targetId: tenantId,
         tenantId,
-        details: { backupId, progressId: created!.id, backupCreatedAt: backup.createdAt.toISOString() },
+        details: { backupId, progressId: created.id, backupCreatedAt: backup.createdAt.toISOString() },
         requestId: actor.requestId,
       });
-      return created!;
+      return created;
     });
   } catch (error) {
     if (sqlState(error) === "23505") throw new ConflictError(`tenant ${tenantId} is already being restored`);
     throw error;
   }
-  await startWorkflow(deps, "restore", run.id, "VerifyBackup", run.attempt);
-  return toProgressRecord((await getProgressRow(db, run.id))!);
+  return toProgressRecord(await startRun(deps, run));
 }
 
 /** The tenant row, locked; a tenant whose row is gone altogether gets its tombstone back first. */

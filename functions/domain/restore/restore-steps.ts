@@ -9,9 +9,9 @@ import type { Database } from "../../db/client.ts";
 import { tenants } from "../../db/schema.ts";
 import { ValidationError } from "../../shared/errors.ts";
 import { getBackupRow } from "../backups/backup-records.ts";
+import { requireBackupStore } from "../backups/backup-store.ts";
 import { type ParsedBackup, parseBackup, restoreTenant } from "../backups/tenant-export.ts";
-import { requireBackupStore } from "../deprovisioning/deprovisioning-steps.ts";
-import { saveProgress } from "../progress/progress-store.ts";
+import { saveProgress } from "../runs/progress-store.ts";
 import { progressIdOf, runStep, type StepContext } from "../steps/run-step.ts";
 import type { StepFactory } from "../steps/step-deps.ts";
 import { restoreMetadata } from "./restore-service.ts";
@@ -23,7 +23,7 @@ async function readBackup(ctx: StepContext): Promise<ParsedBackup> {
   if (backup.deletedAt) throw new ValidationError(`backup ${backupId} was deleted`);
   if (backup.tenantId !== ctx.progress.tenantId)
     throw new ValidationError(`backup ${backupId} is another tenant's`);
-  const gzip = await requireBackupStore(ctx.deps).get(backup.location);
+  const gzip = await requireBackupStore(ctx.deps.backups).get(backup.location);
   const parsed = parseBackup(gzip, backup.sha256);
   if (parsed.header.tenantId !== backup.tenantId)
     throw new ValidationError("backup content names another tenant");
@@ -56,7 +56,7 @@ async function mergeMetadata(ctx: StepContext, changes: Record<string, unknown>)
   await saveProgress(
     ctx.tx,
     ctx.progress.id,
-    { metadata: { ...(ctx.progress.metadata ?? {}), ...changes } },
+    { metadata: { ...ctx.progress.metadata, ...changes } },
     ctx.now,
   );
 }

@@ -10,7 +10,6 @@
  *    permanent error (caught by its Catch and recorded).
  */
 import type { Database } from "../../db/client.ts";
-import type { ProgressStep, StepAction } from "../../schemas/progress.ts";
 import {
   ConfigurationError,
   DatabaseError,
@@ -24,15 +23,14 @@ import {
   ValidationError,
 } from "../../shared/errors.ts";
 import {
-  ACTIVE_STATUSES,
   getProgressRow,
   lockProgressRow,
   markStepAttempt,
   type ProgressRow,
   saveProgress,
-  stepError,
-  updateStep,
-} from "../progress/progress-store.ts";
+} from "../runs/progress-store.ts";
+import { isActive } from "../runs/run-status.ts";
+import { isDoneFor, markAttemptFailed, markCompleted, updateStep } from "../runs/step-state.ts";
 import type { StepDeps } from "./step-deps.ts";
 
 export interface StepContext {
@@ -63,22 +61,6 @@ export function classifyStepError(error: unknown, permanent: PermanentErrorFacto
 
 export const databaseError: PermanentErrorFactory = (m, cause) => new DatabaseError(m, { cause });
 
-function isActive(row: ProgressRow): boolean {
-  return ACTIVE_STATUSES.includes((row.status ?? "pending") as never);
-}
-
-function steps(row: ProgressRow): ProgressStep[] {
-  return (row.steps ?? []) as ProgressStep[];
-}
-
-/** Whether a step (or the named action of it) has completed or was skipped. */
-function isDone(step: ProgressStep, action: string | undefined): boolean {
-  if (step.status === "completed" || step.status === "skipped") return true;
-  return (
-    action !== undefined && (step.actions ?? []).some((a) => a.name === action && a.status === "completed")
-  );
-}
-
 /**
  * An action of a Map step whose pass has already failed: it is not started and records nothing
  * (a Step Functions Map stops at the first failed item; aws-local-stepfunctions starts the rest).
@@ -93,24 +75,6 @@ class ActionNotStartedError extends ValidationError {
 export interface StepTarget {
   readonly step: string;
   readonly action?: string;
-}
-
-function withAction(step: ProgressStep, action: string, change: (a: StepAction) => StepAction): ProgressStep {
-  const actions = step.actions ?? [];
-  const existing = actions.find((a) => a.name === action) ?? {
-    name: action,
-    status: "pending" as const,
-    attempts: 0,
-    completedAt: null,
-    error: null,
-  };
-  const next = change(existing);
-  return {
-    ...step,
-    actions: actions.some((a) => a.name === action)
-      ? actions.map((a) => (a.name === action ? next : a))
-      : [...actions, next],
-  };
 }
 
 /**
@@ -132,10 +96,10 @@ export async function runStep(
     if ((await markStepAttempt(db, progressId, stepName, action, clock())) === "not-marked") {
       const row = await getProgressRow(db, progressId);
       if (!row) throw new NotFoundError("progress record", progressId);
-      if (!isActive(row)) throw new RunCancelledError(progressId, row.status ?? "unknown");
-      const step = steps(row).find((s) => s.name === stepName);
+      if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
+      const step = row.steps.find((s) => s.name === stepName);
       if (!step) throw new ValidationError(`run ${progressId} has no step ${stepName}`);
-      if (isDone(step, action)) return "already-completed";
+      if (isDoneFor(step, action)) return "already-completed";
       if (action && step.status === "failed") throw new ActionNotStartedError(stepName, action);
       // The row changed between the two statements (a concurrent mark): a retry sorts it out.
       throw new TransientError(`run ${progressId}: the attempt at ${stepName} could not be recorded`);
@@ -144,33 +108,16 @@ export async function runStep(
     const outcome = await db.transaction(async (tx) => {
       // The lock serialises this step with a cancel; lock_timeout is set in the same round trip.
       const row = await lockProgressRow(tx, progressId, deps.lockTimeoutMs);
-      if (!isActive(row)) throw new RunCancelledError(progressId, row.status ?? "unknown");
+      if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
       // Another execution passing through completed it since the attempt was marked.
-      const current = steps(row).find((s) => s.name === stepName);
-      if (current && isDone(current, action)) return "already-completed" as const;
+      const current = row.steps.find((s) => s.name === stepName);
+      if (current && isDoneFor(current, action)) return "already-completed" as const;
       await work({ tx, progress: row, now: clock(), deps });
       const done = clock();
       await saveProgress(
         tx,
         progressId,
-        {
-          steps: updateStep(steps(row), stepName, (s) =>
-            action
-              ? withAction(s, action, (a) => ({
-                  ...a,
-                  status: "completed",
-                  completedAt: done.toISOString(),
-                  error: null,
-                }))
-              : {
-                  ...s,
-                  status: "completed",
-                  completedAt: done.toISOString(),
-                  durationMs: s.startedAt ? Math.max(0, done.getTime() - Date.parse(s.startedAt)) : null,
-                  error: null,
-                },
-          ),
-        },
+        { steps: updateStep(row.steps, stepName, (s) => markCompleted(s, done, action)) },
         done,
       );
       return "completed" as const;
@@ -194,7 +141,7 @@ export async function runStep(
   }
 }
 
-/** Records the attempt's error on the step (running while it will be retried, failed if permanent). */
+/** Records the attempt's error on the step (running while it may be retried, failed if permanent). */
 async function recordAttemptError(
   deps: StepDeps,
   progressId: string,
@@ -205,19 +152,18 @@ async function recordAttemptError(
   try {
     await deps.db.transaction(async (tx) => {
       const row = await lockProgressRow(tx, progressId);
-      if (!isActive(row)) return;
+      if (!isActive(row.status)) return;
+      const now = deps.clock();
+      const failure = {
+        name: error.name,
+        message: error.message,
+        transient: error instanceof TransientError,
+      };
       await saveProgress(
         tx,
         progressId,
-        {
-          steps: updateStep(steps(row), stepName, (s) => {
-            const status = error instanceof TransientError ? ("running" as const) : ("failed" as const);
-            const err = stepError(error.name, error.message);
-            const changed = { ...s, status, error: err };
-            return action ? withAction(changed, action, (a) => ({ ...a, status, error: err })) : changed;
-          }),
-        },
-        deps.clock(),
+        { steps: updateStep(row.steps, stepName, (s) => markAttemptFailed(s, failure, now, action)) },
+        now,
       );
     });
   } catch (recordError) {

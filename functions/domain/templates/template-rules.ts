@@ -7,7 +7,7 @@ import type { TemplateSpec } from "../../schemas/templates.ts";
 import type { FieldIssue } from "../../shared/errors.ts";
 import { RequestValidationError } from "../../shared/errors.ts";
 import { POST_PROVISIONING_REGISTRY } from "../provisioning/post-provisioning-actions.ts";
-import { availableTenantMigrations, CORE_MIGRATION } from "./tenant-migrations.ts";
+import { availableTenantMigrations, CORE_MIGRATION } from "../tenants/tenant-migrations.ts";
 
 /** Returns the problems with a template's migrations; empty when it is fine. */
 export function templateMigrationIssues(migrations: readonly string[], prefix = "migrations"): FieldIssue[] {

@@ -17,16 +17,12 @@ import {
 } from "../../schemas/templates.ts";
 import { ConflictError, NotFoundError, sqlState } from "../../shared/errors.ts";
 import { parseOrThrow } from "../../shared/validation.ts";
+import type { Actor } from "../actor.ts";
 import { type AuditEntry, recordAudit } from "../audit.ts";
 import { assertTemplateRules } from "./template-rules.ts";
 
 type TemplateRow = typeof tenantTemplates.$inferSelect;
 type VersionRow = typeof tenantTemplateVersions.$inferSelect;
-
-export interface Actor {
-  readonly keyId: string | null;
-  readonly requestId: string | null;
-}
 
 function iso(d: Date | null | undefined): string {
   return (d ?? new Date(0)).toISOString();

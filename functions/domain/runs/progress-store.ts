@@ -1,7 +1,8 @@
 /**
- * Progress records: reading them for the API, and the small state transitions every step and
- * every run-control action makes. All transitions that race (a step finishing, a cancel) lock the
- * progress row with `SELECT ... FOR UPDATE` first, so they serialise.
+ * Progress records, the data-access layer of runs: reading and writing `tenant_provisioning_progress`
+ * rows as typed `ProgressRow`s (every read goes through `toProgressRow`, which fills what older
+ * records lack), the API's view of them, and the single-statement attempt mark. Transitions that
+ * race (a step finishing, a cancel) lock the row with `SELECT ... FOR UPDATE` first, so they serialise.
  */
 import { and, count, desc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
@@ -11,39 +12,60 @@ import type {
   ProgressRecord,
   ProgressStep,
   ProgressWarning,
-  RunKindName,
+  RunKind,
   RunStatus,
-  StepError,
 } from "../../schemas/progress.ts";
 import { NotFoundError } from "../../shared/errors.ts";
-import type { StepDefinition } from "../../workflows/step-catalog.ts";
+import { completedCount, normaliseStep } from "./step-state.ts";
 
-export type ProgressRow = typeof provisioningProgress.$inferSelect;
+type StoredRow = typeof provisioningProgress.$inferSelect;
+type NewRow = typeof provisioningProgress.$inferInsert;
 
-export const ACTIVE_STATUSES: readonly RunStatus[] = ["pending", "running"];
-export const FINISHED_STATUSES: readonly RunStatus[] = ["completed", "failed", "cancelled"];
+/** A progress record as the domain sees it: nothing the columns' defaults fill is null. */
+export interface ProgressRow
+  extends Omit<StoredRow, "status" | "steps" | "warnings" | "metadata" | "totalSteps" | "completedSteps"> {
+  readonly status: RunStatus;
+  readonly steps: ProgressStep[];
+  readonly warnings: ProgressWarning[];
+  readonly metadata: Record<string, unknown>;
+  readonly totalSteps: number;
+  readonly completedSteps: number;
+}
+
+function toProgressRow(row: StoredRow): ProgressRow {
+  return {
+    ...row,
+    status: row.status ?? "pending",
+    steps: (row.steps ?? []).map(normaliseStep),
+    warnings: row.warnings ?? [],
+    metadata: row.metadata ?? {},
+    totalSteps: row.totalSteps ?? 0,
+    completedSteps: row.completedSteps ?? 0,
+  };
+}
 
 function iso(d: Date | null | undefined): string | null {
   return d ? d.toISOString() : null;
 }
 
+/** The API's view of a run. */
 export function toProgressRecord(row: ProgressRow): ProgressRecord {
   return {
     id: row.id,
-    kind: row.kind as RunKindName,
+    kind: row.kind,
     tenantId: row.tenantId,
     templateId: row.templateId,
     templateVersion: row.templateVersion,
-    status: (row.status ?? "pending") as RunStatus,
+    status: row.status,
     currentStep: row.currentStep,
-    totalSteps: row.totalSteps ?? 0,
-    completedSteps: row.completedSteps ?? 0,
-    steps: (row.steps ?? []) as ProgressStep[],
+    totalSteps: row.totalSteps,
+    completedSteps: row.completedSteps,
+    steps: row.steps,
     startedAt: iso(row.startedAt),
     completedAt: iso(row.completedAt),
     error: row.error,
-    warnings: (row.warnings ?? []) as ProgressWarning[],
-    metadata: row.metadata ?? {},
+    warnings: row.warnings,
+    metadata: row.metadata,
     attempt: row.attempt,
     executionRef: row.executionRef,
     createdAt: iso(row.createdAt) ?? new Date(0).toISOString(),
@@ -51,24 +73,57 @@ export function toProgressRecord(row: ProgressRow): ProgressRecord {
   };
 }
 
-/** Fresh `steps` for a new run: every step pending. */
-export function initialSteps(definitions: readonly StepDefinition[]): ProgressStep[] {
-  return definitions.map((d) => ({
-    id: d.id,
-    name: d.name,
-    title: d.title,
+/** A new run's record: its kind, steps and metadata; everything else has a default. */
+export interface NewRun {
+  readonly id?: string;
+  readonly kind: RunKind;
+  readonly tenantId: string | null;
+  readonly templateId: string | null;
+  readonly templateVersion: number | null;
+  readonly steps: ProgressStep[];
+  readonly metadata: Record<string, unknown>;
+  readonly now: Date;
+  readonly executionRef?: string | null;
+  readonly idempotencyKey?: string | null;
+  readonly requestHash?: string | null;
+}
+
+/** Inserts a run's record (pending; steps already skipped count as completed). */
+export async function insertRun(tx: Database, run: NewRun): Promise<ProgressRow> {
+  const values: NewRow = {
+    ...(run.id ? { id: run.id } : {}),
+    tenantId: run.tenantId,
+    templateId: run.templateId,
+    templateVersion: run.templateVersion,
+    kind: run.kind,
     status: "pending",
-    attempts: 0,
-    startedAt: null,
-    completedAt: null,
-    durationMs: null,
-    error: null,
-  }));
+    totalSteps: run.steps.length,
+    completedSteps: completedCount(run.steps),
+    steps: run.steps,
+    warnings: [],
+    metadata: run.metadata,
+    executionRef: run.executionRef ?? null,
+    idempotencyKey: run.idempotencyKey ?? null,
+    requestHash: run.requestHash ?? null,
+    createdAt: run.now,
+    updatedAt: run.now,
+  };
+  const [row] = await tx.insert(provisioningProgress).values(values).returning();
+  return toProgressRow(row!);
 }
 
 export async function getProgressRow(db: Database, id: string): Promise<ProgressRow | undefined> {
   const [row] = await db.select().from(provisioningProgress).where(eq(provisioningProgress.id, id));
-  return row;
+  return row ? toProgressRow(row) : undefined;
+}
+
+/** The run an `Idempotency-Key` started, if any. */
+export async function findRunByIdempotencyKey(db: Database, key: string): Promise<ProgressRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(provisioningProgress)
+    .where(eq(provisioningProgress.idempotencyKey, key));
+  return row ? toProgressRow(row) : undefined;
 }
 
 /**
@@ -90,8 +145,8 @@ export async function lockProgressRow(
         });
   const [row] = await query.from(provisioningProgress).where(eq(provisioningProgress.id, id)).for("update");
   if (!row) throw new NotFoundError("progress record", id);
-  const { lockTimeout: _set, ...progress } = row as ProgressRow & { lockTimeout?: string };
-  return progress;
+  const { lockTimeout: _set, ...progress } = row as StoredRow & { lockTimeout?: string };
+  return toProgressRow(progress);
 }
 
 /** Reads a run for a caller; a tenant_admin sees only its own tenant's runs (others are 404). */
@@ -112,7 +167,7 @@ export interface ListProgressOptions {
   readonly status?: RunStatus | undefined;
   readonly tenantId?: string | undefined;
   readonly templateId?: string | undefined;
-  readonly kind?: RunKindName | undefined;
+  readonly kind?: RunKind | undefined;
 }
 
 export async function listProgress(
@@ -136,26 +191,29 @@ export async function listProgress(
     db.select({ n: count() }).from(provisioningProgress).where(where),
   ]);
   return {
-    items: rows.map(toProgressRecord),
+    items: rows.map((r) => toProgressRecord(toProgressRow(r))),
     total: Number(totals[0]?.n ?? 0),
     limit: options.limit,
     offset: options.offset,
   };
 }
 
-/** Counts completed steps (the progress record keeps it denormalised for listing). */
-export function completedCount(steps: readonly ProgressStep[]): number {
-  return steps.filter((s) => s.status === "completed" || s.status === "skipped").length;
-}
+/** What a transition changes on a run's record. */
+export type ProgressChanges = Partial<
+  Pick<
+    NewRow,
+    "status" | "currentStep" | "completedAt" | "error" | "metadata" | "attempt" | "executionRef" | "warnings"
+  >
+> & { readonly steps?: ProgressStep[] };
 
-/** Writes new steps (and any other fields) to a locked row. */
+/** Writes changes (new steps, status, …) to a locked row; returns the row as written. */
 export async function saveProgress(
   tx: Database,
   id: string,
-  changes: Partial<typeof provisioningProgress.$inferInsert> & { steps?: ProgressStep[] },
+  changes: ProgressChanges,
   now: Date,
 ): Promise<ProgressRow> {
-  const values: Partial<typeof provisioningProgress.$inferInsert> = { ...changes, updatedAt: now };
+  const values: Partial<NewRow> = { ...changes, updatedAt: now };
   if (changes.steps) values.completedSteps = completedCount(changes.steps);
   const [row] = await tx
     .update(provisioningProgress)
@@ -163,39 +221,23 @@ export async function saveProgress(
     .where(eq(provisioningProgress.id, id))
     .returning();
   if (!row) throw new NotFoundError("progress record", id);
-  return row;
-}
-
-/** Returns a copy of `steps` with the named step changed. */
-export function updateStep(
-  steps: readonly ProgressStep[],
-  name: string,
-  change: (step: ProgressStep) => ProgressStep,
-): ProgressStep[] {
-  return steps.map((s) => (s.name === name ? change(s) : s));
-}
-
-export function stepError(name: string, message: string): StepError {
-  return { name, message: message.length > 2000 ? `${message.slice(0, 2000)}…` : message };
-}
-
-/** The first step that has not completed (where recover and resume start). */
-export function firstUnfinishedStep(steps: readonly ProgressStep[]): ProgressStep | undefined {
-  return steps.find((s) => s.status !== "completed" && s.status !== "skipped");
+  return toProgressRow(row);
 }
 
 export function appendWarning(row: ProgressRow, warning: ProgressWarning): ProgressWarning[] {
-  return [...((row.warnings ?? []) as ProgressWarning[]), warning];
+  return [...row.warnings, warning];
 }
+
+/** The steps that never pass a terminal status: the attempt mark refuses them. */
+const DONE = "'completed', 'skipped'";
 
 /**
  * Records the start of an attempt at a step (or at one action of a Map step) in ONE autocommit
- * statement, so a running step shows as running while its work transaction is open: status
- * running, attempts + 1 (a Map step counts one attempt per pass over its actions, not one per
- * action), startedAt kept from the first attempt, current_step. The row is changed only while the
- * run is active and the step (or action) has not completed; `"not-marked"` means it was not, and
- * the caller reads the row to learn why. The same change as `updateStep` would make, done in SQL
- * so that no read, lock or transaction round trip comes before it.
+ * statement, so a running step shows as running while its work transaction is open. It makes the
+ * change `markRunning` (step-state.ts) makes, in SQL, so that no read, lock or transaction round
+ * trip comes before it; `test/integration/step-state-sql.test.ts` checks that the two agree. The
+ * row is changed only while the run is active and the step (or action) has not completed;
+ * `"not-marked"` means it was not, and the caller reads the row to learn why.
  *
  * An action of a Map step that has failed is not started: a pass over the actions stops at the
  * first failure, as a Step Functions Map does (aws-local-stepfunctions goes on starting the items
@@ -211,8 +253,9 @@ export async function markStepAttempt(
 ): Promise<"marked" | "not-marked"> {
   const iso = now.toISOString();
   const stepJson = sql`e.value`;
+  const wasRunning = sql`(${stepJson}->>'status' = 'running')`;
   const stepAttempts = action
-    ? sql`coalesce((${stepJson}->>'attempts')::int, 0) + CASE WHEN ${stepJson}->>'status' = 'running' THEN 0 ELSE 1 END`
+    ? sql`coalesce((${stepJson}->>'attempts')::int, 0) + CASE WHEN ${wasRunning} THEN 0 ELSE 1 END`
     : sql`coalesce((${stepJson}->>'attempts')::int, 0) + 1`;
   const actions = action
     ? sql`, 'actions', CASE
@@ -233,6 +276,7 @@ export async function markStepAttempt(
                           WHERE s->>'name' = ${step}::text AND x->>'name' = ${action}::text
                             AND x->>'status' = 'completed')`
     : sql``;
+  const isoText = sql`to_jsonb(${iso}::text)`;
   const marked = await queryRows<{ id: string }>(
     db,
     sql`
@@ -247,7 +291,9 @@ export async function markStepAttempt(
             'status', 'running',
             'attempts', ${stepAttempts},
             'startedAt', CASE WHEN jsonb_typeof(${stepJson}->'startedAt') = 'string'
-                              THEN ${stepJson}->'startedAt' ELSE to_jsonb(${iso}::text) END
+                              THEN ${stepJson}->'startedAt' ELSE ${isoText} END,
+            'passStartedAt', CASE WHEN ${wasRunning} AND jsonb_typeof(${stepJson}->'passStartedAt') = 'string'
+                                  THEN ${stepJson}->'passStartedAt' ELSE ${isoText} END
             ${actions})
           ELSE ${stepJson} END ORDER BY e.ordinality)
         FROM jsonb_array_elements(p.steps) WITH ORDINALITY AS e(value, ordinality))
@@ -255,7 +301,7 @@ export async function markStepAttempt(
       AND p.status IN ('pending', 'running')
       AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.steps) s
                   WHERE s->>'name' = ${step}::text
-                    AND coalesce(s->>'status', '') NOT IN (${sql.raw(action ? "'completed', 'skipped', 'failed'" : "'completed', 'skipped'")}))
+                    AND coalesce(s->>'status', '') NOT IN (${sql.raw(action ? `${DONE}, 'failed'` : DONE)}))
       ${actionNotDone}
     RETURNING p.id`,
   );

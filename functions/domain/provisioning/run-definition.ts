@@ -1,0 +1,40 @@
+/**
+ * The `provision` run kind (statemachines/provisioning.asl.json): its tenant is `active` when it
+ * completes, `failed` or `cancelled` otherwise; resuming it puts the tenant back to
+ * `provisioning`; cleaning it up removes everything it created.
+ */
+import { eq } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import { tenants } from "../../db/schema.ts";
+import { PROVISIONING_STEPS } from "../../workflows/step-catalog.ts";
+import type { ProgressRow } from "../runs/progress-store.ts";
+import type { RunKindDefinition } from "../runs/run-kind.ts";
+import { removeTenantData } from "../tenants/tenant-removal.ts";
+import { loadRunSpec } from "./run-spec.ts";
+
+type TenantStatus = "active" | "failed" | "cancelled" | "provisioning";
+
+function setTenantStatus(status: TenantStatus) {
+  return async (tx: Database, run: ProgressRow, now: Date): Promise<void> => {
+    if (!run.tenantId) return;
+    await tx.update(tenants).set({ status, updatedAt: now }).where(eq(tenants.id, run.tenantId));
+  };
+}
+
+export const provisionRunKind: RunKindDefinition<"provision"> = {
+  kind: "provision",
+  workflow: "provisioning",
+  steps: PROVISIONING_STEPS,
+  input: async (db, run) => ({
+    postProvisioningSteps: [...(await loadRunSpec(db, run)).template.postProvisioningSteps],
+  }),
+  onResume: setTenantStatus("provisioning"),
+  onCompleted: setTenantStatus("active"),
+  onFailed: setTenantStatus("failed"),
+  onCancelled: setTenantStatus("cancelled"),
+  cleanup: async (tx, run, now) => {
+    if (!run.tenantId) return {};
+    const removed = await removeTenantData(tx, run.tenantId, now);
+    return { schema: removed.schema, ...removed.controlPlane, tenantSchema: removed.tenantSchema };
+  },
+};

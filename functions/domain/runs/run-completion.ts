@@ -1,0 +1,85 @@
+/**
+ * The bookkeeping Task states every workflow ends with: `CompleteRun` (the run completed) and
+ * `RecordFailure` (the Catch target: names the failed step and its error on the progress record).
+ * What the outcome means for the tenant is the run kind's hook (registry.ts).
+ */
+import { RunCancelledError, rootMessage, ValidationError } from "../../shared/errors.ts";
+import { classifyStepError, databaseError, progressIdOf } from "../steps/run-step.ts";
+import type { StepFactory } from "../steps/step-deps.ts";
+import { lockProgressRow, saveProgress } from "./progress-store.ts";
+import { RUN_KIND_REGISTRY } from "./registry.ts";
+import { isActive } from "./run-status.ts";
+import { completeRemaining, firstUnfinishedStep, markFailed, stepError, updateStep } from "./step-state.ts";
+
+/** `CompleteRun`: steps still running (a Map step) complete, steps never started are skipped. */
+export const completeRunStep: StepFactory = (deps) => async (input) => {
+  const progressId = progressIdOf(input);
+  try {
+    await deps.db.transaction(async (tx) => {
+      const row = await lockProgressRow(tx, progressId);
+      if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
+      const now = deps.clock();
+      const steps = completeRemaining(row.steps, now);
+      const failed = steps.find((s) => s.status === "failed");
+      if (failed) throw new ValidationError(`step ${failed.name} failed; the run cannot complete`);
+      await saveProgress(
+        tx,
+        progressId,
+        { steps, status: "completed", completedAt: now, currentStep: null, error: null },
+        now,
+      );
+      await RUN_KIND_REGISTRY[row.kind].onCompleted(tx, row, now);
+    });
+  } catch (error) {
+    throw classifyStepError(error, databaseError);
+  }
+  deps.logger.info("run completed", { progressId });
+  return { completed: true };
+};
+
+/** The error of a caught failure: `{Error, Cause}`; in AWS the Cause is Lambda's JSON error. */
+export function describeFailure(failure: unknown): { name: string; message: string } {
+  const f = (failure ?? {}) as { Error?: unknown; Cause?: unknown };
+  const name = typeof f.Error === "string" ? f.Error : "Error";
+  let message = typeof f.Cause === "string" ? f.Cause : "";
+  try {
+    const parsed = JSON.parse(message) as { errorMessage?: unknown };
+    if (parsed && typeof parsed.errorMessage === "string") message = parsed.errorMessage;
+  } catch {
+    // a plain message
+  }
+  return { name, message: message || name };
+}
+
+/** `RecordFailure`: the current step failed; so did the run. A run no longer active records nothing. */
+export const recordFailureStep: StepFactory = (deps) => async (input) => {
+  const progressId = progressIdOf(input);
+  const failure = describeFailure(input.error);
+  try {
+    await deps.db.transaction(async (tx) => {
+      const row = await lockProgressRow(tx, progressId);
+      if (!isActive(row.status)) return;
+      const now = deps.clock();
+      const failedName = row.currentStep ?? firstUnfinishedStep(row.steps)?.name ?? "unknown";
+      await saveProgress(
+        tx,
+        progressId,
+        {
+          steps: updateStep(row.steps, failedName, (s) =>
+            markFailed(s, stepError(failure.name, failure.message), now),
+          ),
+          status: "failed",
+          completedAt: now,
+          error: `${failedName} failed: ${failure.name}: ${failure.message}`,
+        },
+        now,
+      );
+      await RUN_KIND_REGISTRY[row.kind].onFailed(tx, row, now);
+    });
+  } catch (error) {
+    deps.logger.error("could not record a run failure", { progressId, error: rootMessage(error) });
+    throw classifyStepError(error, databaseError);
+  }
+  deps.logger.warn("run failed", { progressId, error: failure.name, message: failure.message });
+  return { recorded: true };
+};
