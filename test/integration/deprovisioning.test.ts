@@ -411,6 +411,47 @@ describe("deprovisioning", () => {
     expect(existsSync(join(server.dataDir, "backups", tenantId))).toBe(false);
   });
 
+  it("a dry run's counts are exactly what the run then removes", async () => {
+    // Prepare: a tenant with rows in every table its removal touches
+    const { tenantId } = await h.provisionTenant("Municipality");
+    await h.tenantAdminKey(tenantId);
+    await server.database.db.execute(
+      sql`INSERT INTO alerts (kind, severity, dedupe_key, subject_type, subject_id, tenant_id, message)
+          VALUES ('tenant_over_limit', 'warning', ${`test:${tenantId}`}, 'tenant', ${tenantId}, ${tenantId}::uuid, 'test')`,
+    );
+    const options = {
+      notifyUsers: true,
+      preserveBackups: true,
+      preserveAuditLogs: true,
+      gracePeriodHours: 0,
+    };
+    const dry = await server.request("POST", `${API}/tenants/${tenantId}/deprovision`, {
+      body: { ...options, dryRun: true },
+    });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+
+    // Act
+    const run = await h.settle((await h.deprovision(tenantId, options)).id);
+
+    // Assess
+    expect(run.status, JSON.stringify(run)).toBe("completed");
+    const removed = run.metadata.removed;
+    expect(removed.controlPlane).toEqual(dry.body.wouldRemove.controlPlane);
+    expect(removed.tenantSchema).toEqual(dry.body.wouldRemove.tenantSchema);
+    expect(removed.schema).toBe(dry.body.schema);
+    // Not a comparison of zeros: the tenant had rows in these tables.
+    expect(removed.controlPlane).toMatchObject({
+      users: expect.any(Number),
+      api_keys: 1,
+      alerts: 1,
+      tenants: 1,
+    });
+    expect(removed.controlPlane.users).toBeGreaterThan(1);
+    expect(removed.controlPlane.notifications_outbox).toBeGreaterThan(0);
+    expect(Object.values(removed.tenantSchema as Record<string, number>).some((n) => n > 0)).toBe(true);
+    expect(dry.body.wouldKeep.audit_logs).toBeGreaterThan(0);
+  });
+
   it("rejects bad input with a 4xx naming the problem, changing nothing", async () => {
     // Prepare
     const { tenantId } = await h.provisionTenant();
@@ -694,6 +735,8 @@ describe("scheduled deprovisioning", () => {
     expect(started.status).toBe("started");
     expect(run.status, JSON.stringify(run)).toBe("completed");
     expect(run.metadata.scheduledOperationId).toBe(schedule.id);
+    // The schedule is still listed once it has run, naming its run.
+    expect(await scheduleOf(schedule.id)).toMatchObject({ status: "started", progressId: run.id, tenantId });
     expect(stepOf(run, "NotifyUsers").status).toBe("completed");
     expect((await deprovisionRuns(tenantId)).total).toBe(1);
     const [tenant] = await h.rows<{ status: string }>(

@@ -597,7 +597,13 @@ describe("a step that fails transiently", { timeout: 180_000 }, () => {
     // Assess
     expect(run.status, JSON.stringify(run)).toBe("completed");
     expect(stepOf(run, "CreateAdminUser")).toMatchObject({ status: "completed", attempts: 3, error: null });
-    expect(stepOf(run, "CreateTenant").attempts).toBe(1);
+    // Each retried attempt's error stays on the step after it completed.
+    expect(stepOf(run, "CreateAdminUser").attemptErrors).toEqual([
+      expect.objectContaining({ attempt: 1, name: "TransientError", transient: true }),
+      expect.objectContaining({ attempt: 2, name: "TransientError", transient: true }),
+    ]);
+    expect(stepOf(run, "CreateAdminUser").attemptErrors[0].message).toContain("injected failure");
+    expect(stepOf(run, "CreateTenant")).toMatchObject({ attempts: 1, attemptErrors: [] });
     expect(stepOf(run, "RunMigrations").attempts).toBe(1);
     expect(run.attempt).toBe(1);
     expect(await footprint(run.tenantId)).toEqual(await baselineFootprint("Basic School System"));
@@ -665,6 +671,9 @@ describe("a step that fails transiently", { timeout: 180_000 }, () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("a step that fails permanently", { timeout: 180_000 }, () => {
+  /** Longer than any step's own work here, so that a duration including it is plainly wrong. */
+  const OPERATOR_PAUSE_MS = 1500;
+
   /** Provisions Basic with CreateAdminUser failing on a check violation; returns the failed run. */
   async function failedAtCreateAdminUser(slug: string): Promise<{ run: any; fix: () => Promise<void> }> {
     const fix = await failUserInserts({ slug, admin: true, sqlstate: "23514" });
@@ -704,8 +713,9 @@ describe("a step that fails permanently", { timeout: 180_000 }, () => {
     expect(tenant!.status).toBe("failed");
     expect((await footprint(failed.tenantId)).users).toBe(0);
 
-    // Act
+    // Act: the operator takes a while (longer than the steps' own work) before recovering
     await fix();
+    await new Promise((resolve) => setTimeout(resolve, OPERATOR_PAUSE_MS));
     const recovering = await server.request("POST", `${PROGRESS}/${failed.id}/recover`);
     const run = await settle(failed.id);
 
@@ -718,6 +728,11 @@ describe("a step that fails permanently", { timeout: 180_000 }, () => {
     // Earlier steps are not redone.
     expect(stepOf(run, "CreateTenant").attempts).toBe(1);
     expect(stepOf(run, "CreateAdminUser")).toMatchObject({ status: "completed", attempts: 2, error: null });
+    // Its duration is its two passes' own time, not the operator's pause between them.
+    expect(stepOf(run, "CreateAdminUser").durationMs).toBeLessThan(OPERATOR_PAUSE_MS);
+    expect(stepOf(run, "CreateAdminUser").attemptErrors).toEqual([
+      expect.objectContaining({ attempt: 1, name: "DatabaseError", transient: false }),
+    ]);
     const found = await footprint(run.tenantId);
     expect(found.admins).toBe(1);
     expect(found).toEqual(baseline);

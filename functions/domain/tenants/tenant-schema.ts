@@ -16,11 +16,6 @@ export function tenantSchemaName(tenantId: string): string {
   return `tenant_${hex}`;
 }
 
-/** `"tenant_<hex>"."table"`, both quoted. */
-export function tenantTable(tenantId: string, table: string) {
-  return sql.raw(`${safeIdentifier(tenantSchemaName(tenantId))}.${safeIdentifier(table)}`);
-}
-
 /** The base tables of the tenant's schema, by name; none when the schema does not exist. */
 export async function tenantTableNames(db: Database, tenantId: string): Promise<string[]> {
   const rows = await queryRows<{ name: string }>(

@@ -1,19 +1,19 @@
 /**
- * The statements a step's bookkeeping is made of, on whatever TEST_DATABASE says: the attempt
- * mark (`markStepAttempt`, one autocommit UPDATE that changes the steps JSON in SQL), the work
- * transaction's lock that also sets `lock_timeout`, and `executeScript` (one round trip for a
- * multi-statement script on node-postgres and PGlite; split for the Data API).
+ * The progress store (functions/domain/runs/progress-store.ts) on whatever TEST_DATABASE says: the
+ * attempt mark (`markStepAttempt`, one autocommit UPDATE that changes the steps JSON in SQL, and
+ * must make the same change as `markRunning` in step-state.ts), and the work transaction's lock
+ * that also sets `lock_timeout`.
  */
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provisioningProgress } from "../../functions/db/schema.ts";
-import { executeScript, queryRows } from "../../functions/db/sql.ts";
+import { queryRows } from "../../functions/db/sql.ts";
 import {
   getProgressRow,
   lockProgressRow,
   markStepAttempt,
 } from "../../functions/domain/runs/progress-store.ts";
-import { initialSteps } from "../../functions/domain/runs/step-state.ts";
+import { initialSteps, markRunning, updateStep } from "../../functions/domain/runs/step-state.ts";
 import type { ProgressStep } from "../../functions/schemas/progress.ts";
 import { PROVISIONING_STEPS } from "../../functions/workflows/step-catalog.ts";
 import { openTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -40,7 +40,7 @@ async function newRun(
 }
 
 async function stepsOf(id: string): Promise<ProgressStep[]> {
-  return ((await getProgressRow(t.db, id))?.steps ?? []) as ProgressStep[];
+  return (await getProgressRow(t.db, id))?.steps ?? [];
 }
 
 const at = (iso: string) => new Date(iso);
@@ -205,47 +205,6 @@ describe("lockProgressRow with a lock timeout", () => {
   });
 });
 
-describe("executeScript", () => {
-  it("runs a script with a function body, comments and a trailing comment inside a transaction", async () => {
-    // Prepare
-    const script = `
-      CREATE TABLE script_a (id INT PRIMARY KEY); -- first; still a comment
-      CREATE FUNCTION script_double(x INT) RETURNS INT LANGUAGE plpgsql AS $$
-        BEGIN RETURN x * 2; END;
-      $$;
-      /* a block; comment */
-      INSERT INTO script_a VALUES (script_double(21));
-      -- the end; no statement after this`;
-
-    // Act
-    await t.db.transaction(async (tx) => executeScript(tx, script));
-    const rows = await queryRows<{ id: number }>(t.db, sql`SELECT id FROM script_a`);
-
-    // Assess
-    expect(rows.map((r) => Number(r.id))).toEqual([42]);
-  });
-
-  it("rolls the whole script back with the transaction when a statement in it fails", async () => {
-    // Prepare
-    const script = `CREATE TABLE script_b (id INT PRIMARY KEY);
-      INSERT INTO script_b VALUES (1);
-      INSERT INTO script_b VALUES (1);`;
-
-    // Act
-    const error = await t.db
-      .transaction(async (tx) => executeScript(tx, script))
-      .then(
-        () => null,
-        (e: unknown) => e,
-      );
-    const left = await queryRows<{ n: string | null }>(t.db, sql`SELECT to_regclass('script_b')::text AS n`);
-
-    // Assess
-    expect(error).not.toBeNull();
-    expect(left[0]?.n ?? null).toBeNull();
-  });
-});
-
 describe("the progress record after marks", () => {
   it("stays readable through the query builder (steps as an array of objects)", async () => {
     // Prepare
@@ -256,8 +215,107 @@ describe("the progress record after marks", () => {
     const [row] = await t.db.select().from(provisioningProgress).where(eq(provisioningProgress.id, id));
 
     // Assess
-    const steps = (row?.steps ?? []) as ProgressStep[];
+    const steps = row?.steps ?? [];
     expect(Array.isArray(row?.steps)).toBe(true);
     expect(steps[0]).toMatchObject({ name: "CreateTenant", attempts: 1 });
   });
+});
+
+describe("markStepAttempt and markRunning", () => {
+  const T0 = "2026-03-04T05:06:07.000Z";
+  const pending = initialSteps(PROVISIONING_STEPS);
+  const withStep = (name: string, change: Partial<ProgressStep>): ProgressStep[] =>
+    pending.map((s) => (s.name === name ? { ...s, ...change } : s));
+  const action = (name: string, status: ProgressStep["status"], attempts: number) => ({
+    name,
+    status,
+    attempts,
+    completedAt: null,
+    error: null,
+  });
+  const cases: { name: string; steps: ProgressStep[]; step: string; action?: string }[] = [
+    { name: "a fresh step", steps: pending, step: "CreateTenant" },
+    {
+      name: "a step retried within its pass",
+      steps: withStep("RunMigrations", { status: "running", attempts: 2, startedAt: T0, passStartedAt: T0 }),
+      step: "RunMigrations",
+    },
+    {
+      name: "a running step of a record older than passStartedAt",
+      steps: withStep("RunMigrations", {
+        status: "running",
+        attempts: 1,
+        startedAt: T0,
+        passStartedAt: undefined as never,
+      }),
+      step: "RunMigrations",
+    },
+    {
+      name: "a step resumed after a failed pass",
+      steps: withStep("CreateAdminUser", {
+        status: "pending",
+        attempts: 1,
+        startedAt: T0,
+        durationMs: 40,
+        attemptErrors: [{ attempt: 1, at: T0, name: "DatabaseError", message: "x", transient: false }],
+      }),
+      step: "CreateAdminUser",
+    },
+    { name: "a Map step's first action", steps: pending, step: "PostProvisioningSteps", action: "a-one" },
+    {
+      name: "a Map step's next action",
+      steps: withStep("PostProvisioningSteps", {
+        status: "running",
+        attempts: 1,
+        startedAt: T0,
+        passStartedAt: T0,
+        actions: [{ ...action("a-one", "completed", 1), completedAt: T0 }],
+      }),
+      step: "PostProvisioningSteps",
+      action: "a-two",
+    },
+    {
+      name: "a Map step's action retried",
+      steps: withStep("PostProvisioningSteps", {
+        status: "running",
+        attempts: 1,
+        startedAt: T0,
+        passStartedAt: T0,
+        actions: [action("a-one", "running", 1)],
+      }),
+      step: "PostProvisioningSteps",
+      action: "a-one",
+    },
+    {
+      name: "a Map step resumed at a failed action",
+      steps: withStep("PostProvisioningSteps", {
+        status: "pending",
+        attempts: 1,
+        startedAt: T0,
+        durationMs: 12,
+        actions: [action("a-one", "failed", 1)],
+      }),
+      step: "PostProvisioningSteps",
+      action: "a-one",
+    },
+  ];
+
+  for (const c of cases) {
+    it(`make the same change: ${c.name}`, async () => {
+      // Prepare
+      const id = await newRun({ status: "running" }, c.steps);
+      const now = new Date("2026-03-04T05:10:00.000Z");
+      const before = (await getProgressRow(t.db, id))!.steps;
+
+      // Act
+      const outcome = await markStepAttempt(t.db, id, c.step, c.action, now);
+      const inSql = await stepsOf(id);
+      const inTypeScript = updateStep(before, c.step, (s) => markRunning(s, now, c.action));
+
+      // Assess
+      expect(outcome).toBe("marked");
+      expect(inSql).toEqual(inTypeScript);
+      expect(inSql).not.toEqual(before);
+    });
+  }
 });
