@@ -2,10 +2,15 @@ import { defineConfig } from "vitest/config";
 
 /**
  * Projects:
- * - unit: pure logic, no database;
- * - integration-{pglite,postgres,data-api}: the same integration suite (through HTTP against a real
- *   database) on embedded PGlite, on a fresh database of the local PostgreSQL server, and through
- *   the RDS Data API driver (answered by the adapter in test/support/data-api-adapter.ts);
+ * - unit: pure logic, no database (test/unit/);
+ * - integration-{pglite,postgres,data-api}: suites whose behaviour depends on the database driver
+ *   (test/integration/: runs, steps, SQL, statistics), through HTTP against a real database — on
+ *   embedded PGlite, on a fresh database of the local PostgreSQL server, and through the RDS Data
+ *   API driver answered by the adapter in test/support/data-api-adapter.ts;
+ * - api: the HTTP surface that does not depend on the driver (test/api/: templates, keys, OpenAPI,
+ *   bad input), once, on PGlite;
+ * - adapters: the local stand-ins' own tests (test/adapters/: the Data API adapter and drizzle's
+ *   driver on it), once, against the local PostgreSQL server;
  * - e2e: whole-process tests (the CLI as a subprocess, `npm start`, the browser) on PGlite.
  */
 const integration = (db: "pglite" | "postgres" | "data-api") => ({
@@ -27,6 +32,11 @@ export default defineConfig({
       integration("pglite"),
       integration("postgres"),
       integration("data-api"),
+      {
+        extends: true,
+        test: { name: "api", include: ["test/api/**/*.test.ts"], env: { TEST_DATABASE: "pglite" } },
+      },
+      { extends: true, test: { name: "adapters", include: ["test/adapters/**/*.test.ts"] } },
       {
         extends: true,
         test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], env: { TEST_DATABASE: "pglite" } },

@@ -11,17 +11,16 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { numberValue, queryRows, safeIdentifier } from "../../functions/db/sql.ts";
+import { safeIdentifier } from "../../functions/db/sql.ts";
 import { scheduledExecutionInput } from "../../functions/domain/scheduling/scheduler.ts";
 import { DEPROVISIONING_STEPS } from "../../functions/workflows/step-catalog.ts";
 import { expectApiError } from "../support/api-errors.ts";
 import { provisionBody } from "../support/provision-body.ts";
+import { API, runHelpers, schemaOf, stepOf } from "../support/runs.ts";
 import type { HttpResult, TestServer } from "../support/server.ts";
 import { startTestServer } from "../support/server.ts";
 import { until } from "../support/wait.ts";
 
-const API = "/api/provisioning";
-const TERMINAL = ["completed", "failed", "cancelled"];
 const PASSWORD = `Otter!Maple-${randomUUID().slice(0, 8)}-Harbour`;
 const SERVER_ENV = {
   STEP_RETRY_INTERVAL_SECONDS: "1",
@@ -36,50 +35,21 @@ function expectError(res: HttpResult<any>, status: number, field?: string): void
   if (field !== undefined) expect(res.body.error.message).toContain(field);
 }
 
-/** Helpers bound to one server. */
+/** Helpers bound to one server: the shared run helpers and deprovisioning's own. */
 function harness(server: () => TestServer) {
-  const db = () => server().database.db;
-  const rows = <T extends Record<string, unknown>>(query: ReturnType<typeof sql>) =>
-    queryRows<T>(db(), query);
-  const countOf = async (query: ReturnType<typeof sql>) =>
-    numberValue((await rows<{ n: unknown }>(query))[0]?.n);
-  const schemaOf = (tenantId: string) => `tenant_${tenantId.replace(/-/g, "")}`;
-
-  async function progressOf(id: string): Promise<any> {
-    const res = await server().request("GET", `${API}/progress/${id}`);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body;
-  }
+  const runs = runHelpers(server);
+  const { rows, countOf } = runs;
 
   return {
-    db,
-    rows,
-    countOf,
+    ...runs,
     schemaOf,
-    progressOf,
-    /** Waits for the run to finish and its execution to end. */
-    async settle(id: string): Promise<any> {
-      await until(
-        `run ${id} to finish`,
-        () => progressOf(id),
-        (p) => TERMINAL.includes(p.status),
-      );
-      await server().app.workflows.idle();
-      return progressOf(id);
-    },
-    /** Provisions a tenant from a default template and waits until it is active. */
     async provisionTenant(
       template = "Basic School System",
     ): Promise<{ tenantId: string; adminEmail: string }> {
-      const templates = await server().request("GET", `${API}/templates?limit=50`);
-      const id = templates.body.items.find((t: any) => t.name === template)?.id;
-      expect(id, template).toBeDefined();
       const slug = `d-${randomUUID().slice(0, 8)}`;
       const body = provisionBody(slug, PASSWORD);
       const adminEmail = body.adminEmail as string;
-      const res = await server().request("POST", `${API}/templates/${id}/provision`, { body });
-      expect(res.status, JSON.stringify(res.body)).toBe(202);
-      const run = await this.settle(res.body.id);
+      const run = await runs.settle((await runs.provision(template, body)).id);
       expect(run.status, JSON.stringify(run)).toBe("completed");
       return { tenantId: run.tenantId, adminEmail };
     },
@@ -94,13 +64,6 @@ function harness(server: () => TestServer) {
       const res = await server().request("POST", `${API}/tenants/${tenantId}/deprovision`, { body });
       expect(res.status, JSON.stringify(res.body)).toBe(202);
       return res.body;
-    },
-    async schemaExists(tenantId: string): Promise<boolean> {
-      return (
-        (await countOf(
-          sql`SELECT count(*) AS n FROM information_schema.schemata WHERE schema_name = ${schemaOf(tenantId)}`,
-        )) > 0
-      );
     },
     /** Every table of the tenant's schema as the exact JSON of its rows (a stable order). */
     async schemaContent(tenantId: string): Promise<Record<string, string>> {
@@ -149,7 +112,6 @@ function decryptBackupFile(dataDir: string, location: string): Buffer {
 }
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
-const stepOf = (run: any, name: string): any => run.steps.find((s: any) => s.name === name);
 
 // ---------------------------------------------------------------------------------------------
 

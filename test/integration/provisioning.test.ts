@@ -21,7 +21,7 @@ import {
   tenants,
   users,
 } from "../../functions/db/schema.ts";
-import { numberValue, queryRows, safeIdentifier } from "../../functions/db/sql.ts";
+import { safeIdentifier } from "../../functions/db/sql.ts";
 import { verifyPassword } from "../../functions/domain/auth/password.ts";
 import { readTenantMigration } from "../../functions/domain/tenants/tenant-migrations.ts";
 import { FEATURE_FLAGS } from "../../functions/schemas/templates.ts";
@@ -30,13 +30,11 @@ import { expectApiError } from "../support/api-errors.ts";
 import { testDatabaseKind } from "../support/database.ts";
 import { failInserts, tenantWithSlug } from "../support/fault-injection.ts";
 import { provisionBody as newTenantBody } from "../support/provision-body.ts";
+import { API, PROGRESS, runHelpers, schemaOf, stepOf, TERMINAL } from "../support/runs.ts";
 import type { HttpResult } from "../support/server.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 import { until } from "../support/wait.ts";
 
-const API = "/api/provisioning";
-const PROGRESS = `${API}/progress`;
-const TERMINAL = ["completed", "failed", "cancelled"];
 const DEFAULT_TEMPLATE_NAMES = ["Basic School System", "School District", "Municipality"] as const;
 type DefaultTemplateName = (typeof DEFAULT_TEMPLATE_NAMES)[number];
 /** Distinctive, so that finding it anywhere is a leak and not a coincidence. */
@@ -53,7 +51,8 @@ const SERVER_ENV = {
 
 let server: TestServer;
 let db: Database;
-const templateIds = new Map<string, string>();
+const runs = runHelpers(() => server);
+const { progressOf, settle, provision, schemaExists, tablesOf, rows, countOf, templateId } = runs;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -66,77 +65,17 @@ function uniqueSlug(prefix = "t"): string {
 const provisionBody = (slug: string, extra: Record<string, unknown> = {}) =>
   newTenantBody(slug, PASSWORD, extra);
 
-function templateId(name: string): string {
-  const id = templateIds.get(name);
-  if (!id) throw new Error(`no template ${name}`);
-  return id;
-}
-
 async function getTemplate(name: string): Promise<any> {
-  const res = await server.request("GET", `${API}/templates/${templateId(name)}`);
+  const res = await server.request("GET", `${API}/templates/${await templateId(name)}`);
   expect(res.status).toBe(200);
   return res.body;
 }
 
-/** POST .../templates/:id/provision, expecting 202. */
-async function provision(template: string, body: Record<string, unknown>): Promise<any> {
-  const res = await server.request("POST", `${API}/templates/${templateId(template)}/provision`, { body });
-  expect(res.status, JSON.stringify(res.body)).toBe(202);
-  return res.body;
-}
-
-async function progressOf(id: string): Promise<any> {
-  const res = await server.request("GET", `${PROGRESS}/${id}`);
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body;
-}
-
-/** Polls the run until it is finished, waits for its execution to end, and returns it. */
-async function settle(id: string): Promise<any> {
-  await until(
-    `run ${id} to finish`,
-    () => progressOf(id),
-    (p) => TERMINAL.includes(p.status),
-  );
-  await server.app.workflows.idle();
-  return progressOf(id);
-}
-
-const stepOf = (run: any, name: string): any => run.steps.find((s: any) => s.name === name);
-
 const expectError = (res: HttpResult<any>, status: number, field?: string) =>
   expectApiError(res, status, { field });
 
-async function rows<T extends Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
-  return queryRows<T>(db, query);
-}
-
-async function countOf(query: ReturnType<typeof sql>): Promise<number> {
-  const [row] = await rows<{ n: unknown }>(query);
-  return numberValue(row?.n);
-}
-
 async function exec(statement: string): Promise<void> {
   await db.execute(sql.raw(statement));
-}
-
-/** The tenant's own schema: derived from its id. */
-const schemaOf = (tenantId: string) => `tenant_${tenantId.replace(/-/g, "")}`;
-
-async function schemaExists(tenantId: string): Promise<boolean> {
-  return (
-    (await countOf(
-      sql`SELECT count(*) AS n FROM information_schema.schemata WHERE schema_name = ${schemaOf(tenantId)}`,
-    )) > 0
-  );
-}
-
-async function tablesOf(schema: string): Promise<string[]> {
-  return (
-    await rows<{ table_name: string }>(
-      sql`SELECT table_name FROM information_schema.tables WHERE table_schema = ${schema} AND table_type = 'BASE TABLE' ORDER BY table_name`,
-    )
-  ).map((r) => r.table_name);
 }
 
 /** The tables a tenant migration creates, read from its SQL file. */
@@ -286,9 +225,6 @@ const cleanups: (() => Promise<void>)[] = [];
 beforeAll(async () => {
   server = await startTestServer({ env: SERVER_ENV });
   db = server.database.db;
-  const list = await server.request("GET", `${API}/templates?limit=100`);
-  expect(list.status).toBe(200);
-  for (const t of list.body.items) templateIds.set(t.name, t.id);
 }, 180_000);
 
 afterEach(async () => {
@@ -963,7 +899,7 @@ describe("cancel and cleanup", { timeout: 180_000 }, () => {
     await unstick();
     const again = await server.request(
       "POST",
-      `${API}/templates/${templateId("Basic School System")}/provision`,
+      `${API}/templates/${await templateId("Basic School System")}/provision`,
       {
         body: provisionBody(slug, { adminEmail: `other@${slug}.example.org` }),
       },
@@ -1045,7 +981,7 @@ describe("concurrent and repeated requests", { timeout: 180_000 }, () => {
   it("20 simultaneous requests for one new slug start exactly one run; the others are 409 naming slug", async () => {
     // Prepare
     const slug = uniqueSlug("race");
-    const path = `${API}/templates/${templateId("Basic School System")}/provision`;
+    const path = `${API}/templates/${await templateId("Basic School System")}/provision`;
 
     // Act
     const responses = await Promise.all(
@@ -1086,7 +1022,7 @@ describe("concurrent and repeated requests", { timeout: 180_000 }, () => {
     // Prepare
     const slug = uniqueSlug("idem");
     const key = `idem-${randomUUID()}`;
-    const path = `${API}/templates/${templateId("Basic School System")}/provision`;
+    const path = `${API}/templates/${await templateId("Basic School System")}/provision`;
     const start = vi.spyOn(server.app.workflows, "start");
 
     // Act
@@ -1171,7 +1107,7 @@ describe("input checks (nothing written)", { timeout: 180_000 }, () => {
     // Act
     const res = await server.request(
       "POST",
-      `${API}/templates/${templateId("Basic School System")}/provision`,
+      `${API}/templates/${await templateId("Basic School System")}/provision`,
       {
         body,
       },
@@ -1235,7 +1171,7 @@ describe("input checks (nothing written)", { timeout: 180_000 }, () => {
     const taken = uniqueSlug("tk");
     await settle((await provision("Basic School System", provisionBody(taken))).id);
     const before = await tableCounts();
-    const path = `${API}/templates/${templateId("Basic School System")}/provision`;
+    const path = `${API}/templates/${await templateId("Basic School System")}/provision`;
 
     // Act
     const sameSlug = await server.request("POST", path, {
@@ -1276,7 +1212,7 @@ describe("progress for a tenant_admin key", { timeout: 180_000 }, () => {
     const other = await server.request("GET", `${PROGRESS}/${theirs.id}`, { key });
     const provisionAttempt = await server.request(
       "POST",
-      `${API}/templates/${templateId("Basic School System")}/provision`,
+      `${API}/templates/${await templateId("Basic School System")}/provision`,
       { key, body: provisionBody(uniqueSlug("no")) },
     );
     const cancelAttempt = await server.request("POST", `${PROGRESS}/${mine.id}/cancel`, { key });
@@ -1305,7 +1241,10 @@ describe("progress for a tenant_admin key", { timeout: 180_000 }, () => {
 
     // Act
     const page = await server.request("GET", `${PROGRESS}?limit=2&offset=0`);
-    const byTemplate = await server.request("GET", `${PROGRESS}?templateId=${templateId("School District")}`);
+    const byTemplate = await server.request(
+      "GET",
+      `${PROGRESS}?templateId=${await templateId("School District")}`,
+    );
     const completed = await server.request("GET", `${PROGRESS}?status=completed&kind=provision&limit=100`);
     const badStatus = await server.request("GET", `${PROGRESS}?status=exploded`);
 
@@ -1313,9 +1252,8 @@ describe("progress for a tenant_admin key", { timeout: 180_000 }, () => {
     expect(page.status).toBe(200);
     expect(page.body.items.map((r: any) => r.id)).toEqual([b.id, a.id]);
     expect(page.body.total).toBeGreaterThanOrEqual(2);
-    expect(byTemplate.body.items.every((r: any) => r.templateId === templateId("School District"))).toBe(
-      true,
-    );
+    const district = await templateId("School District");
+    expect(byTemplate.body.items.every((r: any) => r.templateId === district)).toBe(true);
     expect(byTemplate.body.items.map((r: any) => r.id)).toContain(b.id);
     expect(completed.body.items.every((r: any) => r.status === "completed")).toBe(true);
     expectError(badStatus, 400, "status");

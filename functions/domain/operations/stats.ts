@@ -74,8 +74,9 @@ export function stepSources(from: Date | undefined, to: Date | undefined): StepS
 
 interface GroupRow extends Record<string, unknown> {
   grouping: unknown;
-  kind: string | null;
-  status: string | null;
+  /** Null in the groupings that roll kinds or statuses up. */
+  kind: RunKind | null;
+  status: RunStatus | null;
   template_id: string | null;
   template_name: string | null;
   runs: unknown;
@@ -182,12 +183,11 @@ export async function provisioningStats(db: Database, options: StatsOptions): Pr
   const templates: ProvisioningStats["templates"] = [];
   for (const row of groups) {
     const g = numberValue(row.grouping);
-    const kind = row.kind as RunKind;
-    const status = row.status as RunStatus;
+    const { kind, status } = row;
     if (g === 7) all = row;
-    else if (g === 5 && status in byStatus) byStatus[status] = numberValue(row.runs);
-    else if (g === 3 && byKind[kind]) byKind[kind].runs = numberValue(row.runs);
-    else if (g === 1 && byKind[kind] && status in byStatus)
+    else if (g === 5 && status && status in byStatus) byStatus[status] = numberValue(row.runs);
+    else if (g === 3 && kind && byKind[kind]) byKind[kind].runs = numberValue(row.runs);
+    else if (g === 1 && kind && byKind[kind] && status && status in byStatus)
       byKind[kind].byStatus[status] = numberValue(row.runs);
     else if (g === 2 && kind === "provision") {
       templates.push({
