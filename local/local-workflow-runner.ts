@@ -7,7 +7,7 @@
 import "./promise-with-resolvers.ts";
 import { randomUUID } from "node:crypto";
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
-import type { StepDeps, StepHandler } from "../functions/domain/steps/step-deps.ts";
+import type { StepDeps, StepFactory, StepHandler } from "../functions/domain/steps/step-deps.ts";
 import type { RetryPolicy } from "../functions/shared/config.ts";
 import type { Logger } from "../functions/shared/logger.ts";
 import { STEP_FACTORIES } from "../functions/steps/index.ts";
@@ -92,7 +92,7 @@ export class LocalWorkflowRunner implements WorkflowRunner {
     const handlerFor = (lambda: string): StepHandler => {
       let handler = stepHandlers.get(lambda);
       if (!handler) {
-        const factory = STEP_FACTORIES[lambda];
+        const factory = (STEP_FACTORIES as Record<string, StepFactory | undefined>)[lambda];
         if (!factory) throw new Error(`no step handler for Lambda ${lambda}`);
         handler = factory(options.stepDeps);
         stepHandlers.set(lambda, handler);
@@ -206,7 +206,7 @@ export class LocalWorkflowRunner implements WorkflowRunner {
     const e = error as { name?: string; message?: string; cause?: { name?: string; message?: string } };
     const name = e.cause?.name ?? e.name ?? "Error";
     try {
-      const record = STEP_FACTORIES["record-failure"]!(this.options.stepDeps);
+      const record = STEP_FACTORIES["record-failure"](this.options.stepDeps);
       await record({
         progressId: input.progressId,
         error: { Error: name, Cause: e.cause?.message ?? e.message ?? "" },

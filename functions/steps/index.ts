@@ -23,8 +23,9 @@ import {
 import { restoreDataStep, verifyBackupStep } from "../domain/restore/restore-steps.ts";
 import { completeRunStep, recordFailureStep } from "../domain/runs/run-completion.ts";
 import type { StepFactory } from "../domain/steps/step-deps.ts";
+import type { StepLambda } from "../workflows/step-catalog.ts";
 
-export const STEP_FACTORIES: Record<string, StepFactory> = {
+export const STEP_FACTORIES: Record<StepLambda, StepFactory> = {
   "create-tenant": createTenantStep,
   "create-admin-user": createAdminUserStep,
   "run-migrations": runMigrationsStep,

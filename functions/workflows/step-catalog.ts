@@ -95,6 +95,13 @@ export function functionArnSubstitution(lambda: string): string {
   return `${pascal}FunctionArn`;
 }
 
+/** The step module name of every Task the workflows run: each needs a factory (functions/steps/). */
+export type StepLambda =
+  | (typeof PROVISIONING_STEPS)[number]["lambda"]
+  | (typeof DEPROVISIONING_STEPS)[number]["lambda"]
+  | (typeof RESTORE_STEPS)[number]["lambda"]
+  | (typeof BOOKKEEPING_TASKS)[number]["lambda"];
+
 export const WORKFLOW_STEPS: Record<WorkflowName, readonly StepDefinition[]> = {
   provisioning: PROVISIONING_STEPS,
   deprovisioning: DEPROVISIONING_STEPS,
