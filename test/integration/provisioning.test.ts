@@ -340,13 +340,13 @@ describe("provisioning from a default template", { timeout: 180_000 }, () => {
     for (const c of data.configurations) expect(config.get(c.key), c.key).toEqual(c.value);
     expect(config.get("settings.currency")).toBe(template.settings.currency);
 
-    // Assess: the admin user, with a scrypt hash of the password
+    // Assess: the admin user, with an argon2id hash of the password (PHC string)
     const [admin] = await db
       .select()
       .from(users)
       .where(eq(users.email, `admin@${slug}.example.org`));
     expect(admin).toMatchObject({ tenantId: run.tenantId, role: "tenant_admin", name: "Ada Admin" });
-    expect(admin!.passwordHash).toMatch(/^scrypt\$/);
+    expect(admin!.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     expect(await verifyPassword(PASSWORD, admin!.passwordHash!)).toBe(true);
     const secrets = await db
       .select()
@@ -416,7 +416,7 @@ describe("provisioning from a default template", { timeout: 180_000 }, () => {
     expect(JSON.stringify(listed.body)).not.toContain(PASSWORD);
     expect(start).toHaveBeenCalledTimes(1);
     expect(JSON.stringify(start.mock.calls)).not.toContain(PASSWORD);
-    expect(JSON.stringify(start.mock.calls)).not.toContain("scrypt$");
+    expect(JSON.stringify(start.mock.calls)).not.toContain("$argon2id$");
   });
 });
 
