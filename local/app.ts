@@ -84,6 +84,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       stepDeps,
       logger,
       retry: config.retry,
+      unavailableRetry: config.unavailableRetry,
       ...(options.waitTimeOverrideMs !== undefined ? { waitTimeOverrideMs: options.waitTimeOverrideMs } : {}),
     });
     const deps: ApiDeps = { db: database.db, logger, clock, workflows, scheduler: localScheduler };

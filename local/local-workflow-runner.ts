@@ -24,6 +24,8 @@ export interface LocalWorkflowRunnerOptions {
   readonly stepDeps: StepDeps;
   readonly logger: Logger;
   readonly retry: RetryPolicy;
+  /** For `DatabaseUnavailableError`; the ASL's own values when unset. */
+  readonly unavailableRetry?: RetryPolicy;
   readonly kinds?: readonly WorkflowName[];
   /** Milliseconds for every Wait state (tests shorten grace periods with this). */
   readonly waitTimeOverrideMs?: number;
@@ -110,6 +112,7 @@ export class LocalWorkflowRunner implements WorkflowRunner {
       const definition = applyRetryPolicy(
         JSON.parse(substitute(text, substitutions)) as StateMachineDefinition,
         options.retry,
+        options.unavailableRetry,
       );
       const handlers: Record<string, StepHandler> = {};
       for (const [state, lambda] of taskBindings(definition))

@@ -2,7 +2,7 @@
  * Opens the control-plane database through one of three Drizzle drivers. Everything above this
  * module sees only `Database`; it never learns which driver it has.
  */
-import type { RDSDataClient } from "@aws-sdk/client-rds-data";
+import type { RDSDataClient, RollbackTransactionCommand } from "@aws-sdk/client-rds-data";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { DatabaseConfig } from "../shared/config.ts";
 import { schema } from "./schema.ts";
@@ -23,6 +23,47 @@ export interface OpenDatabaseOptions {
   readonly rdsDataClient?: RDSDataClient;
   /** Max pool size for node-postgres. */
   readonly poolSize?: number;
+}
+
+/** "Transaction <id> is not found": the Data API no longer has the transaction. */
+function isTransactionGone(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === "TransactionNotFoundException" ||
+    error.name === "NotFoundException" ||
+    /^Transaction \S+ is not found/.test(error.message)
+  );
+}
+
+/**
+ * The RDS Data client as drizzle's aws-data-api driver gets it. drizzle rolls a transaction back
+ * after any error inside it and throws what the rollback throws. But the Data API ends a
+ * transaction itself after its own errors (a failover, a statement timeout, a result too large:
+ * "Transaction has been aborted due to an error from a previous call"), so that rollback answers
+ * "Transaction <id> is not found" and would hide the error that says what happened - and whether a
+ * retry helps. A rollback of a transaction the Data API no longer has is done: it answers as one.
+ * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.troubleshooting.html
+ */
+export function withForgivingRollback(
+  client: RDSDataClient,
+  rollbackCommand: typeof RollbackTransactionCommand,
+): RDSDataClient {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (property !== "send" || typeof value !== "function") return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await value.apply(target, args);
+        } catch (error) {
+          if (args[0] instanceof rollbackCommand && isTransactionGone(error)) {
+            return { $metadata: {}, transactionStatus: "Rollback Complete" };
+          }
+          throw error;
+        }
+      };
+    },
+  });
 }
 
 /** Opens the database described by `config`. */
@@ -55,9 +96,9 @@ export async function openDatabase(
     }
     case "data-api": {
       const { drizzle } = await import("drizzle-orm/aws-data-api/pg");
-      const client =
-        options.rdsDataClient ?? new (await import("@aws-sdk/client-rds-data")).RDSDataClient({});
-      const db = drizzle(client, {
+      const sdk = await import("@aws-sdk/client-rds-data");
+      const client = options.rdsDataClient ?? new sdk.RDSDataClient({});
+      const db = drizzle(withForgivingRollback(client, sdk.RollbackTransactionCommand), {
         database: config.database,
         resourceArn: config.clusterArn,
         secretArn: config.secretArn,

@@ -61,6 +61,11 @@ export interface Config {
   readonly database: DatabaseConfig;
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
   readonly retry: RetryPolicy;
+  /**
+   * Retry policy for `DatabaseUnavailableError` (an Aurora instance resuming, a failover, a Data
+   * API 5xx): long enough for the database to come back.
+   */
+  readonly unavailableRetry: RetryPolicy;
   /** `lock_timeout` of a step's transaction; waiting longer is a transient error (retried). */
   readonly stepLockTimeoutMs: number;
   readonly operations: OperationsConfig;
@@ -91,6 +96,10 @@ const envSchema = z
     STEP_RETRY_BACKOFF_RATE: z.coerce.number().min(1).max(10).default(2),
     STEP_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).max(20).default(4),
     STEP_RETRY_MAX_DELAY_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
+    STEP_DB_UNAVAILABLE_RETRY_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+    STEP_DB_UNAVAILABLE_RETRY_BACKOFF_RATE: z.coerce.number().min(1).max(10).default(2),
+    STEP_DB_UNAVAILABLE_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).max(20).default(4),
+    STEP_DB_UNAVAILABLE_RETRY_MAX_DELAY_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
     STEP_LOCK_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(5000),
     ALERT_LONG_RUNNING_MINUTES: z.coerce.number().int().min(1).max(10080).default(30),
     PROGRESS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
@@ -193,6 +202,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       backoffRate: e.STEP_RETRY_BACKOFF_RATE,
       maxAttempts: e.STEP_RETRY_MAX_ATTEMPTS,
       maxDelaySeconds: e.STEP_RETRY_MAX_DELAY_SECONDS,
+    },
+    unavailableRetry: {
+      intervalSeconds: e.STEP_DB_UNAVAILABLE_RETRY_INTERVAL_SECONDS,
+      backoffRate: e.STEP_DB_UNAVAILABLE_RETRY_BACKOFF_RATE,
+      maxAttempts: e.STEP_DB_UNAVAILABLE_RETRY_MAX_ATTEMPTS,
+      maxDelaySeconds: e.STEP_DB_UNAVAILABLE_RETRY_MAX_DELAY_SECONDS,
     },
     stepLockTimeoutMs: e.STEP_LOCK_TIMEOUT_MS,
     operations: {

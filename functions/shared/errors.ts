@@ -131,6 +131,20 @@ export class TransientError extends Error {
   }
 }
 
+/**
+ * The database, or the RDS Data API in front of it, is not answering for now: an auto-paused
+ * Aurora Serverless v2 instance resuming (`DatabaseResumingException`), a writer failover
+ * (`DatabaseUnavailableException`), a Data API 5xx. A `TransientError` (the step's work was rolled
+ * back, a retry is safe) with a name of its own, so that the ASL retries it with a backoff long
+ * enough for Aurora to resume (15-30 s) while ordinary transient errors keep their short one.
+ */
+export class DatabaseUnavailableError extends TransientError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DatabaseUnavailableError";
+  }
+}
+
 /** Input that can never succeed as given. */
 export class ValidationError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -182,6 +196,7 @@ export class RunCancelledError extends Error {
 /** Names every step error the ASL may match, so the ASL test can check them against this file. */
 export const STEP_ERROR_NAMES = [
   "TransientError",
+  "DatabaseUnavailableError",
   "ValidationError",
   "DatabaseError",
   "MigrationError",
@@ -241,12 +256,69 @@ function messageChain(error: unknown): string {
   return parts.join(" | ");
 }
 
+/**
+ * RDS Data API exceptions that mean the database cannot be reached for now (their classes in
+ * @aws-sdk/client-rds-data; HTTP status as modelled). The SDK retries the 5xx ones itself before
+ * they reach us; `DatabaseResumingException` is a 400 it does not retry.
+ * https://docs.aws.amazon.com/rdsdataservice/latest/APIReference/API_ExecuteStatement.html#API_ExecuteStatement_Errors
+ */
+const DATA_API_UNAVAILABLE = new Set([
+  // "A request was cancelled because the Aurora Serverless v2 DB instance was paused. The Data API
+  // request automatically resumes the DB instance. Wait a few seconds and try again."
+  "DatabaseResumingException",
+  // 504 "The writer instance in the DB cluster isn't available." (failover, maintenance)
+  "DatabaseUnavailableException",
+  // 503 "The service specified by the resourceArn parameter isn't available."
+  "ServiceUnavailableError",
+  // 500 "An internal error occurred."
+  "InternalServerErrorException",
+]);
+
+/**
+ * The Data API exception on an error or its causes that says the database is unavailable for now.
+ * Only AWS SDK service exceptions count (they carry `$metadata`): our own HTTP 503
+ * `ServiceUnavailableError` shares a name with one of them.
+ */
+function unavailableDataApiError(error: unknown): { name: string; message: string } | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Object; depth++) {
+    const { name, message, $metadata } = current as {
+      name?: unknown;
+      message?: unknown;
+      $metadata?: unknown;
+    };
+    if (typeof name === "string" && DATA_API_UNAVAILABLE.has(name) && $metadata instanceof Object) {
+      return { name, message: typeof message === "string" ? message : "" };
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 /** True when a database error is one a retry may fix. */
 export function isTransientDatabaseError(error: unknown): boolean {
   if (error instanceof TransientError) return true;
+  if (unavailableDataApiError(error)) return true;
   const state = sqlState(error);
   if (state !== undefined) return TRANSIENT_SQLSTATES.has(state) || state.startsWith("08");
   return TRANSIENT_MESSAGES.test(messageChain(error));
+}
+
+/**
+ * A database error as the step error the state machine retries - `DatabaseUnavailableError` (long
+ * backoff) or `TransientError` (short) - or undefined when a retry will not fix it.
+ */
+export function transientDatabaseError(error: unknown): TransientError | undefined {
+  if (error instanceof TransientError) return error;
+  const unavailable = unavailableDataApiError(error);
+  if (unavailable) {
+    return new DatabaseUnavailableError(
+      `the database is unavailable for now (${unavailable.name}: ${unavailable.message})`,
+      { cause: error },
+    );
+  }
+  if (isTransientDatabaseError(error)) return new TransientError(rootMessage(error), { cause: error });
+  return undefined;
 }
 
 /** The innermost human message of an error chain (drizzle wraps driver errors as "Failed query: ..."). */

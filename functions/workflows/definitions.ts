@@ -34,10 +34,18 @@ export function substitutionNames(text: string): string[] {
 type Json = Record<string, unknown>;
 
 /**
- * Applies a retry policy to every retrier that handles `TransientError` (the ASL holds the
- * defaults; the service's configuration may change interval, backoff, attempts and max delay).
+ * Applies retry policies to the ASL's retriers (the ASL holds the defaults; the service's
+ * configuration may change interval, backoff, attempts and max delay): `policy` to every retrier
+ * that handles `TransientError`, `unavailable` (when given) to every retrier that handles
+ * `DatabaseUnavailableError`. Other fields (`ErrorEquals`, `JitterStrategy`) stay as written.
  */
-export function applyRetryPolicy<T>(definition: T, policy: RetryPolicy): T {
+export function applyRetryPolicy<T>(definition: T, policy: RetryPolicy, unavailable?: RetryPolicy): T {
+  const apply = (retrier: Json, p: RetryPolicy) => {
+    retrier.IntervalSeconds = p.intervalSeconds;
+    retrier.BackoffRate = p.backoffRate;
+    retrier.MaxDelaySeconds = p.maxDelaySeconds;
+    retrier.MaxAttempts = p.maxAttempts;
+  };
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) {
       for (const n of node) visit(n);
@@ -47,12 +55,9 @@ export function applyRetryPolicy<T>(definition: T, policy: RetryPolicy): T {
     const obj = node as Json;
     if (Array.isArray(obj.Retry)) {
       for (const retrier of obj.Retry as Json[]) {
-        if ((retrier.ErrorEquals as string[]).includes("TransientError")) {
-          retrier.IntervalSeconds = policy.intervalSeconds;
-          retrier.BackoffRate = policy.backoffRate;
-          retrier.MaxDelaySeconds = policy.maxDelaySeconds;
-          retrier.MaxAttempts = policy.maxAttempts;
-        }
+        const names = retrier.ErrorEquals as string[];
+        if (names.includes("TransientError")) apply(retrier, policy);
+        else if (unavailable && names.includes("DatabaseUnavailableError")) apply(retrier, unavailable);
       }
     }
     for (const value of Object.values(obj)) visit(value);

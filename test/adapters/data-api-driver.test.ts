@@ -2,13 +2,14 @@
  * drizzle's aws-data-api/pg driver on the migrated control-plane schema, through the Data API adapter
  * (whatever TEST_DATABASE says): query-builder round trips map jsonb to objects and timestamps to
  * Dates, `db.transaction()` commits and rolls back, and the raw-SQL helpers of functions/db/sql.ts
- * normalise the Data API's strings.
+ * normalise the Data API's strings; errors the Data API raises inside a transaction reach the
+ * caller as themselves.
  */
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tenants, tenantTemplates } from "../../functions/db/schema.ts";
 import { dateValue, jsonValue, numberValue, queryRows } from "../../functions/db/sql.ts";
-import { sqlState } from "../../functions/shared/errors.ts";
+import { isTransientDatabaseError, sqlState } from "../../functions/shared/errors.ts";
 import { openTestDatabase, type TestDatabase } from "../support/database.ts";
 
 let t: TestDatabase;
@@ -166,6 +167,47 @@ describe("drizzle on the Data API", () => {
     // Assess
     expect(error).toBeInstanceOf(Error);
     expect(sqlState(error)).toBe("23505");
+  });
+});
+
+describe("Data API errors inside db.transaction()", () => {
+  it("a fault the Data API ends the transaction for reaches the caller as itself, not as 'transaction not found'", async () => {
+    // Prepare: the second statement of the transaction meets a failover. The Data API then has no
+    // such transaction, so drizzle's rollback answers "not found" - which must not replace the fault.
+    t.dataApi!.faults.inject({ error: "DatabaseUnavailableException", sql: /^select .* "tenant_templates"/ });
+
+    // Act
+    const error = await t.db
+      .transaction(async (tx) => {
+        await tx.insert(tenantTemplates).values({ name: "before-failover" });
+        await tx.select().from(tenantTemplates).where(eq(tenantTemplates.name, "before-failover"));
+      })
+      .then(() => undefined)
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).cause).toMatchObject({ name: "DatabaseUnavailableException" });
+    expect(isTransientDatabaseError(error)).toBe(true);
+    expect(await templateCount("before-failover")).toBe(0);
+  });
+
+  it("a transaction still open after a PostgreSQL error is rolled back as before", async () => {
+    // Prepare
+    await t.db.insert(tenantTemplates).values({ name: "taken-in-tx" });
+
+    // Act
+    const error = await t.db
+      .transaction(async (tx) => {
+        await tx.insert(tenantTemplates).values({ name: "written-before-conflict" });
+        await tx.insert(tenantTemplates).values({ name: "taken-in-tx" });
+      })
+      .then(() => undefined)
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(sqlState(error)).toBe("23505");
+    expect(await templateCount("written-before-conflict")).toBe(0);
   });
 });
 

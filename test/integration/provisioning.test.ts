@@ -47,6 +47,8 @@ const SERVER_ENV = {
   STEP_RETRY_INTERVAL_SECONDS: "1",
   STEP_RETRY_MAX_DELAY_SECONDS: "1",
   STEP_RETRY_MAX_ATTEMPTS: "20",
+  STEP_DB_UNAVAILABLE_RETRY_INTERVAL_SECONDS: "1",
+  STEP_DB_UNAVAILABLE_RETRY_MAX_DELAY_SECONDS: "1",
 };
 
 let server: TestServer;
@@ -601,6 +603,131 @@ describe("a step that fails transiently", { timeout: 180_000 }, () => {
     },
   );
 });
+
+// ---------------------------------------------------------------------------------------------
+// The database unavailable for a while (Data API only: the adapter's fault hook)
+// ---------------------------------------------------------------------------------------------
+
+describe.runIf(testDatabaseKind === "data-api")(
+  "a Data API resume or 5xx error in a step",
+  { timeout: 180_000 },
+  () => {
+    /**
+     * A server whose TransientError retrier never retries (MaxAttempts 0) and whose
+     * DatabaseUnavailableError retrier retries 4 times 1 s apart: a run that completes through a
+     * Data API fault was retried by the second one.
+     */
+    let unavailable: TestServer;
+    let basicId: string;
+
+    beforeAll(async () => {
+      unavailable = await startTestServer({
+        env: {
+          ...SERVER_ENV,
+          STEP_RETRY_MAX_ATTEMPTS: "0",
+          STEP_DB_UNAVAILABLE_RETRY_INTERVAL_SECONDS: "1",
+          STEP_DB_UNAVAILABLE_RETRY_MAX_DELAY_SECONDS: "1",
+          STEP_DB_UNAVAILABLE_RETRY_MAX_ATTEMPTS: "4",
+        },
+      });
+      const list = await unavailable.request("GET", `${API}/templates?limit=100`);
+      basicId = list.body.items.find((t: any) => t.name === "Basic School System").id;
+    }, 180_000);
+
+    afterEach(() => {
+      unavailable.database.dataApi?.faults.clear();
+    });
+
+    afterAll(async () => {
+      await unavailable?.close();
+    }, 180_000);
+
+    async function provisionAndSettle(slug: string): Promise<any> {
+      const accepted = await unavailable.request("POST", `${API}/templates/${basicId}/provision`, {
+        body: provisionBody(slug),
+      });
+      expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+      const run = await until(
+        `run ${accepted.body.id} to finish`,
+        async () => (await unavailable.request("GET", `${PROGRESS}/${accepted.body.id}`)).body,
+        (p) => TERMINAL.includes(p.status),
+      );
+      await unavailable.app.workflows.idle();
+      return (await unavailable.request("GET", `${PROGRESS}/${run.id}`)).body;
+    }
+
+    /** The error names the step's failed attempts were classified as (from the service's log). */
+    function failedAttempts(progressId: string, step: string): string[] {
+      // runStep logs "step failed" with the error's name in `error` (and its message over `message`).
+      return unavailable.logs
+        .map((line) => JSON.parse(line))
+        .filter((e) => e.level === "warn" && e.progressId === progressId && e.step === step && e.error)
+        .map((e) => e.error);
+    }
+
+    it.each([
+      {
+        error: "DatabaseResumingException",
+        step: "CreateAdminUser",
+        // The admin's INSERT, inside the step's transaction (CreateInitialData writes `INSERT INTO users`).
+        sql: /insert into "users"/,
+        times: 2,
+      },
+      { error: "DatabaseUnavailableException", step: "RunMigrations", sql: /CREATE SCHEMA/, times: 1 },
+      // CreateTenant's update of the tenant row the request inserted.
+      { error: "ServiceUnavailableError", step: "CreateTenant", sql: /^update "tenants"/, times: 1 },
+    ] as const)("$error at $step is retried by the state machine and the run completes", async (c) => {
+      // Prepare
+      const fault = unavailable.database.dataApi!.faults.inject({
+        error: c.error,
+        command: "ExecuteStatement",
+        sql: c.sql,
+        times: c.times,
+      });
+
+      // Act
+      const run = await provisionAndSettle(uniqueSlug("du"));
+
+      // Assess
+      expect(fault.hits).toBe(c.times);
+      expect(run.status, JSON.stringify(run)).toBe("completed");
+      expect(stepOf(run, c.step)).toMatchObject({ status: "completed", attempts: c.times + 1, error: null });
+      expect(failedAttempts(run.id, c.step)).toEqual(Array(c.times).fill("DatabaseUnavailableError"));
+      expect(run.steps.every((s: any) => s.status === "completed")).toBe(true);
+      // Nothing twice: the admin and Basic's two users.
+      const [tenantUsers] = await unavailable.database.db
+        .select({ n: count() })
+        .from(users)
+        .where(eq(users.tenantId, run.tenantId));
+      expect(Number(tenantUsers!.n)).toBe(3);
+    });
+
+    it("fails the run naming DatabaseUnavailableError once the retries are spent", async () => {
+      // Prepare: 1 attempt + 4 retries, all answered "resuming"
+      unavailable.database.dataApi!.faults.inject({
+        error: "DatabaseResumingException",
+        command: "ExecuteStatement",
+        sql: /insert into "users"/,
+        times: 5,
+      });
+
+      // Act
+      const run = await provisionAndSettle(uniqueSlug("dx"));
+
+      // Assess
+      expect(run.status, JSON.stringify(run)).toBe("failed");
+      expect(stepOf(run, "CreateAdminUser")).toMatchObject({
+        status: "failed",
+        attempts: 5,
+        error: {
+          name: "DatabaseUnavailableError",
+          message: expect.stringContaining("DatabaseResumingException"),
+        },
+      });
+      expect(stepOf(run, "RunMigrations")).toMatchObject({ status: "pending", attempts: 0 });
+    });
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Permanent failures, recover and retry

@@ -4,13 +4,16 @@
  * - `postgres`: a fresh database on the local PostgreSQL server (`TEST_PG_URL`, default
  *   postgres://postgres@127.0.0.1:5432/postgres), dropped afterwards;
  * - `data-api`: the same fresh database reached through drizzle's aws-data-api driver, with the
- *   RDS Data client answered by the adapter in `data-api-adapter.ts`.
+ *   RDS Data client answered by the adapter in `data-api-adapter.ts`, which enforces AWS's Data
+ *   API limits (64 KB rows, 1 MiB responses, 4 MiB requests, one statement, timeouts, transaction
+ *   expiry): a test that passes there passes because the code stays within them.
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { type DatabaseHandle, openDatabase } from "../../functions/db/client.ts";
 import { migrate } from "../../functions/db/migrate.ts";
 import type { DatabaseConfig } from "../../functions/shared/config.ts";
+import type { DataApiAdapter } from "./data-api-adapter.ts";
 
 export type TestDatabaseKind = "pglite" | "postgres" | "data-api";
 
@@ -22,6 +25,8 @@ export interface TestDatabase extends DatabaseHandle {
   readonly config: DatabaseConfig;
   /** For `postgres` and `data-api`: a URL to the fresh database (for direct pg checks). */
   readonly url?: string;
+  /** For `data-api`: the adapter answering the Data API (its `faults` inject 5xx errors). */
+  readonly dataApi?: DataApiAdapter;
   /** Closes and drops the database. */
   destroy(): Promise<void>;
 }
@@ -54,6 +59,7 @@ export async function openTestDatabase(
   let handle: DatabaseHandle;
   let config: DatabaseConfig;
   let url: string | undefined;
+  let dataApi: DataApiAdapter | undefined;
   let drop: () => Promise<void> = async () => {};
   if (kind === "pglite") {
     config = { kind: "pglite", dataDir: "memory://" };
@@ -66,8 +72,10 @@ export async function openTestDatabase(
       config = { kind: "postgres", url };
       handle = await openDatabase(config, { poolSize: 5 });
     } else {
-      const { createDataApiAdapter } = await import("./data-api-adapter.ts");
-      const adapter = createDataApiAdapter(url);
+      const { AWS_DATA_API_LIMITS, createDataApiAdapter } = await import("./data-api-adapter.ts");
+      // AWS's limits, never looser: the Data-API run is what tells whether the code fits in them.
+      const adapter = createDataApiAdapter(url, { limits: AWS_DATA_API_LIMITS });
+      dataApi = adapter;
       config = {
         kind: "data-api",
         clusterArn: "arn:aws:rds:eu-west-1:123456789012:cluster:local",
@@ -89,6 +97,7 @@ export async function openTestDatabase(
     ...handle,
     config,
     ...(url === undefined ? {} : { url }),
+    ...(dataApi === undefined ? {} : { dataApi }),
     destroy: async () => {
       await handle.close();
       await drop();

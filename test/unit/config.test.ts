@@ -129,4 +129,39 @@ describe("loadConfig", () => {
     // Assess
     expect(error.message).toContain("LOG_LEVEL:");
   });
+
+  it("gives DatabaseUnavailableError a retry policy of its own: the ASL's 15 s, x2, 4 attempts, 60 s by default", () => {
+    // Act
+    const defaults = loadConfig({});
+    const set = loadConfig({
+      STEP_DB_UNAVAILABLE_RETRY_INTERVAL_SECONDS: "1",
+      STEP_DB_UNAVAILABLE_RETRY_BACKOFF_RATE: "1.5",
+      STEP_DB_UNAVAILABLE_RETRY_MAX_ATTEMPTS: "6",
+      STEP_DB_UNAVAILABLE_RETRY_MAX_DELAY_SECONDS: "5",
+      STEP_RETRY_INTERVAL_SECONDS: "3",
+    });
+
+    // Assess
+    expect(defaults.unavailableRetry).toEqual({
+      intervalSeconds: 15,
+      backoffRate: 2,
+      maxAttempts: 4,
+      maxDelaySeconds: 60,
+    });
+    expect(set.unavailableRetry).toEqual({
+      intervalSeconds: 1,
+      backoffRate: 1.5,
+      maxAttempts: 6,
+      maxDelaySeconds: 5,
+    });
+    expect(set.retry.intervalSeconds).toBe(3);
+  });
+
+  it("rejects a malformed STEP_DB_UNAVAILABLE_RETRY_* value naming it", () => {
+    // Act
+    const error = configError({ STEP_DB_UNAVAILABLE_RETRY_MAX_ATTEMPTS: "many" });
+
+    // Assess
+    expect(error.message).toContain("STEP_DB_UNAVAILABLE_RETRY_MAX_ATTEMPTS:");
+  });
 });

@@ -35,7 +35,14 @@ interface State {
   TimestampPath?: string;
   Parameters?: Record<string, unknown>;
   Choices?: { Variable: string; StringEquals?: string; BooleanEquals?: boolean; Next: string }[];
-  Retry?: { ErrorEquals: string[] }[];
+  Retry?: {
+    ErrorEquals: string[];
+    IntervalSeconds?: number;
+    BackoffRate?: number;
+    MaxAttempts?: number;
+    MaxDelaySeconds?: number;
+    JitterStrategy?: string;
+  }[];
   Catch?: { ErrorEquals: string[]; Next: string }[];
 }
 
@@ -85,6 +92,30 @@ describe.each(WORKFLOWS)("the %s state machine", (kind, steps, first) => {
     }
     expect(states.Cancelled?.Type).toBe("Fail");
     expect(states[states.RecordFailure!.Next!]?.Type).toBe("Fail");
+  });
+
+  it("retries DatabaseUnavailableError on every Task with waits long enough for an Aurora resume", () => {
+    // Prepare
+    const tasks = Object.entries(states).filter(([, s]) => s.Type === "Task");
+
+    // Assess
+    expect(tasks.length).toBeGreaterThan(steps.length);
+    for (const [name, state] of tasks) {
+      const retrier = state.Retry?.find((r) => r.ErrorEquals.includes("DatabaseUnavailableError"));
+      expect(retrier, name).toBeDefined();
+      const { IntervalSeconds = 1, BackoffRate = 2, MaxAttempts = 3, MaxDelaySeconds } = retrier!;
+      // Step Functions waits IntervalSeconds × BackoffRate^n (capped) before retry n + 1.
+      const waits = Array.from({ length: MaxAttempts }, (_, n) =>
+        Math.min(IntervalSeconds * BackoffRate ** n, MaxDelaySeconds ?? Number.POSITIVE_INFINITY),
+      );
+      expect(retrier!.ErrorEquals, name).toEqual(["DatabaseUnavailableError"]);
+      expect(retrier!.JitterStrategy ?? "NONE", `${name}: no jitter shortens a wait`).toBe("NONE");
+      expect(waits[0], name).toBeGreaterThanOrEqual(15);
+      expect(
+        waits.reduce((a, b) => a + b, 0),
+        name,
+      ).toBeGreaterThanOrEqual(60);
+    }
   });
 
   it("names only Lambdas of the catalog and errors of the error vocabulary", () => {

@@ -91,6 +91,32 @@ function taskOf(stepName: string): [string, State] {
 }
 
 const transientRetrier = (state: State) => state.Retry?.find((r) => r.ErrorEquals.includes("TransientError"));
+const unavailableRetrier = (state: State) =>
+  state.Retry?.find((r) => r.ErrorEquals.includes("DatabaseUnavailableError"));
+
+/**
+ * What is wrong with a Task's DatabaseUnavailableError retrier for riding out an Aurora resume
+ * (15-30 s) - nothing when the list is empty. Step Functions waits IntervalSeconds × BackoffRate^n
+ * (capped by MaxDelaySeconds) before retry n+1; full jitter could shorten any wait to nearly 0.
+ */
+function unavailableRetrierProblems(state: State): string[] {
+  const r = unavailableRetrier(state);
+  if (!r) return ["no DatabaseUnavailableError retrier"];
+  const problems: string[] = [];
+  if (r.ErrorEquals.length !== 1) problems.push(`it also matches ${r.ErrorEquals.join(", ")}`);
+  if (r.JitterStrategy !== undefined && r.JitterStrategy !== "NONE")
+    problems.push("jitter shortens its waits");
+  const waits = Array.from({ length: r.MaxAttempts ?? 3 }, (_, n) =>
+    Math.min(
+      (r.IntervalSeconds ?? 1) * (r.BackoffRate ?? 2) ** n,
+      r.MaxDelaySeconds ?? Number.POSITIVE_INFINITY,
+    ),
+  );
+  if ((waits[0] ?? 0) < 15) problems.push(`first wait ${waits[0] ?? 0} s < 15 s`);
+  const total = waits.reduce((a, b) => a + b, 0);
+  if (total < 60) problems.push(`all retries wait ${total} s < 60 s`);
+  return problems;
+}
 
 describe("statemachines/provisioning.asl.json", () => {
   it("is valid ASL according to asl-validator, as written and with ARNs substituted", () => {
@@ -179,6 +205,31 @@ describe("statemachines/provisioning.asl.json", () => {
     expect(STATES[recordFailure.Next!]!.Type).toBe("Fail");
   });
 
+  it("retries DatabaseUnavailableError on every Task, bookkeeping included, long enough for an Aurora resume", () => {
+    // Assess
+    expect(tasks.length).toBeGreaterThan(0);
+    for (const [name, state] of tasks) {
+      expect(unavailableRetrierProblems(state), name).toEqual([]);
+      // Its own retrier: a resume wait does not use up the TransientError retries, nor the reverse.
+      expect(unavailableRetrier(state), name).not.toBe(transientRetrier(state));
+    }
+  });
+
+  it("the resume check flags a retrier too short or jittered (the check above can fail)", () => {
+    // Prepare
+    const short = structuredClone(STATES.CreateTenant!);
+    Object.assign(unavailableRetrier(short)!, { IntervalSeconds: 2 });
+    const jittered = structuredClone(STATES.CreateTenant!);
+    Object.assign(unavailableRetrier(jittered)!, { JitterStrategy: "FULL" });
+    const missing = structuredClone(STATES.CreateTenant!);
+    missing.Retry = missing.Retry!.filter((r) => !r.ErrorEquals.includes("DatabaseUnavailableError"));
+
+    // Assess
+    expect(unavailableRetrierProblems(short)).toContain("first wait 2 s < 15 s");
+    expect(unavailableRetrierProblems(jittered)).toEqual(["jitter shortens its waits"]);
+    expect(unavailableRetrierProblems(missing)).toEqual(["no DatabaseUnavailableError retrier"]);
+  });
+
   it("runs the steps in the catalog's order, then CompleteRun and a Succeed state", () => {
     // Prepare
     const order: string[] = [];
@@ -249,7 +300,40 @@ describe("statemachines/provisioning.asl.json", () => {
       });
     }
     const original = [...allStates()].flatMap(([, s]) => s.Retry ?? []);
-    expect(original.every((r) => r.IntervalSeconds !== 7)).toBe(true);
+    expect(
+      original.filter((r) => r.ErrorEquals.includes("TransientError")).every((r) => r.IntervalSeconds !== 7),
+    ).toBe(true);
+    // Without a policy of its own, the DatabaseUnavailableError retrier keeps the ASL's values.
+    const unavailable = (d: Definition) =>
+      [...allStates(d.States)]
+        .flatMap(([, s]) => s.Retry ?? [])
+        .filter((r) => r.ErrorEquals.includes("DatabaseUnavailableError"));
+    expect(unavailable(changed)).toEqual(unavailable(ASL));
+  });
+
+  it("applyRetryPolicy sets every DatabaseUnavailableError retrier to its own policy, apart from TransientError's", () => {
+    // Prepare
+    const transient = { intervalSeconds: 1, backoffRate: 1, maxAttempts: 20, maxDelaySeconds: 1 };
+    const unavailable = { intervalSeconds: 3, backoffRate: 1.5, maxAttempts: 6, maxDelaySeconds: 9 };
+
+    // Act
+    const changed = applyRetryPolicy(ASL, transient, unavailable);
+
+    // Assess
+    const retriers = [...allStates(changed.States)].flatMap(([, s]) => s.Retry ?? []);
+    const byName = (name: string) => retriers.filter((r) => r.ErrorEquals.includes(name));
+    expect(byName("DatabaseUnavailableError")).toHaveLength(tasks.length);
+    for (const r of byName("DatabaseUnavailableError")) {
+      expect(r).toEqual({
+        ErrorEquals: ["DatabaseUnavailableError"],
+        IntervalSeconds: 3,
+        BackoffRate: 1.5,
+        MaxAttempts: 6,
+        MaxDelaySeconds: 9,
+      });
+    }
+    for (const r of byName("TransientError"))
+      expect(r).toMatchObject({ IntervalSeconds: 1, MaxAttempts: 20 });
   });
 });
 

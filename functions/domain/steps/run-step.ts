@@ -13,13 +13,13 @@ import type { Database } from "../../db/client.ts";
 import {
   ConfigurationError,
   DatabaseError,
-  isTransientDatabaseError,
   MigrationError,
   NetworkError,
   NotFoundError,
   RunCancelledError,
   rootMessage,
   TransientError,
+  transientDatabaseError,
   ValidationError,
 } from "../../shared/errors.ts";
 import {
@@ -52,11 +52,13 @@ const NAMED = [
   NetworkError,
 ];
 
-/** Maps any error to a name the ASL matches: TransientError, or the step's permanent error. */
+/**
+ * Maps any error to a name the ASL matches: DatabaseUnavailableError or TransientError (retried),
+ * or the step's permanent error.
+ */
 export function classifyStepError(error: unknown, permanent: PermanentErrorFactory): Error {
   if (NAMED.some((E) => error instanceof E)) return error as Error;
-  if (isTransientDatabaseError(error)) return new TransientError(rootMessage(error), { cause: error });
-  return permanent(rootMessage(error), error);
+  return transientDatabaseError(error) ?? permanent(rootMessage(error), error);
 }
 
 export const databaseError: PermanentErrorFactory = (m, cause) => new DatabaseError(m, { cause });
