@@ -57,18 +57,29 @@ export interface LocalApp {
 
 export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp> {
   const { config, logger } = options;
+  // Where start-up time goes (bench/startup.ts reads these debug lines).
+  let last = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    logger.debug("start-up phase", { phase: name, ms: Math.round(now - last) });
+    last = now;
+  };
   const ownsDatabase = options.database === undefined;
   const lock =
     ownsDatabase && config.database.kind === "pglite" ? acquireDataDirLock(config.dataDir) : undefined;
   let database: DatabaseHandle | undefined;
   try {
     database = options.database ?? (await openDatabase(config.database));
+    phase("open database");
     const applied = await migrate(database.db);
     if (applied.length > 0) logger.info("migrations applied", { applied });
+    phase("migrations");
     const seeded = await seedDefaultTemplates(database.db);
     if (seeded.length > 0) logger.info("default templates seeded", { seeded });
+    phase("default templates");
     const adminKey = await ensureAdminKey(database.db, config.dataDir);
     if (adminKey.created) logger.info("admin API key generated", { path: adminKey.path });
+    phase("admin key");
 
     const clock = options.clock ?? (() => new Date());
     const backups = LocalBackupStore.forDataDir(config.dataDir);
@@ -95,13 +106,16 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       // The web console at `/`: static files that call the API above with the operator's key.
       staticFiles: createStaticFiles(),
     });
+    phase("workflows and handlers");
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, "127.0.0.1", () => resolve());
     });
     const port = (server.address() as AddressInfo).port;
+    phase("listen");
     const resumed = await resumeUnfinishedRuns(deps);
     if (resumed.length > 0) logger.info("resumed runs left unfinished by an earlier process", { resumed });
+    phase("resume unfinished runs");
     const sweeper = createSweeper({
       db: database.db,
       operations: config.operations,

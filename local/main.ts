@@ -8,8 +8,11 @@ import { startLocalApp } from "./app.ts";
 import { DataDirLockedError } from "./data-dir-lock.ts";
 
 async function main(): Promise<void> {
+  // Everything before this line — Node, tsx, loading the modules — since the process started.
+  const loaded = performance.now();
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  logger.debug("start-up phase", { phase: "process and modules", ms: Math.round(loaded) });
   const app = await startLocalApp({ config, logger });
   const where =
     config.database.kind === "pglite"

@@ -31,11 +31,23 @@ const MIGRATION_LOCK_KEY = 7_412_001;
 /** Applies every pending migration; returns the names applied now. */
 export async function migrate(db: Database, files?: readonly MigrationFile[]): Promise<string[]> {
   const migrations = files ?? (await loadMigrations());
+  // Usually everything is applied already: two reads decide, and no transaction is opened.
+  const [table] = await queryRows<{ found: unknown }>(
+    db,
+    sql`SELECT to_regclass('schema_migrations') IS NOT NULL AS found`,
+  );
+  const known = new Set(
+    table?.found === true
+      ? (await queryRows<{ name: string }>(db, sql`SELECT name FROM schema_migrations`)).map((r) => r.name)
+      : [],
+  );
+  const pending = migrations.filter((m) => !known.has(m.name));
+  if (pending.length === 0) return [];
   await db.execute(
     sql`CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(255) PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
   );
   const applied: string[] = [];
-  for (const file of migrations) {
+  for (const file of pending) {
     const done = await db.transaction(async (tx) => {
       await tx.execute(sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
       const existing = await queryRows(
