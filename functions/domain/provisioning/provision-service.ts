@@ -29,6 +29,7 @@ import {
   toProgressRecord,
 } from "../progress/progress-store.ts";
 import { assertTemplateRules } from "../templates/template-rules.ts";
+import { isReplayedPassword } from "./replay-password.ts";
 import { mergeInitialData, type ProvisioningMetadata } from "./run-spec.ts";
 
 export interface ProvisioningDeps {
@@ -47,7 +48,10 @@ export interface ProvisionInput {
   readonly actor: { readonly keyId: string; readonly requestId: string };
 }
 
-/** sha256 of the request without the password: equal bodies under one Idempotency-Key are one run. */
+/**
+ * sha256 of the request without the password: equal bodies under one Idempotency-Key are one run
+ * once the password is shown to be the same too (replay-password.ts).
+ */
 function requestHash(input: ProvisionInput): string {
   const { adminPassword: _omitted, ...rest } = input.request;
   const canonical = JSON.stringify({ rest, template: input.template?.id ?? input.spec });
@@ -58,13 +62,18 @@ function fail(issues: FieldIssue[]): never {
   throw new RequestValidationError(issues.map((i) => `${i.field}: ${i.message}`).join("; "), issues);
 }
 
-async function existingForKey(db: Database, key: string, hash: string): Promise<ProgressRecord | undefined> {
+async function existingForKey(
+  db: Database,
+  key: string,
+  hash: string,
+  password: string,
+): Promise<ProgressRecord | undefined> {
   const [row] = await db
     .select()
     .from(provisioningProgress)
     .where(eq(provisioningProgress.idempotencyKey, key));
   if (!row) return undefined;
-  if (row.requestHash !== hash) {
+  if (row.requestHash !== hash || !(await isReplayedPassword(db, row, password))) {
     throw new ConflictError("this Idempotency-Key was used with a different request", {
       fields: [{ field: "Idempotency-Key", message: "reused with a different body" }],
     });
@@ -101,7 +110,7 @@ export async function requestProvisioning(
 
   const hash = requestHash(input);
   if (input.idempotencyKey) {
-    const existing = await existingForKey(db, input.idempotencyKey, hash);
+    const existing = await existingForKey(db, input.idempotencyKey, hash, request.adminPassword);
     if (existing) return { record: existing, created: false };
   }
   // The hash is computed off the main thread while the names are checked.
@@ -177,7 +186,7 @@ export async function requestProvisioning(
     if (sqlState(error) === "23505") {
       // Lost a race: another request took the slug/subdomain or the idempotency key first.
       if (input.idempotencyKey) {
-        const existing = await existingForKey(db, input.idempotencyKey, hash);
+        const existing = await existingForKey(db, input.idempotencyKey, hash, request.adminPassword);
         if (existing) return { record: existing, created: false };
       }
       await assertNameFree(db, request.slug, request.subdomain);
