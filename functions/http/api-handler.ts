@@ -86,11 +86,15 @@ type Req = middy.Request<
   Context & { state?: RequestState }
 >;
 
-function stateOf(request: { event: APIGatewayProxyEvent; context: Context }): RequestState {
+/** API Gateway's request id (the local server makes one); the Lambda's own id without one. */
+function requestIdOf(request: { event: APIGatewayProxyEvent; context: Context }): string {
+  return request.event.requestContext?.requestId ?? request.context.awsRequestId;
+}
+
+/** A fresh state for this invocation (a context object may be reused across invocations). */
+function newState(request: { event: APIGatewayProxyEvent; context: Context }): RequestState {
   const context = request.context as Req["context"];
-  context.state ??= {
-    requestId: request.event.requestContext?.requestId ?? request.context.awsRequestId,
-  };
+  context.state = { requestId: requestIdOf(request) };
   return context.state;
 }
 
@@ -139,7 +143,7 @@ function bodySize(event: APIGatewayProxyEvent): { present: boolean; bytes: numbe
  */
 const admitRequest = (group: ApiGroup): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
   before: (request) => {
-    const state = stateOf(request);
+    const state = newState(request);
     const { event } = request;
     const route = routeByResource(event.httpMethod, event.resource);
     if (!route || route.group !== group)
@@ -173,7 +177,7 @@ const admitRequest = (group: ApiGroup): MiddlewareObj<APIGatewayProxyEvent, APIG
 /** The one error handler: HttpErrors become their JSON shape; anything else a logged 500. */
 const errorResponder = (logger: Logger): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
   onError: (request) => {
-    const { requestId } = stateOf(request);
+    const requestId = requestIdOf(request);
     const error = request.error;
     if (error instanceof HttpError) {
       request.response = errorResult(error, requestId);
