@@ -203,7 +203,7 @@ async function send(
   label: string,
   method: string,
   path: string,
-  options: { body?: string; contentType?: string | null; key?: string | null } = {},
+  options: { body?: string; contentType?: string | null; key?: string | null | undefined } = {},
 ): Promise<Sent> {
   const headers: Record<string, string> = {};
   const key = options.key === undefined ? server.adminKey : options.key;

@@ -14,7 +14,7 @@ import { apiKeys, tenants, tenantTemplates } from "../../functions/db/schema.ts"
 import { expectApiError } from "../support/api-errors.ts";
 import { failInserts } from "../support/fault-injection.ts";
 import { provisionBody } from "../support/provision-body.ts";
-import { startTestServer, type TestServer } from "../support/server.ts";
+import { type HttpResult, startTestServer, type TestServer } from "../support/server.ts";
 
 const API = "/api/provisioning";
 const PASSWORD = `Heron!Basalt-${randomUUID().slice(0, 8)}-Meadow`;
@@ -99,7 +99,7 @@ describe("bad input is a 4xx naming the field, never a 500", () => {
     const slug = `nul-${randomUUID().slice(0, 8)}`;
 
     // Act
-    const answers: [Awaited<ReturnType<TestServer["request"]>>, string][] = [
+    const answers: [HttpResult<any>, string][] = [
       [await server.request("POST", `${API}/templates`, { body: { name: "a\u0000b" } }), "name"],
       [
         await server.request("POST", `${API}/templates`, {
@@ -207,7 +207,7 @@ describe("one error shape, a request id and the API's headers on every answer", 
     await server.request("POST", `${API}/templates`, { body: { name } });
 
     // Act
-    const answers: [Awaited<ReturnType<TestServer["request"]>>, number][] = [
+    const answers: [HttpResult<any>, number][] = [
       [await server.request("GET", `${API}/templates`, { key: null }), 401],
       [await server.request("GET", `${API}/templates`, { key: "tpk_not-a-key" }), 401],
       [await server.request("GET", `${API}/templates`, { key: tenantKey }), 403],
@@ -336,7 +336,7 @@ function sendPartialBody(
             closed,
             headers: res.headers,
           });
-        if (socket.destroyed) return done(true);
+        if (!socket || socket.destroyed) return done(true);
         const wait = setTimeout(() => done(false), 2_000);
         socket.once("close", () => {
           clearTimeout(wait);
@@ -452,7 +452,7 @@ describe("logs hold no request values", () => {
     });
 
     // Act
-    let res: Awaited<ReturnType<TestServer["request"]>>;
+    let res: HttpResult<any>;
     try {
       res = await server.request("POST", `${API}/templates/${templateId}/provision`, { body });
     } finally {
