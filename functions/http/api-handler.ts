@@ -113,13 +113,15 @@ function queryObject(event: APIGatewayProxyEvent): Record<string, string> {
   const out: Record<string, string> = {};
   const issues: { field: string; message: string }[] = [];
   const multi = event.multiValueQueryStringParameters ?? {};
+  // A name that cannot be shown back is reported as "(query)".
+  const field = (name: string) => (isStorableText(name) ? name : "(query)");
   for (const [k, values] of Object.entries(multi)) {
-    if (values && values.length > 1) issues.push({ field: k, message: "must be given once" });
+    if (values && values.length > 1) issues.push({ field: field(k), message: "must be given once" });
   }
   for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) {
     if (v === undefined) continue;
     if (!isStorableText(k) || !isStorableText(v)) {
-      issues.push({ field: isStorableText(k) ? k : "(query)", message: UNSTORABLE_TEXT_MESSAGE });
+      issues.push({ field: field(k), message: UNSTORABLE_TEXT_MESSAGE });
       continue;
     }
     out[k] = v;
