@@ -103,6 +103,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       db: database.db,
       handlers: createAllGroupHandlers(deps),
       logger,
+      clock,
       // The web console at `/`: static files that call the API above with the operator's key.
       staticFiles: createStaticFiles(),
     });

@@ -180,6 +180,9 @@ export const tenantBackups = pgTable("tenant_backups", {
   preserved: boolean("preserved").notNull().default(false),
   createdAt: tstz("created_at").notNull().defaultNow(),
   deletedAt: tstz("deleted_at"),
+  /** The tenant's names when a full backup was taken (migrations/0005_backup_tenant_names.sql). */
+  tenantSlug: varchar("tenant_slug", { length: 63 }),
+  tenantSubdomain: varchar("tenant_subdomain", { length: 63 }),
 });
 
 /** Operations to start later: scheduled deprovisionings (migrations/0003_deprovisioning.sql). */

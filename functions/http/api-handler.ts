@@ -1,6 +1,9 @@
 /**
- * Builds API Gateway REST proxy handlers with middy: a body-size limit, JSON body parsing, zod
- * validation of body and query from the route table, the role check, and one error responder.
+ * Builds API Gateway REST proxy handlers with middy. Before any operation runs, the request passes
+ * the gate (functions/http/request-gate.ts: route, key, role, media type, size), then the body is
+ * parsed and checked for text PostgreSQL cannot store and for nesting depth, and body and query are
+ * validated with the route table's zod schemas. One error responder answers everything in the one
+ * error shape; every answer carries the request id and the API's response headers.
  * Each group Lambda (and the local server) calls the operations through this.
  */
 import middy, { type MiddlewareObj } from "@middy/core";
@@ -8,19 +11,21 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-l
 import { z } from "zod";
 import type { Actor } from "../domain/actor.ts";
 import type { Principal } from "../domain/auth/api-keys.ts";
-import {
-  ForbiddenError,
-  HttpError,
-  NotFoundError,
-  PayloadTooLargeError,
-  RequestValidationError,
-  UnauthorizedError,
-} from "../shared/errors.ts";
+import { storableJsonSchema } from "../schemas/common.ts";
+import { HttpError, NotFoundError, RequestValidationError } from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
-import { fieldIssues, parseOrThrow } from "../shared/validation.ts";
+import { fieldIssues, isStorableText, parseOrThrow, UNSTORABLE_TEXT_MESSAGE } from "../shared/validation.ts";
+import {
+  apiResponseHeaders,
+  assertAccess,
+  assertBodyAcceptable,
+  errorResult,
+  internalErrorResult,
+  MAX_BODY_BYTES,
+} from "./request-gate.ts";
 import { type ApiGroup, type OperationId, type RouteSpec, routeByResource, routes } from "./route-table.ts";
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+export { MAX_BODY_BYTES };
 
 type RouteOf<Op extends OperationId> = (typeof routes)[Op];
 type BodyOf<Op extends OperationId> =
@@ -72,20 +77,11 @@ export function principalFromEvent(event: APIGatewayProxyEvent): Principal | nul
   return { keyId: ctx.keyId, role: ctx.role, tenantId };
 }
 
-function jsonResponse(
-  statusCode: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): APIGatewayProxyResult {
-  return {
-    statusCode,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
-    body: body === undefined ? "" : JSON.stringify(body),
-  };
-}
-
 interface RequestState {
+  requestId: string;
   route?: RouteSpec & { operationId: OperationId };
+  principal?: Principal | null;
+  /** The parsed JSON body; undefined when there was none. */
   parsedBody?: unknown;
 }
 type Req = middy.Request<
@@ -95,54 +91,17 @@ type Req = middy.Request<
   Context & { state?: RequestState }
 >;
 
-/** 413 for bodies over 1 MB (API Gateway itself allows 10 MB). */
-const bodySizeLimit = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
-  before: (request) => {
-    const body = request.event.body;
-    if (!body) return;
-    const bytes = request.event.isBase64Encoded
-      ? Math.floor((body.length * 3) / 4)
-      : Buffer.byteLength(body, "utf8");
-    if (bytes > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
-  },
-});
+/** API Gateway's request id (the local server makes one); the Lambda's own id without one. */
+function requestIdOf(request: { event: APIGatewayProxyEvent; context: Context }): string {
+  return request.event.requestContext?.requestId ?? request.context.awsRequestId;
+}
 
-/** Parses a JSON body; malformed JSON is a 400, never a 500. */
-const jsonBodyParser = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
-  before: (request) => {
-    const { body, isBase64Encoded } = request.event;
-    const context = request.context as Req["context"];
-    context.state ??= {};
-    const state = context.state;
-    if (body === null || body === undefined || body === "") return;
-    const text = isBase64Encoded ? Buffer.from(body, "base64").toString("utf8") : body;
-    try {
-      state.parsedBody = JSON.parse(text);
-    } catch (error) {
-      throw new RequestValidationError(
-        `request body is not valid JSON: ${(error as Error).message}`,
-        [{ field: "(body)", message: "malformed JSON" }],
-        "invalid_json",
-      );
-    }
-  },
-});
-
-/** The one error handler: HttpErrors become their JSON shape; anything else a logged 500. */
-const errorResponder = (logger: Logger): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
-  onError: (request) => {
-    const error = request.error;
-    const requestId = request.event.requestContext?.requestId;
-    if (error instanceof HttpError) {
-      request.response = jsonResponse(error.statusCode, error.toBody());
-      return;
-    }
-    logger.error("unhandled error", { error, requestId, path: request.event.path });
-    request.response = jsonResponse(500, {
-      error: { code: "internal_error", message: "internal error", details: { requestId } },
-    });
-  },
-});
+/** A fresh state for this invocation (a context object may be reused across invocations). */
+function newState(request: { event: APIGatewayProxyEvent; context: Context }): RequestState {
+  const context = request.context as Req["context"];
+  context.state = { requestId: requestIdOf(request) };
+  return context.state;
+}
 
 function lowerHeaders(headers: APIGatewayProxyEvent["headers"]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -150,18 +109,99 @@ function lowerHeaders(headers: APIGatewayProxyEvent["headers"]): Record<string, 
   return out;
 }
 
-/** Query string → plain object (last value wins for repeated keys). */
+/**
+ * The query string as a plain object. A repeated parameter is a 400: API Gateway hands the last
+ * value in `queryStringParameters` and all of them in `multiValueQueryStringParameters`, and
+ * silently taking one of several is guessing what the caller meant.
+ */
 function queryObject(event: APIGatewayProxyEvent): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) out[k] = v;
+  const issues: { field: string; message: string }[] = [];
+  const multi = event.multiValueQueryStringParameters ?? {};
+  // A name that cannot be shown back is reported as "(query)".
+  const field = (name: string) => (isStorableText(name) ? name : "(query)");
+  for (const [k, values] of Object.entries(multi)) {
+    if (values && values.length > 1) issues.push({ field: field(k), message: "must be given once" });
+  }
+  for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) {
+    if (v === undefined) continue;
+    if (!isStorableText(k) || !isStorableText(v)) {
+      issues.push({ field: field(k), message: UNSTORABLE_TEXT_MESSAGE });
+      continue;
+    }
+    out[k] = v;
+  }
+  if (issues.length > 0) {
+    throw new RequestValidationError(issues.map((i) => `${i.field}: ${i.message}`).join("; "), issues);
+  }
   return out;
 }
+
+function bodySize(event: APIGatewayProxyEvent): { present: boolean; bytes: number } {
+  const { body, isBase64Encoded } = event;
+  if (!body) return { present: false, bytes: 0 };
+  const bytes = isBase64Encoded ? Buffer.from(body, "base64").length : Buffer.byteLength(body, "utf8");
+  return { present: true, bytes };
+}
+
+/**
+ * The gate (route, key, role, media type, size), then the body: JSON, storable, not too deep.
+ * Malformed JSON is a 400, never a 500.
+ */
+const admitRequest = (group: ApiGroup): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
+  before: (request) => {
+    const state = newState(request);
+    const { event } = request;
+    const route = routeByResource(event.httpMethod, event.resource);
+    if (!route || route.group !== group)
+      throw new NotFoundError("route", `${event.httpMethod} ${event.path}`);
+    state.route = route;
+    state.principal = principalFromEvent(event);
+    assertAccess(route, state.principal);
+    // A parameter no id or name can contain (NUL, an unpaired surrogate) names nothing.
+    for (const [name, value] of Object.entries(event.pathParameters ?? {})) {
+      if (value === undefined || !isStorableText(value)) throw new NotFoundError(name);
+    }
+    const headers = lowerHeaders(event.headers);
+    assertBodyAcceptable(route, headers["content-type"], bodySize(event));
+    const { body, isBase64Encoded } = event;
+    if (!route.body || body === null || body === undefined || body === "") return;
+    const text = isBase64Encoded ? Buffer.from(body, "base64").toString("utf8") : body;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new RequestValidationError(
+        `request body is not valid JSON: ${(error as Error).message}`,
+        [{ field: "(body)", message: "malformed JSON" }],
+        "invalid_json",
+      );
+    }
+    state.parsedBody = parseOrThrow(storableJsonSchema, parsed);
+  },
+});
+
+/** The one error handler: HttpErrors become their JSON shape; anything else a logged 500. */
+const errorResponder = (logger: Logger): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
+  onError: (request) => {
+    const requestId = requestIdOf(request);
+    const error = request.error;
+    if (error instanceof HttpError) {
+      request.response = errorResult(error, requestId);
+    } else {
+      logger.error("unhandled error", { error, requestId, route: request.event.resource });
+      request.response = internalErrorResult(requestId);
+    }
+    if (request.event.httpMethod === "HEAD") request.response.body = "";
+  },
+});
 
 export type GroupHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
 /**
  * The API Gateway handler of one group. The event's `resource` and `httpMethod` select the
- * operation; the authorizer's context (from API Gateway or the local server) is the principal.
+ * operation (HEAD runs the GET route and answers without the body); the authorizer's context
+ * (from API Gateway or the local server) is the principal.
  */
 export function createGroupHandler<G extends ApiGroup>(
   group: G,
@@ -170,15 +210,8 @@ export function createGroupHandler<G extends ApiGroup>(
 ): GroupHandler {
   const ops = operations as unknown as Record<string, (req: ApiRequest) => Promise<ApiResult>>;
   const core = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
-    const route = routeByResource(event.httpMethod, event.resource);
-    if (!route || route.group !== group)
-      throw new NotFoundError("route", `${event.httpMethod} ${event.path}`);
-    const principal = principalFromEvent(event);
-    if (route.access !== "public") {
-      if (!principal) throw new UnauthorizedError();
-      if (route.access === "admin" && principal.role !== "admin") throw new ForbiddenError();
-    }
-    const state = (context as Req["context"]).state ?? {};
+    const state = (context as Req["context"]).state!;
+    const route = state.route!;
     let body: unknown;
     if (route.body) {
       if (state.parsedBody === undefined) {
@@ -188,27 +221,31 @@ export function createGroupHandler<G extends ApiGroup>(
       }
       body = parseOrThrow(route.body, state.parsedBody);
     }
-    const query = route.query ? parseOrThrow(route.query, queryObject(event)) : {};
+    // Repeated or unstorable parameters are refused on every route, with a query schema or not.
+    const rawQuery = queryObject(event);
+    const query = route.query ? parseOrThrow(route.query, rawQuery) : {};
     const operation = ops[route.operationId];
     if (!operation) throw new NotFoundError("operation", route.operationId);
-    const requestId = event.requestContext?.requestId ?? context.awsRequestId;
     const result = await operation({
       operationId: route.operationId,
       params: (event.pathParameters ?? {}) as Record<string, string>,
       query: query as never,
       body: body as never,
       headers: lowerHeaders(event.headers),
-      principal: principal as Principal,
-      actor: (principal ? { keyId: principal.keyId, requestId } : null) as Actor,
-      tenantScope: principal?.role === "tenant_admin" ? principal.tenantId : null,
-      requestId,
+      principal: state.principal as Principal,
+      actor: (state.principal ? { keyId: state.principal.keyId, requestId: state.requestId } : null) as Actor,
+      tenantScope: state.principal?.role === "tenant_admin" ? state.principal.tenantId : null,
+      requestId: state.requestId,
     });
-    return jsonResponse(result.statusCode, result.body, result.headers);
+    return {
+      statusCode: result.statusCode,
+      headers: { ...apiResponseHeaders(state.requestId), ...result.headers },
+      body: result.body === undefined || event.httpMethod === "HEAD" ? "" : JSON.stringify(result.body),
+    };
   };
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .use(errorResponder(logger))
-    .use(bodySizeLimit())
-    .use(jsonBodyParser())
+    .use(admitRequest(group))
     .handler(core) as unknown as GroupHandler;
 }
 

@@ -64,6 +64,19 @@ export function openApiDocument(): Json {
         "400": { description: "invalid input", content: { "application/json": { schema: errorRef } } },
         "404": { description: "not found", content: { "application/json": { schema: errorRef } } },
         "409": { description: "conflict", content: { "application/json": { schema: errorRef } } },
+        ...(route.body
+          ? {
+              "413": {
+                description: "body larger than 1 MB",
+                content: { "application/json": { schema: errorRef } },
+              },
+              "415": {
+                description: "body not application/json",
+                content: { "application/json": { schema: errorRef } },
+              },
+            }
+          : {}),
+        "500": { description: "internal error", content: { "application/json": { schema: errorRef } } },
       },
       ...(route.access === "public" ? { security: [] } : {}),
     };

@@ -385,24 +385,37 @@ const compiled = routeList().map((r) => ({ route: r, ...compile(r.path) }));
 
 export type RouteMatch =
   | { kind: "found"; route: RouteSpec & { operationId: OperationId }; params: Record<string, string> }
-  | { kind: "method-not-allowed" }
+  /** A path parameter is not valid percent-encoded UTF-8 (`/tenants/%`, `/tenants/%ED%A0%80`). */
+  | { kind: "bad-parameter"; route: RouteSpec & { operationId: OperationId }; param: string }
+  | { kind: "method-not-allowed"; allowed: (HttpMethod | "HEAD")[] }
   | { kind: "not-found" };
+
+/** HEAD is answered by the GET route of the same path, as HTTP defines it (RFC 9110 §9.3.2). */
+const routeMethod = (method: string) => (method === "HEAD" ? "GET" : method);
 
 /** Finds the route for a method and concrete path. */
 export function matchRoute(method: string, path: string): RouteMatch {
-  let pathMatched = false;
+  const allowed: (HttpMethod | "HEAD")[] = [];
   for (const c of compiled) {
     const m = c.regex.exec(path);
     if (!m) continue;
-    pathMatched = true;
-    if (c.route.method !== method) continue;
+    if (c.route.method !== routeMethod(method)) {
+      allowed.push(c.route.method);
+      continue;
+    }
     const params: Record<string, string> = {};
-    c.names.forEach((n, i) => {
-      params[n] = decodeURIComponent(m[i + 1]!);
-    });
+    for (const [i, name] of c.names.entries()) {
+      try {
+        params[name] = decodeURIComponent(m[i + 1]!);
+      } catch {
+        return { kind: "bad-parameter", route: c.route, param: name };
+      }
+    }
     return { kind: "found", route: c.route, params };
   }
-  return pathMatched ? { kind: "method-not-allowed" } : { kind: "not-found" };
+  if (allowed.length === 0) return { kind: "not-found" };
+  if (allowed.includes("GET")) allowed.push("HEAD");
+  return { kind: "method-not-allowed", allowed };
 }
 
 /** Finds a route by API Gateway's `resource` template and method (what a group Lambda receives). */
@@ -410,5 +423,5 @@ export function routeByResource(
   method: string,
   resource: string,
 ): (RouteSpec & { operationId: OperationId }) | undefined {
-  return compiled.find((c) => c.route.method === method && c.route.path === resource)?.route;
+  return compiled.find((c) => c.route.method === routeMethod(method) && c.route.path === resource)?.route;
 }

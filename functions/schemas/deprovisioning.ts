@@ -3,7 +3,7 @@
  * Every request object is strict: an unknown option is a 400 naming it, never silently ignored.
  */
 import { z } from "zod";
-import { isoDateTime, pageSchema, paginationQuerySchema, uuidSchema } from "./common.ts";
+import { instantSchema, isoDateTime, pageSchema, paginationQuerySchema, uuidSchema } from "./common.ts";
 
 export const MAX_GRACE_PERIOD_HOURS = 8760;
 
@@ -46,7 +46,7 @@ export const deprovisionRequestSchema = z.strictObject({
 export type DeprovisionRequest = z.output<typeof deprovisionRequestSchema>;
 
 export const scheduleDeprovisionSchema = z.strictObject({
-  at: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time, e.g. 2030-01-31T09:00:00Z" }),
+  at: instantSchema("2030-01-31T09:00:00Z"),
   ...optionFields,
 });
 export type ScheduleDeprovisionRequest = z.output<typeof scheduleDeprovisionSchema>;

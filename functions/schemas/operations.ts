@@ -1,13 +1,10 @@
 /** Operations: provisioning statistics and alerts. */
 import { z } from "zod";
-import { isoDateTime, pageSchema, paginationQuerySchema, uuidSchema } from "./common.ts";
+import { instantSchema, isoDateTime, pageSchema, paginationQuerySchema, uuidSchema } from "./common.ts";
 import { RUN_KINDS } from "./progress.ts";
 
 /** An instant with its zone (`2026-03-01T00:00:00Z`, `...+02:00`): a window bound must be unambiguous. */
-const instant = z.iso.datetime({
-  offset: true,
-  message: "must be an ISO 8601 date-time with a zone, e.g. 2026-03-01T00:00:00Z",
-});
+const instant = instantSchema("2026-03-01T00:00:00Z");
 
 /** `from` / `to` filter runs on their creation time: from ≤ created_at < to. */
 export const statsQuerySchema = z

@@ -3,7 +3,7 @@
  * document and the CLI.
  */
 import { z } from "zod";
-import { isoDateTime, pageSchema, paginationQuerySchema } from "./common.ts";
+import { INT4_MAX, isoDateTime, pageSchema, paginationQuerySchema } from "./common.ts";
 
 export const TEMPLATE_CATEGORIES = [
   "basic",
@@ -222,7 +222,7 @@ export const listTemplatesQuerySchema = paginationQuerySchema.extend({
   category: z.enum(TEMPLATE_CATEGORIES).optional(),
 });
 export const getTemplateQuerySchema = z.strictObject({
-  version: z.coerce.number().int().positive().optional(),
+  version: z.coerce.number().int().positive().max(INT4_MAX).optional(),
 });
 export const templatePageSchema = pageSchema(templateSchema);
 export const templateVersionsSchema = z.object({ items: z.array(templateVersionSummarySchema) });

@@ -12,23 +12,32 @@ export interface FieldIssue {
   readonly message: string;
 }
 
+/** What every error answer's `details` holds besides its own facts: the request it answers. */
+export type ErrorDetails = Readonly<Record<string, unknown>>;
+
+/** The one error shape: `{"error":{"code","message","details"}}`, `details.requestId` always set. */
+export interface ErrorBody {
+  readonly error: { readonly code: string; readonly message: string; readonly details: ErrorDetails };
+}
+
 export abstract class HttpError extends Error {
   abstract readonly statusCode: number;
   abstract readonly code: string;
-  readonly details: unknown;
-  constructor(message: string, details?: unknown, options?: ErrorOptions) {
+  readonly details: ErrorDetails | undefined;
+  /** Response headers this error calls for (`WWW-Authenticate` on a 401, `Allow` on a 405). */
+  readonly headers: Readonly<Record<string, string>> = {};
+  constructor(message: string, details?: ErrorDetails, options?: ErrorOptions) {
     super(message, options);
     this.details = details;
   }
-  toBody(): { error: { code: string; message: string; details?: unknown } } {
-    return {
-      error: {
-        code: this.code,
-        message: this.message,
-        ...(this.details === undefined ? {} : { details: this.details }),
-      },
-    };
+  toBody(requestId: string): ErrorBody {
+    return { error: { code: this.code, message: this.message, details: { ...this.details, requestId } } };
   }
+}
+
+/** A 5xx says only "internal error" (the cause is logged, never sent). */
+export function internalErrorBody(requestId: string): ErrorBody {
+  return { error: { code: "internal_error", message: "internal error", details: { requestId } } };
 }
 
 /** 400: the request is malformed or a field is invalid; `details` lists the fields. */
@@ -49,6 +58,8 @@ export class RequestValidationError extends HttpError {
 export class UnauthorizedError extends HttpError {
   readonly statusCode = 401;
   readonly code = "unauthorized";
+  // RFC 6750 §3: a 401 names the scheme the client should use.
+  override readonly headers = { "www-authenticate": "Bearer" };
   constructor(message = "a valid API key is required (Authorization: Bearer <key>)") {
     super(message);
     this.name = "UnauthorizedError";
@@ -76,16 +87,18 @@ export class NotFoundError extends HttpError {
 export class MethodNotAllowedError extends HttpError {
   readonly statusCode = 405;
   readonly code = "method_not_allowed";
-  constructor(method: string, path: string) {
-    super(`${method} is not allowed on ${path}`);
+  override readonly headers: Readonly<Record<string, string>>;
+  constructor(method: string, path: string, allowed: readonly string[] = []) {
+    super(`${method} is not allowed on ${path}`, allowed.length > 0 ? { allowed } : undefined);
     this.name = "MethodNotAllowedError";
+    this.headers = allowed.length > 0 ? { allow: allowed.join(", ") } : {};
   }
 }
 
 export class ConflictError extends HttpError {
   readonly statusCode = 409;
   readonly code = "conflict";
-  constructor(message: string, details?: unknown) {
+  constructor(message: string, details?: ErrorDetails) {
     super(message, details);
     this.name = "ConflictError";
   }
@@ -95,7 +108,7 @@ export class PayloadTooLargeError extends HttpError {
   readonly statusCode = 413;
   readonly code = "payload_too_large";
   constructor(limitBytes: number) {
-    super(`request body is larger than ${limitBytes} bytes`);
+    super(`request body is larger than ${limitBytes} bytes`, { limitBytes });
     this.name = "PayloadTooLargeError";
   }
 }
@@ -103,8 +116,8 @@ export class PayloadTooLargeError extends HttpError {
 export class UnsupportedMediaTypeError extends HttpError {
   readonly statusCode = 415;
   readonly code = "unsupported_media_type";
-  constructor() {
-    super("request body must be application/json");
+  constructor(received: string | undefined) {
+    super("request body must be application/json", { contentType: received ?? null });
     this.name = "UnsupportedMediaTypeError";
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Structured JSON logs (one line per entry, CloudWatch-friendly). Never log secrets: callers pass
- * only identifiers and outcomes.
+ * Structured JSON logs (one line per entry, CloudWatch-friendly). Never log secrets or personal
+ * data: callers pass only identifiers and outcomes, and errors are logged without the values a
+ * failed query carried (see `serialiseError`).
  */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -13,9 +14,31 @@ export interface Logger {
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
-function serialiseError(value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
-  return value;
+/**
+ * drizzle's DrizzleQueryError message is `Failed query: <sql>\nparams: <values>`: the SQL is
+ * parameterised and safe to log, the values are the request's (names, e-mail addresses).
+ */
+const QUERY_PARAMS = /\nparams:[\s\S]*$/;
+
+/**
+ * An error as a log field: name, message without query parameters, SQLSTATE, stack frames (the
+ * stack's first lines repeat the message, parameters included) and the same for its causes. A
+ * driver error's `detail` ("Key (email)=(…) already exists") and `where` hold values: left out.
+ */
+export function serialiseError(value: unknown, depth = 0): unknown {
+  if (!(value instanceof Error)) return value;
+  const code = (value as { code?: unknown }).code;
+  const frames = value.stack
+    ?.split("\n")
+    .filter((line) => /^\s+at /.test(line))
+    .join("\n");
+  return {
+    name: value.name,
+    message: value.message.replace(QUERY_PARAMS, ""),
+    ...(typeof code === "string" || typeof code === "number" ? { code } : {}),
+    ...(frames ? { stack: frames } : {}),
+    ...(value.cause !== undefined && depth < 4 ? { cause: serialiseError(value.cause, depth + 1) } : {}),
+  };
 }
 
 /** A logger writing JSON lines to `write` (stderr by default) at or above `level`. */

@@ -44,10 +44,26 @@ export function stateMachineArnVariable(kind: WorkflowName): string {
   return `${kind.toUpperCase()}_STATE_MACHINE_ARN`;
 }
 
-/** The service's error shape (`{"error":{"code","message"}}`) for answers API Gateway gives itself. */
+/**
+ * The service's error shape (`{"error":{"code","message","details":{"requestId"}}}`) for answers
+ * API Gateway gives itself; `$context.requestId` is filled in by API Gateway (it also sends it as
+ * `x-amzn-RequestId`: a gateway response's headers can only be static or copied from the request).
+ */
 function errorBody(code: string, message: string): Record<string, string> {
-  return { "application/json": JSON.stringify({ error: { code, message } }) };
+  return {
+    "application/json": `{"error":{"code":"${code}","message":${message},"details":{"requestId":"$context.requestId"}}}`,
+  };
 }
+
+/** The headers every API answer carries (functions/http/request-gate.ts), as static gateway response headers. */
+const GATEWAY_RESPONSE_HEADERS = {
+  "Cache-Control": "'no-store'",
+  "X-Content-Type-Options": "'nosniff'",
+};
+
+/** HEAD methods get their own operation name (API Gateway wants them unique). */
+const operationName = (route: { operationId: string; httpMethod: string }) =>
+  route.httpMethod === "HEAD" ? `${route.operationId}Head` : route.operationId;
 
 export class Api extends Construct {
   readonly restApi: apigateway.RestApi;
@@ -154,18 +170,27 @@ export class Api extends Construct {
     for (const [group, fn] of handlers) {
       integrations.set(group, new apigateway.LambdaIntegration(fn, { proxy: true, allowTestInvoke: false }));
     }
-    for (const route of routeList()) {
+    // HEAD answers like GET (the handler drops the body): API Gateway only routes methods a resource has.
+    const methods = routeList().flatMap((route) =>
+      route.method === "GET"
+        ? [
+            { ...route, httpMethod: route.method },
+            { ...route, httpMethod: "HEAD" },
+          ]
+        : [{ ...route, httpMethod: route.method }],
+    );
+    for (const route of methods) {
       const integration = integrations.get(route.group);
       if (!integration)
         throw new Error(`route ${route.operationId}: no Lambda for API group "${route.group}"`);
       const resource = this.restApi.root.resourceForPath(route.path);
       const method = resource.addMethod(
-        route.method,
+        route.httpMethod,
         integration,
         route.access === "public"
-          ? { operationName: route.operationId, authorizationType: apigateway.AuthorizationType.NONE }
+          ? { operationName: operationName(route), authorizationType: apigateway.AuthorizationType.NONE }
           : {
-              operationName: route.operationId,
+              operationName: operationName(route),
               authorizationType: apigateway.AuthorizationType.CUSTOM,
               authorizer: this.authorizer,
             },
@@ -180,29 +205,43 @@ export class Api extends Construct {
           ? [
               {
                 id: "AwsSolutions-APIG4",
-                reason: `${route.operationId} (${route.method} ${route.path}) is public by design: the route table gives it access "public", so it needs no API key.`,
+                reason: `${route.operationId} (${route.httpMethod} ${route.path}) is public by design: the route table gives it access "public", so it needs no API key.`,
               },
             ]
           : []),
       ]);
     }
 
-    // API Gateway's own 401/403/404 answers in the service's error shape.
+    // API Gateway's own answers in the service's error shape, with the service's headers.
     this.restApi.addGatewayResponse("Unauthorized", {
       type: apigateway.ResponseType.UNAUTHORIZED,
       statusCode: "401",
-      templates: errorBody("unauthorized", "missing or invalid API key"),
+      responseHeaders: { ...GATEWAY_RESPONSE_HEADERS, "WWW-Authenticate": "'Bearer'" },
+      templates: errorBody("unauthorized", '"missing or invalid API key"'),
     });
     this.restApi.addGatewayResponse("AccessDenied", {
       type: apigateway.ResponseType.ACCESS_DENIED,
       statusCode: "403",
-      templates: errorBody("forbidden", "this API key may not call this endpoint"),
+      responseHeaders: GATEWAY_RESPONSE_HEADERS,
+      templates: errorBody("forbidden", '"this API key may not call this endpoint"'),
     });
     // A REST API answers an unknown path with 403 "Missing Authentication Token"; the service says 404.
     this.restApi.addGatewayResponse("NotFound", {
       type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
       statusCode: "404",
-      templates: errorBody("not_found", "no such endpoint"),
+      responseHeaders: GATEWAY_RESPONSE_HEADERS,
+      templates: errorBody("not_found", '"no such endpoint"'),
+    });
+    // Everything else API Gateway answers itself (413 over 10 MB, 429 throttled, 504 timeout, …).
+    this.restApi.addGatewayResponse("Default4xx", {
+      type: apigateway.ResponseType.DEFAULT_4XX,
+      responseHeaders: GATEWAY_RESPONSE_HEADERS,
+      templates: errorBody("request_error", "$context.error.messageString"),
+    });
+    this.restApi.addGatewayResponse("Default5xx", {
+      type: apigateway.ResponseType.DEFAULT_5XX,
+      responseHeaders: GATEWAY_RESPONSE_HEADERS,
+      templates: errorBody("internal_error", '"internal error"'),
     });
 
     NagSuppressions.addResourceSuppressions(this.restApi, [

@@ -1,16 +1,23 @@
 /**
  * API key management through HTTP: keys are shown once and stored only as SHA-256 hashes, listed
- * without secrets, revoked keys stop working, and tenant_admin keys need an existing tenant.
+ * without secrets, revoked keys stop working, tenant_admin keys need an existing tenant, a key's
+ * last use is recorded (at most once a minute), and the last admin key cannot be revoked.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { count, eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { and, count, eq, isNull, sql } from "drizzle-orm";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { apiKeys, auditLogs, tenants } from "../../functions/db/schema.ts";
+import { queryRows } from "../../functions/db/sql.ts";
+import { revokeApiKey } from "../../functions/domain/auth/api-keys.ts";
+import { ConflictError } from "../../functions/shared/errors.ts";
 import { expectApiError } from "../support/api-errors.ts";
+import { testDatabaseKind } from "../support/database.ts";
 import type { HttpResult } from "../support/server.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
+import { sleep } from "../support/wait.ts";
 
-const KEYS = "/api/provisioning/keys";
+const API = "/api/provisioning";
+const KEYS = `${API}/keys`;
 const TEMPLATES = "/api/provisioning/templates";
 
 let server: TestServer;
@@ -257,3 +264,170 @@ describe("who may manage keys", () => {
     expectError(res, 401, "unauthorized");
   });
 });
+
+describe("last use of a key", () => {
+  let clocked: TestServer;
+  let now = new Date("2031-05-01T08:00:00.000Z");
+
+  beforeAll(async () => {
+    clocked = await startTestServer({ clock: () => now });
+    // Counts writes of last_used_at: a row per UPDATE that changes it.
+    const run = (statement: string) => clocked.database.db.execute(sql.raw(statement));
+    await run("CREATE TABLE test_last_used_writes (key_id uuid NOT NULL, at timestamptz NOT NULL)");
+    await run(`CREATE FUNCTION test_count_last_used() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.last_used_at IS DISTINCT FROM OLD.last_used_at THEN
+    INSERT INTO test_last_used_writes VALUES (NEW.id, NEW.last_used_at);
+  END IF;
+  RETURN NEW;
+END
+$$`);
+    await run(
+      "CREATE TRIGGER test_count_last_used AFTER UPDATE ON api_keys FOR EACH ROW EXECUTE FUNCTION test_count_last_used()",
+    );
+  });
+
+  afterAll(async () => {
+    await clocked?.close();
+  });
+
+  const writesOf = async (keyId: string) =>
+    queryRows<{ at: Date | string }>(
+      clocked.database.db,
+      sql`SELECT at FROM test_last_used_writes WHERE key_id = ${keyId}::uuid ORDER BY at`,
+    );
+
+  it("is recorded on use and shown by GET /keys (keys list), written at most once a minute", async () => {
+    // Prepare
+    const created = await clocked.request("POST", KEYS, { body: { name: "used", role: "admin" } });
+    const { id, key } = created.body as { id: string; key: string };
+    const start = now;
+
+    // Act: 10 requests within the minute, then one a minute later
+    for (let i = 0; i < 10; i++) {
+      now = new Date(start.getTime() + i * 5_000);
+      expect((await clocked.request("GET", `${API}/templates?limit=1`, { key })).status).toBe(200);
+    }
+    const withinMinute = await writesOf(id);
+    now = new Date(start.getTime() + 61_000);
+    await clocked.request("GET", `${API}/templates?limit=1`, { key });
+    const listed = await clocked.request("GET", KEYS);
+
+    // Assess
+    expect(created.body.lastUsedAt).toBeNull();
+    expect(withinMinute).toHaveLength(1);
+    expect(new Date(withinMinute[0]!.at).toISOString()).toBe(start.toISOString());
+    expect(await writesOf(id)).toHaveLength(2);
+    const shown = (listed.body.items as any[]).find((k) => k.id === id);
+    expect(shown.lastUsedAt).toBe(new Date(start.getTime() + 61_000).toISOString());
+  });
+
+  it("is not written for a revoked or unknown key", async () => {
+    // Prepare
+    const created = await clocked.request("POST", KEYS, { body: { name: "revoked", role: "admin" } });
+    await clocked.request("DELETE", `${KEYS}/${created.body.id}`);
+
+    // Act
+    const res = await clocked.request("GET", `${API}/templates`, { key: created.body.key });
+
+    // Assess
+    expectError(res, 401, "unauthorized");
+    expect(await writesOf(created.body.id)).toEqual([]);
+  });
+});
+
+describe("the last admin key", () => {
+  // Each test revokes admin keys, its server's own bootstrap key included: a server per test.
+  let own: TestServer;
+
+  beforeEach(async () => {
+    own = await startTestServer();
+  });
+
+  afterEach(async () => {
+    await own?.close();
+  });
+
+  it("cannot be revoked (409): someone must still be able to manage keys; with another admin key it can", async () => {
+    // Prepare
+    const [self] = await own.database.db
+      .select({ id: apiKeys.id })
+      .from(apiKeys)
+      .where(eq(apiKeys.keyHash, sha256(own.adminKey)));
+    const tenantKey = await own.request("POST", KEYS, {
+      body: { name: "tenant", role: "tenant_admin", tenantId: await createTenantOn(own) },
+    });
+
+    // Act
+    const refused = await own.request("DELETE", `${KEYS}/${self!.id}`);
+    const stillWorks = await own.request("GET", KEYS);
+    const other = await own.request("POST", KEYS, { body: { name: "successor", role: "admin" } });
+    const revoked = await own.request("DELETE", `${KEYS}/${self!.id}`);
+    const successorAlone = await own.request("DELETE", `${KEYS}/${other.body.id}`, { key: other.body.key });
+    const tenantKeyRevoked = await own.request("DELETE", `${KEYS}/${tenantKey.body.id}`, {
+      key: other.body.key,
+    });
+
+    // Assess
+    expectError(refused, 409, "conflict", "id");
+    expect(refused.body.error.message).toContain("last active admin key");
+    expect(stillWorks.status).toBe(200);
+    expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+    expect(revoked.body.revokedAt).not.toBeNull();
+    expectError(successorAlone, 409, "conflict", "id");
+    expect(tenantKeyRevoked.status).toBe(200);
+    expect((await own.request("GET", KEYS, { key: other.body.key })).status).toBe(200);
+  });
+
+  // Two transactions interleaving need the PostgreSQL server; PGlite is one connection.
+  it.skipIf(testDatabaseKind === "pglite")(
+    "two admins revoking each other's keys at once: the second waits for the first and is refused, one admin key is left",
+    async () => {
+      // Prepare: exactly two active admin keys
+      const db = own.database.db;
+      const b = await own.request("POST", KEYS, { body: { name: "b", role: "admin" } });
+      const [bootstrap] = await db
+        .select({ id: apiKeys.id })
+        .from(apiKeys)
+        .where(eq(apiKeys.keyHash, sha256(own.adminKey)));
+      let firstRevoked!: () => void;
+      const revokedInFirst = new Promise<void>((resolve) => {
+        firstRevoked = resolve;
+      });
+
+      // Act: the first revokes b and holds its transaction open while the second revokes the bootstrap key
+      const first = db.transaction(async (tx) => {
+        const revoked = await revokeApiKey(tx, b.body.id, new Date());
+        firstRevoked();
+        await sleep(300);
+        return revoked;
+      });
+      await revokedInFirst;
+      const second = db
+        .transaction((tx) => revokeApiKey(tx, bootstrap!.id, new Date()))
+        .then(
+          (key) => ({ key, error: null }),
+          (error: unknown) => ({ key: null, error }),
+        );
+      const [firstResult, secondResult] = await Promise.all([first, second]);
+
+      // Assess
+      expect(firstResult?.revokedAt).not.toBeNull();
+      expect(secondResult.error).toBeInstanceOf(ConflictError);
+      const active = await db
+        .select({ id: apiKeys.id })
+        .from(apiKeys)
+        .where(and(eq(apiKeys.role, "admin"), isNull(apiKeys.revokedAt)));
+      expect(active.map((k) => k.id)).toEqual([bootstrap!.id]);
+    },
+  );
+});
+
+async function createTenantOn(target: TestServer): Promise<string> {
+  const slug = `k-${randomUUID().slice(0, 8)}`;
+  const [tenant] = await target.database.db
+    .insert(tenants)
+    .values({ name: `Tenant ${slug}`, slug, subdomain: slug, status: "active" })
+    .returning({ id: tenants.id });
+  return tenant!.id;
+}

@@ -26,6 +26,10 @@ describe("GET /api/openapi.json", () => {
     expect(res.body.openapi).toMatch(/^3\.\d+\.\d+$/);
     expect(res.body.info).toMatchObject({ title: expect.any(String), version: expect.any(String) });
     expect(res.body.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
+    // Every error names its request: details (with requestId) is required.
+    const error = res.body.components.schemas.Error.properties.error;
+    expect(error.required).toEqual(expect.arrayContaining(["code", "message", "details"]));
+    expect(error.properties.details.required).toEqual(["requestId"]);
   });
 
   it("lists every route of the route table with its method", async () => {
@@ -42,6 +46,9 @@ describe("GET /api/openapi.json", () => {
       expect(operation, `${route.method} ${route.path}`).toBeDefined();
       expect(operation.operationId).toBe(route.operationId);
       if (route.body) expect(operation.requestBody?.content?.["application/json"]?.schema).toBeDefined();
+      if (route.body)
+        expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(["413", "415"]));
+      expect(operation.responses["500"]).toBeDefined();
       if (route.access === "public") expect(operation.security).toEqual([]);
       else expect(operation.responses["401"]).toBeDefined();
     }

@@ -1090,6 +1090,9 @@ describe("stats and keys", () => {
     );
     expect(list.stdout).toContain(name);
     expect(list.stdout).not.toContain(key.key);
+    // The key was used (template list) before it was listed: CREATED and LAST USED both show a time.
+    const row = list.stdout.split("\n").find((line) => line.includes(name))!;
+    expect(row.match(/\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z/g)).toHaveLength(2);
     expect(human.code).toBe(EXIT.ok);
     expect(human.stdout).toMatch(/Key: tpk_/);
     expect(human.stdout).toContain("only time the key is shown");

@@ -274,9 +274,10 @@ describe("deprovisioning", () => {
           sql`SELECT json_agg(u ORDER BY u.id)::text AS u FROM users u WHERE tenant_id = ${tenantId}::uuid`,
         )
       )[0]!.u,
+      // Keys come back revoked (the next test): compared without revoked_at.
       keys: (
         await h.rows<{ k: string }>(
-          sql`SELECT json_agg(k ORDER BY k.id)::text AS k FROM api_keys k WHERE tenant_id = ${tenantId}::uuid`,
+          sql`SELECT json_agg(to_jsonb(k) - 'revoked_at' ORDER BY k.id)::text AS k FROM api_keys k WHERE tenant_id = ${tenantId}::uuid`,
         )
       )[0]!.k,
     });
@@ -299,7 +300,8 @@ describe("deprovisioning", () => {
     expect(restore.steps.map((s: any) => s.status)).toEqual(["completed", "completed"]);
     expect(await h.schemaContent(tenantId)).toEqual(content);
     expect(await snapshot()).toEqual(before);
-    expect((await server.request("GET", `${API}/tenants/${tenantId}`, { key })).status).toBe(200);
+    expect((await server.request("GET", `${API}/tenants/${tenantId}`)).status).toBe(200);
+    expect((await server.request("GET", `${API}/tenants/${tenantId}`, { key })).status).toBe(401);
     const again = await server.request("POST", `${API}/tenants/${tenantId}/restore`, {
       body: { backupId: backup.id },
     });
@@ -308,6 +310,87 @@ describe("deprovisioning", () => {
       sql`SELECT count(*) AS n FROM audit_logs WHERE tenant_id = ${tenantId}::uuid AND action = 'tenant.restore'`,
     );
     expect(audited).toBe(1);
+  });
+
+  it("a restored tenant's API keys stay revoked, and the restore run lists them", async () => {
+    // Prepare: two tenant_admin keys, one already revoked before the deprovisioning
+    const { tenantId } = await h.provisionTenant();
+    const active = await h.tenantAdminKey(tenantId);
+    const retired = await server.request("POST", `${API}/keys`, {
+      body: { name: "retired", role: "tenant_admin", tenantId },
+    });
+    await server.request("DELETE", `${API}/keys/${retired.body.id}`);
+    const activeId = (await server.request("GET", `${API}/keys`)).body.items.find(
+      (k: any) => k.tenantId === tenantId,
+    ).id;
+    await h.settle((await h.deprovision(tenantId, { preserveBackups: true })).id);
+    const [backup] = (await server.request("GET", `${API}/tenants/${tenantId}/backups`)).body.items;
+
+    // Act
+    const res = await server.request("POST", `${API}/tenants/${tenantId}/restore`, {
+      body: { backupId: backup.id },
+    });
+    const restore = await h.settle(res.body.id);
+
+    // Assess
+    expect(restore.status, JSON.stringify(restore)).toBe("completed");
+    expect(restore.metadata.revokedApiKeys).toEqual([activeId]);
+    expect((await server.request("GET", `${API}/tenants/${tenantId}`, { key: active })).status).toBe(401);
+    const keys = (await server.request("GET", `${API}/keys?includeRevoked=true`)).body.items.filter(
+      (k: any) => k.tenantId === tenantId,
+    );
+    expect(keys).toHaveLength(2);
+    for (const k of keys) expect(k.revokedAt, k.name).not.toBeNull();
+    const fresh = await h.tenantAdminKey(tenantId);
+    expect((await server.request("GET", `${API}/tenants/${tenantId}`, { key: fresh })).status).toBe(200);
+  });
+
+  it("a restore whose slug or subdomain another tenant has taken since is a 409 when requested, changing nothing", async () => {
+    // Prepare: tenants A and D deprovisioned (their names freed); then a new tenant takes A's slug
+    // and subdomain, and another one only D's subdomain
+    const a = await h.provisionTenant();
+    const d = await h.provisionTenant();
+    const names = async (tenantId: string) =>
+      (await server.request("GET", `${API}/tenants/${tenantId}`)).body as { slug: string; subdomain: string };
+    const aNames = await names(a.tenantId);
+    const dNames = await names(d.tenantId);
+    await h.settle((await h.deprovision(a.tenantId, { preserveBackups: true })).id);
+    await h.settle((await h.deprovision(d.tenantId, { preserveBackups: true })).id);
+    const templates = await server.request("GET", `${API}/templates?limit=50`);
+    const templateId = templates.body.items.find((t: any) => t.name === "Basic School System").id;
+    const reuse = async (body: Record<string, unknown>) => {
+      const started = await server.request("POST", `${API}/templates/${templateId}/provision`, { body });
+      expect(started.status, JSON.stringify(started.body)).toBe(202);
+      expect((await h.settle(started.body.id)).status).toBe("completed");
+    };
+    await reuse(provisionBody(aNames.slug, PASSWORD));
+    const otherSlug = `r-${randomUUID().slice(0, 8)}`;
+    await reuse(provisionBody(otherSlug, PASSWORD, { subdomain: dNames.subdomain }));
+    const backupOf = async (tenantId: string) =>
+      (await server.request("GET", `${API}/tenants/${tenantId}/backups`)).body.items[0];
+    const runsBefore = await h.countOf(sql`SELECT count(*) AS n FROM tenant_provisioning_progress`);
+
+    // Act
+    const slugTaken = await server.request("POST", `${API}/tenants/${a.tenantId}/restore`, {
+      body: { backupId: (await backupOf(a.tenantId)).id },
+    });
+    const subdomainTaken = await server.request("POST", `${API}/tenants/${d.tenantId}/restore`, {
+      body: { backupId: (await backupOf(d.tenantId)).id },
+    });
+
+    // Assess
+    expectError(slugTaken, 409, "slug");
+    expect(slugTaken.body.error.details.fields.map((f: any) => f.field)).toEqual(["slug", "subdomain"]);
+    expectError(subdomainTaken, 409, "subdomain");
+    expect(subdomainTaken.body.error.details.fields.map((f: any) => f.field)).toEqual(["subdomain"]);
+    expect(await h.countOf(sql`SELECT count(*) AS n FROM tenant_provisioning_progress`)).toBe(runsBefore);
+    for (const tenantId of [a.tenantId, d.tenantId]) {
+      const [tenant] = await h.rows<{ status: string }>(
+        sql`SELECT status FROM tenants WHERE id = ${tenantId}::uuid`,
+      );
+      expect(tenant!.status).toBe("deprovisioned");
+      expect(await h.schemaExists(tenantId)).toBe(false);
+    }
   });
 
   it("a restore fails without changing anything when the backup file was tampered with", async () => {

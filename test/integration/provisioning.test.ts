@@ -8,7 +8,7 @@
  * sequence, which a rollback does not undo), and on the PostgreSQL server a lock held by another
  * connection past the steps' lock_timeout.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { count, eq, sql } from "drizzle-orm";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -1186,6 +1186,66 @@ describe("concurrent and repeated requests", { timeout: 180_000 }, () => {
     expect(
       await db.select().from(provisioningProgress).where(eq(provisioningProgress.tenantId, run.tenantId)),
     ).toHaveLength(1);
+  });
+
+  it("the same Idempotency-Key with another admin password is a 409, before and after the admin user exists", async () => {
+    // Prepare: one run stopped at CreateAdminUser (its password hash still waiting in
+    // provisioning_secrets), one completed (the hash now on its admin user)
+    const otherPassword = `Walrus!Cedar-${randomUUID().slice(0, 8)}-Beacon`;
+    const path = `${API}/templates/${templateId("Basic School System")}/provision`;
+    const waitingSlug = uniqueSlug("idpw");
+    const waitingKey = `idpw-${randomUUID()}`;
+    const fix = await failUserInserts({ slug: waitingSlug, admin: true, sqlstate: "23514" });
+    const waiting = await server.request("POST", path, {
+      body: provisionBody(waitingSlug),
+      headers: { "idempotency-key": waitingKey },
+    });
+    expect((await settle(waiting.body.id)).status).toBe("failed");
+    await fix();
+    const doneSlug = uniqueSlug("idpw");
+    const doneKey = `idpw-${randomUUID()}`;
+    const done = await server.request("POST", path, {
+      body: provisionBody(doneSlug),
+      headers: { "idempotency-key": doneKey },
+    });
+    expect((await settle(done.body.id)).status).toBe("completed");
+
+    // Act
+    const replayWaiting = await server.request("POST", path, {
+      body: provisionBody(waitingSlug),
+      headers: { "idempotency-key": waitingKey },
+    });
+    const otherWaiting = await server.request("POST", path, {
+      body: provisionBody(waitingSlug, { adminPassword: otherPassword }),
+      headers: { "idempotency-key": waitingKey },
+    });
+    const replayDone = await server.request("POST", path, {
+      body: provisionBody(doneSlug),
+      headers: { "idempotency-key": doneKey },
+    });
+    const otherDone = await server.request("POST", path, {
+      body: provisionBody(doneSlug, { adminPassword: otherPassword }),
+      headers: { "idempotency-key": doneKey },
+    });
+
+    // Assess
+    expect(replayWaiting.status, JSON.stringify(replayWaiting.body)).toBe(202);
+    expect(replayWaiting.body.id).toBe(waiting.body.id);
+    expectError(otherWaiting, 409, "Idempotency-Key");
+    expect(replayDone.status, JSON.stringify(replayDone.body)).toBe(202);
+    expect(replayDone.body.id).toBe(done.body.id);
+    expectError(otherDone, 409, "Idempotency-Key");
+    // Neither password, nor a fast hash of either, is stored anywhere beside the request hash.
+    const runs = await rows<{ request_hash: string; metadata: string }>(
+      sql`SELECT request_hash, metadata::text AS metadata FROM tenant_provisioning_progress
+          WHERE id IN (${waiting.body.id}::uuid, ${done.body.id}::uuid)`,
+    );
+    for (const run of runs) {
+      for (const password of [PASSWORD, otherPassword]) {
+        expect(run.metadata).not.toContain(password);
+        expect(run.request_hash).not.toBe(createHash("sha256").update(password).digest("hex"));
+      }
+    }
   });
 });
 

@@ -368,7 +368,10 @@ describe("API", { timeout: TEST_TIMEOUT_MS }, () => {
       const path = resourceId.Ref ? resourcePath(resourceId.Ref as string) : "/";
       return { path, method: m.Properties.HttpMethod as string, props: m.Properties as Json };
     });
-    const routes = routeList();
+    // Every GET route is also served for HEAD (API Gateway routes only the methods a resource has).
+    const routes = routeList().flatMap((r) =>
+      r.method === "GET" ? [r, { ...r, method: "HEAD" as const }] : [r],
+    );
 
     expect(methods).toHaveLength(routes.length);
     for (const route of routes) {
@@ -385,6 +388,38 @@ describe("API", { timeout: TEST_TIMEOUT_MS }, () => {
       const handlerId = logicalId(stack.api.handlers.get(route.group)!);
       expect(JSON.stringify(found!.props.Integration.Uri), route.operationId).toContain(handlerId);
     }
+  });
+
+  it("answers its own errors in the service's error shape, with the request id and the API's headers", () => {
+    const responses = resourcesOfType("AWS::ApiGateway::GatewayResponse").map(
+      ([, r]) => r.Properties as Json,
+    );
+    const byType = new Map(responses.map((r) => [r.ResponseType as string, r]));
+
+    for (const type of [
+      "UNAUTHORIZED",
+      "ACCESS_DENIED",
+      "MISSING_AUTHENTICATION_TOKEN",
+      "DEFAULT_4XX",
+      "DEFAULT_5XX",
+    ]) {
+      const response = byType.get(type);
+      expect(response, type).toBeDefined();
+      expect(response!.ResponseParameters, type).toMatchObject({
+        "gatewayresponse.header.Cache-Control": "'no-store'",
+        "gatewayresponse.header.X-Content-Type-Options": "'nosniff'",
+      });
+      // The template is JSON once API Gateway substitutes its variables.
+      const body = (response!.ResponseTemplates as Record<string, string>)
+        ["application/json"]!.replace("$context.requestId", "req-1")
+        .replace("$context.error.messageString", '"Request too large"');
+      expect(JSON.parse(body), type).toMatchObject({
+        error: { code: expect.any(String), message: expect.any(String), details: { requestId: "req-1" } },
+      });
+    }
+    expect(byType.get("UNAUTHORIZED")!.ResponseParameters).toMatchObject({
+      "gatewayresponse.header.WWW-Authenticate": "'Bearer'",
+    });
   });
 
   it("authorizes with the authorizer Lambda on the Authorization header, cached briefly", () => {

@@ -2,10 +2,11 @@
  * API keys: generated here, stored only as SHA-256 hashes, checked by the one authorizer.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, asc, desc, eq, isNull, lte, or } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { apiKeys } from "../../db/schema.ts";
 import type { ApiKey, ApiKeyRole } from "../../schemas/keys.ts";
+import { ConflictError } from "../../shared/errors.ts";
 
 /** Who is calling, as the authorizer hands it to every handler. */
 export interface Principal {
@@ -34,22 +35,51 @@ export function bearerToken(header: string | undefined | null): string | undefin
 }
 
 /**
+ * How stale `last_used_at` may get: it is written at most once per key in this time, so reading
+ * it stays cheap (no write per request). In AWS the authorizer's decision is also cached per key
+ * for a minute (lib/constructs/api.ts), so there it is accurate to about two minutes.
+ */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
+/**
  * The authorizer: resolves an Authorization header to a principal, or null when the key is
- * missing, unknown or revoked. API Gateway's Lambda authorizer and the local server both call this.
+ * missing, unknown or revoked, and records the key's use (at most once a minute). API Gateway's
+ * Lambda authorizer and the local server both call this.
  */
 export async function authenticate(
   db: Database,
   authorization: string | undefined | null,
+  now: Date = new Date(),
 ): Promise<Principal | null> {
   const key = bearerToken(authorization);
   if (!key?.startsWith(KEY_PREFIX) || key.length > 200) return null;
   const [row] = await db
-    .select({ id: apiKeys.id, role: apiKeys.role, tenantId: apiKeys.tenantId })
+    .select({
+      id: apiKeys.id,
+      role: apiKeys.role,
+      tenantId: apiKeys.tenantId,
+      lastUsedAt: apiKeys.lastUsedAt,
+    })
     .from(apiKeys)
     .where(and(eq(apiKeys.keyHash, hashApiKey(key)), isNull(apiKeys.revokedAt)))
     .limit(1);
   if (!row) return null;
+  if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+    await recordKeyUse(db, row.id, now);
+  }
   return { keyId: row.id, role: row.role, tenantId: row.tenantId };
+}
+
+/**
+ * Sets `last_used_at` unless another request (another Lambda instance) did within the minute:
+ * the condition is in the UPDATE, so concurrent first uses still write once.
+ */
+async function recordKeyUse(db: Database, keyId: string, now: Date): Promise<void> {
+  const threshold = new Date(now.getTime() - LAST_USED_RESOLUTION_MS);
+  await db
+    .update(apiKeys)
+    .set({ lastUsedAt: now })
+    .where(and(eq(apiKeys.id, keyId), or(isNull(apiKeys.lastUsedAt), lte(apiKeys.lastUsedAt, threshold))));
 }
 
 function toApiKey(row: typeof apiKeys.$inferSelect): ApiKey {
@@ -94,8 +124,25 @@ export async function listApiKeys(db: Database, includeRevoked: boolean): Promis
   return rows.map(toApiKey);
 }
 
-/** Revokes a key; returns it, or null when it does not exist. Revoking twice is harmless. */
+/**
+ * Revokes a key; returns it, or null when it does not exist. Revoking twice is harmless. The last
+ * active admin key cannot be revoked (409): nobody could manage keys any more. The active admin
+ * keys are locked first, in id order, so two admins revoking each other's keys at once cannot
+ * both succeed (nor deadlock). Call inside a transaction.
+ */
 export async function revokeApiKey(db: Database, id: string, now: Date): Promise<ApiKey | null> {
+  const admins = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.role, "admin"), isNull(apiKeys.revokedAt)))
+    .orderBy(asc(apiKeys.id))
+    .for("update");
+  if (admins.length === 1 && admins[0]!.id === id) {
+    throw new ConflictError(
+      "this is the last active admin key: revoking it would leave nobody able to manage the service; create another admin key first",
+      { fields: [{ field: "id", message: "is the last active admin key" }] },
+    );
+  }
   const [row] = await db
     .update(apiKeys)
     .set({ revokedAt: now })

@@ -5,7 +5,7 @@
  */
 import { and, desc, eq } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { tenantBackups } from "../../db/schema.ts";
+import { tenantBackups, tenants } from "../../db/schema.ts";
 import type { Backup } from "../../schemas/deprovisioning.ts";
 import type { StoredObject } from "./backup-store.ts";
 import type { BackupKind, TenantExport } from "./tenant-export.ts";
@@ -31,7 +31,11 @@ export function toBackup(row: BackupRow): Backup {
   };
 }
 
-/** Records a written object; a retried step replaces the record of its own run and kind. */
+/**
+ * Records a written object; a retried step replaces the record of its own run and kind. A full
+ * backup also records the tenant's slug and subdomain (read in the step's transaction, the tenant
+ * row locked by the export), so a restore request can check them without opening the object.
+ */
 export async function saveBackupRecord(
   tx: Database,
   input: {
@@ -47,6 +51,13 @@ export async function saveBackupRecord(
   await tx
     .delete(tenantBackups)
     .where(and(eq(tenantBackups.progressId, input.progressId), eq(tenantBackups.kind, input.kind)));
+  const [names] =
+    input.kind === "full"
+      ? await tx
+          .select({ slug: tenants.slug, subdomain: tenants.subdomain })
+          .from(tenants)
+          .where(eq(tenants.id, input.tenantId))
+      : [];
   const [row] = await tx
     .insert(tenantBackups)
     .values({
@@ -62,6 +73,8 @@ export async function saveBackupRecord(
       formatVersion: input.exported.header.version,
       preserved: input.preserved,
       createdAt: input.now,
+      tenantSlug: names?.slug ?? null,
+      tenantSubdomain: names?.subdomain ?? null,
     })
     .returning();
   return row!;

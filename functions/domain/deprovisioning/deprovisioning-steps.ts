@@ -196,7 +196,7 @@ export const cleanupDataStep = deprovisioningStep(
     const keep = ctx.metadata.options.preserveBackups;
     await tx
       .update(tenantBackups)
-      .set(keep ? { preserved: true } : { deletedAt: now })
+      .set(keep ? { preserved: true } : { deletedAt: now, tenantSlug: null, tenantSubdomain: null })
       .where(
         and(
           eq(tenantBackups.progressId, progressId),

@@ -24,6 +24,7 @@ import {
 import { type RunDeps, startRun } from "../runs/start-run.ts";
 import { initialSteps } from "../runs/step-state.ts";
 import { assertTemplateRules } from "../templates/template-rules.ts";
+import { isReplayedPassword } from "./replay-password.ts";
 import { mergeInitialData, type ProvisioningMetadata } from "./run-spec.ts";
 
 export interface ProvisionInput {
@@ -35,7 +36,10 @@ export interface ProvisionInput {
   readonly actor: Actor;
 }
 
-/** sha256 of the request without the password: equal bodies under one Idempotency-Key are one run. */
+/**
+ * sha256 of the request without the password: equal bodies under one Idempotency-Key are one run
+ * once the password is shown to be the same too (replay-password.ts).
+ */
 function requestHash(input: ProvisionInput): string {
   const { adminPassword: _omitted, ...rest } = input.request;
   const canonical = JSON.stringify({ rest, template: input.template?.id ?? input.spec });
@@ -46,10 +50,15 @@ function fail(issues: FieldIssue[]): never {
   throw new RequestValidationError(issues.map((i) => `${i.field}: ${i.message}`).join("; "), issues);
 }
 
-async function existingForKey(db: Database, key: string, hash: string): Promise<ProgressRecord | undefined> {
+async function existingForKey(
+  db: Database,
+  key: string,
+  hash: string,
+  password: string,
+): Promise<ProgressRecord | undefined> {
   const row = await findRunByIdempotencyKey(db, key);
   if (!row) return undefined;
-  if (row.requestHash !== hash) {
+  if (row.requestHash !== hash || !(await isReplayedPassword(db, row, password))) {
     throw new ConflictError("this Idempotency-Key was used with a different request", {
       fields: [{ field: "Idempotency-Key", message: "reused with a different body" }],
     });
@@ -86,7 +95,7 @@ export async function requestProvisioning(
 
   const hash = requestHash(input);
   if (input.idempotencyKey) {
-    const existing = await existingForKey(db, input.idempotencyKey, hash);
+    const existing = await existingForKey(db, input.idempotencyKey, hash, request.adminPassword);
     if (existing) return { record: existing, created: false };
   }
   // The hash is computed off the main thread while the names are checked.
@@ -154,7 +163,7 @@ export async function requestProvisioning(
     if (sqlState(error) === "23505") {
       // Lost a race: another request took the slug/subdomain or the idempotency key first.
       if (input.idempotencyKey) {
-        const existing = await existingForKey(db, input.idempotencyKey, hash);
+        const existing = await existingForKey(db, input.idempotencyKey, hash, request.adminPassword);
         if (existing) return { record: existing, created: false };
       }
       await assertNameFree(db, request.slug, request.subdomain);

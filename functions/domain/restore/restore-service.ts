@@ -5,7 +5,7 @@
  * back in one transaction). The request claims the tenant (`deprovisioned` → `restoring`) under a
  * lock on its row, so one restore runs at a time; a failed or cancelled restore hands it back.
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, ne, or } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { tenantBackups, tenants } from "../../db/schema.ts";
 import type { ProgressRecord } from "../../schemas/progress.ts";
@@ -23,6 +23,8 @@ export interface RestoreMetadata {
   readonly requestedBy: string | null;
   readonly verified?: { readonly sha256: string; readonly rowCounts: unknown };
   readonly restored?: unknown;
+  /** The tenant's API keys the restore brought back and revoked again (restore-steps.ts). */
+  readonly revokedApiKeys?: readonly string[];
 }
 
 export function restoreMetadata(run: ProgressRow): RestoreMetadata {
@@ -59,6 +61,7 @@ export async function requestRestore(
           { status: tenant.status },
         );
       }
+      await assertBackupNamesFree(tx, tenantId, backup);
       await tx.update(tenants).set({ status: "restoring", updatedAt: now }).where(eq(tenants.id, tenantId));
       const metadata: RestoreMetadata = { backupId, requestedBy: actor.keyId };
       const created = await insertRun(tx, {
@@ -86,6 +89,42 @@ export async function requestRestore(
     throw error;
   }
   return toProgressRecord(await startRun(deps, run));
+}
+
+/**
+ * 409 when another tenant has taken the slug or subdomain the backup's tenant had (recorded with
+ * the backup); VerifyBackup checks the same again from the object itself, for older backups and
+ * for names taken after this request.
+ */
+async function assertBackupNamesFree(
+  tx: Database,
+  tenantId: string,
+  backup: { readonly tenantSlug: string | null; readonly tenantSubdomain: string | null },
+): Promise<void> {
+  const names = [
+    ...(backup.tenantSlug ? [eq(tenants.slug, backup.tenantSlug)] : []),
+    ...(backup.tenantSubdomain ? [eq(tenants.subdomain, backup.tenantSubdomain)] : []),
+  ];
+  if (names.length === 0) return;
+  const taken = await tx
+    .select({ id: tenants.id, slug: tenants.slug, subdomain: tenants.subdomain })
+    .from(tenants)
+    .where(and(ne(tenants.id, tenantId), or(...names)));
+  const fields: { field: string; message: string }[] = [];
+  for (const t of taken) {
+    if (backup.tenantSlug && t.slug === backup.tenantSlug) {
+      fields.push({ field: "slug", message: `"${t.slug}" now belongs to tenant ${t.id}` });
+    }
+    if (backup.tenantSubdomain && t.subdomain === backup.tenantSubdomain) {
+      fields.push({ field: "subdomain", message: `"${t.subdomain}" now belongs to tenant ${t.id}` });
+    }
+  }
+  if (fields.length > 0) {
+    throw new ConflictError(
+      `the backup's ${fields.map((f) => `${f.field} ${f.message}`).join(" and ")}; it cannot be restored`,
+      { fields },
+    );
+  }
 }
 
 /** The tenant row, locked; a tenant whose row is gone altogether gets its tombstone back first. */

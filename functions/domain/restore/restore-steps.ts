@@ -4,9 +4,9 @@
  * RestoreData recreates the tenant in one transaction — so a failure leaves it deprovisioned, not
  * half restored.
  */
-import { and, eq, ne, or } from "drizzle-orm";
+import { and, eq, isNull, ne, or } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { tenants } from "../../db/schema.ts";
+import { apiKeys, tenants } from "../../db/schema.ts";
 import { ValidationError } from "../../shared/errors.ts";
 import { getBackupRow } from "../backups/backup-records.ts";
 import { requireBackupStore } from "../backups/backup-store.ts";
@@ -76,12 +76,28 @@ export const verifyBackupStep: StepFactory = (deps) => async (input) => {
   return { step: "VerifyBackup", outcome };
 };
 
+/**
+ * The backup was taken before DisableAccess revoked the tenant's API keys, so they come back
+ * active with it. They are revoked again: a restore is an operator's decision about the data,
+ * not about credentials that may have leaked while the tenant was gone. The run lists them
+ * (`metadata.revokedApiKeys`); the operator issues new keys.
+ */
+async function revokeRestoredKeys(tx: Database, tenantId: string, now: Date): Promise<string[]> {
+  const revoked = await tx
+    .update(apiKeys)
+    .set({ revokedAt: now })
+    .where(and(eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id });
+  return revoked.map((k) => k.id);
+}
+
 export const restoreDataStep: StepFactory = (deps) => async (input) => {
   const outcome = await runStep(deps, progressIdOf(input), "RestoreData", async (ctx) => {
     const parsed = await readBackup(ctx);
     await assertNamesFree(ctx.tx, parsed);
     const restored = await restoreTenant(ctx.tx, parsed, ctx.now);
-    await mergeMetadata(ctx, { restored });
+    const revokedApiKeys = await revokeRestoredKeys(ctx.tx, parsed.header.tenantId, ctx.now);
+    await mergeMetadata(ctx, { restored, revokedApiKeys });
   });
   return { step: "RestoreData", outcome };
 };
