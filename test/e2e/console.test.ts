@@ -367,6 +367,30 @@ describe("every page", { timeout: 180_000 }, () => {
     await until("the buttons to go", toolbarButtons, (buttons) => buttons.length === 0);
   });
 
+  it("lists deleted templates and restores one", async () => {
+    // Prepare: a template deleted through the API
+    const created = await server.request("POST", `${API}/templates`, {
+      body: { name: "Browser Restorable", category: "custom", migrations: ["core"] },
+    });
+    await server.request("DELETE", `${API}/templates/${created.body.id}`);
+
+    // Act: show the deleted ones, restore it
+    await page.getByTestId("nav-templates").click();
+    await page.getByTestId("templates-table").waitFor();
+    expect(await page.locator(`[data-template-id="${created.body.id}"]`).count()).toBe(0);
+    await page.getByTestId("template-state").selectOption("deleted");
+    await page.waitForURL(/#\/templates\?state=deleted$/);
+    await page.getByTestId(`restore-template-${created.body.id}`).click();
+    await page.getByTestId("confirm-ok").click();
+    // The deleted list is drawn again without it.
+    await page.locator(`[data-template-id="${created.body.id}"]`).waitFor({ state: "detached" });
+    await page.getByTestId("template-state").selectOption("active");
+
+    // Assess: listed again, and usable
+    await page.locator(`[data-template-id="${created.body.id}"]`).waitFor();
+    expect((await server.request("GET", `${API}/templates/${created.body.id}`)).body.deletedAt).toBeNull();
+  });
+
   it("shows statistics that match the API", async () => {
     // Act
     await page.getByTestId("nav-stats").click();
