@@ -58,7 +58,7 @@ export function resolveStaticPath(root: string, urlPath: string): string | undef
   return full.startsWith(base + sep) ? full : undefined;
 }
 
-/** Files made by the service rather than read from `root`: URL path → its text and extension. */
+/** Files made by the service rather than read from `root`: URL path → what makes its text (typed by its extension). */
 export type GeneratedFiles = Readonly<Record<string, () => string>>;
 
 /**
