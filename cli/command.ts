@@ -119,7 +119,8 @@ export const GLOBAL_OPTIONS = {
 } as const satisfies OptionSpecs;
 
 export const EXIT_CODES_LINE =
-  "Exit codes: 0 success, 1 API error, 2 usage error, 3 not found, 4 run failed or cancelled, 5 cannot reach the API";
+  "Exit codes: 0 success, 1 API error, 2 usage error, 3 not found, 4 run failed or cancelled, 5 cannot reach the API, " +
+  "6 not confirmed, 130 Ctrl-C";
 
 export function optionLines(options: OptionSpecs): string[] {
   const entries = Object.entries(options).map(([name, spec]) => {

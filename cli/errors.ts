@@ -11,6 +11,7 @@ export const EXIT = {
   notFound: 3,
   runFailed: 4,
   unreachable: 5,
+  declined: 6,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
@@ -20,7 +21,9 @@ export const EXIT_CODE_HELP = `Exit codes:
   2  usage error (unknown command, missing or invalid flag; the command's help on stderr)
   3  not found (the API answered 404)
   4  run failed or cancelled (--watch)
-  5  cannot reach the API`;
+  5  cannot reach the API
+  6  not confirmed (a question before deleting was answered no); nothing was changed
+  130  interrupted by Ctrl-C (a watch stops; the run goes on)`;
 
 export interface FieldIssue {
   readonly field: string;
@@ -82,6 +85,14 @@ export class RunFailedError extends Error {
   }
 }
 
+/** The operator answered no to a confirmation question (exit 6): nothing was sent. */
+export class DeclinedError extends Error {
+  constructor(message = "not confirmed; nothing was changed") {
+    super(message);
+    this.name = "DeclinedError";
+  }
+}
+
 /** The operator interrupted an interactive prompt or a watch (Ctrl-C). */
 export class InterruptedError extends Error {
   constructor(message = "interrupted") {
@@ -96,6 +107,7 @@ export function exitCodeOf(error: unknown): number {
   if (error instanceof ApiError) return error.status === 404 ? EXIT.notFound : EXIT.apiError;
   if (error instanceof ApiUnreachableError) return EXIT.unreachable;
   if (error instanceof RunFailedError) return EXIT.runFailed;
+  if (error instanceof DeclinedError) return EXIT.declined;
   if (error instanceof InterruptedError) return 130;
   return EXIT.apiError;
 }

@@ -23,15 +23,18 @@ import {
   PROGRAM,
   shortUsage,
 } from "./command.ts";
+import { alertCommands } from "./commands/alerts.ts";
 import { keyCommands } from "./commands/keys.ts";
 import { progressCommands } from "./commands/progress.ts";
 import { provisionCommands } from "./commands/provision.ts";
 import { statsCommands } from "./commands/stats.ts";
 import { templateCommands } from "./commands/templates.ts";
 import { tenantCommands } from "./commands/tenants.ts";
+import { whoamiCommands } from "./commands/whoami.ts";
 import {
   ApiError,
   ApiUnreachableError,
+  DeclinedError,
   EXIT,
   EXIT_CODE_HELP,
   exitCodeOf,
@@ -44,7 +47,7 @@ import { colorWanted, createStyle, json, type Style } from "./render.ts";
 export const VERSION: string = packageJson.version;
 
 const GROUPS: readonly Group[] = [
-  { name: "template", summary: "Tenant templates: list, show, versions, create, update, delete" },
+  { name: "template", summary: "Tenant templates: list, show, versions, create, update, delete, restore" },
   { name: "provision", summary: "Provision a tenant from a template or from a spec file" },
   { name: "progress", summary: "Runs: list, show (--watch), cancel, retry a step, recover, clean up" },
   { name: "deprovision", summary: "Deprovision a tenant now (or --dry-run), or schedule it" },
@@ -53,7 +56,9 @@ const GROUPS: readonly Group[] = [
   { name: "backups", summary: "A tenant's backups" },
   { name: "restore", summary: "Restore a tenant from a backup" },
   { name: "stats", summary: "Run statistics" },
+  { name: "alerts", summary: "Alerts raised by the operations sweep: list, resolve" },
   { name: "keys", summary: "API keys: create, list, revoke" },
+  { name: "whoami", summary: "The API key in use" },
 ];
 
 export const COMMANDS: readonly Command[] = [
@@ -62,7 +67,9 @@ export const COMMANDS: readonly Command[] = [
   ...progressCommands,
   ...tenantCommands,
   ...statsCommands,
+  ...alertCommands,
   ...keyCommands,
+  ...whoamiCommands,
 ];
 
 const DEFAULT_API_URL = "http://localhost:3000";
@@ -166,16 +173,47 @@ function parseArgsMessage(error: Error): string {
   return m.split("\n")[0] ?? m;
 }
 
+/** Where the API key came from, so that a 401 can say what was tried. */
+export type KeySource =
+  | { readonly kind: "flag" | "env" }
+  | { readonly kind: "file"; readonly path: string }
+  | { readonly kind: "none"; readonly looked?: string };
+
 /** The API key: the flag, TENANT_API_KEY, or — against a local server — `$DATA_DIR/admin-api-key`. */
-function resolveApiKey(flag: string | undefined, apiUrl: URL, io: CliIo): string | undefined {
-  if (flag) return flag;
-  if (io.env.TENANT_API_KEY) return io.env.TENANT_API_KEY;
-  if (!LOCAL_HOSTS.has(apiUrl.hostname)) return undefined;
+function resolveApiKey(
+  flag: string | undefined,
+  apiUrl: URL,
+  io: CliIo,
+): { key: string | undefined; source: KeySource } {
+  if (flag) return { key: flag, source: { kind: "flag" } };
+  if (io.env.TENANT_API_KEY) return { key: io.env.TENANT_API_KEY, source: { kind: "env" } };
+  if (!LOCAL_HOSTS.has(apiUrl.hostname)) return { key: undefined, source: { kind: "none" } };
   const file = resolve(io.cwd, io.env.DATA_DIR || ".data", "admin-api-key");
   try {
-    return readFileSync(file, "utf8").trim() || undefined;
+    const key = readFileSync(file, "utf8").trim();
+    if (key) return { key, source: { kind: "file", path: file } };
   } catch {
-    return undefined;
+    // not there: said in the hint of the 401 that follows
+  }
+  return { key: undefined, source: { kind: "none", looked: file } };
+}
+
+/** What to do about a 401, given where the key came from. */
+function unauthorizedHint(source: KeySource): string {
+  const set = "pass --api-key KEY or set TENANT_API_KEY (an admin key)";
+  switch (source.kind) {
+    case "flag":
+      return `hint: the key given with --api-key was not accepted (revoked, or for another service?); ${set}`;
+    case "env":
+      return `hint: the key in TENANT_API_KEY was not accepted (revoked, or for another service?); ${set}`;
+    case "file":
+      return `hint: the key in ${source.path} was not accepted (from another data directory?); ${set}`;
+    case "none":
+      return source.looked
+        ? `hint: no API key: looked for ${source.looked} (a local server writes it there; run from the\n` +
+            "directory you ran 'npm start' in, or set DATA_DIR), found none; or " +
+            `${set}, e.g. export TENANT_API_KEY="$(cat /path/to/.data/admin-api-key)"`
+        : `hint: no API key; ${set}`;
   }
 }
 
@@ -264,11 +302,8 @@ export async function runCli(io: CliIo): Promise<number> {
   }
   const jsonMode = flags.json === true;
   const style = createStyle(colorWanted(io.stdout, flags["no-color"] === true, io.env));
-  const api = new ApiClient({
-    baseUrl: apiUrlText,
-    apiKey: resolveApiKey(flags["api-key"] as string | undefined, apiUrl, io),
-    validate: !jsonMode,
-  });
+  const apiKey = resolveApiKey(flags["api-key"] as string | undefined, apiUrl, io);
+  const api = new ApiClient({ baseUrl: apiUrlText, apiKey: apiKey.key, validate: !jsonMode });
   const ctx: CommandContext<OptionSpecs, readonly string[]> = {
     flags: flags as CommandContext<OptionSpecs, readonly string[]>["flags"],
     args: Object.fromEntries(command.args.map((name, i) => [name, positionals[i]!])),
@@ -299,14 +334,14 @@ export async function runCli(io: CliIo): Promise<number> {
       const named = COMMANDS.find((c) => c.path.join(" ") === error.command.join(" "));
       return usageFailure(error.message, commandHelp(named ?? command));
     }
-    io.stderr.write(errorText(error, errStyle));
+    io.stderr.write(errorText(error, errStyle, apiKey.source));
     return exitCodeOf(error);
   }
 }
 
 /** An error as the operator reads it on stderr: the API's message, then each field it named. */
-function errorText(error: unknown, style: Style): string {
-  if (error instanceof InterruptedError) return `${error.message}\n`;
+function errorText(error: unknown, style: Style, keySource: KeySource): string {
+  if (error instanceof InterruptedError || error instanceof DeclinedError) return `${error.message}\n`;
   const message = error instanceof Error ? error.message : String(error);
   const lines = [`${style.red("error:")} ${message}`];
   if (error instanceof ApiError) {
@@ -314,9 +349,7 @@ function errorText(error: unknown, style: Style): string {
     for (const f of error.fields) {
       if (!message.includes(`${f.field}: ${f.message}`)) lines.push(`  ${f.field}: ${f.message}`);
     }
-    if (error.status === 401) {
-      lines.push(style.dim("hint: pass --api-key or set TENANT_API_KEY (an admin key)"));
-    }
+    if (error.status === 401) lines.push(style.dim(unauthorizedHint(keySource)));
   }
   if (error instanceof ApiUnreachableError) {
     lines.push(

@@ -1,15 +1,17 @@
 /** Human views of the API's records: the types are the API's own, inferred from its zod schemas. */
 import type { z } from "zod";
-import type {
-  Backup,
-  dryRunSchema,
-  ScheduledOperation,
-  scheduledOperationPageSchema,
-  TenantDetail,
-  tenantPageSchema,
+import {
+  type Backup,
+  type DeprovisioningOptions,
+  deprovisioningOptionsSchema,
+  type dryRunSchema,
+  type ScheduledOperation,
+  type scheduledOperationPageSchema,
+  type TenantDetail,
+  type tenantPageSchema,
 } from "../functions/schemas/deprovisioning.ts";
-import type { apiKeySchema, createdApiKeySchema } from "../functions/schemas/keys.ts";
-import type { ProvisioningStats } from "../functions/schemas/operations.ts";
+import type { apiKeySchema, createdApiKeySchema, Whoami } from "../functions/schemas/keys.ts";
+import type { Alert, alertPageSchema, ProvisioningStats } from "../functions/schemas/operations.ts";
 import type { ProgressRecord, progressPageSchema } from "../functions/schemas/progress.ts";
 import type { Template, templatePageSchema, templateVersionsSchema } from "../functions/schemas/templates.ts";
 import {
@@ -53,6 +55,14 @@ export function templateList(page: z.output<typeof templatePageSchema>, style: S
         { header: "VERSION", value: (t) => String(t.version), right: true },
         { header: "DEFAULT", value: (t) => yesNo(t.isDefault) },
         { header: "UPDATED", value: (t) => formatTime(t.updatedAt) },
+        ...(page.items.some((t) => t.deletedAt)
+          ? [
+              {
+                header: "DELETED",
+                value: (t: Template) => (t.deletedAt ? style.yellow(formatTime(t.deletedAt)) : ""),
+              },
+            ]
+          : []),
       ],
       style,
     ) + pageFooter(page, style)
@@ -106,6 +116,12 @@ export function templateVersions(list: z.output<typeof templateVersionsSchema>, 
 // Runs
 // ---------------------------------------------------------------------------------------------
 
+/** A run's tenant as people know it: its slug, else its name ("(removed)" once deprovisioned). */
+function tenantLabel(tenant: ProgressRecord["tenant"]): string {
+  if (!tenant) return "";
+  return tenant.slug ?? tenant.name;
+}
+
 export function runList(page: z.output<typeof progressPageSchema>, style: Style): string {
   return (
     table(
@@ -116,7 +132,8 @@ export function runList(page: z.output<typeof progressPageSchema>, style: Style)
         { header: "STATUS", value: (r) => colorStatus(r.status, style) },
         { header: "STEPS", value: (r) => `${r.completedSteps}/${r.totalSteps}`, right: true },
         { header: "CURRENT STEP", value: (r) => r.currentStep ?? "" },
-        { header: "TENANT", value: (r) => r.tenantId ?? "" },
+        { header: "TENANT", value: (r) => tenantLabel(r.tenant) },
+        { header: "TENANT ID", value: (r) => r.tenantId ?? "" },
         { header: "CREATED", value: (r) => formatTime(r.createdAt) },
       ],
       style,
@@ -135,7 +152,14 @@ export function runDetails(run: ProgressRecord, style: Style): string {
       ["Status", colorStatus(run.status, style)],
       ["Progress", progressBar(run.completedSteps, run.totalSteps, 20, style.enabled)],
       ["Current step", run.currentStep ?? undefined],
-      ["Tenant", run.tenantId ?? undefined],
+      [
+        "Tenant",
+        run.tenantId
+          ? run.tenant
+            ? `${run.tenant.name}${run.tenant.slug ? ` (${run.tenant.slug})` : ""} ${style.dim(run.tenantId)}`
+            : run.tenantId
+          : undefined,
+      ],
       ["Template", run.templateId ? `${run.templateId} (version ${run.templateVersion ?? "?"})` : undefined],
       ["Attempt", String(run.attempt)],
       ["Created", formatTime(run.createdAt)],
@@ -144,6 +168,7 @@ export function runDetails(run: ProgressRecord, style: Style): string {
       ["Duration", elapsed === null ? undefined : formatDuration(elapsed)],
       ["Error", run.error ? style.red(run.error) : undefined],
       ["Waiting", waiting ? `for the grace period to end at ${formatTime(waiting)}` : undefined],
+      ...deprovisionFacts(run),
     ],
     style,
   );
@@ -173,6 +198,21 @@ export function runDetails(run: ProgressRecord, style: Style): string {
     ...(actions.length ? [`Actions:\n${actions.join("\n")}\n`] : []),
     ...(warnings.length ? [`Warnings:\n${warnings.join("\n")}\n`] : []),
   ].join("\n");
+}
+
+/** A deprovisioning run's options and when its data is (was) deleted, from its metadata. */
+function deprovisionFacts(run: ProgressRecord): [string, string | undefined][] {
+  if (run.kind !== "deprovision") return [];
+  const options = deprovisioningOptionsSchema.safeParse(run.metadata.options);
+  const access = run.metadata.access;
+  const deleteAfter =
+    typeof access === "object" && access !== null
+      ? (access as { deleteAfter?: unknown }).deleteAfter
+      : undefined;
+  return [
+    ["Options", options.success ? optionsText(options.data) : undefined],
+    ["Data deleted", typeof deleteAfter === "string" ? `after ${formatTime(deleteAfter)}` : undefined],
+  ];
 }
 
 /** What `provision`, `retry`, `recover` print when not watching. */
@@ -321,7 +361,8 @@ export function tenantList(page: z.output<typeof tenantPageSchema>, style: Style
         { header: "STATUS", value: (t) => colorStatus(t.status, style) },
         {
           header: "TEMPLATE",
-          value: (t) => (t.templateId ? `${t.templateId} v${t.templateVersion ?? "?"}` : ""),
+          value: (t) =>
+            t.templateId ? `${t.templateName ?? t.templateId} v${t.templateVersion ?? "?"}` : "(custom)",
         },
         { header: "CREATED", value: (t) => formatTime(t.createdAt) },
       ],
@@ -357,7 +398,7 @@ export function tenantDetails(t: TenantDetail, style: Style): string {
   );
 }
 
-const optionsText = (o: ScheduledOperation["options"]) =>
+const optionsText = (o: DeprovisioningOptions) =>
   [
     `grace ${o.gracePeriodHours} h`,
     ...(o.preserveAuditLogs ? ["preserve audit logs"] : []),
@@ -452,5 +493,90 @@ export function dryRunView(report: z.output<typeof dryRunSchema>, style: Style):
       ],
       style,
     )
+  );
+}
+
+/**
+ * The question before a deprovisioning: which tenant (name, slug, id) and exactly what will be left
+ * — whether the backup is kept, what happens to the audit logs, and when the data is deleted.
+ */
+export function deprovisionQuestion(
+  tenant: TenantDetail,
+  options: DeprovisioningOptions,
+  now: Date,
+  style: Style,
+): string {
+  const who = `${style.bold(tenant.name)}${tenant.slug ? ` (${tenant.slug})` : ""} ${style.dim(tenant.id)}`;
+  const hours = options.gracePeriodHours;
+  const when =
+    hours > 0
+      ? `after a ${hours} h grace period, at about ${formatTime(new Date(now.getTime() + hours * 3600_000).toISOString())};\n` +
+        "    until then 'progress cancel <runId>' gives the tenant back as it was"
+      : style.yellow("right after the backup (no grace period)");
+  return [
+    `Deprovision tenant ${who}?`,
+    `  - access ends now: its ${tenant.users} user(s) and its API keys stop working${options.notifyUsers ? " (they are notified first)" : ""}`,
+    `  - its data (schema and control-plane rows) is deleted ${when}`,
+    options.preserveBackups
+      ? "  - a backup is taken first and KEPT: 'restore <tenantId> <backupId>' brings the tenant back"
+      : style.red("  - a backup is taken first and DELETED with the data: nothing can bring the tenant back"),
+    options.preserveAuditLogs
+      ? "  - its audit logs are KEPT (archived beside the backup)"
+      : "  - its audit logs are deleted with the data",
+  ].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts, the calling key
+// ---------------------------------------------------------------------------------------------
+
+export function alertList(page: z.output<typeof alertPageSchema>, style: Style): string {
+  return (
+    table(
+      page.items,
+      [
+        { header: "ID", value: (a) => a.id },
+        { header: "SEVERITY", value: (a) => severity(a.severity, style) },
+        { header: "KIND", value: (a) => a.kind },
+        { header: "SUBJECT", value: (a) => `${a.subjectType} ${a.subjectId ?? ""}`.trim() },
+        { header: "MESSAGE", value: (a) => a.message },
+        { header: "RAISED", value: (a) => formatTime(a.raisedAt) },
+        { header: "RESOLVED", value: (a) => (a.resolvedAt ? formatTime(a.resolvedAt) : "") },
+      ],
+      style,
+    ) + pageFooter(page, style)
+  );
+}
+
+export function alertDetails(a: Alert, style: Style): string {
+  return details(
+    [
+      ["Alert", a.id],
+      ["Severity", severity(a.severity, style)],
+      ["Kind", a.kind],
+      ["Subject", `${a.subjectType} ${a.subjectId ?? ""}`.trim()],
+      ["Tenant", a.tenantId ?? undefined],
+      ["Message", a.message],
+      ["Raised", formatTime(a.raisedAt)],
+      ["Resolved", a.resolvedAt ? formatTime(a.resolvedAt) : undefined],
+      ["Notified", a.notifiedAt ? formatTime(a.notifiedAt) : undefined],
+    ],
+    style,
+  );
+}
+
+function severity(value: Alert["severity"], style: Style): string {
+  return value === "critical" ? style.red(value) : value === "warning" ? style.yellow(value) : value;
+}
+
+export function whoamiView(me: Whoami, style: Style): string {
+  return details(
+    [
+      ["Key", me.keyId],
+      ["Name", me.name ?? undefined],
+      ["Role", me.role],
+      ["Tenant", me.tenantId ?? (me.role === "admin" ? "(all tenants)" : undefined)],
+    ],
+    style,
   );
 }

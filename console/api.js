@@ -1,10 +1,13 @@
 /**
  * The console's only way to the service: the public REST API on this origin, with the operator's
  * API key from sessionStorage (gone when the tab closes, never written to localStorage or cookies).
+ * Operations are named as in the route table; their methods and paths come from the contract
+ * module the service generates from it, so no path is written by hand here or in the pages.
  */
+import { OPERATIONS } from "./contract.js";
+import { currentSignal, NavigationAbandoned } from "./navigation.js";
 
 const KEY_STORAGE = "tenant-provisioning.apiKey";
-export const API = "/api/provisioning";
 
 /** An API answer that was not 2xx: the service's `{error: {code, message, details}}`. */
 export class ApiError extends Error {
@@ -46,32 +49,82 @@ export function clearKey() {
   sessionStorage.removeItem(KEY_STORAGE);
 }
 
+/** @param {Record<string, string | number | boolean | undefined | null>} params */
+export function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params))
+    if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
 /**
- * Calls the API. Resolves with the parsed JSON body; rejects with ApiError on a non-2xx answer
- * (the service's own message for 4xx) or on a network failure (status 0).
+ * An operation of the contract; a name it lacks is a programming error, said loudly.
  *
- * @param {string} method
- * @param {string} path  starting with `/api/`
- * @param {{body?: unknown, key?: string | null, headers?: Record<string, string>}} [options]
+ * @param {string} operationId
+ * @returns {{method: string, path: string, access: "public" | "admin" | "tenant"}}
  */
-export async function request(method, path, options = {}) {
+export function operation(operationId) {
+  const op = /** @type {Record<string, any>} */ (OPERATIONS)[operationId];
+  if (!op) throw new Error(`the API has no operation ${operationId}`);
+  return op;
+}
+
+/**
+ * The concrete path of an operation: `{name}` placeholders filled (encoded) from `params`.
+ *
+ * @param {string} operationId
+ * @param {Record<string, string>} [params]
+ */
+export function pathOf(operationId, params = {}) {
+  return operation(operationId).path.replace(/\{(\w+)\}/g, (_, name) => {
+    const value = params[name];
+    if (value === undefined) throw new Error(`${operationId}: path parameter ${name} missing`);
+    return encodeURIComponent(value);
+  });
+}
+
+/**
+ * @typedef {object} CallOptions
+ * @property {Record<string, string>} [params]  path parameters
+ * @property {Record<string, string | number | boolean | undefined | null>} [query]
+ * @property {unknown} [body]
+ * @property {Record<string, string>} [headers]
+ * @property {string | null} [key]  another key than the session's (sign-in); null sends none
+ * @property {AbortSignal | null} [signal]  defaults to the current navigation's; null: never aborted
+ */
+
+/**
+ * Calls an operation. Resolves with the parsed JSON body; rejects with ApiError on a non-2xx
+ * answer (the service's own message for 4xx) or on a network failure (status 0), and with
+ * NavigationAbandoned when the page it was called for was left.
+ *
+ * @param {string} operationId
+ * @param {CallOptions} [options]
+ */
+export async function call(operationId, options = {}) {
+  const { method } = operation(operationId);
+  const path = pathOf(operationId, options.params) + query(options.query ?? {});
   /** @type {Record<string, string>} */
   const headers = { accept: "application/json", ...options.headers };
   const key = options.key === undefined ? getKey() : options.key;
   if (key) headers.authorization = `Bearer ${key}`;
+  const signal = options.signal === undefined ? currentSignal() : (options.signal ?? undefined);
   /** @type {RequestInit} */
-  const init = { method, headers, cache: "no-store" };
+  const init = { method, headers, cache: "no-store", ...(signal ? { signal } : {}) };
   if (options.body !== undefined) {
     headers["content-type"] = "application/json";
     init.body = JSON.stringify(options.body);
   }
   let res;
+  let text;
   try {
     res = await fetch(path, init);
+    text = await res.text();
   } catch (error) {
+    if (signal?.aborted) throw new NavigationAbandoned();
     throw new ApiError(0, "network_error", `the service did not answer (${String(error)})`);
   }
-  const text = await res.text();
   /** @type {any} */
   let body;
   try {
@@ -89,47 +142,4 @@ export async function request(method, path, options = {}) {
     );
   }
   return body;
-}
-
-/** @param {string} path */
-export const get = (path) => request("GET", path);
-
-/** @param {Record<string, string | number | undefined | null>} params */
-export function query(params) {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params))
-    if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
-  const s = q.toString();
-  return s ? `?${s}` : "";
-}
-
-/** @type {Promise<Set<string>> | undefined} */
-let operations;
-
-/**
- * The API's operations (`METHOD /path` as in the route table), from the public OpenAPI document:
- * the console offers tenants, deprovisioning or statistics only when the service has them.
- *
- * @returns {Promise<Set<string>>}
- */
-export function availableOperations() {
-  operations ??= request("GET", "/api/openapi.json", { key: null }).then(
-    (doc) => {
-      const ops = new Set();
-      for (const [path, methods] of Object.entries(doc?.paths ?? {})) {
-        for (const method of Object.keys(methods)) ops.add(`${method.toUpperCase()} ${path}`);
-      }
-      return ops;
-    },
-    () => {
-      operations = undefined;
-      return new Set();
-    },
-  );
-  return operations;
-}
-
-/** @param {string} op  e.g. `GET /api/provisioning/tenants` */
-export async function hasOperation(op) {
-  return (await availableOperations()).has(op);
 }

@@ -1,11 +1,13 @@
 /**
  * The web console: a hash-routed single page over the public REST API (static files, no build
  * step). Pages: API key entry, runs (live), a run with its state machine graph (live), new
- * provisioning, templates, tenants, statistics and alerts. Tenants, deprovisioning, statistics
- * and alerts appear when the service's OpenAPI document lists their endpoints.
+ * provisioning, templates, tenants, statistics and alerts. The API's paths, enums and defaults come
+ * from the contract module the service generates from its route table (`/contract.js`); which
+ * pages and actions are offered follows the signed-in key's role (`GET /whoami`).
  */
-import { clearKey, getKey, hasOperation } from "./api.js";
+import { ApiError, getKey } from "./api.js";
 import { h } from "./dom.js";
+import { beginNavigation, NavigationAbandoned } from "./navigation.js";
 import { alertsPage } from "./pages/alerts.js";
 import { keyPage } from "./pages/key.js";
 import { provisionPage } from "./pages/provision.js";
@@ -14,45 +16,54 @@ import { runsPage } from "./pages/runs.js";
 import { statsPage } from "./pages/stats.js";
 import { templatePage, templatesPage } from "./pages/templates.js";
 import { tenantPage, tenantsPage } from "./pages/tenants.js";
-import { beginNavigation, currentRoute, isCurrent, navigate } from "./router.js";
-import { errorPage, OPS, page } from "./ui.js";
+import { currentRoute, navigate, signOut } from "./router.js";
+import { can, whoami } from "./session.js";
+import { errorPage, page } from "./ui.js";
+
+/** @typedef {import("./navigation.js").Navigation} Navigation */
 
 const main = /** @type {HTMLElement} */ (document.getElementById("main"));
 
-async function renderNav() {
+/**
+ * The sections of the nav, each with the operation its page lists: shown only when the key may
+ * call it.
+ */
+const SECTIONS = [
+  { id: "runs", label: "Runs", operation: "listProgress" },
+  { id: "provision", label: "New provisioning", operation: "provisionFromTemplate" },
+  { id: "templates", label: "Templates", operation: "listTemplates" },
+  { id: "tenants", label: "Tenants", operation: "listTenants" },
+  { id: "stats", label: "Statistics", operation: "getProvisioningStats" },
+  { id: "alerts", label: "Alerts", operation: "listAlerts" },
+];
+
+/** @param {import("./session.js").Me | null} me */
+function renderNav(me) {
   const nav = /** @type {HTMLElement} */ (document.getElementById("nav"));
   const session = /** @type {HTMLElement} */ (document.getElementById("session"));
-  const key = getKey();
-  nav.hidden = !key;
-  session.hidden = !key;
-  if (!key) return;
-  const keyLabel = /** @type {HTMLElement} */ (document.getElementById("session-key"));
-  keyLabel.textContent = `Key …${key.slice(-4)}`;
-  const links = [
-    ["runs", "Runs"],
-    ["provision", "New provisioning"],
-    ["templates", "Templates"],
-  ];
-  if (await hasOperation(OPS.listTenants)) links.push(["tenants", "Tenants"]);
-  if (await hasOperation(OPS.stats)) links.push(["stats", "Statistics"]);
-  if (await hasOperation(OPS.alerts)) links.push(["alerts", "Alerts"]);
+  nav.hidden = !me;
+  session.hidden = !me;
+  if (!me) return;
+  const key = getKey() ?? "";
+  /** @type {HTMLElement} */ (document.getElementById("session-key")).textContent =
+    `${me.role === "admin" ? "Admin" : "Tenant admin"} · …${key.slice(-4)}`;
   const section = currentRoute().path[0] ?? "runs";
   nav.replaceChildren(
     h(
       "ul",
       {},
-      links.map(([id, label]) =>
+      SECTIONS.filter((s) => can(s.operation)).map((s) =>
         h(
           "li",
           {},
           h(
             "a",
             {
-              href: `#/${id}`,
-              "data-testid": `nav-${id}`,
-              "aria-current": section === id ? "page" : undefined,
+              href: `#/${s.id}`,
+              "data-testid": `nav-${s.id}`,
+              "aria-current": section === s.id ? "page" : undefined,
             },
-            label,
+            s.label,
           ),
         ),
       ),
@@ -60,48 +71,66 @@ async function renderNav() {
   );
 }
 
+/** @param {Navigation} nav */
+function notAllowed(nav) {
+  page(
+    nav,
+    "Not available",
+    h("h1", {}, "Not available with this key"),
+    h("p", {}, "This page needs an admin key. ", h("a", { href: "#/runs" }, "Go to runs")),
+  );
+}
+
 async function render() {
-  const mine = beginNavigation();
+  const nav = beginNavigation();
   const { path, params } = currentRoute();
-  if (!getKey() && path[0] !== "key") {
-    navigate("#/key");
-    return;
-  }
-  await renderNav();
-  if (!isCurrent(mine)) return;
   try {
+    if (path[0] === "key") {
+      renderNav(null);
+      return keyPage(nav);
+    }
+    if (!getKey()) {
+      navigate("#/key");
+      return;
+    }
+    const me = await whoami();
+    if (!nav.isCurrent()) return;
+    renderNav(me);
+    const section = SECTIONS.find((s) => s.id === path[0]);
+    if (section && !can(section.operation)) return notAllowed(nav);
     switch (path[0]) {
-      case "key":
-        return keyPage();
       case "runs":
-        return path[1] ? await runPage(path[1]) : await runsPage(params);
+        return path[1] ? await runPage(nav, path[1]) : await runsPage(nav, params);
       case "provision":
-        return await provisionPage(params);
+        return await provisionPage(nav, params);
       case "templates":
-        return path[1] ? await templatePage(path[1], params) : await templatesPage();
+        return path[1] ? await templatePage(nav, path[1], params) : await templatesPage(nav, params);
       case "tenants":
-        return path[1] ? await tenantPage(path[1]) : await tenantsPage(params);
+        return path[1] ? await tenantPage(nav, path[1]) : await tenantsPage(nav, params);
       case "stats":
-        return await statsPage(params);
+        return await statsPage(nav, params);
       case "alerts":
-        return await alertsPage(params);
+        return await alertsPage(nav, params);
       default:
         page(
+          nav,
           "Not found",
           h("h1", {}, "Page not found"),
           h("p", {}, h("a", { href: "#/runs" }, "Go to runs")),
         );
     }
   } catch (error) {
-    if (isCurrent(mine)) errorPage(error);
+    // Work of a page the operator has left: the newer page is (or will be) drawn instead.
+    if (error instanceof NavigationAbandoned || !nav.isCurrent()) return;
+    if (error instanceof ApiError && error.status === 401) return signOut("The API key was not accepted.");
+    errorPage(nav, error);
   } finally {
-    if (isCurrent(mine) && document.activeElement === document.body) main.focus({ preventScroll: true });
+    if (nav.isCurrent() && document.activeElement === document.body) main.focus({ preventScroll: true });
   }
 }
 
 /** @type {HTMLElement} */ (document.getElementById("sign-out")).addEventListener("click", () => {
-  clearKey();
-  navigate("#/key");
+  signOut();
 });
 window.addEventListener("hashchange", () => void render());
 void render();

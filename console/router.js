@@ -1,25 +1,12 @@
 /**
- * Hash routing and polling. Every navigation starts a new generation; polls and other async page
- * work started under an older generation stop by themselves.
+ * Hash routing and polling. Every hash change starts a navigation (navigation.js); polls started
+ * for a page stop by themselves once its navigation has ended.
  */
 import { ApiError, clearKey } from "./api.js";
+import { NavigationAbandoned } from "./navigation.js";
+import { forgetSession } from "./session.js";
 
-let generation = 0;
-
-/** Starts a navigation; returns its generation. */
-export function beginNavigation() {
-  generation += 1;
-  return generation;
-}
-
-export function generationNow() {
-  return generation;
-}
-
-/** @param {number} gen */
-export function isCurrent(gen) {
-  return gen === generation;
-}
+/** @typedef {import("./navigation.js").Navigation} Navigation */
 
 /** @returns {{path: string[], params: URLSearchParams}} */
 export function currentRoute() {
@@ -38,23 +25,24 @@ export function navigate(hash) {
 }
 
 /**
- * Runs `tick` now and then every `ms` (after the previous tick finished) until the page changes
- * or `tick` returns false. A 401 signs the operator out.
+ * Runs `tick` now and then every `ms` (after the previous tick finished) while `nav` is current
+ * and `tick` does not return false. A 401 signs the operator out.
  *
+ * @param {Navigation} nav
  * @param {() => Promise<boolean | undefined>} tick
  * @param {number} ms
  */
-export function poll(tick, ms) {
-  const mine = generation;
+export function poll(nav, tick, ms) {
   const loop = async () => {
-    if (mine !== generation) return;
+    if (!nav.isCurrent()) return;
     let again = true;
     try {
       again = (await tick()) !== false;
     } catch (error) {
+      if (error instanceof NavigationAbandoned) return;
       if (error instanceof ApiError && error.status === 401) return signOut("The API key was not accepted.");
     }
-    if (again && mine === generation) setTimeout(loop, ms);
+    if (again && nav.isCurrent()) setTimeout(loop, ms);
   };
   void loop();
 }
@@ -62,6 +50,7 @@ export function poll(tick, ms) {
 /** Forgets the key and shows the key page (with the reason). @param {string} [reason] */
 export function signOut(reason) {
   clearKey();
+  forgetSession();
   sessionStorage.setItem("tenant-provisioning.signOutReason", reason ?? "");
   navigate("#/key");
 }

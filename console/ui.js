@@ -1,38 +1,29 @@
 /** Pieces shared by the console's pages: layout, run helpers, confirmation dialog, action buttons. */
-import { API, ApiError, get, query } from "./api.js";
+import { ApiError, call } from "./api.js";
 import { h, notice, shortId } from "./dom.js";
+import { NavigationAbandoned } from "./navigation.js";
 import { signOut } from "./router.js";
 
-export const RUN_STATUSES = ["pending", "running", "completed", "failed", "cancelled"];
-export const RUN_KINDS = ["provision", "deprovision", "restore"];
+/** @typedef {import("./navigation.js").Navigation} Navigation */
+
+/** Run statuses in which a run still changes (the others are final). */
 export const ACTIVE = new Set(["pending", "running"]);
 export const RUN_POLL_MS = 1500;
 export const LIST_POLL_MS = 2000;
 
-/** Endpoints the console offers only when the service's OpenAPI document lists them. */
-export const OPS = {
-  listTenants: `GET ${API}/tenants`,
-  getTenant: `GET ${API}/tenants/{id}`,
-  deprovision: `POST ${API}/tenants/{id}/deprovision`,
-  scheduleDeprovision: `POST ${API}/tenants/{id}/schedule-deprovision`,
-  listSchedules: `GET ${API}/schedules`,
-  cancelSchedule: `DELETE ${API}/schedules/{id}`,
-  listBackups: `GET ${API}/tenants/{id}/backups`,
-  restore: `POST ${API}/tenants/{id}/restore`,
-  stats: `GET ${API}/stats`,
-  alerts: `GET ${API}/alerts`,
-  resolveAlert: `POST ${API}/alerts/{id}/resolve`,
-};
-
 const main = /** @type {HTMLElement} */ (document.getElementById("main"));
 
 /**
- * Replaces the page's content.
+ * Replaces the page's content — only while `nav` is current: a page whose data arrived after the
+ * operator moved on throws NavigationAbandoned instead of drawing over the newer page (and stops
+ * there, so it starts no polling either).
  *
+ * @param {Navigation} nav
  * @param {string} title
  * @param {...(Node | string | null | undefined | false)} content
  */
-export function page(title, ...content) {
+export function page(nav, title, ...content) {
+  if (!nav.isCurrent()) throw new NavigationAbandoned();
   document.title = `${title} · Tenant Provisioning Console`;
   main.replaceChildren(
     ...content
@@ -48,13 +39,14 @@ export function errorMessage(error) {
   return String(error);
 }
 
-/** @param {unknown} error */
-export function errorPage(error) {
+/** @param {Navigation} nav @param {unknown} error */
+export function errorPage(nav, error) {
   if (error instanceof ApiError && error.status === 401) {
     signOut("The API key was not accepted.");
     return;
   }
   page(
+    nav,
     "Error",
     h("h1", {}, "Something went wrong"),
     notice("error", errorMessage(error), { "data-testid": "page-error" }),
@@ -64,6 +56,11 @@ export function errorPage(error) {
 /** @type {{at: number, items: any[]} | undefined} */
 let templateCache;
 
+/** Drops the cached templates (after one was restored). */
+export function forgetTemplates() {
+  templateCache = undefined;
+}
+
 /**
  * Templates (cached for a few seconds: runs and forms only need names and ids).
  *
@@ -71,7 +68,7 @@ let templateCache;
  */
 export async function templates(options = {}) {
   if (!options.fresh && templateCache && Date.now() - templateCache.at < 10_000) return templateCache.items;
-  const pageBody = await get(`${API}/templates${query({ limit: 200 })}`);
+  const pageBody = await call("listTemplates", { query: { limit: 200 } });
   templateCache = { at: Date.now(), items: pageBody.items };
   return pageBody.items;
 }
@@ -81,12 +78,22 @@ export function cleanedUp(run) {
   return Boolean(run.metadata?.cleanup);
 }
 
-/** @param {any} run */
+/**
+ * What a run is called: its tenant's name (joined by the API for every kind; a provisioning that
+ * has not created its tenant yet has it in its metadata).
+ *
+ * @param {any} run
+ */
 export function runTitle(run) {
-  const tenant = run.metadata?.tenant;
+  const tenant = run.tenant ?? run.metadata?.tenant;
   if (tenant?.name) return tenant.name;
   if (tenant?.slug) return tenant.slug;
   return `Run ${shortId(run.id)}`;
+}
+
+/** @param {any} run */
+export function runSlug(run) {
+  return run.tenant?.slug ?? run.metadata?.tenant?.slug ?? null;
 }
 
 /** @param {any} run */
@@ -218,7 +225,3 @@ export function card(title, ...body) {
   const id = `card-${title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
   return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), ...body);
 }
-
-/* ------------------------------------------------------------------------------------------- */
-/* API key                                                                                      */
-/* ------------------------------------------------------------------------------------------- */

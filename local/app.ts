@@ -15,6 +15,7 @@ import { resumeUnfinishedRuns } from "../functions/domain/runs/run-control.ts";
 import { localScheduler } from "../functions/domain/scheduling/scheduler.ts";
 import type { StepDeps } from "../functions/domain/steps/step-deps.ts";
 import { seedDefaultTemplates } from "../functions/domain/templates/default-templates.ts";
+import { consoleContractModule } from "../functions/http/console-contract.ts";
 import type { Config } from "../functions/shared/config.ts";
 import type { Logger } from "../functions/shared/logger.ts";
 import { ensureAdminKey } from "./admin-key.ts";
@@ -23,7 +24,7 @@ import { createLocalHttpServer } from "./http-server.ts";
 import { LocalWorkflowRunner } from "./local-workflow-runner.ts";
 import { OutboxWorker } from "./outbox-worker.ts";
 import { SchedulePoller } from "./schedule-poller.ts";
-import { createStaticFiles } from "./static-files.ts";
+import { CONSOLE_ROOT, createStaticFiles } from "./static-files.ts";
 import { createSweeper, type Sweeper } from "./sweeper.ts";
 
 export interface LocalAppOptions {
@@ -104,8 +105,9 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       handlers: createAllGroupHandlers(deps),
       logger,
       clock,
-      // The web console at `/`: static files that call the API above with the operator's key.
-      staticFiles: createStaticFiles(),
+      // The web console at `/`: static files that call the API above with the operator's key, and
+      // the contract module they take the API's paths, enums and defaults from.
+      staticFiles: createStaticFiles(CONSOLE_ROOT, { "/contract.js": consoleContractModule }),
     });
     phase("workflows and handlers");
     await new Promise<void>((resolve, reject) => {

@@ -58,16 +58,35 @@ export function resolveStaticPath(root: string, urlPath: string): string | undef
   return full.startsWith(base + sep) ? full : undefined;
 }
 
+/** Files made by the service rather than read from `root`: URL path → what makes its text (typed by its extension). */
+export type GeneratedFiles = Readonly<Record<string, () => string>>;
+
 /**
  * A `staticFiles` option for createLocalHttpServer: answers GET and HEAD for files under `root`
+ * and for the `generated` ones (same headers; a generated path wins over a file of that name),
  * and returns false (the server then answers 404) for anything it does not serve.
  */
-export function createStaticFiles(root: string = CONSOLE_ROOT): StaticFileHandler {
+export function createStaticFiles(
+  root: string = CONSOLE_ROOT,
+  generated: GeneratedFiles = {},
+): StaticFileHandler {
   let realRoot: Promise<string> | undefined;
   return async (req, res) => {
     const method = (req.method ?? "GET").toUpperCase();
     if (method !== "GET" && method !== "HEAD") return false;
     const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
+    const make = Object.hasOwn(generated, pathname) ? generated[pathname] : undefined;
+    const generatedType = make ? CONTENT_TYPES[extname(pathname).toLowerCase()] : undefined;
+    if (make && generatedType) {
+      const body = make();
+      res.writeHead(200, {
+        ...SECURITY_HEADERS,
+        "content-type": generatedType,
+        "content-length": String(Buffer.byteLength(body)),
+      });
+      res.end(method === "HEAD" ? undefined : body);
+      return true;
+    }
     const candidate = resolveStaticPath(root, pathname);
     if (!candidate) return false;
     const contentType = CONTENT_TYPES[extname(candidate).toLowerCase()];

@@ -3,10 +3,12 @@ import {
   getTemplateQuerySchema,
   listTemplatesQuerySchema,
   TEMPLATE_CATEGORIES,
+  TEMPLATE_STATES,
   templateSpecSchema,
   templateUpdateSchema,
 } from "../../functions/schemas/templates.ts";
 import { type Command, defineCommand, definedOnly, parseFlags, readJsonFlag } from "../command.ts";
+import { confirm, requireTerminalOrYes, YES_OPTION } from "../confirm.ts";
 import { UsageError } from "../errors.ts";
 import { details } from "../render.ts";
 import { templateDetails, templateList, templateVersions } from "../views.ts";
@@ -33,17 +35,32 @@ export const templateCommands: readonly Command[] = [
     path: ["template", "list"],
     summary: "List templates",
     args: [],
-    options: { category: CATEGORY, limit: LIMIT, offset: OFFSET },
+    options: {
+      category: CATEGORY,
+      state: {
+        type: "string",
+        value: "STATE",
+        description: `${TEMPLATE_STATES.join(", ")} (default active; deleted: the ones 'template restore' can bring back)`,
+      },
+      limit: LIMIT,
+      offset: OFFSET,
+    },
     examples: [
       "tenant-provisioning template list",
       "tenant-provisioning template list --category municipality",
+      "tenant-provisioning template list --state deleted",
     ],
     async run(ctx) {
-      const query = { category: ctx.flags.category, limit: ctx.flags.limit, offset: ctx.flags.offset };
+      const query = {
+        category: ctx.flags.category,
+        state: ctx.flags.state,
+        limit: ctx.flags.limit,
+        offset: ctx.flags.offset,
+      };
       parseFlags(
         listTemplatesQuerySchema,
         definedOnly(query),
-        { category: "--category", limit: "--limit", offset: "--offset" },
+        { category: "--category", state: "--state", limit: "--limit", offset: "--offset" },
         "options",
         ["template", "list"],
       );
@@ -152,19 +169,51 @@ export const templateCommands: readonly Command[] = [
   defineCommand({
     path: ["template", "delete"],
     summary: "Delete a template: hidden from listing and new provisioning; its versions stay readable",
+    description:
+      "Tenants made from it keep working. 'template restore <id>' brings it back (a deleted\n" +
+      "default template too: start-up does not recreate it). Asks first on a terminal; without\n" +
+      "one (scripts) --yes is required.",
     args: ["id"],
-    options: {},
+    options: { yes: YES_OPTION },
+    examples: ["tenant-provisioning template delete <id>", "tenant-provisioning template delete <id> --yes"],
     async run(ctx) {
+      requireTerminalOrYes(ctx, ctx.flags.yes, "deleting a template");
+      if (!ctx.flags.yes) {
+        const current = (await ctx.api.call("getTemplate", { params: { id: ctx.args.id } })).data;
+        await confirm(
+          ctx,
+          `Delete template ${ctx.errStyle.bold(current.name)} ${ctx.errStyle.dim(current.id)}` +
+            `${current.isDefault ? " (a default template)" : ""}?\n` +
+            "  - it is no longer listed or offered for provisioning; tenants made from it are not affected\n" +
+            `  - its ${current.version} version(s) stay readable, and 'template restore ${current.id}' brings it back`,
+        );
+      }
       const res = await ctx.api.call("deleteTemplate", { params: { id: ctx.args.id } });
       ctx.emit(res.raw, () =>
         details(
           [
             ["Deleted", `${res.data.name} (${res.data.id})`],
             ["Versions", `1-${res.data.version}, still readable`],
+            ["Undo", `tenant-provisioning template restore ${res.data.id}`],
           ],
           ctx.style,
         ),
       );
+      return 0;
+    },
+  }),
+  defineCommand({
+    path: ["template", "restore"],
+    summary: "Restore a deleted template: listed and usable for provisioning again, versions unchanged",
+    args: ["id"],
+    options: {},
+    examples: [
+      "tenant-provisioning template list --state deleted",
+      "tenant-provisioning template restore <id>",
+    ],
+    async run(ctx) {
+      const res = await ctx.api.call("restoreTemplate", { params: { id: ctx.args.id } });
+      ctx.emit(res.raw, () => templateDetails(res.data, ctx.style));
       return 0;
     },
   }),

@@ -3,6 +3,8 @@
  * `schedules list | cancel`, `backups list`, `restore`.
  */
 import {
+  DEFAULT_GRACE_PERIOD_HOURS,
+  deprovisioningOptionsSchema,
   deprovisionRequestSchema,
   listSchedulesQuerySchema,
   listTenantsQuerySchema,
@@ -12,18 +14,11 @@ import {
   scheduleDeprovisionSchema,
   TENANT_STATUSES,
 } from "../../functions/schemas/deprovisioning.ts";
-import {
-  type Command,
-  type CommandContext,
-  defineCommand,
-  definedOnly,
-  type OptionSpecs,
-  parseFlags,
-} from "../command.ts";
-import { InterruptedError } from "../errors.ts";
-import { readLine } from "../password.ts";
+import { type Command, defineCommand, definedOnly, type OptionSpecs, parseFlags } from "../command.ts";
+import { confirm, requireTerminalOrYes, YES_OPTION } from "../confirm.ts";
 import {
   backupList,
+  deprovisionQuestion,
   dryRunView,
   scheduleDetails,
   scheduleList,
@@ -35,21 +30,29 @@ import { followRun, WATCH_OPTION } from "./follow-run.ts";
 const LIMIT = { type: "string", value: "N", description: "at most N items (1-200; default 50)" } as const;
 const OFFSET = { type: "string", value: "N", description: "skip the first N items" } as const;
 
+const DEPROVISION_DEFAULTS = deprovisioningOptionsSchema.parse({});
+
 const DEPROVISION_OPTIONS = {
+  "grace-period": {
+    type: "string",
+    value: "HOURS",
+    description:
+      `hours between disabling access and deleting the data (0-${MAX_GRACE_PERIOD_HOURS}; ` +
+      `default ${DEFAULT_GRACE_PERIOD_HOURS}; 0 deletes right after the backup)`,
+  },
+  "delete-backup": {
+    type: "boolean",
+    description: "delete the backup together with the data: nothing can restore the tenant afterwards",
+  },
+  "preserve-backups": {
+    type: "boolean",
+    description: "keep the backup after the data is gone (the default; the only way to restore the tenant)",
+  },
   "preserve-audit-logs": {
     type: "boolean",
     description: "keep the tenant's audit logs (archived with its backup) instead of deleting them",
   },
-  "preserve-backups": {
-    type: "boolean",
-    description: "keep the backup after the data is gone (the only way to restore the tenant)",
-  },
   "notify-users": { type: "boolean", description: "send every user of the tenant a notice first" },
-  "grace-period": {
-    type: "string",
-    value: "HOURS",
-    description: `hours between disabling access and deleting the data (0-${MAX_GRACE_PERIOD_HOURS}; default 0)`,
-  },
 } as const satisfies OptionSpecs;
 
 const OPTION_FLAGS = {
@@ -63,29 +66,28 @@ const OPTION_FLAGS = {
 } as const;
 
 /** The options part of a deprovisioning body: only what was given (the API's defaults do the rest). */
-function deprovisionOptions(flags: {
-  readonly "preserve-audit-logs": boolean;
-  readonly "preserve-backups": boolean;
-  readonly "notify-users": boolean;
-  readonly "grace-period": string | undefined;
-}) {
+function deprovisionOptions(
+  ctx: { usage(message: string): Error },
+  flags: {
+    readonly "preserve-audit-logs": boolean;
+    readonly "preserve-backups": boolean;
+    readonly "delete-backup": boolean;
+    readonly "notify-users": boolean;
+    readonly "grace-period": string | undefined;
+  },
+) {
+  if (flags["preserve-backups"] && flags["delete-backup"]) {
+    throw ctx.usage("--preserve-backups and --delete-backup contradict each other: give one");
+  }
   const hours = flags["grace-period"];
   // A number when it reads as one; otherwise the text, so that the schema names the flag.
   const number = hours === undefined || hours.trim() === "" ? Number.NaN : Number(hours);
   return definedOnly({
     preserveAuditLogs: flags["preserve-audit-logs"] || undefined,
-    preserveBackups: flags["preserve-backups"] || undefined,
+    preserveBackups: flags["delete-backup"] ? false : flags["preserve-backups"] || undefined,
     notifyUsers: flags["notify-users"] || undefined,
     gracePeriodHours: hours === undefined ? undefined : Number.isFinite(number) ? number : hours,
   });
-}
-
-/** On a terminal, asks before deleting a tenant (scripts pass --yes, or have no terminal). */
-async function confirm(ctx: CommandContext<OptionSpecs, readonly string[]>, question: string): Promise<void> {
-  if (!ctx.stdin.isTTY) return;
-  ctx.stderr.write(`${question} [y/N] `);
-  const answer = (await readLine(ctx.stdin)).trim().toLowerCase();
-  if (answer !== "y" && answer !== "yes") throw new InterruptedError("not confirmed; nothing was changed");
 }
 
 export const tenantCommands: readonly Command[] = [
@@ -127,35 +129,38 @@ export const tenantCommands: readonly Command[] = [
     path: ["deprovision", "tenant"],
     summary: "Deprovision a tenant: back up, notify, disable access, wait the grace period, delete",
     description:
-      "Access is disabled at once; the data is deleted after the grace period, during which\n" +
-      "'progress cancel <runId>' gives the tenant back as it was. --dry-run reports what would be\n" +
-      "removed and changes nothing. On a terminal the CLI asks first (--yes does not ask).",
+      `Access is disabled at once; the data is deleted after the grace period (default ${DEPROVISION_DEFAULTS.gracePeriodHours} h),\n` +
+      "during which 'progress cancel <runId>' gives the tenant back as it was. The backup is kept\n" +
+      "unless --delete-backup. --dry-run reports what would be removed and changes nothing.\n" +
+      "The CLI first says what will be left and asks (exit 6 when the answer is no); without a\n" +
+      "terminal (scripts) --yes is required.",
     args: ["tenantId"],
     options: {
       ...DEPROVISION_OPTIONS,
       "dry-run": { type: "boolean", description: "report row counts and backup size; change nothing" },
-      yes: { type: "boolean", description: "do not ask for confirmation on a terminal" },
+      yes: YES_OPTION,
       watch: WATCH_OPTION,
     },
     examples: [
-      "tenant-provisioning deprovision tenant <tenantId> --preserve-audit-logs --notify-users --grace-period 24",
       "tenant-provisioning deprovision tenant <tenantId> --dry-run",
+      "tenant-provisioning deprovision tenant <tenantId> --preserve-audit-logs --notify-users --watch",
+      "tenant-provisioning deprovision tenant <tenantId> --grace-period 0 --delete-backup --yes",
     ],
     async run(ctx) {
       const command = ["deprovision", "tenant"];
       const body = parseFlags(
         deprovisionRequestSchema,
-        { ...deprovisionOptions(ctx.flags), ...(ctx.flags["dry-run"] ? { dryRun: true } : {}) },
+        { ...deprovisionOptions(ctx, ctx.flags), ...(ctx.flags["dry-run"] ? { dryRun: true } : {}) },
         OPTION_FLAGS,
         "options",
         command,
       );
-      if (!body.dryRun && !ctx.flags.yes) {
-        await confirm(
-          ctx,
-          `Deprovision tenant ${ctx.args.tenantId}? Its access ends now and its data is deleted ` +
-            `${body.gracePeriodHours > 0 ? `in ${body.gracePeriodHours} h` : "right after the backup"}.`,
-        );
+      if (!body.dryRun) {
+        requireTerminalOrYes(ctx, ctx.flags.yes, "deprovisioning");
+        if (!ctx.flags.yes) {
+          const tenant = await ctx.api.call("getTenant", { params: { id: ctx.args.tenantId } });
+          await confirm(ctx, deprovisionQuestion(tenant.data, body, new Date(), ctx.errStyle));
+        }
       }
       const res = await ctx.api.call("deprovisionTenant", { params: { id: ctx.args.tenantId }, body });
       const data = res.data;
@@ -168,7 +173,7 @@ export const tenantCommands: readonly Command[] = [
   }),
   defineCommand({
     path: ["deprovision", "schedule"],
-    summary: "Schedule a tenant's deprovisioning at a future time, with the same options",
+    summary: "Schedule a tenant's deprovisioning at a future time, with the same options and defaults",
     args: ["tenantId"],
     options: {
       at: {
@@ -185,7 +190,7 @@ export const tenantCommands: readonly Command[] = [
     async run(ctx) {
       const body = parseFlags(
         scheduleDeprovisionSchema,
-        { at: ctx.flags.at, ...deprovisionOptions(ctx.flags) },
+        { at: ctx.flags.at, ...deprovisionOptions(ctx, ctx.flags) },
         OPTION_FLAGS,
         "options",
         ["deprovision", "schedule"],

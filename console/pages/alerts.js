@@ -1,20 +1,22 @@
 /** Alerts raised by the operations sweep, with resolve. */
-import { API, get, hasOperation, query, request } from "../api.js";
-import { formatTime, h, notice, shortId } from "../dom.js";
+import { call } from "../api.js";
+import { ENUMS } from "../contract.js";
+import { formatTime, h, shortId } from "../dom.js";
 import { navigate, poll } from "../router.js";
-import { actionButton, OPS, page } from "../ui.js";
+import { can } from "../session.js";
+import { actionButton, page } from "../ui.js";
 
-/** @param {URLSearchParams} params */
-export async function alertsPage(params) {
-  if (!(await hasOperation(OPS.alerts))) {
-    page("Alerts", h("h1", {}, "Alerts"), notice("info", "This service does not offer alerts yet."));
-    return;
-  }
+/**
+ * @param {import("../navigation.js").Navigation} nav
+ * @param {URLSearchParams} params
+ */
+export async function alertsPage(nav, params) {
   const state = params.get("state") ?? "unresolved";
-  const canResolve = await hasOperation(OPS.resolveAlert);
+  const canResolve = can("resolveAlert");
   const feedback = h("div", { class: "feedback" });
   const tbody = h("tbody", { "data-testid": "alerts-body" });
   page(
+    nav,
     "Alerts",
     h("div", { class: "page-head" }, h("h1", {}, "Alerts")),
     h(
@@ -35,9 +37,7 @@ export async function alertsPage(params) {
             onchange: (/** @type {Event} */ e) =>
               navigate(`#/alerts?state=${/** @type {HTMLSelectElement} */ (e.target).value}`),
           },
-          ["unresolved", "resolved", "all"].map((st) =>
-            h("option", { value: st, selected: st === state }, st),
-          ),
+          ENUMS.alertStates.map((st) => h("option", { value: st, selected: st === state }, st)),
         ),
       ),
     ),
@@ -67,51 +67,59 @@ export async function alertsPage(params) {
       ),
     ),
   );
-  poll(async () => {
-    const result = await get(`${API}/alerts${query({ state, limit: 100 })}`);
-    tbody.replaceChildren(
-      ...(result.items.length === 0
-        ? [h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No alerts."))]
-        : result.items.map((/** @type {any} */ a) =>
-            h(
-              "tr",
-              { "data-testid": "alert-row" },
-              h("td", {}, h("span", { class: `badge severity-${a.severity}` }, a.severity)),
+  poll(
+    nav,
+    async () => {
+      const result = await call("listAlerts", { query: { state, limit: 100 } });
+      tbody.replaceChildren(
+        ...(result.items.length === 0
+          ? [h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No alerts."))]
+          : result.items.map((/** @type {any} */ a) =>
               h(
-                "td",
-                {},
-                h("div", { class: "strong" }, a.message),
-                h("div", { class: "muted small mono" }, a.kind),
+                "tr",
+                { "data-testid": "alert-row", "data-alert-id": a.id },
+                h("td", {}, h("span", { class: `badge severity-${a.severity}` }, a.severity)),
+                h(
+                  "td",
+                  {},
+                  h("div", { class: "strong" }, a.message),
+                  h("div", { class: "muted small mono" }, a.kind),
+                ),
+                h(
+                  "td",
+                  {},
+                  a.subjectType === "progress" && a.subjectId
+                    ? h("a", { href: `#/runs/${a.subjectId}` }, `run ${shortId(a.subjectId)}`)
+                    : a.subjectType === "template" && a.subjectId
+                      ? h("a", { href: `#/templates/${a.subjectId}` }, `template ${shortId(a.subjectId)}`)
+                      : `${a.subjectType} ${shortId(a.subjectId)}`,
+                ),
+                h("td", { class: "nowrap" }, formatTime(a.raisedAt)),
+                h("td", { class: "nowrap" }, formatTime(a.resolvedAt)),
+                h(
+                  "td",
+                  {},
+                  canResolve && !a.resolvedAt
+                    ? actionButton({
+                        label: "Resolve",
+                        testid: `resolve-${a.id}`,
+                        confirm: {
+                          title: "Resolve this alert?",
+                          message: a.message,
+                          confirmLabel: "Resolve",
+                        },
+                        call: () => call("resolveAlert", { params: { id: a.id } }),
+                        done: () => navigate(`#/alerts?state=${state}`),
+                        feedback,
+                        success: "Alert resolved.",
+                      })
+                    : null,
+                ),
               ),
-              h(
-                "td",
-                {},
-                a.subjectType === "progress" && a.subjectId
-                  ? h("a", { href: `#/runs/${a.subjectId}` }, `run ${shortId(a.subjectId)}`)
-                  : a.subjectType === "template" && a.subjectId
-                    ? h("a", { href: `#/templates/${a.subjectId}` }, `template ${shortId(a.subjectId)}`)
-                    : `${a.subjectType} ${shortId(a.subjectId)}`,
-              ),
-              h("td", { class: "nowrap" }, formatTime(a.raisedAt)),
-              h("td", { class: "nowrap" }, formatTime(a.resolvedAt)),
-              h(
-                "td",
-                {},
-                canResolve && !a.resolvedAt
-                  ? actionButton({
-                      label: "Resolve",
-                      testid: `resolve-${a.id}`,
-                      confirm: { title: "Resolve this alert?", message: a.message, confirmLabel: "Resolve" },
-                      call: () => request("POST", `${API}/alerts/${encodeURIComponent(a.id)}/resolve`),
-                      done: () => {},
-                      feedback,
-                      success: "Alert resolved.",
-                    })
-                  : null,
-              ),
-            ),
-          )),
-    );
-    return true;
-  }, 5000);
+            )),
+      );
+      return true;
+    },
+    5000,
+  );
 }

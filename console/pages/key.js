@@ -1,10 +1,12 @@
-/** API key entry: the key is checked against the API, then kept in sessionStorage. */
-import { API, ApiError, query, request, setKey } from "../api.js";
+/** API key entry: the key is checked against the API (`GET /whoami`), then kept in sessionStorage. */
+import { ApiError, call, setKey } from "../api.js";
 import { h, notice } from "../dom.js";
 import { navigate } from "../router.js";
+import { forgetSession } from "../session.js";
 import { errorMessage, page } from "../ui.js";
 
-export function keyPage() {
+/** @param {import("../navigation.js").Navigation} nav */
+export function keyPage(nav) {
   const reason = sessionStorage.getItem("tenant-provisioning.signOutReason");
   sessionStorage.removeItem("tenant-provisioning.signOutReason");
   const feedback = h("div", { class: "feedback" }, reason ? notice("error", reason) : null);
@@ -30,7 +32,7 @@ export function keyPage() {
       { id: "api-key-help", class: "help" },
       "An admin key (local mode writes one to ",
       h("code", {}, "$DATA_DIR/admin-api-key"),
-      "). It stays in this browser tab's session storage and is sent only to this service.",
+      "), or a tenant admin key for one tenant's runs. It stays in this browser tab's session storage and is sent only to this service.",
     ),
     feedback,
     submit,
@@ -41,7 +43,8 @@ export function keyPage() {
     if (!key) return;
     submit.setAttribute("disabled", "");
     try {
-      await request("GET", `${API}/progress${query({ limit: 1 })}`, { key });
+      await call("whoami", { key, signal: null });
+      forgetSession();
       setKey(key);
       navigate("#/runs");
     } catch (error) {
@@ -59,6 +62,7 @@ export function keyPage() {
     }
   });
   page(
+    nav,
     "Sign in",
     h(
       "div",
@@ -70,7 +74,3 @@ export function keyPage() {
   );
   input.focus();
 }
-
-/* ------------------------------------------------------------------------------------------- */
-/* Runs                                                                                         */
-/* ------------------------------------------------------------------------------------------- */

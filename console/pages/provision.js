@@ -1,5 +1,5 @@
 /** New provisioning: template, tenant and administrator; POSTs to the template's provision endpoint. */
-import { API, ApiError, request } from "../api.js";
+import { ApiError, call } from "../api.js";
 import { definitionList, h, notice } from "../dom.js";
 import { navigate } from "../router.js";
 import { breadcrumbs, crumb, errorMessage, page, templates } from "../ui.js";
@@ -16,8 +16,11 @@ function slugify(text) {
     .slice(0, 63);
 }
 
-/** @param {URLSearchParams} params */
-export async function provisionPage(params) {
+/**
+ * @param {import("../navigation.js").Navigation} nav
+ * @param {URLSearchParams} params
+ */
+export async function provisionPage(nav, params) {
   const tpls = await templates();
   const chosen =
     params.get("template") ?? tpls.find((/** @type {any} */ t) => t.isDefault)?.id ?? tpls[0]?.id ?? "";
@@ -156,14 +159,11 @@ export async function provisionPage(params) {
     submit.setAttribute("disabled", "");
     submit.textContent = "Starting…";
     try {
-      const run = await request(
-        "POST",
-        `${API}/templates/${encodeURIComponent(templateSelect.value)}/provision`,
-        {
-          body,
-          headers: { "idempotency-key": idempotencyKey },
-        },
-      );
+      const run = await call("provisionFromTemplate", {
+        params: { id: templateSelect.value },
+        body,
+        headers: { "idempotency-key": idempotencyKey },
+      });
       navigate(`#/runs/${run.id}`);
     } catch (error) {
       if (error instanceof ApiError) {
@@ -192,6 +192,7 @@ export async function provisionPage(params) {
   });
 
   page(
+    nav,
     "New provisioning",
     breadcrumbs(crumb("Runs", "#/runs"), crumb("New provisioning")),
     h("div", { class: "page-head" }, h("h1", {}, "New provisioning")),
@@ -204,7 +205,3 @@ export async function provisionPage(params) {
   );
   showSummary();
 }
-
-/* ------------------------------------------------------------------------------------------- */
-/* Templates                                                                                    */
-/* ------------------------------------------------------------------------------------------- */

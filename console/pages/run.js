@@ -1,8 +1,14 @@
-/** One run: its state machine graph drawn from the ASL, updated live, a step table and the run's actions. */
-import { API, get, hasOperation, request } from "../api.js";
+/**
+ * One run: its state machine graph drawn from the ASL, updated live, a step table, what a
+ * deprovisioning chose and when its data goes, and the actions the run's kind and state and the
+ * key's role allow (nothing is offered that the API would refuse).
+ */
+import { call } from "../api.js";
 import { drawWorkflowGraph, STATUS_SYMBOL } from "../asl-graph.js";
+import { DEPROVISIONING_OPTIONS, WORKFLOW_OF_RUN_KIND } from "../contract.js";
 import { definitionList, formatDuration, formatTime, h, notice, shortId, statusBadge } from "../dom.js";
-import { generationNow, isCurrent, poll } from "../router.js";
+import { poll } from "../router.js";
+import { can } from "../session.js";
 import {
   ACTIVE,
   actionButton,
@@ -10,23 +16,24 @@ import {
   card,
   cleanedUp,
   crumb,
-  OPS,
   page,
   RUN_POLL_MS,
   runDuration,
+  runSlug,
   runTitle,
   templates,
 } from "../ui.js";
-import { deprovisionButton } from "./deprovision.js";
+import { deprovisionButton, optionLabel, optionValue } from "./deprovision.js";
 
 /** @type {Map<string, Promise<any>>} */
 const workflowCache = new Map();
 
-/** @param {string} kind  provisioning | deprovisioning */
+/** @param {string} kind  provisioning | deprovisioning | restore */
 function workflow(kind) {
   let w = workflowCache.get(kind);
   if (!w) {
-    w = get(`${API}/workflows/${kind}`).catch((error) => {
+    // Shared by every page that draws this workflow: not tied to (aborted with) one navigation.
+    w = call("getWorkflowDefinition", { params: { kind }, signal: null }).catch((error) => {
       workflowCache.delete(kind);
       throw error;
     });
@@ -35,27 +42,44 @@ function workflow(kind) {
   return w;
 }
 
-/** @param {string} id */
-export async function runPage(id) {
-  let run = await get(`${API}/progress/${encodeURIComponent(id)}`);
-  /** @type {Record<string, string>} */
-  const workflowOfKind = { provision: "provisioning", deprovision: "deprovisioning", restore: "restore" };
-  const kind = workflowOfKind[run.kind] ?? run.kind;
-  const [wf, tpls, canDeprovision, tenantPages] = await Promise.all([
+/**
+ * What may be done to a run now: its kind and state as the API's run control decides them, and the
+ * key's role as the route table's access says.
+ *
+ * @param {any} run
+ */
+export function allowedActions(run) {
+  const failedOrCancelled = run.status === "failed" || run.status === "cancelled";
+  // A deprovisioning cancelled in its grace period gave access back: it cannot be resumed.
+  const resumable = !cleanedUp(run) && !run.metadata?.reenabled;
+  return {
+    cancel: can("cancelRun") && ACTIVE.has(run.status),
+    recover: can("recoverRun") && run.status === "failed" && resumable,
+    retry: can("retryStep") && failedOrCancelled && resumable,
+    // Clean up removes what a provisioning created; other kinds hand the tenant back themselves.
+    cleanup: can("cleanupRun") && run.kind === "provision" && failedOrCancelled && !cleanedUp(run),
+    deprovision:
+      can("deprovisionTenant") &&
+      run.kind === "provision" &&
+      run.status === "completed" &&
+      run.tenant?.status === "active",
+  };
+}
+
+/**
+ * @param {import("../navigation.js").Navigation} nav
+ * @param {string} id
+ */
+export async function runPage(nav, id) {
+  let run = await call("getProgress", { params: { id } });
+  const kind = WORKFLOW_OF_RUN_KIND[run.kind] ?? run.kind;
+  const [wf, tpls] = await Promise.all([
     workflow(kind).catch(() => null),
-    templates().catch(() => []),
-    hasOperation(OPS.deprovision),
-    hasOperation(OPS.getTenant),
+    // A tenant_admin key may not read templates: the run names its template by id then.
+    can("listTemplates") ? templates().catch(() => []) : [],
   ]);
   const template = tpls.find((/** @type {any} */ t) => t.id === run.templateId);
-  // Deprovisioning and restore runs carry no tenant name; the tenant directory has it.
-  const tenantName =
-    !run.metadata?.tenant?.name && run.tenantId && tenantPages
-      ? await get(`${API}/tenants/${encodeURIComponent(run.tenantId)}`)
-          .then((/** @type {any} */ t) => t.name)
-          .catch(() => undefined)
-      : undefined;
-  const title = (/** @type {any} */ r) => (tenantName ? `${tenantName}` : runTitle(r));
+  const title = runTitle;
 
   const heading = h("h1", { "data-testid": "run-title" });
   const chips = h("span", { class: "title-chips", "data-testid": "run-status", "aria-live": "polite" });
@@ -63,6 +87,7 @@ export async function runPage(id) {
   const messages = h("div");
   const feedback = h("div", { class: "feedback", "data-testid": "run-feedback" });
   const toolbar = h("div", { class: "toolbar", role: "toolbar", "aria-label": "Run actions" });
+  const deprovisionFacts = h("div", { "data-testid": "deprovision-facts" });
   const graphHolder = h("div", { class: "graph-holder", "data-testid": "graph-holder" });
   const stepsBody = h("tbody", { "data-testid": "steps-body" });
   const liveNote = h("div", { class: "muted small subtitle", "data-testid": "run-updated" });
@@ -76,13 +101,14 @@ export async function runPage(id) {
   };
 
   const buildToolbar = () => {
-    const key = `${run.status}|${run.tenantId}|${run.kind}|${cleanedUp(run)}`;
+    const allowed = allowedActions(run);
+    const key = JSON.stringify(allowed);
     if (key === lastToolbar) return;
     lastToolbar = key;
     /** @type {HTMLElement[]} */
     const buttons = [];
-    const base = `${API}/progress/${encodeURIComponent(run.id)}`;
-    if (ACTIVE.has(run.status)) {
+    const params = { id: run.id };
+    if (allowed.cancel) {
       buttons.push(
         actionButton({
           label: "Cancel run",
@@ -94,14 +120,14 @@ export async function runPage(id) {
             confirmLabel: "Cancel run",
             danger: true,
           },
-          call: () => request("POST", `${base}/cancel`),
+          call: () => call("cancelRun", { params }),
           done: restartPolling,
           feedback,
           success: "Run cancelled.",
         }),
       );
     }
-    if (run.status === "failed" && !cleanedUp(run)) {
+    if (allowed.recover) {
       buttons.push(
         actionButton({
           label: "Recover",
@@ -111,14 +137,14 @@ export async function runPage(id) {
             message: "The run resumes from its first unfinished step; completed steps are not redone.",
             confirmLabel: "Recover",
           },
-          call: () => request("POST", `${base}/recover`),
+          call: () => call("recoverRun", { params }),
           done: restartPolling,
           feedback,
           success: "Run resumed.",
         }),
       );
     }
-    if ((run.status === "failed" || run.status === "cancelled") && !cleanedUp(run)) {
+    if (allowed.cleanup) {
       buttons.push(
         actionButton({
           label: "Clean up",
@@ -131,15 +157,15 @@ export async function runPage(id) {
             confirmLabel: "Clean up",
             danger: true,
           },
-          call: () => request("POST", `${base}/cleanup`),
+          call: () => call("cleanupRun", { params }),
           done: restartPolling,
           feedback,
           success: "Run cleaned up.",
         }),
       );
     }
-    if (canDeprovision && run.kind === "provision" && run.status === "completed" && run.tenantId) {
-      buttons.push(deprovisionButton(run.tenantId, feedback));
+    if (allowed.deprovision && run.tenantId) {
+      buttons.push(deprovisionButton(run.tenantId, run.tenant?.name ?? runTitle(run), feedback));
     }
     toolbar.replaceChildren(...buttons);
   };
@@ -160,26 +186,20 @@ export async function runPage(id) {
         [
           "Tenant",
           run.tenantId
-            ? tenantPages
-              ? h(
-                  "a",
-                  { href: `#/tenants/${run.tenantId}` },
-                  run.metadata?.tenant?.slug ?? shortId(run.tenantId),
-                )
-              : h(
-                  "span",
-                  {},
-                  run.metadata?.tenant?.slug ?? "",
-                  h("span", { class: "muted mono small" }, ` ${shortId(run.tenantId)}`),
-                )
+            ? h(
+                "a",
+                { href: `#/tenants/${run.tenantId}`, "data-testid": "run-tenant-link" },
+                runSlug(run) ?? runTitle(run),
+                h("span", { class: "muted mono small" }, ` ${shortId(run.tenantId)}`),
+              )
             : "—",
         ],
         [
           "Template",
           run.templateId
             ? h(
-                "a",
-                { href: `#/templates/${run.templateId}` },
+                can("getTemplate") ? "a" : "span",
+                can("getTemplate") ? { href: `#/templates/${run.templateId}` } : {},
                 template?.name ?? shortId(run.templateId),
                 run.templateVersion ? ` (v${run.templateVersion})` : "",
               )
@@ -203,8 +223,9 @@ export async function runPage(id) {
       ),
     );
     buildToolbar();
+    if (run.kind === "deprovision") deprovisionFacts.replaceChildren(deprovisionCard(run));
 
-    const signature = JSON.stringify([run.status, run.steps]);
+    const signature = JSON.stringify([run.status, run.steps, allowedActions(run)]);
     if (signature !== lastSignature) {
       lastSignature = signature;
       if (wf) {
@@ -219,7 +240,7 @@ export async function runPage(id) {
       }
       stepsBody.replaceChildren(
         ...run.steps.map((/** @type {any} */ step, /** @type {number} */ i) =>
-          stepRow(run, step, i, feedback, restartPolling),
+          stepRow(run, step, i, feedback, restartPolling, allowedActions(run).retry),
         ),
       );
     }
@@ -229,6 +250,7 @@ export async function runPage(id) {
   };
 
   page(
+    nav,
     title(run),
     breadcrumbs(crumb("Runs", "#/runs"), crumb(shortId(run.id))),
     h(
@@ -240,6 +262,7 @@ export async function runPage(id) {
     feedback,
     messages,
     card("Summary", facts),
+    deprovisionFacts,
     card("State machine", graphHolder),
     card(
       "Steps",
@@ -267,20 +290,23 @@ export async function runPage(id) {
   );
   update(run);
 
-  const mine = generationNow();
   let polling = false;
   function startPolling() {
-    if (polling || !isCurrent(mine)) return;
+    if (polling || !nav.isCurrent()) return;
     polling = true;
-    poll(async () => {
-      const next = await get(`${API}/progress/${encodeURIComponent(id)}`);
-      update(next);
-      if (!ACTIVE.has(next.status)) {
-        polling = false;
-        return false;
-      }
-      return true;
-    }, RUN_POLL_MS);
+    poll(
+      nav,
+      async () => {
+        const next = await call("getProgress", { params: { id } });
+        update(next);
+        if (!ACTIVE.has(next.status)) {
+          polling = false;
+          return false;
+        }
+        return true;
+      },
+      RUN_POLL_MS,
+    );
   }
   if (ACTIVE.has(run.status)) startPolling();
 }
@@ -305,19 +331,69 @@ function graphLegend() {
 }
 
 /**
+ * A deprovisioning's choices (its options, as the contract names them) and what happens to its
+ * data: when the grace period ends, or that cancelling gave access back.
+ *
+ * @param {any} run
+ */
+function deprovisionCard(run) {
+  const options = run.metadata?.options ?? {};
+  const access = run.metadata?.access;
+  const reenabled = run.metadata?.reenabled;
+  const cleanup = run.steps.find((/** @type {any} */ s) => s.name === "CleanupData");
+  /** @type {import("../dom.js").Child | import("../dom.js").Child[]} */
+  let dataFate;
+  if (reenabled) {
+    dataFate = `Kept: the run was cancelled in its grace period and access given back ${formatTime(reenabled.at)}`;
+  } else if (cleanup?.status === "completed") {
+    dataFate = `Deleted ${formatTime(cleanup.completedAt)}`;
+  } else if (access?.deleteAfter) {
+    const left = Date.parse(access.deleteAfter) - Date.now();
+    dataFate = [
+      h(
+        "span",
+        { "data-testid": "grace-period-ends", "data-delete-after": access.deleteAfter },
+        formatTime(access.deleteAfter),
+      ),
+      left > 0 && ACTIVE.has(run.status) ? ` (grace period ends in ${formatDuration(left)})` : "",
+    ];
+  } else {
+    dataFate = `${options.gracePeriodHours ?? "?"} h after access is disabled`;
+  }
+  return card(
+    "Deprovisioning",
+    definitionList(
+      [
+        ["Data deleted", dataFate, { class: "fact-wide" }],
+        ["Access disabled", access?.disabledAt ? formatTime(access.disabledAt) : "not yet"],
+        ...DEPROVISIONING_OPTIONS.map(
+          (o) =>
+            /** @type {[string, string, import("../dom.js").Attrs]} */ ([
+              optionLabel(o),
+              optionValue(o, options[o.name]),
+              { title: o.description, "data-option": o.name },
+            ]),
+        ),
+      ],
+      { "data-testid": "deprovision-options" },
+    ),
+  );
+}
+
+/**
  * @param {any} run
  * @param {any} step
  * @param {number} i
  * @param {HTMLElement} feedback
  * @param {(next: any) => void} restart
+ * @param {boolean} runRetryable  the run's state and the key allow a retry at all
  */
-function stepRow(run, step, i, feedback, restart) {
+function stepRow(run, step, i, feedback, restart, runRetryable) {
   const firstUnfinished = run.steps.find(
     (/** @type {any} */ st) => st.status !== "completed" && st.status !== "skipped",
   );
-  const retryable =
-    !cleanedUp(run) &&
-    (step.status === "failed" || (run.status === "cancelled" && firstUnfinished?.name === step.name));
+  // The API resumes only at the first unfinished step.
+  const retryable = runRetryable && firstUnfinished?.name === step.name;
   return h(
     "tr",
     { "data-testid": `step-row-${step.name}`, "data-status": step.status },
@@ -368,11 +444,7 @@ function stepRow(run, step, i, feedback, restart) {
               message: "The run resumes from this step; earlier steps are not redone.",
               confirmLabel: "Retry step",
             },
-            call: () =>
-              request(
-                "POST",
-                `${API}/progress/${encodeURIComponent(run.id)}/steps/${encodeURIComponent(step.id)}/retry`,
-              ),
+            call: () => call("retryStep", { params: { id: run.id, stepId: step.id } }),
             done: restart,
             feedback,
             success: `Retrying ${step.name}.`,

@@ -1,22 +1,25 @@
 /** Runs: a live list (refreshed every 2 s) with status, kind and tenant filters. */
-import { API, ApiError, get, hasOperation, query } from "../api.js";
+import { ApiError, call } from "../api.js";
+import { ENUMS } from "../contract.js";
 import { formatDuration, formatTime, h, notice, shortId, statusBadge } from "../dom.js";
 import { currentRoute, navigate, poll } from "../router.js";
+import { can } from "../session.js";
 import {
   errorMessage,
   LIST_POLL_MS,
-  OPS,
   page,
   progressBar,
-  RUN_KINDS,
-  RUN_STATUSES,
   runDuration,
+  runSlug,
   runTitle,
   templates,
 } from "../ui.js";
 
-/** @param {URLSearchParams} params */
-export async function runsPage(params) {
+/**
+ * @param {import("../navigation.js").Navigation} nav
+ * @param {URLSearchParams} params
+ */
+export async function runsPage(nav, params) {
   const limit = 25;
   const offset = Math.max(0, Number(params.get("offset") ?? 0) || 0);
   const filters = {
@@ -24,9 +27,10 @@ export async function runsPage(params) {
     kind: params.get("kind") ?? "",
     tenantId: params.get("tenant") ?? "",
   };
-  const [tpls, tenantsAvailable] = await Promise.all([
-    templates().catch(() => []),
-    hasOperation(OPS.listTenants),
+  // A tenant_admin key may not list templates: its runs show template ids only.
+  const [tpls, tenantList] = await Promise.all([
+    can("listTemplates") ? templates() : [],
+    call("listTenants", { query: { limit: 200 } }),
   ]);
   const templateNames = new Map(tpls.map((/** @type {any} */ t) => [t.id, t.name]));
 
@@ -65,44 +69,28 @@ export async function runsPage(params) {
       ),
     );
 
-  let tenantControl;
-  if (tenantsAvailable) {
-    const tenantList = await get(`${API}/tenants${query({ limit: 200 })}`).catch(() => ({ items: [] }));
-    tenantControl = h(
-      "div",
-      { class: "field field-inline" },
-      h("label", { for: "filter-tenant" }, "Tenant"),
-      h(
-        "select",
-        {
-          id: "filter-tenant",
-          "data-testid": "filter-tenant",
-          onchange: (/** @type {Event} */ e) =>
-            setFilter({ tenant: /** @type {HTMLSelectElement} */ (e.target).value }),
-        },
-        h("option", { value: "" }, "All"),
-        (tenantList.items ?? []).map((/** @type {any} */ t) =>
-          h("option", { value: t.id, selected: t.id === filters.tenantId }, t.name ?? t.slug ?? t.id),
+  const tenantControl = h(
+    "div",
+    { class: "field field-inline" },
+    h("label", { for: "filter-tenant" }, "Tenant"),
+    h(
+      "select",
+      {
+        id: "filter-tenant",
+        "data-testid": "filter-tenant",
+        onchange: (/** @type {Event} */ e) =>
+          setFilter({ tenant: /** @type {HTMLSelectElement} */ (e.target).value }),
+      },
+      h("option", { value: "" }, "All"),
+      tenantList.items.map((/** @type {any} */ t) =>
+        h(
+          "option",
+          { value: t.id, selected: t.id === filters.tenantId },
+          t.slug ? `${t.name} (${t.slug})` : `${t.name} · ${shortId(t.id)}`,
         ),
       ),
-    );
-  } else {
-    const input = h("input", {
-      id: "filter-tenant",
-      "data-testid": "filter-tenant",
-      value: filters.tenantId,
-      placeholder: "tenant ID (UUID)",
-      size: 38,
-      onchange: (/** @type {Event} */ e) =>
-        setFilter({ tenant: /** @type {HTMLInputElement} */ (e.target).value.trim() }),
-    });
-    tenantControl = h(
-      "div",
-      { class: "field field-inline" },
-      h("label", { for: "filter-tenant" }, "Tenant"),
-      input,
-    );
-  }
+    ),
+  );
 
   const filterBar = h(
     "form",
@@ -112,8 +100,8 @@ export async function runsPage(params) {
       "aria-label": "Filter runs",
       onsubmit: (/** @type {Event} */ e) => e.preventDefault(),
     },
-    select("filter-status", "Status", RUN_STATUSES, filters.status, "status"),
-    select("filter-kind", "Kind", RUN_KINDS, filters.kind, "kind"),
+    select("filter-status", "Status", ENUMS.runStatuses, filters.status, "status"),
+    select("filter-kind", "Kind", ENUMS.runKinds, filters.kind, "kind"),
     tenantControl,
     filters.status || filters.kind || filters.tenantId
       ? h(
@@ -131,12 +119,19 @@ export async function runsPage(params) {
   const head = ["Run", "Tenant", "Kind", "Template", "Status", "Progress", "Started", "Duration"];
 
   page(
+    nav,
     "Runs",
     h(
       "div",
       { class: "page-head" },
       h("h1", {}, "Runs"),
-      h("a", { class: "button", href: "#/provision", "data-testid": "new-provisioning" }, "New provisioning"),
+      can("provisionFromTemplate")
+        ? h(
+            "a",
+            { class: "button", href: "#/provision", "data-testid": "new-provisioning" },
+            "New provisioning",
+          )
+        : null,
     ),
     filterBar,
     feedback,
@@ -166,78 +161,81 @@ export async function runsPage(params) {
     ),
   );
 
-  poll(async () => {
-    let result;
-    try {
-      result = await get(`${API}/progress${query({ ...filters, limit, offset })}`);
-      feedback.replaceChildren();
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) throw error;
-      feedback.replaceChildren(notice("error", errorMessage(error)));
+  poll(
+    nav,
+    async () => {
+      let result;
+      try {
+        result = await call("listProgress", { query: { ...filters, limit, offset } });
+        feedback.replaceChildren();
+      } catch (error) {
+        // API errors are shown and the list keeps polling; 401 signs out; a left page just stops.
+        if (!(error instanceof ApiError) || error.status === 401) throw error;
+        feedback.replaceChildren(notice("error", errorMessage(error)));
+        return true;
+      }
+      tbody.replaceChildren(
+        ...(result.items.length === 0
+          ? [h("tr", {}, h("td", { colspan: head.length, class: "empty" }, "No runs match."))]
+          : result.items.map((/** @type {any} */ run) =>
+              h(
+                "tr",
+                { "data-testid": "run-row", "data-run-id": run.id, "data-status": run.status },
+                h("td", {}, h("a", { href: `#/runs/${run.id}`, class: "mono" }, shortId(run.id))),
+                h(
+                  "td",
+                  { "data-testid": "run-tenant" },
+                  h("div", {}, runTitle(run)),
+                  runSlug(run) ? h("div", { class: "muted small mono" }, runSlug(run)) : null,
+                ),
+                h("td", {}, run.kind),
+                h(
+                  "td",
+                  {},
+                  run.templateId
+                    ? h(
+                        can("getTemplate") ? "a" : "span",
+                        can("getTemplate") ? { href: `#/templates/${run.templateId}` } : {},
+                        templateNames.get(run.templateId) ?? shortId(run.templateId),
+                        run.templateVersion ? ` v${run.templateVersion}` : "",
+                      )
+                    : h("span", { class: "muted" }, run.kind === "provision" ? "custom" : "—"),
+                ),
+                h("td", {}, statusBadge(run.status)),
+                h("td", {}, progressBar(run)),
+                h("td", { class: "nowrap" }, formatTime(run.startedAt ?? run.createdAt)),
+                h("td", { class: "nowrap" }, formatDuration(runDuration(run))),
+              ),
+            )),
+      );
+      const from = result.total === 0 ? 0 : offset + 1;
+      const to = Math.min(offset + result.items.length, result.total);
+      pager.replaceChildren(
+        h("span", { class: "muted small" }, `${from}–${to} of ${result.total}`),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "button button-ghost",
+            disabled: offset === 0,
+            onclick: () => setFilter({ offset: String(Math.max(0, offset - limit)) }),
+          },
+          "Previous",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "button button-ghost",
+            disabled: offset + limit >= result.total,
+            onclick: () => setFilter({ offset: String(offset + limit) }),
+          },
+          "Next",
+        ),
+      );
+      updated.textContent = `Live · updated ${new Date().toLocaleTimeString()}`;
       return true;
-    }
-    tbody.replaceChildren(
-      ...(result.items.length === 0
-        ? [h("tr", {}, h("td", { colspan: head.length, class: "empty" }, "No runs match."))]
-        : result.items.map((/** @type {any} */ run) =>
-            h(
-              "tr",
-              { "data-testid": "run-row", "data-run-id": run.id, "data-status": run.status },
-              h("td", {}, h("a", { href: `#/runs/${run.id}`, class: "mono" }, shortId(run.id))),
-              h(
-                "td",
-                {},
-                h("div", {}, runTitle(run)),
-                run.metadata?.tenant?.slug
-                  ? h("div", { class: "muted small mono" }, run.metadata.tenant.slug)
-                  : null,
-              ),
-              h("td", {}, run.kind),
-              h(
-                "td",
-                {},
-                run.templateId
-                  ? h(
-                      "a",
-                      { href: `#/templates/${run.templateId}` },
-                      templateNames.get(run.templateId) ?? shortId(run.templateId),
-                      run.templateVersion ? ` v${run.templateVersion}` : "",
-                    )
-                  : h("span", { class: "muted" }, run.kind === "provision" ? "custom" : "—"),
-              ),
-              h("td", {}, statusBadge(run.status)),
-              h("td", {}, progressBar(run)),
-              h("td", { class: "nowrap" }, formatTime(run.startedAt ?? run.createdAt)),
-              h("td", { class: "nowrap" }, formatDuration(runDuration(run))),
-            ),
-          )),
-    );
-    const from = result.total === 0 ? 0 : offset + 1;
-    const to = Math.min(offset + result.items.length, result.total);
-    pager.replaceChildren(
-      h("span", { class: "muted small" }, `${from}–${to} of ${result.total}`),
-      h(
-        "button",
-        {
-          type: "button",
-          class: "button button-ghost",
-          disabled: offset === 0,
-          onclick: () => setFilter({ offset: String(Math.max(0, offset - limit)) }),
-        },
-        "Previous",
-      ),
-      h(
-        "button",
-        {
-          type: "button",
-          class: "button button-ghost",
-          disabled: offset + limit >= result.total,
-          onclick: () => setFilter({ offset: String(offset + limit) }),
-        },
-        "Next",
-      ),
-    );
-    updated.textContent = `Live · updated ${new Date().toLocaleTimeString()}`;
-    return true;
-  }, LIST_POLL_MS);
+    },
+    LIST_POLL_MS,
+  );
 }

@@ -1,9 +1,10 @@
 /** Statistics: figures from GET /stats and charts drawn as inline SVG. */
-import { API, ApiError, get, hasOperation, query } from "../api.js";
+import { ApiError, call, query } from "../api.js";
 import { durationHistogram, horizontalBars } from "../charts.js";
+import { ENUMS } from "../contract.js";
 import { formatDuration, formatRate, h, notice, shortId, table } from "../dom.js";
 import { navigate, poll } from "../router.js";
-import { card, errorMessage, OPS, page, RUN_STATUSES } from "../ui.js";
+import { card, errorMessage, page } from "../ui.js";
 
 /** @param {string} local  a datetime-local value */
 function toIso(local) {
@@ -21,16 +22,11 @@ function toLocalInput(iso) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-/** @param {URLSearchParams} params */
-export async function statsPage(params) {
-  if (!(await hasOperation(OPS.stats))) {
-    page(
-      "Statistics",
-      h("h1", {}, "Statistics"),
-      notice("info", "This service does not offer statistics yet."),
-    );
-    return;
-  }
+/**
+ * @param {import("../navigation.js").Navigation} nav
+ * @param {URLSearchParams} params
+ */
+export async function statsPage(nav, params) {
   const from = params.get("from");
   const to = params.get("to");
   const body = h("div", { "data-testid": "stats-body" });
@@ -58,6 +54,7 @@ export async function statsPage(params) {
     from || to ? h("a", { class: "button button-ghost", href: "#/stats" }, "All time") : null,
   );
   page(
+    nav,
     "Statistics",
     h(
       "div",
@@ -70,25 +67,30 @@ export async function statsPage(params) {
     body,
   );
 
-  poll(async () => {
-    let stats;
-    let completed;
-    try {
-      [stats, completed] = await Promise.all([
-        get(`${API}/stats${query({ from, to })}`),
-        get(`${API}/progress${query({ status: "completed", limit: 200 })}`),
-      ]);
-      feedback.replaceChildren();
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) throw error;
-      feedback.replaceChildren(notice("error", errorMessage(error), { "data-testid": "stats-error" }));
+  poll(
+    nav,
+    async () => {
+      let stats;
+      let completed;
+      try {
+        [stats, completed] = await Promise.all([
+          call("getProvisioningStats", { query: { from, to } }),
+          call("listProgress", { query: { status: "completed", limit: 200 } }),
+        ]);
+        feedback.replaceChildren();
+      } catch (error) {
+        // API errors are shown and the page keeps polling; 401 signs out; a left page just stops.
+        if (!(error instanceof ApiError) || error.status === 401) throw error;
+        feedback.replaceChildren(notice("error", errorMessage(error), { "data-testid": "stats-error" }));
+        return true;
+      }
+      renderStats(body, stats, completed.items, from, to);
+      const updated = document.getElementById("stats-updated");
+      if (updated) updated.textContent = `Updated ${new Date().toLocaleTimeString()} · refreshes every 10 s`;
       return true;
-    }
-    renderStats(body, stats, completed.items, from, to);
-    const updated = document.getElementById("stats-updated");
-    if (updated) updated.textContent = `Updated ${new Date().toLocaleTimeString()} · refreshes every 10 s`;
-    return true;
-  }, 10_000);
+    },
+    10_000,
+  );
 }
 
 /**
@@ -222,7 +224,7 @@ function renderStats(body, stats, completedRuns, from, to) {
     card(
       "Runs by kind and status",
       table(
-        ["Kind", "Runs", ...RUN_STATUSES],
+        ["Kind", "Runs", ...ENUMS.runStatuses],
         Object.keys(stats.totals.byKind).map((k) => {
           const t = stats.totals.byKind[k];
           return h(
@@ -230,7 +232,7 @@ function renderStats(body, stats, completedRuns, from, to) {
             {},
             h("td", {}, k),
             h("td", { class: "num" }, String(t.runs)),
-            RUN_STATUSES.map((st) => h("td", { class: "num" }, String(t.byStatus[st]))),
+            ENUMS.runStatuses.map((st) => h("td", { class: "num" }, String(t.byStatus[st]))),
           );
         }),
         { class: "compact" },

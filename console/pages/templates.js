@@ -1,7 +1,38 @@
-/** Templates: list, and a template's detail (limits, settings, features, initial-data counts, versions). */
-import { API, get, query } from "../api.js";
+/**
+ * Templates: list (the usable ones, or the deleted ones with restore), and a template's detail
+ * (limits, settings, features, initial-data counts, versions).
+ */
+import { call } from "../api.js";
+import { ENUMS } from "../contract.js";
 import { definitionList, formatTime, h, notice, shortId, statusBadge, table } from "../dom.js";
-import { breadcrumbs, card, crumb, page, templates } from "../ui.js";
+import { navigate } from "../router.js";
+import { can } from "../session.js";
+import { actionButton, breadcrumbs, card, crumb, forgetTemplates, page, templates } from "../ui.js";
+
+/** @typedef {import("../navigation.js").Navigation} Navigation */
+
+/**
+ * A "Restore" button for a deleted template; `done` runs with the restored template.
+ *
+ * @param {any} t
+ * @param {HTMLElement} feedback
+ * @param {(restored: any) => void} done
+ */
+function restoreButton(t, feedback, done) {
+  return actionButton({
+    label: "Restore",
+    testid: `restore-template-${t.id}`,
+    confirm: {
+      title: `Restore ${t.name}?`,
+      message: `It is listed and offered for provisioning again, at version ${t.version}.`,
+      confirmLabel: "Restore",
+    },
+    call: () => call("restoreTemplate", { params: { id: t.id } }).finally(forgetTemplates),
+    done,
+    feedback,
+    success: "Template restored.",
+  });
+}
 
 /** @param {any} limits */
 export function limitsText(limits) {
@@ -21,9 +52,20 @@ export function initialDataText(data) {
   return parts.join(" · ");
 }
 
-export async function templatesPage() {
-  const tpls = await templates({ fresh: true });
+/**
+ * @param {Navigation} nav
+ * @param {URLSearchParams} params
+ */
+export async function templatesPage(nav, params) {
+  const state = params.get("state") ?? "active";
+  const tpls =
+    state === "active"
+      ? await templates({ fresh: true })
+      : (await call("listTemplates", { query: { state, limit: 200 } })).items;
+  const feedback = h("div", { class: "feedback" });
+  const reload = () => navigate(`#/templates${state === "active" ? "" : `?state=${state}`}`);
   page(
+    nav,
     "Templates",
     h(
       "div",
@@ -31,6 +73,32 @@ export async function templatesPage() {
       h("h1", {}, "Templates"),
       h("span", { class: "muted" }, `${tpls.length} template${tpls.length === 1 ? "" : "s"}`),
     ),
+    h(
+      "form",
+      {
+        class: "filters",
+        "aria-label": "Filter templates",
+        onsubmit: (/** @type {Event} */ e) => e.preventDefault(),
+      },
+      h(
+        "div",
+        { class: "field field-inline" },
+        h("label", { for: "template-state" }, "Show"),
+        h(
+          "select",
+          {
+            id: "template-state",
+            "data-testid": "template-state",
+            onchange: (/** @type {Event} */ e) => {
+              const v = /** @type {HTMLSelectElement} */ (e.target).value;
+              navigate(v === "active" ? "#/templates" : `#/templates?state=${v}`);
+            },
+          },
+          ENUMS.templateStates.map((st) => h("option", { value: st, selected: st === state }, st)),
+        ),
+      ),
+    ),
+    feedback,
     h(
       "div",
       { class: "card card-flush" },
@@ -55,11 +123,15 @@ export async function templatesPage() {
             h(
               "td",
               {},
-              h(
-                "a",
-                { class: "button button-secondary button-small", href: `#/provision?template=${t.id}` },
-                "Provision",
-              ),
+              t.deletedAt
+                ? can("restoreTemplate")
+                  ? restoreButton(t, feedback, reload)
+                  : statusBadge("deleted")
+                : h(
+                    "a",
+                    { class: "button button-secondary button-small", href: `#/provision?template=${t.id}` },
+                    "Provision",
+                  ),
             ),
           ),
         ),
@@ -70,15 +142,17 @@ export async function templatesPage() {
 }
 
 /**
+ * @param {Navigation} nav
  * @param {string} id
  * @param {URLSearchParams} params
  */
-export async function templatePage(id, params) {
+export async function templatePage(nav, id, params) {
   const version = params.get("version");
   const [t, versions] = await Promise.all([
-    get(`${API}/templates/${encodeURIComponent(id)}${query({ version })}`),
-    get(`${API}/templates/${encodeURIComponent(id)}/versions`),
+    call("getTemplate", { params: { id }, query: { version } }),
+    call("listTemplateVersions", { params: { id } }),
   ]);
+  const feedback = h("div", { class: "feedback" });
   const latest = Math.max(...versions.items.map((/** @type {any} */ v) => v.version));
   const counts = ["schools", "products", "users", "configurations"].map((k) =>
     h(
@@ -90,6 +164,7 @@ export async function templatePage(id, params) {
   );
   const s = t.settings ?? {};
   page(
+    nav,
     t.name,
     breadcrumbs(crumb("Templates", "#/templates"), crumb(t.name)),
     h(
@@ -104,9 +179,12 @@ export async function templatePage(id, params) {
         t.deletedAt ? statusBadge("deleted") : null,
       ),
       t.deletedAt
-        ? null
+        ? can("restoreTemplate")
+          ? restoreButton(t, feedback, () => navigate(`#/templates/${t.id}`))
+          : null
         : h("a", { class: "button", href: `#/provision?template=${t.id}` }, "Provision a tenant"),
     ),
+    feedback,
     version && Number(version) !== latest
       ? notice("info", `You are looking at version ${version}; the current version is ${latest}.`)
       : null,
@@ -196,7 +274,3 @@ export async function templatePage(id, params) {
     ),
   );
 }
-
-/* ------------------------------------------------------------------------------------------- */
-/* Tenants (when the service has the endpoints)                                                 */
-/* ------------------------------------------------------------------------------------------- */

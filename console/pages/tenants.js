@@ -1,50 +1,23 @@
 /** Tenants: list and detail, with runs, backups (restore) and scheduled deprovisionings. */
-import { API, get, hasOperation, query, request } from "../api.js";
-import {
-  definitionList,
-  formatDuration,
-  formatTime,
-  h,
-  notice,
-  shortId,
-  statusBadge,
-  table,
-} from "../dom.js";
+import { call } from "../api.js";
+import { DEPROVISIONING_OPTIONS, ENUMS } from "../contract.js";
+import { definitionList, formatDuration, formatTime, h, shortId, statusBadge, table } from "../dom.js";
 import { navigate } from "../router.js";
-import {
-  actionButton,
-  breadcrumbs,
-  card,
-  crumb,
-  OPS,
-  page,
-  progressBar,
-  runDuration,
-  templates,
-} from "../ui.js";
-import { deprovisionButton } from "./deprovision.js";
+import { can } from "../session.js";
+import { actionButton, breadcrumbs, card, crumb, page, progressBar, runDuration } from "../ui.js";
+import { deprovisionButton, optionLabel, optionValue } from "./deprovision.js";
 
-/** @param {URLSearchParams} params */
-export async function tenantsPage(params) {
-  if (!(await hasOperation(OPS.listTenants))) {
-    page("Tenants", h("h1", {}, "Tenants"), notice("info", "This service does not list tenants yet."));
-    return;
-  }
+/** @typedef {import("../navigation.js").Navigation} Navigation */
+
+/**
+ * @param {Navigation} nav
+ * @param {URLSearchParams} params
+ */
+export async function tenantsPage(nav, params) {
   const status = params.get("status") ?? "";
-  const result = await get(`${API}/tenants${query({ status, limit: 200 })}`);
-  const tpls = await templates().catch(() => []);
-  const names = new Map(tpls.map((/** @type {any} */ t) => [t.id, t.name]));
-  const statuses = [
-    "pending",
-    "provisioning",
-    "active",
-    "failed",
-    "cancelled",
-    "suspended",
-    "deprovisioned",
-    "restoring",
-  ];
+  const result = await call("listTenants", { query: { status, limit: 200 } });
   page(
+    nav,
     "Tenants",
     h(
       "div",
@@ -74,7 +47,7 @@ export async function tenantsPage(params) {
             },
           },
           h("option", { value: "" }, "All"),
-          statuses.map((st) => h("option", { value: st, selected: st === status }, st)),
+          ENUMS.tenantStatuses.map((st) => h("option", { value: st, selected: st === status }, st)),
         ),
       ),
     ),
@@ -102,12 +75,12 @@ export async function tenantsPage(params) {
                   {},
                   t.templateId
                     ? h(
-                        "a",
-                        { href: `#/templates/${t.templateId}` },
-                        names.get(t.templateId) ?? shortId(t.templateId),
+                        can("getTemplate") ? "a" : "span",
+                        can("getTemplate") ? { href: `#/templates/${t.templateId}` } : {},
+                        t.templateName ?? shortId(t.templateId),
                         t.templateVersion ? ` v${t.templateVersion}` : "",
                       )
-                    : "—",
+                    : "custom",
                 ),
                 h("td", { class: "nowrap" }, formatTime(t.createdAt)),
               ),
@@ -131,27 +104,22 @@ function labelOf(key) {
 }
 
 /**
- * A tenant: facts, limits, its runs, its backups (with restore) and scheduled deprovisionings
- * (with cancel), each shown when the service has the endpoint.
+ * A tenant: facts, limits, its runs, its backups (restore offered only while it is deprovisioned)
+ * and scheduled deprovisionings (with cancel) — the last two for admin keys only.
  *
+ * @param {Navigation} nav
  * @param {string} id
  */
-export async function tenantPage(id) {
-  const tenantPath = `${API}/tenants/${encodeURIComponent(id)}`;
-  const [tenant, runs, canDeprovision, canListBackups, canRestore, canListSchedules, canCancelSchedule] =
-    await Promise.all([
-      get(tenantPath),
-      get(`${API}/progress${query({ tenantId: id, limit: 50 })}`),
-      hasOperation(OPS.deprovision),
-      hasOperation(OPS.listBackups),
-      hasOperation(OPS.restore),
-      hasOperation(OPS.listSchedules),
-      hasOperation(OPS.cancelSchedule),
-    ]);
-  const [backups, schedules] = await Promise.all([
-    canListBackups ? get(`${tenantPath}/backups`).catch(() => null) : null,
-    canListSchedules ? get(`${API}/schedules${query({ tenantId: id, limit: 50 })}`).catch(() => null) : null,
+export async function tenantPage(nav, id) {
+  const params = { id };
+  const [tenant, runs, backups, schedules] = await Promise.all([
+    call("getTenant", { params }),
+    call("listProgress", { query: { tenantId: id, limit: 50 } }),
+    can("listTenantBackups") ? call("listTenantBackups", { params }) : null,
+    can("listSchedules") ? call("listSchedules", { query: { tenantId: id, limit: 50 } }) : null,
   ]);
+  // The API restores only a deprovisioned tenant, from a full backup that was kept.
+  const restorable = can("restoreTenant") && tenant.status === "deprovisioned";
   const feedback = h("div", { class: "feedback" });
   const reload = () => navigate(`#/tenants/${encodeURIComponent(id)}`);
   const template = tenant.template;
@@ -170,7 +138,7 @@ export async function tenantPage(id) {
       h(
         "td",
         {},
-        canRestore && !b.deletedAt && b.kind !== "audit_logs"
+        restorable && !b.deletedAt && b.kind === "full"
           ? actionButton({
               label: "Restore",
               testid: `restore-${b.id}`,
@@ -179,7 +147,7 @@ export async function tenantPage(id) {
                 message: `The tenant is recreated — schema, data and users — as it was on ${formatTime(b.createdAt)}, as a tracked run.`,
                 confirmLabel: "Restore",
               },
-              call: () => request("POST", `${tenantPath}/restore`, { body: { backupId: b.id } }),
+              call: () => call("restoreTenant", { params, body: { backupId: b.id } }),
               done: (run) => {
                 if (run?.id) navigate(`#/runs/${run.id}`);
               },
@@ -200,10 +168,9 @@ export async function tenantPage(id) {
       h(
         "td",
         { class: "small" },
-        `grace ${sch.options?.gracePeriodHours ?? 0} h`,
-        sch.options?.notifyUsers ? " · notify users" : "",
-        sch.options?.preserveBackups ? " · keep backup" : "",
-        sch.options?.preserveAuditLogs ? " · keep audit logs" : "",
+        DEPROVISIONING_OPTIONS.map((o) => `${optionLabel(o)}: ${optionValue(o, sch.options?.[o.name])}`).join(
+          " · ",
+        ),
       ),
       h(
         "td",
@@ -213,7 +180,7 @@ export async function tenantPage(id) {
       h(
         "td",
         {},
-        canCancelSchedule && sch.status === "scheduled"
+        can("cancelSchedule") && sch.status === "scheduled"
           ? actionButton({
               label: "Cancel",
               testid: `cancel-schedule-${sch.id}`,
@@ -224,7 +191,7 @@ export async function tenantPage(id) {
                 confirmLabel: "Cancel schedule",
                 danger: true,
               },
-              call: () => request("DELETE", `${API}/schedules/${encodeURIComponent(sch.id)}`),
+              call: () => call("cancelSchedule", { params: { id: sch.id } }),
               done: reload,
               feedback,
               success: "Schedule cancelled.",
@@ -235,6 +202,7 @@ export async function tenantPage(id) {
   );
 
   page(
+    nav,
     name,
     breadcrumbs(crumb("Tenants", "#/tenants"), crumb(name)),
     h(
@@ -249,8 +217,8 @@ export async function tenantPage(id) {
       h(
         "div",
         { class: "toolbar" },
-        canDeprovision && tenant.status === "active"
-          ? deprovisionButton(id, feedback, { onScheduled: reload })
+        can("deprovisionTenant") && tenant.status === "active"
+          ? deprovisionButton(id, name, feedback, { onScheduled: reload })
           : null,
       ),
     ),
@@ -268,10 +236,12 @@ export async function tenantPage(id) {
             "Template",
             template?.id
               ? h(
-                  "a",
-                  {
-                    href: `#/templates/${template.id}${template.version ? `?version=${template.version}` : ""}`,
-                  },
+                  can("getTemplate") ? "a" : "span",
+                  can("getTemplate")
+                    ? {
+                        href: `#/templates/${template.id}${template.version ? `?version=${template.version}` : ""}`,
+                      }
+                    : {},
                   template.name ?? shortId(template.id),
                   template.version ? ` (v${template.version})` : "",
                 )

@@ -1,5 +1,9 @@
-/** Public endpoints (the OpenAPI document, a health check) and the workflow definitions. */
-import { sql } from "drizzle-orm";
+/**
+ * Public endpoints (the OpenAPI document, a health check), the workflow definitions, and who the
+ * calling key is.
+ */
+import { eq, sql } from "drizzle-orm";
+import { apiKeys } from "../db/schema.ts";
 import { type GroupOperations, ok } from "../http/api-handler.ts";
 import { openApiDocument } from "../http/openapi.ts";
 import { NotFoundError } from "../shared/errors.ts";
@@ -14,6 +18,19 @@ export function metaOperations({ db }: ApiDeps): GroupOperations<"meta"> {
     getHealth: async () => {
       await db.execute(sql`SELECT 1`);
       return ok({ status: "ok" });
+    },
+    whoami: async (req) => {
+      // The key's name is read here: the authorizer's context carries only id, role and tenant.
+      const [key] = await db
+        .select({ name: apiKeys.name })
+        .from(apiKeys)
+        .where(eq(apiKeys.id, req.principal.keyId));
+      return ok({
+        keyId: req.principal.keyId,
+        name: key?.name ?? null,
+        role: req.principal.role,
+        tenantId: req.principal.tenantId,
+      });
     },
     getWorkflowDefinition: async (req) => {
       const kind = req.params.kind as WorkflowName;

@@ -6,6 +6,7 @@ import {
   getTemplate,
   listTemplates,
   listTemplateVersions,
+  restoreTemplate,
   updateTemplate,
 } from "../domain/templates/template-store.ts";
 import { type GroupOperations, idParam, ok } from "../http/api-handler.ts";
@@ -21,6 +22,8 @@ export function templateOperations({ db, clock }: ApiDeps): GroupOperations<"tem
       ok(await updateTemplate(db, idParam(req, "id", "template"), req.body, req.actor, clock())),
     deleteTemplate: async (req) =>
       ok(await deleteTemplate(db, idParam(req, "id", "template"), req.actor, clock())),
+    restoreTemplate: async (req) =>
+      ok(await restoreTemplate(db, idParam(req, "id", "template"), req.actor, clock())),
     listTemplateVersions: async (req) =>
       ok({ items: await listTemplateVersions(db, idParam(req, "id", "template")) }),
   };

@@ -10,6 +10,7 @@ export type AuditAction =
   | "template.create"
   | "template.update"
   | "template.delete"
+  | "template.restore"
   | "api_key.create"
   | "api_key.revoke"
   | "provision.start"

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { errorResponseSchema } from "../schemas/common.ts";
 import {
   backupListSchema,
+  DEFAULT_GRACE_PERIOD_HOURS,
   deprovisionRequestSchema,
   dryRunSchema,
   listSchedulesQuerySchema,
@@ -25,6 +26,7 @@ import {
   createApiKeySchema,
   createdApiKeySchema,
   listApiKeysQuerySchema,
+  whoamiSchema,
 } from "../schemas/keys.ts";
 import {
   alertPageSchema,
@@ -97,7 +99,7 @@ export const routes = {
     path: "/api/provisioning/templates",
     group: "templates",
     access: "admin",
-    summary: "List templates (paginated, filter by category)",
+    summary: "List templates (paginated, filter by category; state=deleted lists deleted ones, to restore)",
     query: listTemplatesQuerySchema,
     response: templatePageSchema,
   },
@@ -137,6 +139,15 @@ export const routes = {
     summary: "Delete a template: hidden from listing and new provisioning, versions stay readable",
     response: templateSchema,
   },
+  restoreTemplate: {
+    method: "POST",
+    path: "/api/provisioning/templates/{id}/restore",
+    group: "templates",
+    access: "admin",
+    summary:
+      "Restore a deleted template: listed and usable for provisioning again, its versions unchanged (deleted defaults too)",
+    response: templateSchema,
+  },
   listTemplateVersions: {
     method: "GET",
     path: "/api/provisioning/templates/{id}/versions",
@@ -144,6 +155,14 @@ export const routes = {
     access: "admin",
     summary: "List a template's versions, newest first",
     response: templateVersionsSchema,
+  },
+  whoami: {
+    method: "GET",
+    path: "/api/provisioning/whoami",
+    group: "meta",
+    access: "tenant",
+    summary: "The calling key: its id, name, role and (tenant_admin) tenant, never its secret",
+    response: whoamiSchema,
   },
   getWorkflowDefinition: {
     method: "GET",
@@ -301,7 +320,9 @@ export const routes = {
     group: "tenants",
     access: "admin",
     summary:
-      "Deprovision a tenant (backup, notify, disable access, grace period, delete); 202 with the progress record. dryRun: 200 with what would be removed",
+      "Deprovision a tenant (backup, notify, disable access, grace period, delete); 202 with the progress record. " +
+      `Without options it keeps the backup and deletes the data after a ${DEFAULT_GRACE_PERIOD_HOURS} h grace period; ` +
+      "dryRun: 200 with what would be removed",
     body: deprovisionRequestSchema,
     response: z.union([progressRecordSchema, dryRunSchema]),
     successStatus: 202,
@@ -311,7 +332,9 @@ export const routes = {
     path: "/api/provisioning/tenants/{id}/schedule-deprovision",
     group: "tenants",
     access: "admin",
-    summary: "Schedule a deprovisioning at a future time (`at`, ISO 8601) with the same options",
+    summary:
+      "Schedule a deprovisioning at a future time (`at`, ISO 8601) with the same options and defaults " +
+      `(keeps the backup, ${DEFAULT_GRACE_PERIOD_HOURS} h grace period)`,
     body: scheduleDeprovisionSchema,
     response: scheduledOperationSchema,
     successStatus: 201,

@@ -19,20 +19,40 @@ export const TENANT_STATUSES = [
 ] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
-/** The product document's `DeprovisioningOptions`; every option is off (and no grace) unless asked for. */
+/**
+ * Hours between disabling access and deleting the data when the caller names none: a day in which
+ * cancelling the run gives the tenant back as it was. Only an explicit 0 deletes at once.
+ */
+export const DEFAULT_GRACE_PERIOD_HOURS = 24;
+
+/**
+ * The product document's `DeprovisioningOptions`. The defaults are the safe ones — the backup is
+ * kept and the data waits out a grace period — so that a request naming no option can be undone;
+ * deleting at once, or without a backup, must be asked for. The descriptions reach the OpenAPI
+ * document, the CLI's help and the console's form (through the contract module), in this order.
+ */
 const optionFields = {
-  /** Keep the tenant's audit logs (and archive them beside its backup) instead of deleting them. */
-  preserveAuditLogs: z.boolean().default(false),
-  /** Keep the backup after the data is gone (it is the only way back). */
-  preserveBackups: z.boolean().default(false),
-  /** Send every user of the tenant a notice before access is disabled. */
-  notifyUsers: z.boolean().default(false),
-  /** Hours between disabling access and deleting the data; cancelling in between restores access. */
   gracePeriodHours: z
     .number({ message: "must be a number of hours" })
     .min(0, `must be between 0 and ${MAX_GRACE_PERIOD_HOURS}`)
     .max(MAX_GRACE_PERIOD_HOURS, `must be between 0 and ${MAX_GRACE_PERIOD_HOURS}`)
-    .default(0),
+    .default(DEFAULT_GRACE_PERIOD_HOURS)
+    .describe(
+      `Hours between disabling access and deleting the data (default ${DEFAULT_GRACE_PERIOD_HOURS}; ` +
+        "0 deletes right after the backup); cancelling the run in between gives the tenant back",
+    ),
+  preserveBackups: z
+    .boolean()
+    .default(true)
+    .describe("Keep the backup after the data is deleted: the only way to restore the tenant"),
+  preserveAuditLogs: z
+    .boolean()
+    .default(false)
+    .describe("Keep the tenant's audit logs (archived beside its backup) instead of deleting them"),
+  notifyUsers: z
+    .boolean()
+    .default(false)
+    .describe("Send every user of the tenant a notice before access is disabled"),
 };
 
 export const deprovisioningOptionsSchema = z.strictObject(optionFields);
@@ -128,6 +148,8 @@ export const tenantSummarySchema = z.object({
   name: z.string(),
   status: z.string(),
   templateId: z.string().nullable(),
+  /** The template's current name (null for a custom spec or a template gone since). */
+  templateName: z.string().nullable(),
   templateVersion: z.number().int().nullable(),
   createdAt: isoDateTime,
   updatedAt: isoDateTime,

@@ -42,3 +42,13 @@ export const listApiKeysQuerySchema = z.strictObject({
     .optional(),
 });
 export const apiKeyListSchema = z.object({ items: z.array(apiKeySchema) });
+
+/** `GET /whoami`: the key that is calling (never its secret), so a client can offer what its role allows. */
+export const whoamiSchema = z.object({
+  keyId: z.string(),
+  name: z.string().nullable(),
+  role: z.enum(API_KEY_ROLES),
+  /** The one tenant a tenant_admin key is limited to; null for admin keys. */
+  tenantId: z.string().nullable(),
+});
+export type Whoami = z.infer<typeof whoamiSchema>;

@@ -75,6 +75,17 @@ export const progressWarningSchema = z.object({
 });
 export type ProgressWarning = z.infer<typeof progressWarningSchema>;
 
+/**
+ * The tenant a run belongs to, as it is now (joined when runs are read for the API, so lists can
+ * name it; a deprovisioned tenant's tombstone says "(removed)" with no slug).
+ */
+export const runTenantSchema = z.object({
+  name: z.string(),
+  slug: z.string().nullable(),
+  status: z.string(),
+});
+export type RunTenant = z.infer<typeof runTenantSchema>;
+
 export const progressRecordSchema = z.object({
   id: z.uuid(),
   kind: z.enum(RUN_KINDS),
@@ -95,6 +106,8 @@ export const progressRecordSchema = z.object({
   executionRef: z.string().nullable(),
   createdAt: isoDateTime,
   updatedAt: isoDateTime,
+  /** Present on `GET /progress` and `GET /progress/:id`; null when the run has no tenant (yet). */
+  tenant: runTenantSchema.nullable().optional(),
 });
 export type ProgressRecord = z.infer<typeof progressRecordSchema>;
 

@@ -218,8 +218,13 @@ export const templateVersionSummarySchema = z.object({
   createdBy: z.string().nullable(),
 });
 
+/** Which templates a listing shows: the usable ones (default), the deleted ones (to restore), or both. */
+export const TEMPLATE_STATES = ["active", "deleted", "all"] as const;
+export type TemplateState = (typeof TEMPLATE_STATES)[number];
+
 export const listTemplatesQuerySchema = paginationQuerySchema.extend({
   category: z.enum(TEMPLATE_CATEGORIES).optional(),
+  state: z.enum(TEMPLATE_STATES).default("active"),
 });
 export const getTemplateQuerySchema = z.strictObject({
   version: z.coerce.number().int().positive().max(INT4_MAX).optional(),

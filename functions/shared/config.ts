@@ -161,6 +161,9 @@ const envSchema = z
     }
   });
 
+/** Every environment variable the configuration reads (the README's table lists each; a test checks). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 /** Thrown when the environment does not describe a valid configuration. */
 export class ConfigError extends Error {
   constructor(message: string) {

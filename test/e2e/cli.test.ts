@@ -26,8 +26,13 @@ import {
   tenantDetailSchema,
   tenantPageSchema,
 } from "../../functions/schemas/deprovisioning.ts";
-import { apiKeyListSchema, apiKeySchema, createdApiKeySchema } from "../../functions/schemas/keys.ts";
-import { provisioningStatsSchema } from "../../functions/schemas/operations.ts";
+import {
+  apiKeyListSchema,
+  apiKeySchema,
+  createdApiKeySchema,
+  whoamiSchema,
+} from "../../functions/schemas/keys.ts";
+import { alertPageSchema, provisioningStatsSchema } from "../../functions/schemas/operations.ts";
 import { progressPageSchema, progressRecordSchema } from "../../functions/schemas/progress.ts";
 import {
   templatePageSchema,
@@ -43,7 +48,7 @@ import { until } from "../support/wait.ts";
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const BIN = join(REPO, "cli", "bin.mjs");
 const PASSWORD = `Quartz-Lantern-${randomUUID().slice(0, 8)}`;
-const EXIT = { ok: 0, api: 1, usage: 2, notFound: 3, runFailed: 4, unreachable: 5 } as const;
+const EXIT = { ok: 0, api: 1, usage: 2, notFound: 3, runFailed: 4, unreachable: 5, declined: 6 } as const;
 const STEP_NAMES = PROVISIONING_STEPS.map((s) => s.name);
 const ANSI = "\x1b[";
 
@@ -283,6 +288,7 @@ describe("help and usage", () => {
       "3  not found",
       "4  run failed",
       "5  cannot reach",
+      "6  not confirmed",
     ]) {
       expect(top.stdout).toContain(code);
     }
@@ -293,6 +299,7 @@ describe("help and usage", () => {
       "template create",
       "template update",
       "template delete",
+      "template restore",
       "provision from-template",
       "provision custom",
       "progress list",
@@ -310,9 +317,12 @@ describe("help and usage", () => {
       "backups list",
       "restore",
       "stats",
+      "alerts list",
+      "alerts resolve",
       "keys create",
       "keys list",
       "keys revoke",
+      "whoami",
     ];
     expect(commands.map((c) => c.replace(/ \[options\]$/, ""))).toEqual(expect.arrayContaining(expected));
     const helps = await inBatches(expected, (command) => cli([...command.split(" "), "--help"]));
@@ -486,9 +496,13 @@ describe("help and usage", () => {
     expect(parsed(viaCwd, templatePageSchema).total).toBe(3);
     expect(none.code).toBe(EXIT.api);
     expect(none.stderr).toContain("a valid API key is required");
+    // The hint says where it looked (absolutely) and how to give a key instead.
+    expect(none.stderr).toContain(`looked for ${join(empty, ".data", "admin-api-key")}`);
+    expect(none.stderr).toContain("TENANT_API_KEY");
     expect(none.stderr).toContain("--api-key");
     expect(wrong.code).toBe(EXIT.api);
     expect(wrong.stderr).toContain("unauthorized");
+    expect(wrong.stderr).toContain("the key given with --api-key was not accepted");
   });
 });
 
@@ -562,8 +576,13 @@ describe("template", () => {
     const versions = await cli(["template", "versions", template.id]);
     const versionsJson = await cli(["template", "versions", template.id, "--json"]);
     const first = await cli(["template", "show", template.id, "--version", "1", "--json"]);
-    const deleted = await cli(["template", "delete", template.id]);
+    const unconfirmed = await cli(["template", "delete", template.id]);
+    const stillListed = await cli(["template", "list", "--json"]);
+    const deleted = await cli(["template", "delete", template.id, "--yes"]);
     const listed = await cli(["template", "list", "--json"]);
+    const deletedList = await cli(["template", "list", "--state", "deleted"]);
+    const restored = await cli(["template", "restore", template.id, "--json"]);
+    const listedAgain = await cli(["template", "list", "--json"]);
 
     // Assess
     expect(template).toMatchObject({
@@ -587,9 +606,18 @@ describe("template", () => {
     expect(versions.stdout.split("\n")[0]).toMatch(/^VERSION\s+NAME\s+CATEGORY\s+CREATED/);
     expect(parsed(versionsJson, templateVersionsSchema).items.map((v) => v.version)).toEqual([2, 1]);
     expect(parsed(first, templateSchema)).toMatchObject({ version: 1, limits: { maxUsers: 7 } });
-    expect(deleted.code).toBe(EXIT.ok);
+    // Without a terminal, deleting needs --yes: a usage error, nothing sent.
+    expect(unconfirmed.code).toBe(EXIT.usage);
+    expect(unconfirmed.stderr).toContain("pass --yes");
+    expect(parsed(stillListed, templatePageSchema).items.map((t) => t.id)).toContain(template.id);
+    expect(deleted.code, deleted.stderr).toBe(EXIT.ok);
     expect(deleted.stdout).toContain(name);
+    expect(deleted.stdout).toContain(`template restore ${template.id}`);
     expect(parsed(listed, templatePageSchema).items.map((t) => t.id)).not.toContain(template.id);
+    expect(deletedList.stdout.split("\n")[0]).toMatch(/DELETED$/);
+    expect(deletedList.stdout).toContain(template.id);
+    expect(parsed(restored, templateSchema)).toMatchObject({ id: template.id, deletedAt: null, version: 2 });
+    expect(parsed(listedAgain, templatePageSchema).items.map((t) => t.id)).toContain(template.id);
   });
 
   it("names the file's bad field, and a file that is missing or not JSON (exit 2)", async () => {
@@ -783,7 +811,8 @@ describe("provision", () => {
 describe("progress", () => {
   it("lists and shows runs as tables and as the API's JSON", async () => {
     // Prepare
-    const run = await provision(uniqueSlug("list"));
+    const slug = uniqueSlug("list");
+    const run = await provision(slug);
     await runUntil(run.id, (r) => r.status === "completed");
 
     // Act
@@ -797,15 +826,19 @@ describe("progress", () => {
     // Assess
     expect(list.code).toBe(EXIT.ok);
     expect(list.stdout.split("\n")[0]).toMatch(
-      /^ID\s+KIND\s+STATUS\s+STEPS\s+CURRENT STEP\s+TENANT\s+CREATED$/,
+      /^ID\s+KIND\s+STATUS\s+STEPS\s+CURRENT STEP\s+TENANT\s+TENANT ID\s+CREATED$/,
     );
-    expect(list.stdout).toContain(run.id);
+    // The tenant by its slug beside its id, not only a UUID.
+    const line = list.stdout.split("\n").find((l) => l.startsWith(run.id));
+    expect(line).toContain(slug);
+    expect(line).toContain(run.tenantId);
     const page = parsed(json, progressPageSchema);
     expect(page.items.length).toBeGreaterThan(0);
     expect(page.items.every((r) => r.status === "completed" && r.kind === "provision")).toBe(true);
     expect(parsed(byTenant, progressPageSchema).items.map((r) => r.id)).toEqual([run.id]);
     expect(show.code).toBe(EXIT.ok);
     expect(show.stdout).toMatch(new RegExp(`Run:\\s+${run.id}`));
+    expect(show.stdout).toMatch(new RegExp(`Tenant:\\s+Tenant ${slug} \\(${slug}\\) ${run.tenantId}`));
     expect(show.stdout).toMatch(/Status:\s+completed/);
     expect(show.stdout).toMatch(/STEP\s+NAME\s+STATUS\s+ATTEMPTS\s+DURATION\s+ERROR/);
     for (const step of PROVISIONING_STEPS) expect(show.stdout).toContain(step.id);
@@ -924,6 +957,7 @@ describe("tenants and deprovisioning", () => {
     expect(list.code).toBe(EXIT.ok);
     expect(list.stdout.split("\n")[0]).toMatch(/^ID\s+SLUG\s+NAME\s+STATUS\s+TEMPLATE\s+CREATED$/);
     expect(list.stdout).toContain(slug);
+    expect(list.stdout.split("\n").find((l) => l.includes(slug))).toContain("Basic School System v1");
     const page = parsed(json, tenantPageSchema);
     expect(page.items.map((t) => t.slug)).toContain(slug);
     expect(page.items.every((t) => t.status === "active")).toBe(true);
@@ -972,6 +1006,7 @@ describe("tenants and deprovisioning", () => {
       "--notify-users",
       "--grace-period",
       "0",
+      "--yes",
       "--watch",
     ]);
     const backups = await cli(["backups", "list", run.tenantId!]);
@@ -990,6 +1025,36 @@ describe("tenants and deprovisioning", () => {
     expect(backup).toBeDefined();
     expect(restored.code, restored.stdout + restored.stderr).toBe(EXIT.ok);
     expect(parsed(shown, tenantDetailSchema)).toMatchObject({ slug, status: "active" });
+  });
+
+  it("without a terminal, deprovisioning needs --yes: a usage error otherwise, with nothing sent", async () => {
+    // Prepare
+    const run = await provision(uniqueSlug("noyes"));
+    await runUntil(run.id, (r) => r.status === "completed");
+
+    // Act
+    const result = await cli(["deprovision", "tenant", run.tenantId!, "--grace-period", "0"]);
+    const contradicting = await cli([
+      "deprovision",
+      "tenant",
+      run.tenantId!,
+      "--preserve-backups",
+      "--delete-backup",
+    ]);
+
+    // Assess
+    expect(result.code).toBe(EXIT.usage);
+    expect(result.stderr).toContain("without one (a script), pass --yes");
+    expect(result.stderr).toContain("Usage: tenant-provisioning deprovision tenant");
+    expect(contradicting.code).toBe(EXIT.usage);
+    expect(contradicting.stderr).toContain("--preserve-backups and --delete-backup contradict each other");
+    const tenant = await server.request("GET", `/api/provisioning/tenants/${run.tenantId}`);
+    expect(tenant.body.status).toBe("active");
+    const runs = await server.request(
+      "GET",
+      `/api/provisioning/progress?tenantId=${run.tenantId}&kind=deprovision`,
+    );
+    expect(runs.body.total).toBe(0);
   });
 
   it("schedules a deprovisioning, lists it and cancels it", async () => {
@@ -1028,6 +1093,68 @@ describe("tenants and deprovisioning", () => {
     expect(cancelled.stdout).toMatch(/Status:\s+cancelled/);
     expect(past.code).toBe(EXIT.api);
     expect(past.stderr).toContain("at");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Alerts, the key in use
+// ---------------------------------------------------------------------------------------------
+
+describe("alerts and whoami", () => {
+  it("lists the alerts the sweep raised and resolves one", async () => {
+    // Prepare: a failed run, and a sweep that raises its alert
+    const slug = uniqueSlug("alert");
+    await failAdminInsert(slug, "23514");
+    const run = await provision(slug);
+    await runUntil(run.id, (r) => r.status === "failed");
+    await server.app.sweeper.runOnce();
+
+    // Act
+    const json = await cli(["alerts", "list", "--kind", "run_failed", "--json"]);
+    const alert = parsed(json, alertPageSchema).items.find((a) => a.subjectId === run.id);
+    const human = await cli(["alerts", "list"]);
+    const resolved = await cli(["alerts", "resolve", alert?.id ?? randomUUID()]);
+    const unresolvedAfter = await cli(["alerts", "list", "--json"]);
+    const resolvedList = await cli(["alerts", "list", "--state", "resolved", "--json"]);
+    const bad = await cli(["alerts", "list", "--state", "forgotten"]);
+    const unknown = await cli(["alerts", "resolve", randomUUID()]);
+
+    // Assess
+    expect(alert).toMatchObject({ kind: "run_failed", subjectType: "progress", resolvedAt: null });
+    expect(human.code).toBe(EXIT.ok);
+    expect(human.stdout.split("\n")[0]).toMatch(
+      /^ID\s+SEVERITY\s+KIND\s+SUBJECT\s+MESSAGE\s+RAISED\s+RESOLVED$/,
+    );
+    expect(human.stdout).toContain(alert!.id);
+    expect(resolved.code, resolved.stderr).toBe(EXIT.ok);
+    expect(resolved.stdout).toMatch(/Resolved:\s+\d{4}-/);
+    expect(parsed(unresolvedAfter, alertPageSchema).items.map((a) => a.id)).not.toContain(alert!.id);
+    expect(parsed(resolvedList, alertPageSchema).items.map((a) => a.id)).toContain(alert!.id);
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.stderr).toContain("--state:");
+    expect(unknown.code).toBe(EXIT.notFound);
+  });
+
+  it("says which key is in use", async () => {
+    // Prepare
+    const run = await provision(uniqueSlug("whoami"));
+    await runUntil(run.id, (r) => r.status === "completed");
+    const key = await server.request("POST", "/api/provisioning/keys", {
+      body: { name: "cli whoami", role: "tenant_admin", tenantId: run.tenantId },
+    });
+
+    // Act
+    const admin = await cli(["whoami"]);
+    const tenant = await cli(["whoami", "--json"], { env: { TENANT_API_KEY: key.body.key } });
+
+    // Assess
+    expect(admin.code, admin.stderr).toBe(EXIT.ok);
+    expect(admin.stdout).toMatch(/Role:\s+admin/);
+    expect(parsed(tenant, whoamiSchema)).toMatchObject({
+      role: "tenant_admin",
+      tenantId: run.tenantId,
+      name: "cli whoami",
+    });
   });
 });
 
@@ -1084,7 +1211,8 @@ describe("stats and keys", () => {
 
     // Assess
     expect(key).toMatchObject({ name, role: "admin", tenantId: null });
-    expect(parsed(withKey, templatePageSchema).total).toBe(3);
+    const templates = await server.request("GET", "/api/provisioning/templates");
+    expect(parsed(withKey, templatePageSchema).total).toBe(templates.body.total);
     expect(list.stdout.split("\n")[0]).toMatch(
       /^ID\s+NAME\s+ROLE\s+TENANT\s+PREFIX\s+CREATED\s+LAST USED\s+REVOKED$/,
     );
@@ -1133,6 +1261,52 @@ describe.skipIf(!SCRIPT)("on a terminal", () => {
     expect(result.stdout).toContain("\x1b[32m✔\x1b[39m"); // green ticks
     for (const step of STEP_NAMES) expect(result.stdout).toContain(step);
     expect(result.stdout).toMatch(/Run [0-9a-f-]{36} completed/);
+  });
+
+  it("asks before deprovisioning, naming the tenant and what will be left; no is exit 6, nothing changed", async () => {
+    // Prepare
+    const slug = uniqueSlug("ask");
+    const run = await provision(slug);
+    await runUntil(run.id, (r) => r.status === "completed");
+    const prompt = "Continue? [y/N] ";
+
+    // Act
+    const safe = await cliOnTerminal(["deprovision", "tenant", run.tenantId!], { prompt, answer: "n\r" });
+    const unsafe = await cliOnTerminal(
+      [
+        "deprovision",
+        "tenant",
+        run.tenantId!,
+        "--grace-period",
+        "0",
+        "--delete-backup",
+        "--preserve-audit-logs",
+      ],
+      { prompt, answer: "\r" },
+    );
+
+    // Assess: the defaults keep the backup and wait 24 h; both questions name the tenant
+    expect(safe.code, safe.stdout).toBe(EXIT.declined);
+    for (const said of [safe.stdout, unsafe.stdout]) {
+      expect(said).toContain(`Tenant ${slug}`);
+      expect(said).toContain(`(${slug})`);
+      expect(said).toContain(run.tenantId!);
+      expect(said).toContain("not confirmed; nothing was changed");
+    }
+    expect(safe.stdout).toContain("after a 24 h grace period");
+    expect(safe.stdout).toContain("KEPT: 'restore <tenantId> <backupId>' brings the tenant back");
+    expect(safe.stdout).toContain("audit logs are deleted with the data");
+    expect(unsafe.code, unsafe.stdout).toBe(EXIT.declined);
+    expect(unsafe.stdout).toContain("right after the backup (no grace period)");
+    expect(unsafe.stdout).toContain("DELETED with the data: nothing can bring the tenant back");
+    expect(unsafe.stdout).toContain("audit logs are KEPT");
+    const tenant = await server.request("GET", `/api/provisioning/tenants/${run.tenantId}`);
+    expect(tenant.body.status).toBe("active");
+    const runs = await server.request(
+      "GET",
+      `/api/provisioning/progress?tenantId=${run.tenantId}&kind=deprovision`,
+    );
+    expect(runs.body.total).toBe(0);
   });
 
   it("leaves colours out with --no-color or NO_COLOR", async () => {

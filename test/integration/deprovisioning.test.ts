@@ -216,7 +216,11 @@ describe("deprovisioning", () => {
     const { tenantId } = await h.provisionTenant();
 
     // Act
-    const started = await h.deprovision(tenantId, { preserveAuditLogs: true });
+    const started = await h.deprovision(tenantId, {
+      preserveAuditLogs: true,
+      preserveBackups: false,
+      gracePeriodHours: 0,
+    });
     const run = await h.settle(started.id);
 
     // Assess
@@ -283,7 +287,7 @@ describe("deprovisioning", () => {
     });
     const before = await snapshot();
     expect(Object.keys(content).length).toBeGreaterThan(5);
-    const run = await h.settle((await h.deprovision(tenantId, { preserveBackups: true })).id);
+    const run = await h.settle((await h.deprovision(tenantId, { gracePeriodHours: 0 })).id);
     expect(run.status).toBe("completed");
     const [backup] = (await server.request("GET", `${API}/tenants/${tenantId}/backups`)).body.items;
 
@@ -396,7 +400,7 @@ describe("deprovisioning", () => {
   it("a restore fails without changing anything when the backup file was tampered with", async () => {
     // Prepare
     const { tenantId } = await h.provisionTenant();
-    await h.settle((await h.deprovision(tenantId, { preserveBackups: true })).id);
+    await h.settle((await h.deprovision(tenantId, { gracePeriodHours: 0 })).id);
     const [backup] = (await server.request("GET", `${API}/tenants/${tenantId}/backups`)).body.items;
     const path = join(server.dataDir, "backups", backup.location);
     const bytes = readFileSync(path);
@@ -568,7 +572,7 @@ describe("deprovisioning", () => {
       `${API}/tenants/${provisioning.body.tenantId}/deprovision`,
       { body: {} },
     );
-    const first = await h.deprovision(tenantId, {});
+    const first = await h.deprovision(tenantId, { gracePeriodHours: 0 });
     const second = await server.request("POST", `${API}/tenants/${tenantId}/deprovision`, { body: {} });
     await h.settle(first.id);
     await h.settle(provisioning.body.id);
@@ -754,12 +758,15 @@ describe("scheduled deprovisioning", () => {
   it("runs once when due, even when started again", async () => {
     // Prepare
     const { tenantId } = await h.provisionTenant();
-    const schedule = await scheduleAt(tenantId, new Date(Date.now() + 2000), { notifyUsers: true });
+    const schedule = await scheduleAt(tenantId, new Date(Date.now() + 2000), {
+      notifyUsers: true,
+      gracePeriodHours: 0,
+    });
     expect(schedule).toMatchObject({ status: "scheduled", tenantId, externalRef: `local:${schedule.id}` });
     expect(schedule.options).toEqual({
       notifyUsers: true,
       preserveAuditLogs: false,
-      preserveBackups: false,
+      preserveBackups: true,
       gracePeriodHours: 0,
     });
 
@@ -863,7 +870,7 @@ describe("scheduled deprovisioning across a restart", () => {
     const { tenantId } = await h1.provisionTenant();
     const at = new Date(Date.now() + 2500);
     const res = await first.request("POST", `${API}/tenants/${tenantId}/schedule-deprovision`, {
-      body: { at: at.toISOString() },
+      body: { at: at.toISOString(), gracePeriodHours: 0, preserveBackups: false },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     await first.stop();

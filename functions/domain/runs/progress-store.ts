@@ -6,7 +6,7 @@
  */
 import { and, count, desc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { provisioningProgress } from "../../db/schema.ts";
+import { provisioningProgress, tenants } from "../../db/schema.ts";
 import { queryRows } from "../../db/sql.ts";
 import type {
   ProgressRecord,
@@ -149,16 +149,23 @@ export async function lockProgressRow(
   return toProgressRow(progress);
 }
 
+/** A run's tenant as it is now, joined for the API's readers so that lists can name it. */
+const RUN_TENANT = { name: tenants.name, slug: tenants.slug, status: tenants.status };
+
 /** Reads a run for a caller; a tenant_admin sees only its own tenant's runs (others are 404). */
 export async function getProgressFor(
   db: Database,
   id: string,
   tenantScope: string | null,
 ): Promise<ProgressRecord> {
-  const row = await getProgressRow(db, id);
-  if (!row || (tenantScope !== null && row.tenantId !== tenantScope))
+  const [found] = await db
+    .select({ progress: provisioningProgress, tenant: RUN_TENANT })
+    .from(provisioningProgress)
+    .leftJoin(tenants, eq(tenants.id, provisioningProgress.tenantId))
+    .where(eq(provisioningProgress.id, id));
+  if (!found || (tenantScope !== null && found.progress.tenantId !== tenantScope))
     throw new NotFoundError("progress record", id);
-  return toProgressRecord(row);
+  return { ...toProgressRecord(toProgressRow(found.progress)), tenant: found.tenant };
 }
 
 export interface ListProgressOptions {
@@ -182,8 +189,9 @@ export async function listProgress(
   const where = conditions.length > 0 ? and(...conditions) : undefined;
   const [rows, totals] = await Promise.all([
     db
-      .select()
+      .select({ progress: provisioningProgress, tenant: RUN_TENANT })
       .from(provisioningProgress)
+      .leftJoin(tenants, eq(tenants.id, provisioningProgress.tenantId))
       .where(where)
       .orderBy(desc(provisioningProgress.createdAt), desc(provisioningProgress.id))
       .limit(options.limit)
@@ -191,7 +199,7 @@ export async function listProgress(
     db.select({ n: count() }).from(provisioningProgress).where(where),
   ]);
   return {
-    items: rows.map((r) => toProgressRecord(toProgressRow(r))),
+    items: rows.map((r) => ({ ...toProgressRecord(toProgressRow(r.progress)), tenant: r.tenant })),
     total: Number(totals[0]?.n ?? 0),
     limit: options.limit,
     offset: options.offset,

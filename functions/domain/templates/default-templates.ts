@@ -1,6 +1,9 @@
 /**
  * The three built-in templates with the product document's limits and features, seeded
- * idempotently at start (matched by name, so an operator's deletion or edits are kept).
+ * idempotently at start. Matched by name, deleted rows included: an operator's edits are kept, and
+ * so is a deletion — a deleted default is not recreated at the next start (that would undo the
+ * operator's decision and take its name from the deleted row); `POST /templates/:id/restore`
+ * (`template restore <id>`) brings it back, versions and all.
  */
 import { eq } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
@@ -169,7 +172,10 @@ export const DEFAULT_TEMPLATES: readonly TemplateSpec[] = [
   },
 ].map((t) => templateSpecSchema.parse(t));
 
-/** Creates the built-in templates that do not exist yet (by name). Returns the names created. */
+/**
+ * Creates the built-in templates that have no row yet (by name; a deleted row counts). Returns the
+ * names created.
+ */
 export async function seedDefaultTemplates(db: Database): Promise<string[]> {
   const created: string[] = [];
   for (const spec of DEFAULT_TEMPLATES) {

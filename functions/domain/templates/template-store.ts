@@ -2,7 +2,7 @@
  * Templates and their immutable versions. Every create or update writes a new row to
  * `tenant_template_versions` in the same transaction as the change and its audit entry.
  */
-import { and, asc, count, desc, eq, isNull } from "drizzle-orm";
+import { and, asc, count, desc, eq, isNotNull, isNull, type SQL } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { tenantTemplates, tenantTemplateVersions } from "../../db/schema.ts";
 import {
@@ -10,6 +10,7 @@ import {
   type Template,
   type TemplateCategory,
   type TemplateSpec,
+  type TemplateState,
   type TemplateUpdate,
   type TenantLimits,
   type TenantSettings,
@@ -76,14 +77,22 @@ export interface ListTemplatesOptions {
   readonly limit: number;
   readonly offset: number;
   readonly category?: TemplateCategory | undefined;
+  /** `active` (default): usable templates; `deleted`: the deleted ones (to restore); `all`. */
+  readonly state?: TemplateState | undefined;
 }
+
+const STATE_CONDITION: Record<TemplateState, SQL | undefined> = {
+  active: isNull(tenantTemplates.deletedAt),
+  deleted: isNotNull(tenantTemplates.deletedAt),
+  all: undefined,
+};
 
 export async function listTemplates(
   db: Database,
   options: ListTemplatesOptions,
 ): Promise<{ items: Template[]; total: number; limit: number; offset: number }> {
   const where = and(
-    isNull(tenantTemplates.deletedAt),
+    STATE_CONDITION[options.state ?? "active"],
     options.category ? eq(tenantTemplates.category, options.category) : undefined,
   );
   const [rows, totals] = await Promise.all([
@@ -196,8 +205,28 @@ export async function createTemplate(
       return fromRow(template);
     });
   } catch (error) {
+    await rethrowDeletedName(db, error, spec.name);
     rethrowUniqueName(error, spec.name);
   }
+}
+
+/**
+ * Names stay unique among deleted templates too (the product document's UNIQUE name, and what
+ * start-up seeding matches defaults by): a name held by a deleted template is freed by restoring
+ * that template, so the conflict says which one it is and how.
+ */
+async function rethrowDeletedName(db: Database, error: unknown, name: string): Promise<void> {
+  if (sqlState(error) !== "23505") return;
+  const [holder] = await db
+    .select({ id: tenantTemplates.id })
+    .from(tenantTemplates)
+    .where(and(eq(tenantTemplates.name, name), isNotNull(tenantTemplates.deletedAt)));
+  if (!holder) return;
+  throw new ConflictError(
+    `a deleted template named "${name}" exists (${holder.id}); restore it (POST /api/provisioning/templates/${holder.id}/restore, ` +
+      `CLI: template restore ${holder.id}) or choose another name`,
+    { fields: [{ field: "name", message: "taken by a deleted template" }] },
+  );
 }
 
 function auditFor(
@@ -279,5 +308,36 @@ export async function deleteTemplate(
     if (!row) throw new NotFoundError("template", id);
     await recordAudit(tx, auditFor(actor, "template.delete", id, { name: row.name }));
     return fromRow(row);
+  });
+}
+
+/**
+ * Brings a deleted template back: listed and usable for provisioning again, at the version it
+ * had (no new version: nothing in it changed). A deleted default comes back as a default.
+ */
+export async function restoreTemplate(
+  db: Database,
+  id: string,
+  actor: Actor,
+  now: Date = new Date(),
+): Promise<Template> {
+  return db.transaction(async (tx) => {
+    const [current] = await tx.select().from(tenantTemplates).where(eq(tenantTemplates.id, id)).for("update");
+    if (!current) throw new NotFoundError("template", id);
+    if (!current.deletedAt)
+      throw new ConflictError(`template ${id} is not deleted; there is nothing to restore`);
+    const [row] = await tx
+      .update(tenantTemplates)
+      .set({ deletedAt: null, updatedAt: now })
+      .where(eq(tenantTemplates.id, id))
+      .returning();
+    await recordAudit(
+      tx,
+      auditFor(actor, "template.restore", id, {
+        name: current.name,
+        deletedAt: current.deletedAt.toISOString(),
+      }),
+    );
+    return fromRow(row!);
   });
 }

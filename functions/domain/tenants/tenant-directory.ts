@@ -11,7 +11,7 @@ import { NotFoundError } from "../../shared/errors.ts";
 
 type TenantRow = typeof tenants.$inferSelect;
 
-function toSummary(row: TenantRow): TenantSummary {
+function toSummary(row: TenantRow, templateName: string | null): TenantSummary {
   return {
     id: row.id,
     slug: row.slug,
@@ -19,6 +19,7 @@ function toSummary(row: TenantRow): TenantSummary {
     name: row.name,
     status: row.status,
     templateId: row.templateId,
+    templateName,
     templateVersion: row.templateVersion,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
@@ -43,8 +44,9 @@ export async function listTenants(
   const where = conditions.length > 0 ? and(...conditions) : undefined;
   const [rows, totals] = await Promise.all([
     db
-      .select()
+      .select({ tenant: tenants, templateName: tenantTemplates.name })
       .from(tenants)
+      .leftJoin(tenantTemplates, eq(tenantTemplates.id, tenants.templateId))
       .where(where)
       .orderBy(desc(tenants.createdAt), desc(tenants.id))
       .limit(options.limit)
@@ -52,7 +54,7 @@ export async function listTenants(
     db.select({ n: count() }).from(tenants).where(where),
   ]);
   return {
-    items: rows.map(toSummary),
+    items: rows.map((r) => toSummary(r.tenant, r.templateName)),
     total: Number(totals[0]?.n ?? 0),
     limit: options.limit,
     offset: options.offset,
@@ -78,7 +80,7 @@ export async function getTenant(db: Database, id: string, scope: string | null):
   ]);
   const t = row.tenant;
   return {
-    ...toSummary(t),
+    ...toSummary(t, row.templateName),
     template: t.templateId ? { id: t.templateId, name: row.templateName, version: t.templateVersion } : null,
     settings: t.settings,
     limits: t.limits,
