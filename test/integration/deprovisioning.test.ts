@@ -327,7 +327,7 @@ describe("deprovisioning", () => {
     const activeId = (await server.request("GET", `${API}/keys`)).body.items.find(
       (k: any) => k.tenantId === tenantId,
     ).id;
-    await h.settle((await h.deprovision(tenantId, { preserveBackups: true })).id);
+    await h.settle((await h.deprovision(tenantId, { preserveBackups: true, gracePeriodHours: 0 })).id);
     const [backup] = (await server.request("GET", `${API}/tenants/${tenantId}/backups`)).body.items;
 
     // Act
@@ -358,8 +358,8 @@ describe("deprovisioning", () => {
       (await server.request("GET", `${API}/tenants/${tenantId}`)).body as { slug: string; subdomain: string };
     const aNames = await names(a.tenantId);
     const dNames = await names(d.tenantId);
-    await h.settle((await h.deprovision(a.tenantId, { preserveBackups: true })).id);
-    await h.settle((await h.deprovision(d.tenantId, { preserveBackups: true })).id);
+    await h.settle((await h.deprovision(a.tenantId, { preserveBackups: true, gracePeriodHours: 0 })).id);
+    await h.settle((await h.deprovision(d.tenantId, { preserveBackups: true, gracePeriodHours: 0 })).id);
     const templates = await server.request("GET", `${API}/templates?limit=50`);
     const templateId = templates.body.items.find((t: any) => t.name === "Basic School System").id;
     const reuse = async (body: Record<string, unknown>) => {

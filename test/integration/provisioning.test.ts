@@ -1192,7 +1192,7 @@ describe("concurrent and repeated requests", { timeout: 180_000 }, () => {
     // Prepare: one run stopped at CreateAdminUser (its password hash still waiting in
     // provisioning_secrets), one completed (the hash now on its admin user)
     const otherPassword = `Walrus!Cedar-${randomUUID().slice(0, 8)}-Beacon`;
-    const path = `${API}/templates/${templateId("Basic School System")}/provision`;
+    const path = `${API}/templates/${await templateId("Basic School System")}/provision`;
     const waitingSlug = uniqueSlug("idpw");
     const waitingKey = `idpw-${randomUUID()}`;
     const fix = await failUserInserts({ slug: waitingSlug, admin: true, sqlstate: "23514" });
