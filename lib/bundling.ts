@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { type BundlingOptions, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { BuildOptions } from "esbuild";
+import type { EnvironmentVariable, LambdaEnvironment } from "../functions/shared/config.ts";
 
 /** The repository root (where package-lock.json, `functions/`, `migrations/` live). */
 export const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -48,13 +49,13 @@ export const MAIN_FIELDS: readonly string[] = ["module", "main"];
 export const BUNDLED_DIRECTORIES = {
   migrations: "MIGRATIONS_DIR",
   statemachines: "STATEMACHINES_DIR",
-} as const;
+} as const satisfies Record<string, EnvironmentVariable>;
 
 /** `/var/task` is where Lambda unpacks the bundle. */
 export const LAMBDA_TASK_ROOT = "/var/task";
 
 /** The environment that points `functions/` at the bundled directories. */
-export function bundledDirectoriesEnvironment(): Record<string, string> {
+export function bundledDirectoriesEnvironment(): LambdaEnvironment {
   return Object.fromEntries(
     Object.entries(BUNDLED_DIRECTORIES).map(([dir, variable]) => [variable, `${LAMBDA_TASK_ROOT}/${dir}`]),
   );

@@ -14,10 +14,17 @@ import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { type ApiGroup, routeList } from "../../functions/http/route-table.ts";
+import { type LambdaEnvironment, stateMachineArnVariable } from "../../functions/shared/config.ts";
 import type { WorkflowKind } from "../../functions/workflows/step-catalog.ts";
 import type { Database } from "./database.ts";
 import type { Schedules } from "./schedules.ts";
 import { ServiceFunction } from "./service-function.ts";
+
+/**
+ * How long an API Lambda waits for an auto-paused database: below API Gateway's 29-second
+ * integration timeout (apigateway/latest/developerguide/limits.html), leaving time to answer.
+ */
+export const API_RESUME_WAIT_SECONDS = 20;
 
 export interface ApiProps {
   /** The entry module of each API group, `functions/api/<group>.ts`. */
@@ -39,11 +46,6 @@ export interface ApiProps {
   readonly stageName?: string;
 }
 
-/** The environment variable holding a workflow's state machine ARN: `PROVISIONING_STATE_MACHINE_ARN`. */
-export function stateMachineArnVariable(kind: WorkflowKind): string {
-  return `${kind.toUpperCase()}_STATE_MACHINE_ARN`;
-}
-
 /** The service's error shape (`{"error":{"code","message"}}`) for answers API Gateway gives itself. */
 function errorBody(code: string, message: string): Record<string, string> {
   return { "application/json": JSON.stringify({ error: { code, message } }) };
@@ -60,14 +62,20 @@ export class Api extends Construct {
     super(scope, id);
     const { database } = props;
 
-    const environment: Record<string, string> = {
+    const environment: LambdaEnvironment = {
       ...database.dataApiEnvironment,
+      ...Object.fromEntries(
+        [...props.stateMachines].map(([kind, stateMachine]) => [
+          stateMachineArnVariable(kind),
+          stateMachine.stateMachineArn,
+        ]),
+      ),
       SCHEDULE_GROUP_NAME: props.schedules.groupName,
       SCHEDULER_ROLE_ARN: props.schedules.role.roleArn,
+      SCHEDULE_DEAD_LETTER_QUEUE_ARN: props.schedules.deadLetterQueue.queueArn,
+      // API Gateway ends an integration after 29 s: wait for a resuming database at most 20 s, then 503.
+      DATABASE_RESUME_WAIT_SECONDS: String(API_RESUME_WAIT_SECONDS),
     };
-    for (const [kind, stateMachine] of props.stateMachines) {
-      environment[stateMachineArnVariable(kind)] = stateMachine.stateMachineArn;
-    }
 
     const handlers = new Map<ApiGroup, lambda.Function>();
     for (const [group, entry] of props.groupEntries) {

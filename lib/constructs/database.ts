@@ -15,6 +15,7 @@ import * as rds from "aws-cdk-lib/aws-rds";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
+import type { LambdaEnvironment } from "../../functions/shared/config.ts";
 
 export interface DatabaseProps {
   /** Deletion protection on the cluster; when off (dev stacks) the cluster is destroyed with the stack. */
@@ -120,7 +121,7 @@ export class Database extends Construct {
   }
 
   /** The environment `functions/shared/config.ts` reads to use this database through the Data API. */
-  get dataApiEnvironment(): Record<string, string> {
+  get dataApiEnvironment(): LambdaEnvironment {
     return {
       DB_CLUSTER_ARN: this.cluster.clusterArn,
       DB_SECRET_ARN: this.secret.secretArn,

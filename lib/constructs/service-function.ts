@@ -11,6 +11,7 @@ import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
+import type { LambdaEnvironment } from "../../functions/shared/config.ts";
 import { bundledDirectoriesEnvironment, cdkBundlingOptions, REPO_ROOT } from "../bundling.ts";
 
 export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_22_X;
@@ -20,7 +21,8 @@ export interface ServiceFunctionProps {
   /** Absolute path of the entry module; it exports `handler`. */
   readonly entry: string;
   readonly description: string;
-  readonly environment?: Readonly<Record<string, string>>;
+  /** Only variables `functions/shared/config.ts` reads (a typo is a compile error). */
+  readonly environment?: LambdaEnvironment;
   readonly timeout: Duration;
   readonly memorySize?: number;
   readonly logRetention: logs.RetentionDays;
