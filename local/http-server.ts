@@ -29,6 +29,7 @@ export interface LocalHttpServerOptions {
 
 function sendError(res: ServerResponse, error: HttpError): void {
   send(res, error.statusCode, JSON.stringify(error.toBody()), {
+    ...error.responseHeaders(),
     "content-type": "application/json; charset=utf-8",
   });
 }

@@ -5,6 +5,7 @@
 import type { RDSDataClient } from "@aws-sdk/client-rds-data";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { DatabaseConfig } from "../shared/config.ts";
+import { waitingForResume } from "./resume-wait.ts";
 import { schema } from "./schema.ts";
 
 export type Schema = typeof schema;
@@ -23,6 +24,11 @@ export interface OpenDatabaseOptions {
   readonly rdsDataClient?: RDSDataClient;
   /** Max pool size for node-postgres. */
   readonly poolSize?: number;
+  /**
+   * Data API: how long one call waits for an auto-paused cluster to resume before the
+   * DatabaseResumingException reaches the caller (resume-wait.ts); 0 (the default) never waits.
+   */
+  readonly resumeWaitMs?: number;
 }
 
 /** Opens the database described by `config`. */
@@ -57,7 +63,7 @@ export async function openDatabase(
       const { drizzle } = await import("drizzle-orm/aws-data-api/pg");
       const client =
         options.rdsDataClient ?? new (await import("@aws-sdk/client-rds-data")).RDSDataClient({});
-      const db = drizzle(client, {
+      const db = drizzle(waitingForResume(client, { maxWaitMs: options.resumeWaitMs ?? 0 }), {
         database: config.database,
         resourceArn: config.clusterArn,
         secretArn: config.secretArn,

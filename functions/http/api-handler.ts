@@ -8,8 +8,10 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-l
 import { z } from "zod";
 import type { Principal } from "../domain/auth/api-keys.ts";
 import {
+  databaseResumingError,
   ForbiddenError,
   HttpError,
+  isDatabaseResuming,
   NotFoundError,
   PayloadTooLargeError,
   RequestValidationError,
@@ -123,13 +125,18 @@ const jsonBodyParser = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyRe
   },
 });
 
-/** The one error handler: HttpErrors become their JSON shape; anything else a logged 500. */
+/**
+ * The one error handler: HttpErrors become their JSON shape; a database still resuming from
+ * auto-pause after the wait the Data API client allows (`DATABASE_RESUME_WAIT_SECONDS`) a 503 with
+ * `Retry-After`; anything else a logged 500.
+ */
 const errorResponder = (logger: Logger): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
   onError: (request) => {
-    const error = request.error;
     const requestId = request.event.requestContext?.requestId;
+    const error = isDatabaseResuming(request.error) ? databaseResumingError(request.error) : request.error;
     if (error instanceof HttpError) {
-      request.response = jsonResponse(error.statusCode, error.toBody());
+      if (error.statusCode >= 500) logger.warn("request not served", { error, requestId });
+      request.response = jsonResponse(error.statusCode, error.toBody(), error.responseHeaders());
       return;
     }
     logger.error("unhandled error", { error, requestId, path: request.event.path });

@@ -17,7 +17,9 @@ let deps: Promise<StepDeps> | undefined;
 export function productionStepDeps(): Promise<StepDeps> {
   deps ??= (async () => {
     const config = loadConfig();
-    const { db } = await openDatabase(config.database);
+    const { db } = await openDatabase(config.database, {
+      resumeWaitMs: config.databaseResumeWaitSeconds * 1000,
+    });
     const queueUrl = config.deprovisioning.notificationsQueueUrl;
     const bucket = config.deprovisioning.backupBucket;
     return {
