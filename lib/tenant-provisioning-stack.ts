@@ -24,6 +24,7 @@ import { ServiceFunction } from "./constructs/service-function.ts";
 import { StepFunctions } from "./constructs/step-functions.ts";
 import { Workflows } from "./constructs/workflows.ts";
 import { type LambdaEntry, lambdaEntries, workflowKinds } from "./lambda-entries.ts";
+import { stepLambdaTimeouts } from "./step-timeouts.ts";
 
 export interface TenantProvisioningStackProps extends StackProps {
   /** Aurora deletion protection (and a final snapshot on delete); off only for disposable dev stacks. */
@@ -114,6 +115,7 @@ export class TenantProvisioningStack extends Stack {
       notifications: this.notifications,
       backups: this.backups,
       logRetention,
+      timeoutSeconds: stepLambdaTimeouts(kinds),
     });
     this.workflows = new Workflows(this, "Workflows", {
       kinds,

@@ -61,13 +61,13 @@ export function deprovisionButton(tenantId, feedback, options = {}) {
     h(
       "div",
       { class: "field" },
-      h("label", { for: "dp-grace" }, "Grace period (hours, 0–8760)"),
+      h("label", { for: "dp-grace" }, "Grace period (hours, 0–8040)"),
       h("input", {
         id: "dp-grace",
         name: "gracePeriodHours",
         type: "number",
         min: 0,
-        max: 8760,
+        max: 8040,
         step: 1,
         value: "0",
         "data-testid": "deprovision-grace",
