@@ -18,6 +18,7 @@ import {
   sqlState,
 } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
+import { executionName } from "../../workflows/execution-name.ts";
 import { PROVISIONING_STEPS, type WorkflowKind } from "../../workflows/step-catalog.ts";
 import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
 import { recordAudit } from "../audit.ts";
@@ -218,7 +219,7 @@ export async function startWorkflow(
 ): Promise<ProgressRow> {
   const { db, clock, workflows, logger } = deps;
   try {
-    const ref = await workflows.start(kind, `${progressId}-${attempt}-${clock().getTime()}`, {
+    const ref = await workflows.start(kind, executionName(progressId, attempt, clock()), {
       ...input,
       progressId,
       startAt,
