@@ -21,7 +21,7 @@ import { ensureAdminKey } from "./admin-key.ts";
 import { acquireDataDirLock } from "./data-dir-lock.ts";
 import { createLocalHttpServer } from "./http-server.ts";
 import { LocalWorkflowRunner } from "./local-workflow-runner.ts";
-import { OutboxWorker } from "./outbox-worker.ts";
+import { OutboxWorker, smtpDelivery } from "./outbox-worker.ts";
 import { SchedulePoller } from "./schedule-poller.ts";
 import { createStaticFiles } from "./static-files.ts";
 import { createSweeper, type Sweeper } from "./sweeper.ts";
@@ -62,7 +62,9 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     ownsDatabase && config.database.kind === "pglite" ? acquireDataDirLock(config.dataDir) : undefined;
   let database: DatabaseHandle | undefined;
   try {
-    database = options.database ?? (await openDatabase(config.database));
+    database =
+      options.database ??
+      (await openDatabase(config.database, { resumeWaitMs: config.databaseResumeWaitSeconds * 1000 }));
     const applied = await migrate(database.db);
     if (applied.length > 0) logger.info("migrations applied", { applied });
     const seeded = await seedDefaultTemplates(database.db);
@@ -107,6 +109,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       notifier: logAlertNotifier(logger),
       logger,
       clock,
+      workflows,
     });
     sweeper.start();
     const schedulePoller = new SchedulePoller({
@@ -117,11 +120,14 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       intervalMs: config.deprovisioning.schedulePollIntervalMs,
     });
     schedulePoller.start();
+    const { smtpUrl, senderAddress } = config.notifications;
     const outboxWorker = new OutboxWorker({
       db: database.db,
       logger,
       clock,
       intervalMs: config.deprovisioning.outboxDrainIntervalMs,
+      // Logged unless SMTP_URL is set (loadConfig then requires NOTIFICATION_SENDER).
+      ...(smtpUrl && senderAddress ? { deliver: smtpDelivery(smtpUrl, senderAddress, logger) } : {}),
     });
     outboxWorker.start();
     const db = database;

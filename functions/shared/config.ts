@@ -246,6 +246,13 @@ const envSchema = z.object(envShape).superRefine((env, ctx) => {
       }
     }
   }
+  if (env.SMTP_URL !== undefined && env.NOTIFICATION_SENDER === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["NOTIFICATION_SENDER"],
+      message: "the address messages are sent from is required with SMTP_URL",
+    });
+  }
   if (given === 3 && env.DATABASE_URL !== undefined) {
     ctx.addIssue({
       code: "custom",
