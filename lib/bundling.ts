@@ -11,12 +11,12 @@ import type { EnvironmentVariable, LambdaEnvironment } from "../functions/shared
 /** The repository root (where package-lock.json, `functions/`, `migrations/` live). */
 export const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 
-/** The Node.js of the Lambda runtime (nodejs22.x); esbuild emits syntax for exactly that. */
-export const NODE_TARGET = "node22";
+/** The Node.js of the Lambda runtime (nodejs24.x, LAMBDA_RUNTIME); esbuild emits syntax for exactly that. */
+export const NODE_TARGET = "node24";
 
 /**
  * Modules left out of every bundle:
- * - `@aws-sdk/*`: the nodejs22.x runtime ships AWS SDK v3 (CDK's default for Node 18+), which keeps
+ * - `@aws-sdk/*`: the nodejs24.x runtime ships AWS SDK v3 (CDK's default for Node 18+), which keeps
  *   the bundles small and cold starts short;
  * - the PGlite and node-postgres drivers: `openDatabase` imports them lazily and only for the local
  *   `pglite` / `postgres` configurations, while a Lambda always runs with the Data API one. Their

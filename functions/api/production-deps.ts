@@ -6,7 +6,7 @@
  */
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { openDatabase } from "../db/client.ts";
+import { type Database, openDatabase } from "../db/client.ts";
 import { EventBridgeScheduler } from "../domain/scheduling/eventbridge-scheduler.ts";
 import { loadConfig, requireSetting, requireStateMachineArns } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
@@ -14,6 +14,23 @@ import { SfnWorkflowRunner } from "../workflows/sfn-workflow-runner.ts";
 import type { ApiDeps } from "./deps.ts";
 
 const USED_BY = "the API Lambdas";
+
+let database: Promise<Database> | undefined;
+
+/** The database alone (the authorizer needs nothing else), through the Data API. */
+export function productionDatabase(): Promise<Database> {
+  database ??= (async () => {
+    const config = loadConfig();
+    const { db } = await openDatabase(config.database, {
+      resumeWaitMs: config.databaseResumeWaitSeconds * 1000,
+    });
+    return db;
+  })().catch((error: unknown) => {
+    database = undefined;
+    throw error;
+  });
+  return database;
+}
 
 let deps: Promise<ApiDeps> | undefined;
 
@@ -33,11 +50,8 @@ export function productionDeps(): Promise<ApiDeps> {
         USED_BY,
       ),
     });
-    const { db } = await openDatabase(config.database, {
-      resumeWaitMs: config.databaseResumeWaitSeconds * 1000,
-    });
     return {
-      db,
+      db: await productionDatabase(),
       logger: createLogger(config.logLevel),
       clock: () => new Date(),
       workflows: new SfnWorkflowRunner(new SFNClient({}), stateMachineArns),

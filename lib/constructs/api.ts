@@ -15,6 +15,11 @@ import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { type ApiGroup, routeList } from "../../functions/http/route-table.ts";
 import { type LambdaEnvironment, stateMachineArnVariable } from "../../functions/shared/config.ts";
+import {
+  DATABASE_RESUMING_RETRY_AFTER_SECONDS,
+  ForbiddenError,
+  UnauthorizedError,
+} from "../../functions/shared/errors.ts";
 import type { WorkflowKind } from "../../functions/workflows/step-catalog.ts";
 import type { Database } from "./database.ts";
 import type { Schedules } from "./schedules.ts";
@@ -25,6 +30,8 @@ import { ServiceFunction } from "./service-function.ts";
  * integration timeout (apigateway/latest/developerguide/limits.html), leaving time to answer.
  */
 export const API_RESUME_WAIT_SECONDS = 20;
+/** The authorizer runs before the handler, within the same 29 seconds. */
+export const AUTHORIZER_RESUME_WAIT_SECONDS = 12;
 
 export interface ApiProps {
   /** The entry module of each API group, `functions/api/<group>.ts`. */
@@ -46,9 +53,90 @@ export interface ApiProps {
   readonly stageName?: string;
 }
 
-/** The service's error shape (`{"error":{"code","message"}}`) for answers API Gateway gives itself. */
-function errorBody(code: string, message: string): Record<string, string> {
-  return { "application/json": JSON.stringify({ error: { code, message } }) };
+/**
+ * An answer API Gateway gives itself, before or instead of a handler, in the service's error shape
+ * `{"error":{"code","message","details":{"requestId"}}}` — the shape the handlers and the local
+ * server answer with (apigateway/latest/developerguide/supported-gateway-response-types.html).
+ */
+export interface GatewayErrorResponse {
+  readonly id: string;
+  readonly type: apigateway.ResponseType;
+  /** Unset: keep the status API Gateway chose (the DEFAULT_4XX / DEFAULT_5XX families). */
+  readonly statusCode?: string;
+  readonly code: string;
+  /** A fixed message, or `$context.error.messageString` (already a quoted JSON string). */
+  readonly message: string | { readonly fromContext: true };
+  readonly retryAfterSeconds?: number;
+}
+
+export const GATEWAY_ERROR_RESPONSES: readonly GatewayErrorResponse[] = [
+  {
+    id: "Default4xx",
+    type: apigateway.ResponseType.DEFAULT_4XX,
+    code: "request_error",
+    message: { fromContext: true },
+  },
+  // The handlers' own 500 says no more than this either.
+  {
+    id: "Default5xx",
+    type: apigateway.ResponseType.DEFAULT_5XX,
+    code: "internal_error",
+    message: "internal error",
+  },
+  {
+    id: "Unauthorized",
+    type: apigateway.ResponseType.UNAUTHORIZED,
+    statusCode: "401",
+    code: "unauthorized",
+    message: new UnauthorizedError().message,
+  },
+  {
+    id: "AccessDenied",
+    type: apigateway.ResponseType.ACCESS_DENIED,
+    statusCode: "403",
+    code: "forbidden",
+    message: new ForbiddenError().message,
+  },
+  // A REST API answers an unknown path with 403 "Missing Authentication Token"; the service says 404.
+  {
+    id: "NotFound",
+    type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+    statusCode: "404",
+    code: "not_found",
+    message: "no such endpoint",
+  },
+  {
+    id: "RequestTooLarge",
+    type: apigateway.ResponseType.REQUEST_TOO_LARGE,
+    statusCode: "413",
+    code: "payload_too_large",
+    message: "request body is too large",
+  },
+  {
+    id: "Throttled",
+    type: apigateway.ResponseType.THROTTLED,
+    statusCode: "429",
+    code: "throttled",
+    message: "too many requests; retry shortly",
+    retryAfterSeconds: 1,
+  },
+  // The authorizer reads API keys from the database: when it fails, the database is most likely
+  // resuming or unreachable, and retrying shortly works.
+  {
+    id: "AuthorizerFailure",
+    type: apigateway.ResponseType.AUTHORIZER_FAILURE,
+    statusCode: "503",
+    code: "service_unavailable",
+    message: "the API key could not be checked; retry shortly",
+    retryAfterSeconds: DATABASE_RESUMING_RETRY_AFTER_SECONDS,
+  },
+];
+
+/** The response's body template (API Gateway fills in `$context` variables). */
+export function gatewayResponseTemplate(response: GatewayErrorResponse): string {
+  const message =
+    typeof response.message === "string" ? JSON.stringify(response.message) : "$context.error.messageString";
+  return `{"error":{"code":${JSON.stringify(response.code)},"message":${message},"details":{"requestId":"$context.requestId"}}}`;
 }
 
 export class Api extends Construct {
@@ -112,8 +200,11 @@ export class Api extends Construct {
     this.authorizerFunction = new ServiceFunction(this, "Authorizer", {
       entry: props.authorizerEntry,
       description: "Tenant provisioning API: API-key request authorizer",
-      environment: database.dataApiEnvironment,
-      timeout: Duration.seconds(10),
+      environment: {
+        ...database.dataApiEnvironment,
+        DATABASE_RESUME_WAIT_SECONDS: String(AUTHORIZER_RESUME_WAIT_SECONDS),
+      },
+      timeout: Duration.seconds(AUTHORIZER_RESUME_WAIT_SECONDS + 8),
       memorySize: 256,
       logRetention: props.logRetention,
     }).function;
@@ -195,23 +286,20 @@ export class Api extends Construct {
       ]);
     }
 
-    // API Gateway's own 401/403/404 answers in the service's error shape.
-    this.restApi.addGatewayResponse("Unauthorized", {
-      type: apigateway.ResponseType.UNAUTHORIZED,
-      statusCode: "401",
-      templates: errorBody("unauthorized", "missing or invalid API key"),
-    });
-    this.restApi.addGatewayResponse("AccessDenied", {
-      type: apigateway.ResponseType.ACCESS_DENIED,
-      statusCode: "403",
-      templates: errorBody("forbidden", "this API key may not call this endpoint"),
-    });
-    // A REST API answers an unknown path with 403 "Missing Authentication Token"; the service says 404.
-    this.restApi.addGatewayResponse("NotFound", {
-      type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
-      statusCode: "404",
-      templates: errorBody("not_found", "no such endpoint"),
-    });
+    // API Gateway's own answers in the service's error shape: one shape on both runtimes.
+    for (const response of GATEWAY_ERROR_RESPONSES) {
+      this.restApi.addGatewayResponse(response.id, {
+        type: response.type,
+        ...(response.statusCode ? { statusCode: response.statusCode } : {}),
+        responseHeaders: {
+          "Content-Type": "'application/json; charset=utf-8'",
+          ...(response.retryAfterSeconds === undefined
+            ? {}
+            : { "Retry-After": `'${response.retryAfterSeconds}'` }),
+        },
+        templates: { "application/json": gatewayResponseTemplate(response) },
+      });
+    }
 
     NagSuppressions.addResourceSuppressions(this.restApi, [
       {
