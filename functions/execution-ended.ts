@@ -60,6 +60,14 @@ export function createExecutionEndedHandler(deps: ExecutionEndedDeps): Execution
   };
 }
 
+/** The input of an execution, from Step Functions (for events that left it out). */
+export function describeExecutionInput(
+  sfn: SFNClient,
+): (executionArn: string) => Promise<string | undefined> {
+  return async (executionArn) =>
+    (await sfn.send(new DescribeExecutionCommand({ executionArn }))).input ?? undefined;
+}
+
 let handlerPromise: Promise<ExecutionEndedHandler> | undefined;
 
 /** Production dependencies, built on the first invocation: Data API database, Step Functions. */
@@ -68,7 +76,6 @@ async function productionHandler(): Promise<ExecutionEndedHandler> {
   const { db } = await openDatabase(config.database, {
     resumeWaitMs: config.databaseResumeWaitSeconds * 1000,
   });
-  const sfn = new SFNClient({});
   return createExecutionEndedHandler({
     stepDeps: {
       db,
@@ -78,8 +85,7 @@ async function productionHandler(): Promise<ExecutionEndedHandler> {
       notifications: outboxChannel,
       lockTimeoutMs: config.stepLockTimeoutMs,
     },
-    readInput: async (executionArn) =>
-      (await sfn.send(new DescribeExecutionCommand({ executionArn }))).input ?? undefined,
+    readInput: describeExecutionInput(new SFNClient({})),
   });
 }
 

@@ -11,6 +11,7 @@ import { authenticate } from "../functions/domain/auth/api-keys.ts";
 import { type GroupHandler, MAX_BODY_BYTES } from "../functions/http/api-handler.ts";
 import { type ApiGroup, matchRoute } from "../functions/http/route-table.ts";
 import {
+  authorizerUnavailableError,
   type HttpError,
   MethodNotAllowedError,
   NotFoundError,
@@ -111,7 +112,15 @@ export function createLocalHttpServer(options: LocalHttpServerOptions): Server {
       // The authorizer runs before the handler, as API Gateway's Lambda authorizer does.
       let authorizer: Record<string, string> | null = null;
       if (match.route.access !== "public") {
-        const principal = await authenticate(db, headers.authorization);
+        let principal: Awaited<ReturnType<typeof authenticate>>;
+        try {
+          principal = await authenticate(db, headers.authorization);
+        } catch (error) {
+          // As API Gateway answers a failing authorizer (AUTHORIZER_FAILURE, lib/constructs/api.ts).
+          logger.warn("the API key could not be checked", { error });
+          sendError(res, authorizerUnavailableError(error));
+          return;
+        }
         if (!principal) {
           sendError(res, new UnauthorizedError());
           return;

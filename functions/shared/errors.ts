@@ -140,6 +140,17 @@ export class ServiceUnavailableError extends HttpError {
  */
 export const DATABASE_RESUMING_RETRY_AFTER_SECONDS = 10;
 
+/**
+ * 503 for a request whose API key could not be checked (the key store — the database — failed or
+ * is resuming): API Gateway's AUTHORIZER_FAILURE response says the same (lib/constructs/api.ts).
+ */
+export function authorizerUnavailableError(cause?: unknown): ServiceUnavailableError {
+  return new ServiceUnavailableError("the API key could not be checked; retry shortly", {
+    cause,
+    retryAfterSeconds: DATABASE_RESUMING_RETRY_AFTER_SECONDS,
+  });
+}
+
 /** 503 for a request the database could not take while resuming from auto-pause. */
 export function databaseResumingError(cause: unknown): ServiceUnavailableError {
   return new ServiceUnavailableError("the database is resuming after being idle; retry in a few seconds", {

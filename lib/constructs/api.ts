@@ -16,6 +16,7 @@ import { Construct } from "constructs";
 import { type ApiGroup, routeList } from "../../functions/http/route-table.ts";
 import { type LambdaEnvironment, stateMachineArnVariable } from "../../functions/shared/config.ts";
 import {
+  authorizerUnavailableError,
   DATABASE_RESUMING_RETRY_AFTER_SECONDS,
   ForbiddenError,
   UnauthorizedError,
@@ -126,8 +127,8 @@ export const GATEWAY_ERROR_RESPONSES: readonly GatewayErrorResponse[] = [
     id: "AuthorizerFailure",
     type: apigateway.ResponseType.AUTHORIZER_FAILURE,
     statusCode: "503",
-    code: "service_unavailable",
-    message: "the API key could not be checked; retry shortly",
+    code: authorizerUnavailableError().code,
+    message: authorizerUnavailableError().message,
     retryAfterSeconds: DATABASE_RESUMING_RETRY_AFTER_SECONDS,
   },
 ];
