@@ -73,9 +73,7 @@ let handlerPromise: Promise<ExecutionEndedHandler> | undefined;
 /** Production dependencies, built on the first invocation: Data API database, Step Functions. */
 async function productionHandler(): Promise<ExecutionEndedHandler> {
   const config = loadConfig();
-  const { db } = await openDatabase(config.database, {
-    resumeWaitMs: config.databaseResumeWaitSeconds * 1000,
-  });
+  const { db } = await openDatabase(config.database);
   return createExecutionEndedHandler({
     stepDeps: {
       db,

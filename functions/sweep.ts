@@ -73,9 +73,7 @@ async function productionHandler(): Promise<(event?: ScheduledEvent) => Promise<
     "DEPROVISIONING_STATE_MACHINE_ARN",
     "the sweep (overdue schedules)",
   );
-  const { db } = await openDatabase(config.database, {
-    resumeWaitMs: config.databaseResumeWaitSeconds * 1000,
-  });
+  const { db } = await openDatabase(config.database);
   return createSweepHandler({
     db,
     notifier: snsAlertNotifier({ client: new SNSClient({}), topicArn }),

@@ -62,9 +62,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     ownsDatabase && config.database.kind === "pglite" ? acquireDataDirLock(config.dataDir) : undefined;
   let database: DatabaseHandle | undefined;
   try {
-    database =
-      options.database ??
-      (await openDatabase(config.database, { resumeWaitMs: config.databaseResumeWaitSeconds * 1000 }));
+    database = options.database ?? (await openDatabase(config.database));
     const applied = await migrate(database.db);
     if (applied.length > 0) logger.info("migrations applied", { applied });
     const seeded = await seedDefaultTemplates(database.db);

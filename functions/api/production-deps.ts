@@ -21,9 +21,7 @@ let database: Promise<Database> | undefined;
 export function productionDatabase(): Promise<Database> {
   database ??= (async () => {
     const config = loadConfig();
-    const { db } = await openDatabase(config.database, {
-      resumeWaitMs: config.databaseResumeWaitSeconds * 1000,
-    });
+    const { db } = await openDatabase(config.database);
     return db;
   })().catch((error: unknown) => {
     database = undefined;

@@ -26,7 +26,8 @@ export interface OpenDatabaseOptions {
   readonly poolSize?: number;
   /**
    * Data API: how long one call waits for an auto-paused cluster to resume before the
-   * DatabaseResumingException reaches the caller (resume-wait.ts); 0 (the default) never waits.
+   * DatabaseResumingException reaches the caller (resume-wait.ts); overrides the config's
+   * `resumeWaitSeconds` (no wait when neither is set).
    */
   readonly resumeWaitMs?: number;
 }
@@ -63,7 +64,8 @@ export async function openDatabase(
       const { drizzle } = await import("drizzle-orm/aws-data-api/pg");
       const client =
         options.rdsDataClient ?? new (await import("@aws-sdk/client-rds-data")).RDSDataClient({});
-      const db = drizzle(waitingForResume(client, { maxWaitMs: options.resumeWaitMs ?? 0 }), {
+      const maxWaitMs = options.resumeWaitMs ?? (config.resumeWaitSeconds ?? 0) * 1000;
+      const db = drizzle(waitingForResume(client, { maxWaitMs }), {
         database: config.database,
         resourceArn: config.clusterArn,
         secretArn: config.secretArn,

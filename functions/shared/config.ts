@@ -13,6 +13,11 @@ export type DatabaseConfig =
       readonly clusterArn: string;
       readonly secretArn: string;
       readonly database: string;
+      /**
+       * How long one call waits for an auto-paused cluster to resume (`DATABASE_RESUME_WAIT_SECONDS`,
+       * functions/db/resume-wait.ts); unset: no wait.
+       */
+      readonly resumeWaitSeconds?: number;
     };
 
 /** Native Step Functions retry policy for transient step errors (the ASL holds the defaults). */
@@ -86,11 +91,6 @@ export interface Config {
   readonly notifications: NotificationDeliveryConfig;
   /** The state machine of each workflow (AWS; locally the ASL runs in-process). */
   readonly stateMachineArns: Readonly<Partial<Record<WorkflowKind, string>>>;
-  /**
-   * How long one database call waits for an auto-paused Aurora cluster to resume
-   * (`DatabaseResumingException`) before the error reaches the caller; 0 never waits.
-   */
-  readonly databaseResumeWaitSeconds: number;
 }
 
 /**
@@ -287,6 +287,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       clusterArn: e.DB_CLUSTER_ARN,
       secretArn: e.DB_SECRET_ARN,
       database: e.DB_NAME,
+      resumeWaitSeconds: e.DATABASE_RESUME_WAIT_SECONDS,
     };
   } else if (e.DATABASE_URL) {
     database = { kind: "postgres", url: e.DATABASE_URL };
@@ -335,7 +336,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         },
       ),
     ),
-    databaseResumeWaitSeconds: e.DATABASE_RESUME_WAIT_SECONDS,
   };
 }
 

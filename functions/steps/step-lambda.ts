@@ -17,9 +17,7 @@ let deps: Promise<StepDeps> | undefined;
 export function productionStepDeps(): Promise<StepDeps> {
   deps ??= (async () => {
     const config = loadConfig();
-    const { db } = await openDatabase(config.database, {
-      resumeWaitMs: config.databaseResumeWaitSeconds * 1000,
-    });
+    const { db } = await openDatabase(config.database);
     const queueUrl = config.deprovisioning.notificationsQueueUrl;
     const bucket = config.deprovisioning.backupBucket;
     return {

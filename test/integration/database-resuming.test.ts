@@ -8,7 +8,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DatabaseResumingException, ExecuteStatementCommand, type RDSDataClient } from "@aws-sdk/client-rds-data";
+import {
+  DatabaseResumingException,
+  ExecuteStatementCommand,
+  type RDSDataClient,
+} from "@aws-sdk/client-rds-data";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../functions/db/client.ts";
 import type { DatabaseConfig } from "../../functions/shared/config.ts";
@@ -41,7 +45,8 @@ function pausingClient(client: RDSDataClient, pause: Pause): RDSDataClient {
           pause.remaining--;
           pause.refused++;
           throw new DatabaseResumingException({
-            message: "The Aurora DB instance db-XYZ is resuming after being auto-paused. Please wait a few seconds and try again.",
+            message:
+              "The Aurora DB instance db-XYZ is resuming after being auto-paused. Please wait a few seconds and try again.",
             $metadata: { httpStatusCode: 400 },
           });
         }

@@ -3,7 +3,7 @@
  * SES v2 client mocked (aws-sdk-client-mock, reset after each test), on SQS events of the shape
  * Lambda delivers, and the message renderer it shares with the local outbox worker.
  */
-import { MessageRejected, SendEmailCommand, SESv2Client } from "@aws-sdk/client-sesv2";
+import { MessageRejected, SESv2Client, SendEmailCommand } from "@aws-sdk/client-sesv2";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
@@ -101,14 +101,21 @@ describe("notification sender", () => {
       record("bad-ses", JSON.stringify(message({ recipient: "rejected@north.example" }))),
       record("bad-json", "{not json"),
       record("bad-shape", JSON.stringify({ kind: "welcome", recipient: "not an address" })),
-      record("ok-2", JSON.stringify(message({ kind: "deprovisioning_notice", payload: { tenantName: "North" } }))),
+      record(
+        "ok-2",
+        JSON.stringify(message({ kind: "deprovisioning_notice", payload: { tenantName: "North" } })),
+      ),
     );
 
     // Act
     const result = await handler(null)(event);
 
     // Assess
-    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(["bad-ses", "bad-json", "bad-shape"]);
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+      "bad-ses",
+      "bad-json",
+      "bad-shape",
+    ]);
     const sent = sesMock.commandCalls(SendEmailCommand).map((c) => c.args[0].input);
     expect(sent.map((s) => s.Destination?.ToAddresses?.[0])).toEqual([
       "admin@north.example",

@@ -15,7 +15,10 @@ import { sendWaitingForResume, waitingForResume } from "../../functions/db/resum
 import { isDatabaseResuming } from "../../functions/shared/errors.ts";
 
 const resuming = () =>
-  new DatabaseResumingException({ message: "The Aurora DB instance is resuming after being auto-paused.", $metadata: {} });
+  new DatabaseResumingException({
+    message: "The Aurora DB instance is resuming after being auto-paused.",
+    $metadata: {},
+  });
 
 /** A clock that moves only when the code under test sleeps. */
 function fakeTime() {
@@ -66,7 +69,9 @@ describe("sendWaitingForResume", () => {
     };
 
     // Act
-    const error = await sendWaitingForResume(send, { maxWaitMs: 10_000, ...time.options }).catch((e: unknown) => e);
+    const error = await sendWaitingForResume(send, { maxWaitMs: 10_000, ...time.options }).catch(
+      (e: unknown) => e,
+    );
 
     // Assess
     expect(isDatabaseResuming(error)).toBe(true);
@@ -85,7 +90,9 @@ describe("sendWaitingForResume", () => {
     };
 
     // Act
-    const error = await sendWaitingForResume(send, { maxWaitMs: 10_000, ...time.options }).catch((e: unknown) => e);
+    const error = await sendWaitingForResume(send, { maxWaitMs: 10_000, ...time.options }).catch(
+      (e: unknown) => e,
+    );
 
     // Assess
     expect(error).toBeInstanceOf(BadRequestException);
@@ -110,7 +117,9 @@ describe("waitingForResume", () => {
     const waiting = waitingForResume(client, { maxWaitMs: 5000, ...time.options });
 
     // Act
-    const out = await waiting.send(new ExecuteStatementCommand({ resourceArn: "a", secretArn: "s", sql: "select 1" }));
+    const out = await waiting.send(
+      new ExecuteStatementCommand({ resourceArn: "a", secretArn: "s", sql: "select 1" }),
+    );
 
     // Assess
     expect(out.numberOfRecordsUpdated).toBe(1);
