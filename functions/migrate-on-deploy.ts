@@ -6,7 +6,7 @@
 import { openDatabase } from "./db/client.ts";
 import { loadMigrations, MIGRATIONS_DIR, migrate } from "./db/migrate.ts";
 import { seedDefaultTemplates } from "./domain/templates/default-templates.ts";
-import { loadConfig } from "./shared/config.ts";
+import { bundledDirectoryFromEnv, loadConfig } from "./shared/config.ts";
 import { createLogger } from "./shared/logger.ts";
 
 export interface MigrateOnDeployResult {
@@ -16,7 +16,7 @@ export interface MigrateOnDeployResult {
 
 /** The bundled `migrations/` (MIGRATIONS_DIR, set by CDK), else the repository's. */
 export function migrationsDirectory(env: NodeJS.ProcessEnv = process.env): string {
-  return env.MIGRATIONS_DIR ?? MIGRATIONS_DIR;
+  return bundledDirectoryFromEnv("MIGRATIONS_DIR", env) ?? MIGRATIONS_DIR;
 }
 
 export const handler = async (): Promise<MigrateOnDeployResult> => {

@@ -1,15 +1,19 @@
 /**
- * The operations sweep Lambda, invoked by an EventBridge schedule: alerts (published to the SNS
+ * The operations sweep Lambda, invoked by an EventBridge schedule: overdue scheduled
+ * deprovisionings (started on the deprovisioning state machine), alerts (published to the SNS
  * topic `ALERT_TOPIC_ARN`) and retention. The work is in functions/domain/operations/sweep.ts.
  */
+import { SFNClient } from "@aws-sdk/client-sfn";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { ScheduledEvent } from "aws-lambda";
 import { type Database, openDatabase } from "./db/client.ts";
 import type { AlertNotifier } from "./domain/operations/alerts.ts";
 import { snsAlertNotifier } from "./domain/operations/sns-alert-notifier.ts";
 import { runSweep } from "./domain/operations/sweep.ts";
-import { ConfigError, loadConfig, type OperationsConfig } from "./shared/config.ts";
+import { loadConfig, type OperationsConfig, requireSetting } from "./shared/config.ts";
 import { createLogger, type Logger } from "./shared/logger.ts";
+import { SfnWorkflowRunner } from "./workflows/sfn-workflow-runner.ts";
+import type { WorkflowRunner } from "./workflows/workflow-runner.ts";
 
 export interface SweepDeps {
   readonly db: Database;
@@ -17,9 +21,12 @@ export interface SweepDeps {
   readonly logger: Logger;
   readonly operations: OperationsConfig;
   readonly clock: () => Date;
+  /** Starts overdue scheduled deprovisionings. */
+  readonly workflows: WorkflowRunner;
 }
 
 export interface SweepSummary {
+  readonly overdueStarted: number;
   readonly raised: number;
   readonly resolved: number;
   readonly deleted: number;
@@ -35,6 +42,10 @@ export function createSweepHandler(deps: SweepDeps): (event?: ScheduledEvent) =>
       retentionDays: deps.operations.retentionDays,
       notifier: deps.notifier,
       logger: deps.logger,
+      overdueSchedules: {
+        overdueMinutes: deps.operations.scheduleOverdueMinutes,
+        workflows: deps.workflows,
+      },
     });
     if (result.errors.length > 0) {
       throw new Error(
@@ -42,6 +53,7 @@ export function createSweepHandler(deps: SweepDeps): (event?: ScheduledEvent) =>
       );
     }
     return {
+      overdueStarted: result.overdueStarted,
       raised: result.raised.length,
       resolved: result.resolved,
       deleted: result.deleted,
@@ -55,8 +67,12 @@ let handlerPromise: Promise<(event?: ScheduledEvent) => Promise<SweepSummary>> |
 /** Production dependencies, built on the first invocation: Data API database, SNS topic. */
 async function productionHandler(): Promise<(event?: ScheduledEvent) => Promise<SweepSummary>> {
   const config = loadConfig();
-  const topicArn = config.operations.alertTopicArn;
-  if (!topicArn) throw new ConfigError("Invalid configuration:\n  ALERT_TOPIC_ARN: required by the sweep");
+  const topicArn = requireSetting(config.operations.alertTopicArn, "ALERT_TOPIC_ARN", "the sweep");
+  const deprovisioning = requireSetting(
+    config.stateMachineArns.deprovisioning,
+    "DEPROVISIONING_STATE_MACHINE_ARN",
+    "the sweep (overdue schedules)",
+  );
   const { db } = await openDatabase(config.database);
   return createSweepHandler({
     db,
@@ -64,6 +80,7 @@ async function productionHandler(): Promise<(event?: ScheduledEvent) => Promise<
     logger: createLogger(config.logLevel),
     operations: config.operations,
     clock: () => new Date(),
+    workflows: new SfnWorkflowRunner(new SFNClient({}), { deprovisioning }),
   });
 }
 

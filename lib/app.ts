@@ -16,8 +16,12 @@ const stack = new TenantProvisioningStack(app, settings.stackName, {
   deletionProtection: settings.deletionProtection,
   database: settings.database,
   apiThrottling: settings.apiThrottling,
+  sweepIntervalMinutes: settings.sweepIntervalMinutes,
   ...(settings.alertEmail ? { alertEmail: settings.alertEmail } : {}),
+  ...(settings.notificationSender ? { notificationSender: settings.notificationSender } : {}),
+  ...(settings.sesConfigurationSet ? { sesConfigurationSet: settings.sesConfigurationSet } : {}),
   ...(settings.retryPolicy ? { retryPolicy: settings.retryPolicy } : {}),
 });
 Tags.of(stack).add("service", "tenant-provisioning");
+Tags.of(stack).add("stage", settings.stage);
 Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

@@ -6,16 +6,17 @@
 import { fileURLToPath } from "node:url";
 import { type BundlingOptions, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { BuildOptions } from "esbuild";
+import type { EnvironmentVariable, LambdaEnvironment } from "../functions/shared/config.ts";
 
 /** The repository root (where package-lock.json, `functions/`, `migrations/` live). */
 export const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 
-/** The Node.js of the Lambda runtime (nodejs22.x); esbuild emits syntax for exactly that. */
-export const NODE_TARGET = "node22";
+/** The Node.js of the Lambda runtime (nodejs24.x, LAMBDA_RUNTIME); esbuild emits syntax for exactly that. */
+export const NODE_TARGET = "node24";
 
 /**
  * Modules left out of every bundle:
- * - `@aws-sdk/*`: the nodejs22.x runtime ships AWS SDK v3 (CDK's default for Node 18+), which keeps
+ * - `@aws-sdk/*`: the nodejs24.x runtime ships AWS SDK v3 (CDK's default for Node 18+), which keeps
  *   the bundles small and cold starts short;
  * - the PGlite and node-postgres drivers: `openDatabase` imports them lazily and only for the local
  *   `pglite` / `postgres` configurations, while a Lambda always runs with the Data API one. Their
@@ -48,13 +49,13 @@ export const MAIN_FIELDS: readonly string[] = ["module", "main"];
 export const BUNDLED_DIRECTORIES = {
   migrations: "MIGRATIONS_DIR",
   statemachines: "STATEMACHINES_DIR",
-} as const;
+} as const satisfies Record<string, EnvironmentVariable>;
 
 /** `/var/task` is where Lambda unpacks the bundle. */
 export const LAMBDA_TASK_ROOT = "/var/task";
 
 /** The environment that points `functions/` at the bundled directories. */
-export function bundledDirectoriesEnvironment(): Record<string, string> {
+export function bundledDirectoriesEnvironment(): LambdaEnvironment {
   return Object.fromEntries(
     Object.entries(BUNDLED_DIRECTORIES).map(([dir, variable]) => [variable, `${LAMBDA_TASK_ROOT}/${dir}`]),
   );

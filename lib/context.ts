@@ -8,19 +8,32 @@ import { loadConfig, type RetryPolicy } from "../functions/shared/config.ts";
 
 const booleanFlag = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
 
+/** Production stacks keep a warm database; others may pause it when idle (dbAutoPause). */
+export const STAGES = ["production", "staging", "development"] as const;
+export type Stage = (typeof STAGES)[number];
+
 const contextSchema = z.object({
+  stage: z.enum(STAGES).default("production"),
   stackName: z
     .string()
     // At most 45 characters: the schedule group is named `<stackName>-tenant-operations` (64 max).
     .regex(/^[A-Za-z][A-Za-z0-9-]{0,44}$/, "must be a stack name of 1-45 letters, digits and hyphens")
     .default("TenantProvisioning"),
   deletionProtection: booleanFlag.default(true),
-  dbMinCapacity: z.coerce.number().min(0).max(256).default(0.5),
+  dbAutoPause: booleanFlag.optional(),
+  dbAutoPauseAfterMinutes: z.coerce.number().int().min(5).max(1440).default(5),
+  dbMinCapacity: z.coerce.number().min(0).max(256).optional(),
   dbMaxCapacity: z.coerce.number().min(1).max(256).default(4),
   dbBackupRetentionDays: z.coerce.number().int().min(1).max(35).default(14),
   apiRateLimit: z.coerce.number().int().min(1).max(10_000).default(50),
   apiBurstLimit: z.coerce.number().int().min(1).max(5_000).default(100),
   alertEmail: z.email().optional(),
+  notificationSender: z.email().optional(),
+  sesConfigurationSet: z
+    .string()
+    .regex(/^[\w-]{1,64}$/, "must be an SES configuration set name")
+    .optional(),
+  sweepIntervalMinutes: z.coerce.number().int().min(1).max(1440).optional(),
   stepRetryIntervalSeconds: z.string().optional(),
   stepRetryBackoffRate: z.string().optional(),
   stepRetryMaxAttempts: z.string().optional(),
@@ -28,15 +41,24 @@ const contextSchema = z.object({
 });
 
 export interface DeploySettings {
+  readonly stage: Stage;
   readonly stackName: string;
   readonly deletionProtection: boolean;
   readonly database: {
+    /** 0 with auto-pause (the instance pauses when idle), else at least 0.5. */
     readonly minCapacity: number;
     readonly maxCapacity: number;
     readonly backupRetentionDays: number;
+    /** Idle time before an auto-paused instance pauses (with minCapacity 0). */
+    readonly autoPauseAfterMinutes: number;
   };
   readonly apiThrottling: { readonly rateLimit: number; readonly burstLimit: number };
   readonly alertEmail?: string;
+  /** Verified SES identity notifications are sent from; without it the sender is deployed paused. */
+  readonly notificationSender?: string;
+  readonly sesConfigurationSet?: string;
+  /** How often the sweep runs: every 5 minutes, hourly with auto-pause (so the database can pause). */
+  readonly sweepIntervalMinutes: number;
   /** Set when any `stepRetry*` key is given; the ASL's own values otherwise. */
   readonly retryPolicy?: RetryPolicy;
 }
@@ -71,8 +93,16 @@ export function deploySettings(get: (key: string) => unknown): DeploySettings {
     throw new Error(`Invalid CDK context:\n${lines.join("\n")}`);
   }
   const c = parsed.data;
-  if (c.dbMaxCapacity < c.dbMinCapacity)
-    throw new Error("Invalid CDK context: dbMaxCapacity < dbMinCapacity");
+  // Auto-pause (minimum capacity 0) is on by default for stages other than production.
+  const autoPause = c.dbAutoPause ?? c.stage !== "production";
+  if (autoPause && c.dbMinCapacity !== undefined && c.dbMinCapacity !== 0) {
+    throw new Error("Invalid CDK context: dbAutoPause needs dbMinCapacity 0 (or leave dbMinCapacity unset)");
+  }
+  if (!autoPause && c.dbMinCapacity !== undefined && c.dbMinCapacity < 0.5) {
+    throw new Error("Invalid CDK context: dbMinCapacity below 0.5 needs dbAutoPause=true");
+  }
+  const minCapacity = autoPause ? 0 : (c.dbMinCapacity ?? 0.5);
+  if (c.dbMaxCapacity < minCapacity) throw new Error("Invalid CDK context: dbMaxCapacity < dbMinCapacity");
 
   const retryGiven = [
     c.stepRetryIntervalSeconds,
@@ -84,15 +114,21 @@ export function deploySettings(get: (key: string) => unknown): DeploySettings {
   const retryPolicy = retryGiven ? retryPolicyFromContext(c) : undefined;
 
   return {
+    stage: c.stage,
     stackName: c.stackName,
     deletionProtection: c.deletionProtection,
     database: {
-      minCapacity: c.dbMinCapacity,
+      minCapacity,
       maxCapacity: c.dbMaxCapacity,
       backupRetentionDays: c.dbBackupRetentionDays,
+      autoPauseAfterMinutes: c.dbAutoPauseAfterMinutes,
     },
     apiThrottling: { rateLimit: c.apiRateLimit, burstLimit: c.apiBurstLimit },
     ...(c.alertEmail ? { alertEmail: c.alertEmail } : {}),
+    ...(c.notificationSender ? { notificationSender: c.notificationSender } : {}),
+    ...(c.sesConfigurationSet ? { sesConfigurationSet: c.sesConfigurationSet } : {}),
+    // The sweep reads the database: every 5 minutes it would keep an auto-paused cluster awake.
+    sweepIntervalMinutes: c.sweepIntervalMinutes ?? (autoPause ? 60 : 5),
     ...(retryPolicy ? { retryPolicy } : {}),
   };
 }

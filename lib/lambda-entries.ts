@@ -2,8 +2,8 @@
  * Which Lambdas the service has, derived from the code rather than listed by hand: one per API
  * group of the route table, the authorizer, one per step module that a workflow runs (the step
  * catalog's steps and every Task of the ASL files that exist), the deploy-time migration, the
- * admin-key bootstrap and, when `functions/sweep.ts` exists, the periodic sweep. The stack and
- * `bench/bundle-size.ts` read it.
+ * admin-key bootstrap, the execution status-change handler, the notification sender and, when
+ * `functions/sweep.ts` exists, the periodic sweep. The stack and `bench/bundle-size.ts` read it.
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -17,7 +17,15 @@ import {
 } from "../functions/workflows/step-catalog.ts";
 import { REPO_ROOT } from "./bundling.ts";
 
-export type LambdaRole = "api" | "authorizer" | "step" | "migrate-on-deploy" | "create-admin-key" | "sweep";
+export type LambdaRole =
+  | "api"
+  | "authorizer"
+  | "step"
+  | "migrate-on-deploy"
+  | "create-admin-key"
+  | "execution-ended"
+  | "notification-sender"
+  | "sweep";
 
 export interface LambdaEntry {
   /** Stable name: the API group, the step module name, or the role for single functions. */
@@ -129,6 +137,16 @@ export function lambdaEntries(kinds: readonly WorkflowName[] = workflowKinds()):
       name: "create-admin-key",
       role: "create-admin-key",
       entry: requireEntry(functionsPath("create-admin-key.ts"), "the first admin key"),
+    },
+    {
+      name: "execution-ended",
+      role: "execution-ended",
+      entry: requireEntry(functionsPath("execution-ended.ts"), "executions that end outside the ASL's Catch"),
+    },
+    {
+      name: "notification-sender",
+      role: "notification-sender",
+      entry: requireEntry(functionsPath("notification-sender.ts"), "the notifications queue's consumer"),
     },
   ];
   const sweep = sweepEntry();

@@ -1,8 +1,13 @@
 /**
  * The whole service in one stack: the database, the step Lambdas and the workflows that run them,
- * the API, schedules, notifications, backups and alarms. Which Lambdas and state machines exist is
- * derived from the code (lib/lambda-entries.ts): a new API group, step or ASL file needs no change
- * here.
+ * the API and the console in front of it, schedules, notifications and their sender, backups,
+ * the handler of executions that end outside the ASL's Catch, and alarms. Which Lambdas and state
+ * machines exist is derived from the code (lib/lambda-entries.ts): a new API group, step or ASL
+ * file needs no change here.
+ *
+ * Deployment order that matters: every Lambda that serves (API handlers, authorizer, steps, sweep,
+ * status-change handler, sender) depends on the migrations trigger, so a deployment migrates the
+ * database before new code runs; the database's deletion protection is switched on last.
  */
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -16,14 +21,18 @@ import type { RetryPolicy } from "../functions/shared/config.ts";
 import { Alarms } from "./constructs/alarms.ts";
 import { Api } from "./constructs/api.ts";
 import { Backups } from "./constructs/backups.ts";
+import { ConsoleHosting } from "./constructs/console-hosting.ts";
 import { Database } from "./constructs/database.ts";
+import { ExecutionEvents } from "./constructs/execution-events.ts";
 import { MigrationsTrigger } from "./constructs/migrations-trigger.ts";
+import { NotificationSender } from "./constructs/notification-sender.ts";
 import { Notifications } from "./constructs/notifications.ts";
 import { Schedules } from "./constructs/schedules.ts";
 import { ServiceFunction } from "./constructs/service-function.ts";
 import { StepFunctions } from "./constructs/step-functions.ts";
 import { Workflows } from "./constructs/workflows.ts";
 import { type LambdaEntry, lambdaEntries, workflowKinds } from "./lambda-entries.ts";
+import { stepLambdaTimeouts } from "./step-timeouts.ts";
 
 export interface TenantProvisioningStackProps extends StackProps {
   /** Aurora deletion protection (and a final snapshot on delete); off only for disposable dev stacks. */
@@ -32,9 +41,15 @@ export interface TenantProvisioningStackProps extends StackProps {
     readonly minCapacity: number;
     readonly maxCapacity: number;
     readonly backupRetentionDays: number;
+    readonly autoPauseAfterMinutes?: number;
   };
   readonly apiThrottling?: { readonly rateLimit: number; readonly burstLimit: number };
   readonly alertEmail?: string;
+  /** Verified SES identity notifications are sent from; without it the sender is deployed paused. */
+  readonly notificationSender?: string;
+  readonly sesConfigurationSet?: string;
+  /** How often the sweep runs (default 5 minutes). */
+  readonly sweepIntervalMinutes?: number;
   /** Overrides the ASL files' retry defaults for `TransientError`. */
   readonly retryPolicy?: RetryPolicy;
   readonly logRetention?: logs.RetentionDays;
@@ -52,6 +67,9 @@ export class TenantProvisioningStack extends Stack {
   readonly alarms: Alarms;
   readonly migrations: MigrationsTrigger;
   readonly adminKeyFunction: lambda.Function;
+  readonly executionEvents: ExecutionEvents;
+  readonly notificationSender: NotificationSender;
+  readonly console: ConsoleHosting;
 
   constructor(scope: Construct, id: string, props: TenantProvisioningStackProps) {
     super(scope, id, props);
@@ -95,6 +113,9 @@ export class TenantProvisioningStack extends Stack {
       minCapacity: props.database?.minCapacity ?? 0.5,
       maxCapacity: props.database?.maxCapacity ?? 4,
       backupRetention: Duration.days(props.database?.backupRetentionDays ?? 14),
+      ...(props.database?.autoPauseAfterMinutes
+        ? { autoPauseAfter: Duration.minutes(props.database.autoPauseAfterMinutes) }
+        : {}),
       logRetention,
     });
     this.notifications = new Notifications(this, "Notifications", {
@@ -114,6 +135,7 @@ export class TenantProvisioningStack extends Stack {
       notifications: this.notifications,
       backups: this.backups,
       logRetention,
+      timeoutSeconds: stepLambdaTimeouts(kinds),
     });
     this.workflows = new Workflows(this, "Workflows", {
       kinds,
@@ -128,6 +150,7 @@ export class TenantProvisioningStack extends Stack {
     this.schedules = new Schedules(this, "Schedules", {
       ...(deprovisioning ? { deprovisioning } : {}),
       ...(sweep ? { sweepEntry: sweep.entry } : {}),
+      ...(props.sweepIntervalMinutes ? { sweepInterval: Duration.minutes(props.sweepIntervalMinutes) } : {}),
       database: this.database,
       notifications: this.notifications,
       logRetention,
@@ -144,11 +167,22 @@ export class TenantProvisioningStack extends Stack {
       throttling: props.apiThrottling ?? { rateLimit: 50, burstLimit: 100 },
     });
 
-    this.alarms = new Alarms(this, "Alarms", {
-      topic: this.notifications.alertsTopic,
+    this.executionEvents = new ExecutionEvents(this, "ExecutionEvents", {
+      entry: single("execution-ended"),
       stateMachines: this.workflows.stateMachines,
+      database: this.database,
+      logRetention,
+    });
+    this.notificationSender = new NotificationSender(this, "NotificationSender", {
+      entry: single("notification-sender"),
+      notifications: this.notifications,
+      ...(props.notificationSender ? { senderAddress: props.notificationSender } : {}),
+      ...(props.sesConfigurationSet ? { configurationSet: props.sesConfigurationSet } : {}),
+      logRetention,
+    });
+    this.console = new ConsoleHosting(this, "Console", {
       api: this.api.restApi,
-      deadLetterQueue: this.notifications.deadLetterQueue,
+      accessLogsBucket: this.backups.accessLogsBucket,
     });
 
     this.adminKeyFunction = new ServiceFunction(this, "CreateAdminKey", {
@@ -162,8 +196,39 @@ export class TenantProvisioningStack extends Stack {
     }).function;
     this.database.grantDataApiAccess(this.adminKeyFunction);
 
+    const functions = this.serviceFunctions;
+    this.alarms = new Alarms(this, "Alarms", {
+      topic: this.notifications.alertsTopic,
+      stateMachines: this.workflows.stateMachines,
+      api: this.api.restApi,
+      notificationsQueue: this.notifications.queue,
+      deadLetterQueue: this.notifications.deadLetterQueue,
+      scheduleGroupName: this.schedules.groupName,
+      scheduleDeadLetterQueue: this.schedules.deadLetterQueue,
+      executionEventsDeadLetterQueue: this.executionEvents.deadLetterQueue,
+      watchedFunctions: new Map(
+        [...functions].filter(
+          ([name]) => name === "sweep" || name === "execution-ended" || name === "notification-sender",
+        ),
+      ),
+      serviceFunctions: functions,
+    });
+
+    // Migrate before new code serves: every Lambda that runs against the database waits for the trigger.
+    this.migrations.trigger.executeBefore(
+      ...[...functions].filter(([name]) => name !== "migrate-on-deploy").map(([, fn]) => fn),
+    );
+    // Protect the database last: a first deployment that fails before this point rolls back cleanly.
+    for (const child of this.node.children) {
+      if (child !== this.database) this.database.deletionProtection.node.addDependency(child);
+    }
+
     this.suppressCdkInternals();
 
+    new CfnOutput(this, "ConsoleUrl", {
+      value: this.console.url,
+      description: "The web console (and the API under /api/ on the same origin)",
+    });
     new CfnOutput(this, "ApiUrl", { value: this.api.restApi.url, description: "Base URL of the REST API" });
     new CfnOutput(this, "CreateAdminKeyFunctionName", {
       value: this.adminKeyFunction.functionName,
@@ -189,12 +254,37 @@ export class TenantProvisioningStack extends Stack {
     for (const [name, fn] of this.steps.functions) all.set(`step:${name}`, fn);
     all.set("migrate-on-deploy", this.migrations.function);
     all.set("create-admin-key", this.adminKeyFunction);
+    all.set("execution-ended", this.executionEvents.function);
+    all.set("notification-sender", this.notificationSender.function);
     if (this.schedules.sweepFunction) all.set("sweep", this.schedules.sweepFunction);
     return all;
   }
 
   /** Findings on the Lambdas and roles CDK itself adds for custom resources (not this service's code). */
   private suppressCdkInternals(): void {
+    // The AwsCustomResource provider that switches on the database's deletion protection.
+    for (const child of this.node.children) {
+      if (!child.node.id.startsWith("AWS679f53fac002430cb0da5b7982bd2287")) continue;
+      NagSuppressions.addResourceSuppressions(
+        child,
+        [
+          {
+            id: "AwsSolutions-IAM4",
+            reason:
+              "CDK's AwsCustomResource provider (sets the database's deletion protection at the end of a deployment) uses AWSLambdaBasicExecutionRole; the function is CDK's, not the service's.",
+            appliesTo: [
+              "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            ],
+          },
+          {
+            id: "AwsSolutions-L1",
+            reason:
+              "CDK's AwsCustomResource provider runs the runtime CDK chose for it; it is CDK's function, updated with aws-cdk-lib.",
+          },
+        ],
+        true,
+      );
+    }
     // The singleton that sets the retention of the Aurora log group (cloudwatchLogsRetention): RDS
     // creates that log group itself, so CDK sets its retention through this custom resource.
     for (const child of this.node.children) {

@@ -22,7 +22,7 @@ import { ensureAdminKey } from "./admin-key.ts";
 import { acquireDataDirLock } from "./data-dir-lock.ts";
 import { createLocalHttpServer } from "./http-server.ts";
 import { LocalWorkflowRunner } from "./local-workflow-runner.ts";
-import { OutboxWorker } from "./outbox-worker.ts";
+import { OutboxWorker, smtpDelivery } from "./outbox-worker.ts";
 import { SchedulePoller } from "./schedule-poller.ts";
 import { CONSOLE_ROOT, createStaticFiles } from "./static-files.ts";
 import { createSweeper, type Sweeper } from "./sweeper.ts";
@@ -125,6 +125,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       notifier: logAlertNotifier(logger),
       logger,
       clock,
+      workflows,
     });
     sweeper.start();
     const schedulePoller = new SchedulePoller({
@@ -135,11 +136,14 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       intervalMs: config.deprovisioning.schedulePollIntervalMs,
     });
     schedulePoller.start();
+    const { smtpUrl, senderAddress } = config.notifications;
     const outboxWorker = new OutboxWorker({
       db: database.db,
       logger,
       clock,
       intervalMs: config.deprovisioning.outboxDrainIntervalMs,
+      // Logged unless SMTP_URL is set (loadConfig then requires NOTIFICATION_SENDER).
+      ...(smtpUrl && senderAddress ? { deliver: smtpDelivery(smtpUrl, senderAddress, logger) } : {}),
     });
     outboxWorker.start();
     const db = database;

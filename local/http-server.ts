@@ -22,6 +22,7 @@ import {
 } from "../functions/http/request-gate.ts";
 import { type ApiGroup, matchRoute } from "../functions/http/route-table.ts";
 import {
+  authorizerUnavailableError,
   HttpError,
   MethodNotAllowedError,
   NotFoundError,
@@ -156,8 +157,16 @@ export function createLocalHttpServer(options: LocalHttpServerOptions): Server {
     // the media type and the declared size are checked before the body is read.
     let authorizer: Record<string, string> | null = null;
     try {
-      const principal =
-        route.access === "public" ? null : await authenticate(db, headers.authorization, clock());
+      let principal: Awaited<ReturnType<typeof authenticate>> = null;
+      if (route.access !== "public") {
+        try {
+          principal = await authenticate(db, headers.authorization, clock());
+        } catch (error) {
+          // As API Gateway answers a failing authorizer (AUTHORIZER_FAILURE, lib/constructs/api.ts).
+          logger.warn("the API key could not be checked", { error });
+          return refuse(authorizerUnavailableError(error));
+        }
+      }
       assertAccess(route, principal);
       assertBodyAcceptable(route, headers["content-type"], declaredBody(req));
       if (principal) {

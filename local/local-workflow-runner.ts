@@ -2,11 +2,13 @@
  * The local workflow runner: executes the ASL files in `statemachines/` in-process with
  * aws-local-stepfunctions, each Task state bound to the same step handler a Lambda would run.
  * Its event stream is logged and watched, so an execution that ends without reaching its own
- * failure handler (a timeout, a runtime error) still leaves its progress record failed.
+ * failure handler (a timeout, a runtime error) still leaves its progress record failed — through
+ * `recordExecutionEnded`, the code the AWS status-change handler (functions/execution-ended.ts) runs.
  */
 import "./promise-with-resolvers.ts";
 import { randomUUID } from "node:crypto";
-import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import { ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import { recordExecutionEnded } from "../functions/domain/runs/execution-ended.ts";
 import type { StepDeps, StepFactory, StepHandler } from "../functions/domain/steps/step-deps.ts";
 import type { RetryPolicy } from "../functions/shared/config.ts";
 import type { Logger } from "../functions/shared/logger.ts";
@@ -169,7 +171,7 @@ export class LocalWorkflowRunner implements WorkflowRunner {
       async (error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
         logger.info("execution failed", { executionRef: ref, progressId: input.progressId, message });
-        await this.recordUnexpectedFailure(input, error);
+        await this.recordUnexpectedFailure(input, ref, name, error);
       },
     );
     const tracked: Running = {
@@ -204,17 +206,27 @@ export class LocalWorkflowRunner implements WorkflowRunner {
   }
 
   /**
-   * A failure the ASL did not route to RecordFailure (States.Timeout, States.Runtime, ...): record
-   * it with the same handler, which ignores runs that are no longer active (cancelled, failed).
+   * An execution that failed or timed out, whether or not through the ASL's own Fail states: what
+   * AWS reports as FAILED / TIMED_OUT. `recordExecutionEnded` records a failure the ASL did not
+   * route to RecordFailure (States.Timeout, States.Runtime, ...) and leaves runs that are no longer
+   * active alone. (An abort — cancel, shutdown — resolves the result: `noThrowOnAbort`.)
    */
-  private async recordUnexpectedFailure(input: WorkflowInput, error: unknown): Promise<void> {
+  private async recordUnexpectedFailure(
+    input: WorkflowInput,
+    executionRef: string,
+    executionName: string,
+    error: unknown,
+  ): Promise<void> {
     const e = error as { name?: string; message?: string; cause?: { name?: string; message?: string } };
-    const name = e.cause?.name ?? e.name ?? "Error";
+    const timedOut = error instanceof ExecutionTimeoutError;
     try {
-      const record = STEP_FACTORIES["record-failure"](this.options.stepDeps);
-      await record({
+      await recordExecutionEnded(this.options.stepDeps, {
         progressId: input.progressId,
-        error: { Error: name, Cause: e.cause?.message ?? e.message ?? "" },
+        executionRef,
+        executionName,
+        status: timedOut ? "TIMED_OUT" : "FAILED",
+        error: timedOut ? "States.Timeout" : (e.cause?.name ?? e.name ?? null),
+        cause: e.cause?.message ?? e.message ?? null,
       });
     } catch (recordError) {
       this.options.logger.error("could not record an execution failure", {

@@ -8,6 +8,7 @@ import { realpath, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CONSOLE_SECURITY_HEADERS } from "../functions/http/console-headers.ts";
 
 /** The console's files in this repository. */
 export const CONSOLE_ROOT = fileURLToPath(new URL("../console/", import.meta.url));
@@ -22,20 +23,6 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".png": "image/png",
   ".ico": "image/x-icon",
   ".txt": "text/plain; charset=utf-8",
-};
-
-/**
- * The console talks only to this origin's API; everything it draws is DOM and inline SVG, so
- * nothing needs inline scripts, inline style attributes or other origins.
- */
-const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  "content-security-policy":
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  // The console changes with the code; always revalidate rather than serve a stale app.
-  "cache-control": "no-cache",
 };
 
 export type StaticFileHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -80,7 +67,7 @@ export function createStaticFiles(
     if (make && generatedType) {
       const body = make();
       res.writeHead(200, {
-        ...SECURITY_HEADERS,
+        ...CONSOLE_SECURITY_HEADERS,
         "content-type": generatedType,
         "content-length": String(Buffer.byteLength(body)),
       });
@@ -104,7 +91,11 @@ export function createStaticFiles(
     } catch {
       return false;
     }
-    res.writeHead(200, { ...SECURITY_HEADERS, "content-type": contentType, "content-length": String(size) });
+    res.writeHead(200, {
+      ...CONSOLE_SECURITY_HEADERS,
+      "content-type": contentType,
+      "content-length": String(size),
+    });
     if (method === "HEAD") {
       res.end();
       return true;

@@ -8,6 +8,7 @@ import type { AlertNotifier } from "../functions/domain/operations/alerts.ts";
 import { runSweep, type SweepResult } from "../functions/domain/operations/sweep.ts";
 import type { OperationsConfig } from "../functions/shared/config.ts";
 import type { Logger } from "../functions/shared/logger.ts";
+import type { WorkflowRunner } from "../functions/workflows/workflow-runner.ts";
 
 export interface SweeperOptions {
   readonly db: Database;
@@ -15,6 +16,8 @@ export interface SweeperOptions {
   readonly notifier: AlertNotifier;
   readonly logger: Logger;
   readonly clock: () => Date;
+  /** Starts scheduled deprovisionings the schedule poller missed. */
+  readonly workflows: WorkflowRunner;
 }
 
 export interface Sweeper {
@@ -27,7 +30,7 @@ export interface Sweeper {
 }
 
 export function createSweeper(options: SweeperOptions): Sweeper {
-  const { db, operations, notifier, logger, clock } = options;
+  const { db, operations, notifier, logger, clock, workflows } = options;
   const intervalMs = operations.sweepIntervalSeconds * 1000;
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<SweepResult> | undefined;
@@ -40,6 +43,7 @@ export function createSweeper(options: SweeperOptions): Sweeper {
       retentionDays: operations.retentionDays,
       notifier,
       logger,
+      overdueSchedules: { overdueMinutes: operations.scheduleOverdueMinutes, workflows },
     }).finally(() => {
       inFlight = undefined;
     });

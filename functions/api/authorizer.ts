@@ -5,7 +5,7 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from "aws-lambda";
 import type { Database } from "../db/client.ts";
 import { authenticate } from "../domain/auth/api-keys.ts";
-import { productionDeps } from "./production-deps.ts";
+import { productionDatabase } from "./production-deps.ts";
 
 /** Builds the authorizer over a database. Throwing "Unauthorized" makes API Gateway answer 401. */
 export function createAuthorizer(getDb: () => Promise<Database>) {
@@ -27,4 +27,4 @@ export function createAuthorizer(getDb: () => Promise<Database>) {
   };
 }
 
-export const handler = createAuthorizer(async () => (await productionDeps()).db);
+export const handler = createAuthorizer(productionDatabase);

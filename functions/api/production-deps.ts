@@ -1,49 +1,64 @@
 /**
  * Production dependencies of a Lambda, built once per container on first use: configuration from
- * the environment, the database through the RDS Data API, workflows on Step Functions.
+ * the environment, the database through the RDS Data API, workflows on Step Functions, schedules
+ * on EventBridge Scheduler. A variable CDK should have set but did not fails the cold start with
+ * a ConfigError naming it.
  */
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { openDatabase } from "../db/client.ts";
+import { type Database, openDatabase } from "../db/client.ts";
 import { EventBridgeScheduler } from "../domain/scheduling/eventbridge-scheduler.ts";
-import { loadConfig } from "../shared/config.ts";
+import { loadConfig, requireSetting, requireStateMachineArns } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
 import { SfnWorkflowRunner } from "../workflows/sfn-workflow-runner.ts";
 import type { ApiDeps } from "./deps.ts";
+
+const USED_BY = "the API Lambdas";
+
+let database: Promise<Database> | undefined;
+
+/** The database alone (the authorizer needs nothing else), through the Data API. */
+export function productionDatabase(): Promise<Database> {
+  database ??= (async () => {
+    const config = loadConfig();
+    const { db } = await openDatabase(config.database);
+    return db;
+  })().catch((error: unknown) => {
+    database = undefined;
+    throw error;
+  });
+  return database;
+}
 
 let deps: Promise<ApiDeps> | undefined;
 
 export function productionDeps(): Promise<ApiDeps> {
   deps ??= (async () => {
     const config = loadConfig();
-    const { db } = await openDatabase(config.database);
-    const workflows = new SfnWorkflowRunner(new SFNClient({}), {
-      ...(process.env.PROVISIONING_STATE_MACHINE_ARN
-        ? { provisioning: process.env.PROVISIONING_STATE_MACHINE_ARN }
-        : {}),
-      ...(process.env.DEPROVISIONING_STATE_MACHINE_ARN
-        ? { deprovisioning: process.env.DEPROVISIONING_STATE_MACHINE_ARN }
-        : {}),
-      ...(process.env.RESTORE_STATE_MACHINE_ARN ? { restore: process.env.RESTORE_STATE_MACHINE_ARN } : {}),
-    });
+    const stateMachineArns = requireStateMachineArns(config, USED_BY);
+    const { scheduleGroupName, schedulerRoleArn, scheduleDeadLetterQueueArn } = config.deprovisioning;
     // schedule-deprovision: one-time EventBridge schedules that start the deprovisioning machine.
-    const { scheduleGroupName, schedulerRoleArn } = config.deprovisioning;
-    const deprovisioningArn = process.env.DEPROVISIONING_STATE_MACHINE_ARN;
-    const scheduler =
-      scheduleGroupName && schedulerRoleArn && deprovisioningArn
-        ? new EventBridgeScheduler(new SchedulerClient({}), {
-            groupName: scheduleGroupName,
-            roleArn: schedulerRoleArn,
-            stateMachineArn: deprovisioningArn,
-          })
-        : undefined;
+    const scheduler = new EventBridgeScheduler(new SchedulerClient({}), {
+      groupName: requireSetting(scheduleGroupName, "SCHEDULE_GROUP_NAME", USED_BY),
+      roleArn: requireSetting(schedulerRoleArn, "SCHEDULER_ROLE_ARN", USED_BY),
+      stateMachineArn: stateMachineArns.deprovisioning,
+      deadLetterQueueArn: requireSetting(
+        scheduleDeadLetterQueueArn,
+        "SCHEDULE_DEAD_LETTER_QUEUE_ARN",
+        USED_BY,
+      ),
+    });
     return {
-      db,
+      db: await productionDatabase(),
       logger: createLogger(config.logLevel),
       clock: () => new Date(),
-      workflows,
-      ...(scheduler ? { scheduler } : {}),
+      workflows: new SfnWorkflowRunner(new SFNClient({}), stateMachineArns),
+      scheduler,
     };
-  })();
+  })().catch((error: unknown) => {
+    // A failed start (bad configuration) is retried by the next invocation, not cached.
+    deps = undefined;
+    throw error;
+  });
   return deps;
 }

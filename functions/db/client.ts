@@ -5,6 +5,7 @@
 import type { RDSDataClient, RollbackTransactionCommand } from "@aws-sdk/client-rds-data";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { DatabaseConfig } from "../shared/config.ts";
+import { waitingForResume } from "./resume-wait.ts";
 import { schema } from "./schema.ts";
 
 export type Schema = typeof schema;
@@ -23,6 +24,12 @@ export interface OpenDatabaseOptions {
   readonly rdsDataClient?: RDSDataClient;
   /** Max pool size for node-postgres. */
   readonly poolSize?: number;
+  /**
+   * Data API: how long one call waits for an auto-paused cluster to resume before the
+   * DatabaseResumingException reaches the caller (resume-wait.ts); overrides the config's
+   * `resumeWaitSeconds` (no wait when neither is set).
+   */
+  readonly resumeWaitMs?: number;
 }
 
 /** "Transaction <id> is not found": the Data API no longer has the transaction. */
@@ -98,7 +105,12 @@ export async function openDatabase(
       const { drizzle } = await import("drizzle-orm/aws-data-api/pg");
       const sdk = await import("@aws-sdk/client-rds-data");
       const client = options.rdsDataClient ?? new sdk.RDSDataClient({});
-      const db = drizzle(withForgivingRollback(client, sdk.RollbackTransactionCommand), {
+      const maxWaitMs = options.resumeWaitMs ?? (config.resumeWaitSeconds ?? 0) * 1000;
+      const sending = withForgivingRollback(
+        waitingForResume(client, { maxWaitMs }),
+        sdk.RollbackTransactionCommand,
+      );
+      const db = drizzle(sending, {
         database: config.database,
         resourceArn: config.clusterArn,
         secretArn: config.secretArn,

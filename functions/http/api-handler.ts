@@ -12,7 +12,13 @@ import { z } from "zod";
 import type { Actor } from "../domain/actor.ts";
 import type { Principal } from "../domain/auth/api-keys.ts";
 import { storableJsonSchema } from "../schemas/common.ts";
-import { HttpError, NotFoundError, RequestValidationError } from "../shared/errors.ts";
+import {
+  databaseResumingError,
+  HttpError,
+  isDatabaseResuming,
+  NotFoundError,
+  RequestValidationError,
+} from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
 import { fieldIssues, isStorableText, parseOrThrow, UNSTORABLE_TEXT_MESSAGE } from "../shared/validation.ts";
 import {
@@ -185,8 +191,11 @@ const admitRequest = (group: ApiGroup): MiddlewareObj<APIGatewayProxyEvent, APIG
 const errorResponder = (logger: Logger): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
   onError: (request) => {
     const requestId = requestIdOf(request);
-    const error = request.error;
+    // A database still resuming from auto-pause after the wait the Data API client allows
+    // (DATABASE_RESUME_WAIT_SECONDS) is a 503 with Retry-After, not a 500.
+    const error = isDatabaseResuming(request.error) ? databaseResumingError(request.error) : request.error;
     if (error instanceof HttpError) {
+      if (error.statusCode >= 500) logger.warn("request not served", { error, requestId });
       request.response = errorResult(error, requestId);
     } else {
       logger.error("unhandled error", { error, requestId, route: request.event.resource });

@@ -5,7 +5,14 @@
 import { z } from "zod";
 import { instantSchema, isoDateTime, pageSchema, paginationQuerySchema, uuidSchema } from "./common.ts";
 
-export const MAX_GRACE_PERIOD_HOURS = 8760;
+/**
+ * The longest grace period: 335 days. A deprovisioning is one Standard Workflows execution, and
+ * those end after one year at most (step-functions/latest/dg/service-quotas.html): a timed-out
+ * execution is not caught by the ASL, so a grace period of the full year (8,760 hours) would leave
+ * no time to back up before it or to delete after it, and the data would never be removed. The 30
+ * days kept back cover the backup, the deletion and their retries with room to spare.
+ */
+export const MAX_GRACE_PERIOD_HOURS = 8040;
 
 export const TENANT_STATUSES = [
   "pending",

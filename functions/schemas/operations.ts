@@ -79,6 +79,7 @@ export const ALERT_KINDS = [
   "run_long_running",
   "tenant_over_limit",
   "template_failure_rate",
+  "schedule_overdue",
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -91,7 +92,7 @@ export const alertSchema = z.object({
   severity: z.enum(ALERT_SEVERITIES),
   /** Names the condition; a condition is raised once. */
   dedupeKey: z.string(),
-  subjectType: z.enum(["progress", "tenant", "template"]),
+  subjectType: z.enum(["progress", "tenant", "template", "schedule"]),
   subjectId: z.string().nullable(),
   tenantId: z.string().nullable(),
   message: z.string(),

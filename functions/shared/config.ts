@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { WorkflowName } from "../workflows/step-catalog.ts";
 
 /**
  * Where the control-plane database lives. Exactly one of these is chosen from the environment:
@@ -12,6 +13,11 @@ export type DatabaseConfig =
       readonly clusterArn: string;
       readonly secretArn: string;
       readonly database: string;
+      /**
+       * How long one call waits for an auto-paused cluster to resume (`DATABASE_RESUME_WAIT_SECONDS`,
+       * functions/db/resume-wait.ts); unset: no wait.
+       */
+      readonly resumeWaitSeconds?: number;
     };
 
 /** Native Step Functions retry policy for transient step errors (the ASL holds the defaults). */
@@ -32,6 +38,11 @@ export interface OperationsConfig {
   readonly sweepIntervalSeconds: number;
   /** The SNS topic alerts are published to (AWS only). */
   readonly alertTopicArn: string | null;
+  /**
+   * A schedule still `scheduled` this many minutes after it fell due was not started by its
+   * scheduler (EventBridge Scheduler, or the local poller): the sweep starts it and raises an alert.
+   */
+  readonly scheduleOverdueMinutes: number;
 }
 
 /**
@@ -53,6 +64,18 @@ export interface DeprovisioningConfig {
   readonly schedulePollIntervalMs: number;
   /** How often the local outbox worker delivers queued notifications. */
   readonly outboxDrainIntervalMs: number;
+  /** The SQS queue EventBridge Scheduler sends a schedule's event to when it cannot start it. */
+  readonly scheduleDeadLetterQueueArn: string | null;
+}
+
+/** Delivering notifications: SES in AWS, SMTP or the log locally. */
+export interface NotificationDeliveryConfig {
+  /** The verified SES identity messages are sent from (AWS sender Lambda). */
+  readonly senderAddress: string | null;
+  /** The SES configuration set (event publishing, suppression) messages are sent with. */
+  readonly sesConfigurationSet: string | null;
+  /** Locally: deliver the outbox by SMTP (`smtp://` or `smtps://`, credentials in the URL). */
+  readonly smtpUrl: string | null;
 }
 
 export interface Config {
@@ -70,6 +93,27 @@ export interface Config {
   readonly stepLockTimeoutMs: number;
   readonly operations: OperationsConfig;
   readonly deprovisioning: DeprovisioningConfig;
+  readonly notifications: NotificationDeliveryConfig;
+  /** The state machine of each workflow (AWS; locally the ASL runs in-process). */
+  readonly stateMachineArns: Readonly<Partial<Record<WorkflowName, string>>>;
+}
+
+/**
+ * The environment variable that holds each workflow's state machine ARN. CDK sets it from this
+ * table and the API reads it through `loadConfig`, so neither side spells the name; a workflow
+ * missing here is a compile error.
+ */
+export const STATE_MACHINE_ARN_VARIABLES = {
+  provisioning: "PROVISIONING_STATE_MACHINE_ARN",
+  deprovisioning: "DEPROVISIONING_STATE_MACHINE_ARN",
+  restore: "RESTORE_STATE_MACHINE_ARN",
+} as const satisfies Record<WorkflowName, `${Uppercase<WorkflowName>}_STATE_MACHINE_ARN`>;
+
+/** The environment variable holding a workflow's state machine ARN. */
+export function stateMachineArnVariable(
+  kind: WorkflowName,
+): (typeof STATE_MACHINE_ARN_VARIABLES)[WorkflowName] {
+  return STATE_MACHINE_ARN_VARIABLES[kind];
 }
 
 const optionalString = z
@@ -78,91 +122,154 @@ const optionalString = z
   .transform((v) => (v === "" ? undefined : v))
   .optional();
 
-const envSchema = z
-  .object({
-    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-    DATA_DIR: z.string().trim().min(1).default(".data"),
-    DATABASE_URL: optionalString.pipe(
-      z
-        .string()
-        .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
-        .optional(),
-    ),
-    DB_CLUSTER_ARN: optionalString,
-    DB_SECRET_ARN: optionalString,
-    DB_NAME: optionalString,
-    LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
-    STEP_RETRY_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(2),
-    STEP_RETRY_BACKOFF_RATE: z.coerce.number().min(1).max(10).default(2),
-    STEP_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).max(20).default(4),
-    STEP_RETRY_MAX_DELAY_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
-    STEP_DB_UNAVAILABLE_RETRY_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
-    STEP_DB_UNAVAILABLE_RETRY_BACKOFF_RATE: z.coerce.number().min(1).max(10).default(2),
-    STEP_DB_UNAVAILABLE_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).max(20).default(4),
-    STEP_DB_UNAVAILABLE_RETRY_MAX_DELAY_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
-    STEP_LOCK_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(5000),
-    ALERT_LONG_RUNNING_MINUTES: z.coerce.number().int().min(1).max(10080).default(30),
-    PROGRESS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
-    SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
-    ALERT_TOPIC_ARN: optionalString.pipe(
-      z
-        .string()
-        .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]+$/, "must be an SNS topic ARN")
-        .optional(),
-    ),
-    BACKUP_BUCKET_NAME: optionalString.pipe(
-      z
-        .string()
-        .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name")
-        .optional(),
-    ),
-    BACKUP_KMS_KEY_ID: optionalString,
-    NOTIFICATIONS_QUEUE_URL: optionalString.pipe(
-      z
-        .string()
-        .regex(/^https:\/\/\S+$/, "must be an https:// SQS queue URL")
-        .optional(),
-    ),
-    SCHEDULE_GROUP_NAME: optionalString.pipe(
-      z
-        .string()
-        .regex(/^[0-9a-zA-Z-_.]{1,64}$/, "must be a schedule group name")
-        .optional(),
-    ),
-    SCHEDULER_ROLE_ARN: optionalString.pipe(
-      z
-        .string()
-        .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/, "must be an IAM role ARN")
-        .optional(),
-    ),
-    SCHEDULE_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5000),
-    OUTBOX_DRAIN_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(2000),
-  })
-  .superRefine((env, ctx) => {
-    const dataApi = [env.DB_CLUSTER_ARN, env.DB_SECRET_ARN, env.DB_NAME];
-    const given = dataApi.filter((v) => v !== undefined).length;
-    if (given > 0 && given < 3) {
-      for (const key of ["DB_CLUSTER_ARN", "DB_SECRET_ARN", "DB_NAME"] as const) {
-        if (env[key] === undefined) {
-          ctx.addIssue({
-            code: "custom",
-            path: [key],
-            message: "DB_CLUSTER_ARN, DB_SECRET_ARN and DB_NAME must be set together",
-          });
-        }
+const stateMachineArn = optionalString.pipe(
+  z
+    .string()
+    .regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w-]+$/, "must be a state machine ARN")
+    .optional(),
+);
+
+/** A directory a Lambda bundle ships (CDK points these at `/var/task/<dir>`, lib/bundling.ts). */
+const bundledDirectory = optionalString.pipe(
+  z
+    .string()
+    .regex(/^\/\S*$/, "must be an absolute path")
+    .optional(),
+);
+
+/** Every variable the service reads, and how each is validated. */
+const envShape = {
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  DATA_DIR: z.string().trim().min(1).default(".data"),
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+      .optional(),
+  ),
+  DB_CLUSTER_ARN: optionalString,
+  DB_SECRET_ARN: optionalString,
+  DB_NAME: optionalString,
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  STEP_RETRY_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(2),
+  STEP_RETRY_BACKOFF_RATE: z.coerce.number().min(1).max(10).default(2),
+  STEP_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).max(20).default(4),
+  STEP_RETRY_MAX_DELAY_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
+  STEP_DB_UNAVAILABLE_RETRY_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+  STEP_DB_UNAVAILABLE_RETRY_BACKOFF_RATE: z.coerce.number().min(1).max(10).default(2),
+  STEP_DB_UNAVAILABLE_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).max(20).default(4),
+  STEP_DB_UNAVAILABLE_RETRY_MAX_DELAY_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
+  STEP_LOCK_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(5000),
+  ALERT_LONG_RUNNING_MINUTES: z.coerce.number().int().min(1).max(10080).default(30),
+  PROGRESS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
+  ALERT_TOPIC_ARN: optionalString.pipe(
+    z
+      .string()
+      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]+$/, "must be an SNS topic ARN")
+      .optional(),
+  ),
+  BACKUP_BUCKET_NAME: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name")
+      .optional(),
+  ),
+  BACKUP_KMS_KEY_ID: optionalString,
+  NOTIFICATIONS_QUEUE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^https:\/\/\S+$/, "must be an https:// SQS queue URL")
+      .optional(),
+  ),
+  SCHEDULE_GROUP_NAME: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[0-9a-zA-Z-_.]{1,64}$/, "must be a schedule group name")
+      .optional(),
+  ),
+  SCHEDULER_ROLE_ARN: optionalString.pipe(
+    z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/, "must be an IAM role ARN")
+      .optional(),
+  ),
+  SCHEDULE_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5000),
+  OUTBOX_DRAIN_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(2000),
+  SCHEDULE_DEAD_LETTER_QUEUE_ARN: optionalString.pipe(
+    z
+      .string()
+      .regex(/^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[\w-]+$/, "must be an SQS queue ARN")
+      .optional(),
+  ),
+  SCHEDULE_OVERDUE_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+  NOTIFICATION_SENDER: optionalString.pipe(z.email("must be an e-mail address").optional()),
+  SES_CONFIGURATION_SET: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[\w-]{1,64}$/, "must be an SES configuration set name")
+      .optional(),
+  ),
+  SMTP_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^smtps?:\/\/\S+$/, "must be an smtp:// or smtps:// URL")
+      .optional(),
+  ),
+  [STATE_MACHINE_ARN_VARIABLES.provisioning]: stateMachineArn,
+  [STATE_MACHINE_ARN_VARIABLES.deprovisioning]: stateMachineArn,
+  [STATE_MACHINE_ARN_VARIABLES.restore]: stateMachineArn,
+  // API Gateway gives up on an integration after 29 s; the API's Lambdas wait less (CDK sets it).
+  DATABASE_RESUME_WAIT_SECONDS: z.coerce.number().int().min(0).max(600).default(20),
+  MIGRATIONS_DIR: bundledDirectory,
+  STATEMACHINES_DIR: bundledDirectory,
+};
+
+/** The name of an environment variable the service reads. */
+export type EnvironmentVariable = keyof typeof envShape;
+
+/** Every environment variable the service reads. */
+export const ENVIRONMENT_VARIABLES = Object.keys(envShape) as EnvironmentVariable[];
+
+export function isEnvironmentVariable(name: string): name is EnvironmentVariable {
+  return (ENVIRONMENT_VARIABLES as string[]).includes(name);
+}
+
+/**
+ * An environment for a Lambda, as CDK writes it: only names `loadConfig` reads, so a misspelt
+ * variable is a compile error in `lib/`.
+ */
+export type LambdaEnvironment = Readonly<Partial<Record<EnvironmentVariable, string>>>;
+
+const envSchema = z.object(envShape).superRefine((env, ctx) => {
+  const dataApi = [env.DB_CLUSTER_ARN, env.DB_SECRET_ARN, env.DB_NAME];
+  const given = dataApi.filter((v) => v !== undefined).length;
+  if (given > 0 && given < 3) {
+    for (const key of ["DB_CLUSTER_ARN", "DB_SECRET_ARN", "DB_NAME"] as const) {
+      if (env[key] === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: "DB_CLUSTER_ARN, DB_SECRET_ARN and DB_NAME must be set together",
+        });
       }
     }
-    if (given === 3 && env.DATABASE_URL !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["DATABASE_URL"],
-        message: "set either DATABASE_URL or the DB_* Data API variables, not both",
-      });
-    }
-  });
-
-/** Every environment variable the configuration reads (the README's table lists each; a test checks). */
-export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+  }
+  if (env.SMTP_URL !== undefined && env.NOTIFICATION_SENDER === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["NOTIFICATION_SENDER"],
+      message: "the address messages are sent from is required with SMTP_URL",
+    });
+  }
+  if (given === 3 && env.DATABASE_URL !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["DATABASE_URL"],
+      message: "set either DATABASE_URL or the DB_* Data API variables, not both",
+    });
+  }
+});
 
 /** Thrown when the environment does not describe a valid configuration. */
 export class ConfigError extends Error {
@@ -189,6 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       clusterArn: e.DB_CLUSTER_ARN,
       secretArn: e.DB_SECRET_ARN,
       database: e.DB_NAME,
+      resumeWaitSeconds: e.DATABASE_RESUME_WAIT_SECONDS,
     };
   } else if (e.DATABASE_URL) {
     database = { kind: "postgres", url: e.DATABASE_URL };
@@ -218,6 +326,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retentionDays: e.PROGRESS_RETENTION_DAYS,
       sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
       alertTopicArn: e.ALERT_TOPIC_ARN ?? null,
+      scheduleOverdueMinutes: e.SCHEDULE_OVERDUE_MINUTES,
     },
     deprovisioning: {
       backupBucket: e.BACKUP_BUCKET_NAME ?? null,
@@ -227,6 +336,67 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       schedulerRoleArn: e.SCHEDULER_ROLE_ARN ?? null,
       schedulePollIntervalMs: e.SCHEDULE_POLL_INTERVAL_MS,
       outboxDrainIntervalMs: e.OUTBOX_DRAIN_INTERVAL_MS,
+      scheduleDeadLetterQueueArn: e.SCHEDULE_DEAD_LETTER_QUEUE_ARN ?? null,
     },
+    notifications: {
+      senderAddress: e.NOTIFICATION_SENDER ?? null,
+      sesConfigurationSet: e.SES_CONFIGURATION_SET ?? null,
+      smtpUrl: e.SMTP_URL ?? null,
+    },
+    stateMachineArns: Object.fromEntries(
+      (Object.entries(STATE_MACHINE_ARN_VARIABLES) as [WorkflowName, EnvironmentVariable][]).flatMap(
+        ([kind, variable]) => {
+          const arn = e[variable];
+          return typeof arn === "string" ? [[kind, arn]] : [];
+        },
+      ),
+    ),
   };
+}
+
+/**
+ * A setting a Lambda cannot run without, or a ConfigError naming its variable (thrown at cold
+ * start, when the Lambda builds its dependencies).
+ */
+export function requireSetting<T>(
+  value: T | null | undefined,
+  variable: EnvironmentVariable,
+  usedBy: string,
+): T {
+  if (value === null || value === undefined) {
+    throw new ConfigError(`Invalid configuration:\n  ${variable}: required by ${usedBy}`);
+  }
+  return value;
+}
+
+/** Every workflow's state machine ARN, or a ConfigError naming each missing variable. */
+export function requireStateMachineArns(config: Config, usedBy: string): Record<WorkflowName, string> {
+  const kinds = Object.keys(STATE_MACHINE_ARN_VARIABLES) as WorkflowName[];
+  const missing = kinds.filter((kind) => config.stateMachineArns[kind] === undefined);
+  if (missing.length > 0) {
+    const lines = missing.map((kind) => `  ${STATE_MACHINE_ARN_VARIABLES[kind]}: required by ${usedBy}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  return Object.fromEntries(kinds.map((kind) => [kind, config.stateMachineArns[kind]])) as Record<
+    WorkflowName,
+    string
+  >;
+}
+
+/**
+ * A directory shipped inside a Lambda bundle (`MIGRATIONS_DIR`, `STATEMACHINES_DIR`), read where
+ * the files are needed rather than through `loadConfig` (the readers are module-level helpers
+ * shared with the local runtime, which never sets them). Validated like every other variable.
+ */
+export function bundledDirectoryFromEnv(
+  variable: "MIGRATIONS_DIR" | "STATEMACHINES_DIR",
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const parsed = envShape[variable].safeParse(env[variable]);
+  if (!parsed.success) {
+    throw new ConfigError(
+      `Invalid configuration:\n  ${variable}: ${parsed.error.issues.map((i) => i.message).join("; ")}`,
+    );
+  }
+  return parsed.data;
 }

@@ -125,11 +125,48 @@ export class UnsupportedMediaTypeError extends HttpError {
 /** 503: a dependency (the workflow engine) could not take the request; retrying later may work. */
 export class ServiceUnavailableError extends HttpError {
   readonly statusCode = 503;
-  readonly code = "service_unavailable";
-  constructor(message: string, options?: ErrorOptions) {
+  readonly code: string;
+  /** Sent as `Retry-After` when set: when the client should try again. */
+  readonly retryAfterSeconds: number | undefined;
+  override readonly headers: Readonly<Record<string, string>>;
+  constructor(
+    message: string,
+    options?: ErrorOptions & { readonly retryAfterSeconds?: number; readonly code?: string },
+  ) {
     super(message, undefined, options);
     this.name = "ServiceUnavailableError";
+    this.code = options?.code ?? "service_unavailable";
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.headers =
+      this.retryAfterSeconds === undefined ? {} : { "retry-after": String(this.retryAfterSeconds) };
   }
+}
+
+/**
+ * How long a client should wait before retrying a request the database could not take because it
+ * was resuming from auto-pause. Resuming takes seconds ("wait a few seconds and try again", the
+ * Data API's DatabaseResumingException); the API already waited `DATABASE_RESUME_WAIT_SECONDS`.
+ */
+export const DATABASE_RESUMING_RETRY_AFTER_SECONDS = 10;
+
+/**
+ * 503 for a request whose API key could not be checked (the key store — the database — failed or
+ * is resuming): API Gateway's AUTHORIZER_FAILURE response says the same (lib/constructs/api.ts).
+ */
+export function authorizerUnavailableError(cause?: unknown): ServiceUnavailableError {
+  return new ServiceUnavailableError("the API key could not be checked; retry shortly", {
+    cause,
+    retryAfterSeconds: DATABASE_RESUMING_RETRY_AFTER_SECONDS,
+  });
+}
+
+/** 503 for a request the database could not take while resuming from auto-pause. */
+export function databaseResumingError(cause: unknown): ServiceUnavailableError {
+  return new ServiceUnavailableError("the database is resuming after being idle; retry in a few seconds", {
+    cause,
+    code: "database_resuming",
+    retryAfterSeconds: DATABASE_RESUMING_RETRY_AFTER_SECONDS,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,6 +343,20 @@ function unavailableDataApiError(error: unknown): { name: string; message: strin
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/**
+ * True when an error (or one of its causes: drizzle wraps driver errors) is the Data API's
+ * `DatabaseResumingException`: Aurora Serverless v2 at 0 ACU is resuming, the request was
+ * cancelled before it ran, and sending it again shortly succeeds.
+ */
+export function isDatabaseResuming(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Object; depth++) {
+    if ((current as { name?: unknown }).name === "DatabaseResumingException") return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** True when a database error is one a retry may fix. */

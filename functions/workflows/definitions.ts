@@ -5,11 +5,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { RetryPolicy } from "../shared/config.ts";
+import { bundledDirectoryFromEnv, type RetryPolicy } from "../shared/config.ts";
 import type { WorkflowName } from "./step-catalog.ts";
 
 export function statemachinesDir(): string {
-  return process.env.STATEMACHINES_DIR ?? fileURLToPath(new URL("../../statemachines/", import.meta.url));
+  return (
+    bundledDirectoryFromEnv("STATEMACHINES_DIR") ??
+    fileURLToPath(new URL("../../statemachines/", import.meta.url))
+  );
 }
 
 /** The raw ASL text of a workflow, `${...}` placeholders included. */

@@ -14,10 +14,25 @@ import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { type ApiGroup, routeList } from "../../functions/http/route-table.ts";
+import { type LambdaEnvironment, stateMachineArnVariable } from "../../functions/shared/config.ts";
+import {
+  authorizerUnavailableError,
+  DATABASE_RESUMING_RETRY_AFTER_SECONDS,
+  ForbiddenError,
+  UnauthorizedError,
+} from "../../functions/shared/errors.ts";
 import type { WorkflowName } from "../../functions/workflows/step-catalog.ts";
 import type { Database } from "./database.ts";
 import type { Schedules } from "./schedules.ts";
 import { ServiceFunction } from "./service-function.ts";
+
+/**
+ * How long an API Lambda waits for an auto-paused database: below API Gateway's 29-second
+ * integration timeout (apigateway/latest/developerguide/limits.html), leaving time to answer.
+ */
+export const API_RESUME_WAIT_SECONDS = 20;
+/** The authorizer runs before the handler, within the same 29 seconds. */
+export const AUTHORIZER_RESUME_WAIT_SECONDS = 12;
 
 export interface ApiProps {
   /** The entry module of each API group, `functions/api/<group>.ts`. */
@@ -39,20 +54,93 @@ export interface ApiProps {
   readonly stageName?: string;
 }
 
-/** The environment variable holding a workflow's state machine ARN: `PROVISIONING_STATE_MACHINE_ARN`. */
-export function stateMachineArnVariable(kind: WorkflowName): string {
-  return `${kind.toUpperCase()}_STATE_MACHINE_ARN`;
+/**
+ * An answer API Gateway gives itself, before or instead of a handler, in the service's error shape
+ * `{"error":{"code","message","details":{"requestId"}}}` — the shape the handlers and the local
+ * server answer with (apigateway/latest/developerguide/supported-gateway-response-types.html).
+ */
+export interface GatewayErrorResponse {
+  readonly id: string;
+  readonly type: apigateway.ResponseType;
+  /** Unset: keep the status API Gateway chose (the DEFAULT_4XX / DEFAULT_5XX families). */
+  readonly statusCode?: string;
+  readonly code: string;
+  /** A fixed message, or `$context.error.messageString` (already a quoted JSON string). */
+  readonly message: string | { readonly fromContext: true };
+  readonly retryAfterSeconds?: number;
+  /** Further headers (static values, quoted as API Gateway wants them). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
-/**
- * The service's error shape (`{"error":{"code","message","details":{"requestId"}}}`) for answers
- * API Gateway gives itself; `$context.requestId` is filled in by API Gateway (it also sends it as
- * `x-amzn-RequestId`: a gateway response's headers can only be static or copied from the request).
- */
-function errorBody(code: string, message: string): Record<string, string> {
-  return {
-    "application/json": `{"error":{"code":"${code}","message":${message},"details":{"requestId":"$context.requestId"}}}`,
-  };
+export const GATEWAY_ERROR_RESPONSES: readonly GatewayErrorResponse[] = [
+  {
+    id: "Default4xx",
+    type: apigateway.ResponseType.DEFAULT_4XX,
+    code: "request_error",
+    message: { fromContext: true },
+  },
+  // The handlers' own 500 says no more than this either.
+  {
+    id: "Default5xx",
+    type: apigateway.ResponseType.DEFAULT_5XX,
+    code: "internal_error",
+    message: "internal error",
+  },
+  {
+    id: "Unauthorized",
+    type: apigateway.ResponseType.UNAUTHORIZED,
+    statusCode: "401",
+    code: "unauthorized",
+    message: new UnauthorizedError().message,
+    headers: { "WWW-Authenticate": "'Bearer'" },
+  },
+  {
+    id: "AccessDenied",
+    type: apigateway.ResponseType.ACCESS_DENIED,
+    statusCode: "403",
+    code: "forbidden",
+    message: new ForbiddenError().message,
+  },
+  // A REST API answers an unknown path with 403 "Missing Authentication Token"; the service says 404.
+  {
+    id: "NotFound",
+    type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+    statusCode: "404",
+    code: "not_found",
+    message: "no such endpoint",
+  },
+  {
+    id: "RequestTooLarge",
+    type: apigateway.ResponseType.REQUEST_TOO_LARGE,
+    statusCode: "413",
+    code: "payload_too_large",
+    message: "request body is too large",
+  },
+  {
+    id: "Throttled",
+    type: apigateway.ResponseType.THROTTLED,
+    statusCode: "429",
+    code: "throttled",
+    message: "too many requests; retry shortly",
+    retryAfterSeconds: 1,
+  },
+  // The authorizer reads API keys from the database: when it fails, the database is most likely
+  // resuming or unreachable, and retrying shortly works.
+  {
+    id: "AuthorizerFailure",
+    type: apigateway.ResponseType.AUTHORIZER_FAILURE,
+    statusCode: "503",
+    code: authorizerUnavailableError().code,
+    message: authorizerUnavailableError().message,
+    retryAfterSeconds: DATABASE_RESUMING_RETRY_AFTER_SECONDS,
+  },
+];
+
+/** The response's body template (API Gateway fills in `$context` variables). */
+export function gatewayResponseTemplate(response: GatewayErrorResponse): string {
+  const message =
+    typeof response.message === "string" ? JSON.stringify(response.message) : "$context.error.messageString";
+  return `{"error":{"code":${JSON.stringify(response.code)},"message":${message},"details":{"requestId":"$context.requestId"}}}`;
 }
 
 /** The headers every API answer carries (functions/http/request-gate.ts), as static gateway response headers. */
@@ -76,14 +164,20 @@ export class Api extends Construct {
     super(scope, id);
     const { database } = props;
 
-    const environment: Record<string, string> = {
+    const environment: LambdaEnvironment = {
       ...database.dataApiEnvironment,
+      ...Object.fromEntries(
+        [...props.stateMachines].map(([kind, stateMachine]) => [
+          stateMachineArnVariable(kind),
+          stateMachine.stateMachineArn,
+        ]),
+      ),
       SCHEDULE_GROUP_NAME: props.schedules.groupName,
       SCHEDULER_ROLE_ARN: props.schedules.role.roleArn,
+      SCHEDULE_DEAD_LETTER_QUEUE_ARN: props.schedules.deadLetterQueue.queueArn,
+      // API Gateway ends an integration after 29 s: wait for a resuming database at most 20 s, then 503.
+      DATABASE_RESUME_WAIT_SECONDS: String(API_RESUME_WAIT_SECONDS),
     };
-    for (const [kind, stateMachine] of props.stateMachines) {
-      environment[stateMachineArnVariable(kind)] = stateMachine.stateMachineArn;
-    }
 
     const handlers = new Map<ApiGroup, lambda.Function>();
     for (const [group, entry] of props.groupEntries) {
@@ -120,8 +214,11 @@ export class Api extends Construct {
     this.authorizerFunction = new ServiceFunction(this, "Authorizer", {
       entry: props.authorizerEntry,
       description: "Tenant provisioning API: API-key request authorizer",
-      environment: database.dataApiEnvironment,
-      timeout: Duration.seconds(10),
+      environment: {
+        ...database.dataApiEnvironment,
+        DATABASE_RESUME_WAIT_SECONDS: String(AUTHORIZER_RESUME_WAIT_SECONDS),
+      },
+      timeout: Duration.seconds(AUTHORIZER_RESUME_WAIT_SECONDS + 8),
       memorySize: 256,
       logRetention: props.logRetention,
     }).function;
@@ -212,37 +309,22 @@ export class Api extends Construct {
       ]);
     }
 
-    // API Gateway's own answers in the service's error shape, with the service's headers.
-    this.restApi.addGatewayResponse("Unauthorized", {
-      type: apigateway.ResponseType.UNAUTHORIZED,
-      statusCode: "401",
-      responseHeaders: { ...GATEWAY_RESPONSE_HEADERS, "WWW-Authenticate": "'Bearer'" },
-      templates: errorBody("unauthorized", '"missing or invalid API key"'),
-    });
-    this.restApi.addGatewayResponse("AccessDenied", {
-      type: apigateway.ResponseType.ACCESS_DENIED,
-      statusCode: "403",
-      responseHeaders: GATEWAY_RESPONSE_HEADERS,
-      templates: errorBody("forbidden", '"this API key may not call this endpoint"'),
-    });
-    // A REST API answers an unknown path with 403 "Missing Authentication Token"; the service says 404.
-    this.restApi.addGatewayResponse("NotFound", {
-      type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
-      statusCode: "404",
-      responseHeaders: GATEWAY_RESPONSE_HEADERS,
-      templates: errorBody("not_found", '"no such endpoint"'),
-    });
-    // Everything else API Gateway answers itself (413 over 10 MB, 429 throttled, 504 timeout, …).
-    this.restApi.addGatewayResponse("Default4xx", {
-      type: apigateway.ResponseType.DEFAULT_4XX,
-      responseHeaders: GATEWAY_RESPONSE_HEADERS,
-      templates: errorBody("request_error", "$context.error.messageString"),
-    });
-    this.restApi.addGatewayResponse("Default5xx", {
-      type: apigateway.ResponseType.DEFAULT_5XX,
-      responseHeaders: GATEWAY_RESPONSE_HEADERS,
-      templates: errorBody("internal_error", '"internal error"'),
-    });
+    // API Gateway's own answers in the service's error shape: one shape on both runtimes.
+    for (const response of GATEWAY_ERROR_RESPONSES) {
+      this.restApi.addGatewayResponse(response.id, {
+        type: response.type,
+        ...(response.statusCode ? { statusCode: response.statusCode } : {}),
+        responseHeaders: {
+          ...GATEWAY_RESPONSE_HEADERS,
+          ...response.headers,
+          "Content-Type": "'application/json; charset=utf-8'",
+          ...(response.retryAfterSeconds === undefined
+            ? {}
+            : { "Retry-After": `'${response.retryAfterSeconds}'` }),
+        },
+        templates: { "application/json": gatewayResponseTemplate(response) },
+      });
+    }
 
     NagSuppressions.addResourceSuppressions(this.restApi, [
       {

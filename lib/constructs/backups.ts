@@ -142,6 +142,6 @@ export class Backups extends Construct {
  * aws-cdk-lib declares `Bucket.isWebsite` as `boolean | undefined` where `IBucket` has
  * `isWebsite?: boolean`, which `exactOptionalPropertyTypes` refuses to assign.
  */
-function asIBucket(bucket: s3.Bucket): s3.IBucket {
+export function asIBucket(bucket: s3.Bucket): s3.IBucket {
   return bucket as unknown as s3.IBucket;
 }

@@ -6,21 +6,35 @@
  * public AWS HTTPS endpoint authorised by IAM and the cluster's secret, so they need neither a NAT
  * gateway nor ENIs, and cold starts stay short. Only the secret-rotation Lambda runs inside the
  * VPC (it speaks the PostgreSQL protocol) and reaches Secrets Manager through an interface endpoint.
+ *
+ * Capacity: with `minCapacity` 0 the instance pauses after `autoPauseAfter` without connections and
+ * resumes on the next Data API call, which meanwhile answers DatabaseResumingException
+ * (AuroraUserGuide/aurora-serverless-v2-auto-pause.html; functions/db/resume-wait.ts waits it out).
+ *
+ * Deletion protection is switched on by a custom resource that CloudFormation creates last (the stack
+ * makes it depend on everything else), not by the cluster's own property: a first deployment that
+ * fails before the end can then roll back and delete the new cluster, which CloudFormation cannot do
+ * to a protected one. Once the stack is complete the cluster is protected; deploying with
+ * `deletionProtection=false` switches it off the same way (for `cdk destroy`).
  */
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
-import type * as iam from "aws-cdk-lib/aws-iam";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as rds from "aws-cdk-lib/aws-rds";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as cr from "aws-cdk-lib/custom-resources";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
+import type { LambdaEnvironment } from "../../functions/shared/config.ts";
 
 export interface DatabaseProps {
   /** Deletion protection on the cluster; when off (dev stacks) the cluster is destroyed with the stack. */
   readonly deletionProtection: boolean;
-  /** Aurora capacity units; 0.5 keeps one small instance warm. */
+  /** Aurora capacity units; 0.5 keeps one small instance warm, 0 lets it pause when idle. */
   readonly minCapacity: number;
+  /** With `minCapacity` 0: how long without connections before the instance pauses (5 min to 1 day). */
+  readonly autoPauseAfter?: Duration;
   readonly maxCapacity: number;
   readonly backupRetention: Duration;
   readonly logRetention: logs.RetentionDays;
@@ -33,6 +47,8 @@ export class Database extends Construct {
   readonly cluster: rds.DatabaseCluster;
   readonly secret: secretsmanager.ISecret;
   readonly databaseName: string;
+  /** Sets the cluster's deletion protection once everything else exists (see the module comment). */
+  readonly deletionProtection: cr.AwsCustomResource;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
@@ -74,10 +90,16 @@ export class Database extends Construct {
     secretsEndpoint.connections.allowDefaultPortFrom(rotationSecurityGroup, "secret rotation Lambda");
 
     this.cluster = new rds.DatabaseCluster(this, "Cluster", {
-      engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_6 }),
+      // The newest PostgreSQL 16 minor aws-cdk-lib lists (auto-pause needs 16.3 or later).
+      engine: rds.DatabaseClusterEngine.auroraPostgres({
+        version: rds.AuroraPostgresEngineVersion.VER_16_13,
+      }),
       writer: rds.ClusterInstance.serverlessV2("Writer", { enablePerformanceInsights: true }),
       serverlessV2MinCapacity: props.minCapacity,
       serverlessV2MaxCapacity: props.maxCapacity,
+      ...(props.minCapacity === 0
+        ? { serverlessV2AutoPauseDuration: props.autoPauseAfter ?? Duration.minutes(5) }
+        : {}),
       vpc: this.vpc,
       vpcSubnets: isolated,
       credentials: rds.Credentials.fromGeneratedSecret("provisioning_admin"),
@@ -92,7 +114,8 @@ export class Database extends Construct {
       preferredMaintenanceWindow: "sun:03:30-sun:04:30",
       cloudwatchLogsExports: ["postgresql"],
       cloudwatchLogsRetention: props.logRetention,
-      deletionProtection: props.deletionProtection,
+      // Set by `this.deletionProtection` below, after the rest of the stack exists.
+      deletionProtection: false,
       // With protection the data outlives the stack (a final snapshot); dev stacks are disposable.
       removalPolicy: props.deletionProtection ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
     });
@@ -108,19 +131,37 @@ export class Database extends Construct {
       securityGroup: rotationSecurityGroup,
     });
 
-    if (!props.deletionProtection) {
-      NagSuppressions.addResourceSuppressions(this.cluster, [
-        {
-          id: "AwsSolutions-RDS10",
-          reason:
-            "Deletion protection was turned off for this stack with the context flag deletionProtection=false (a disposable dev stack).",
-        },
-      ]);
-    }
+    const protect = {
+      service: "RDS",
+      action: "modifyDBCluster",
+      parameters: {
+        DBClusterIdentifier: this.cluster.clusterIdentifier,
+        DeletionProtection: props.deletionProtection,
+      },
+      physicalResourceId: cr.PhysicalResourceId.of("cluster-deletion-protection"),
+    };
+    this.deletionProtection = new cr.AwsCustomResource(this, "DeletionProtection", {
+      onCreate: protect,
+      onUpdate: protect,
+      // No onDelete: removing this resource (rollback, stack deletion) leaves protection as it is.
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ["rds:ModifyDBCluster"], resources: [this.cluster.clusterArn] }),
+      ]),
+      installLatestAwsSdk: false,
+    });
+
+    NagSuppressions.addResourceSuppressions(this.cluster, [
+      {
+        id: "AwsSolutions-RDS10",
+        reason: props.deletionProtection
+          ? "Deletion protection is switched on by the DeletionProtection custom resource once the rest of the stack exists, so that a failed first deployment can still roll back the cluster."
+          : "Deletion protection was turned off for this stack with the context flag deletionProtection=false (a disposable dev stack).",
+      },
+    ]);
   }
 
   /** The environment `functions/shared/config.ts` reads to use this database through the Data API. */
-  get dataApiEnvironment(): Record<string, string> {
+  get dataApiEnvironment(): LambdaEnvironment {
     return {
       DB_CLUSTER_ARN: this.cluster.clusterArn,
       DB_SECRET_ARN: this.secret.secretArn,

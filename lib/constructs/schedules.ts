@@ -1,9 +1,9 @@
 /**
  * Time-driven work. One-time schedules (`schedule-deprovision`) are EventBridge Scheduler
  * schedules the API creates in this group; they run as a role that may only start the
- * deprovisioning state machine (locally: `scheduled_operations` rows and a poller). Periodic jobs
- * are EventBridge rules: the sweep (alerts, stuck runs, retention) every five minutes — wired only
- * when `functions/sweep.ts` exists, since that module arrives with a later issue.
+ * deprovisioning state machine (locally: `scheduled_operations` rows and a poller), and send what
+ * they cannot deliver to a dead-letter queue. Periodic jobs are EventBridge rules: the sweep
+ * (alerts, stuck runs, overdue schedules, retention) — wired only when `functions/sweep.ts` exists.
  */
 import { Duration, Stack } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
@@ -12,18 +12,21 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import * as scheduler from "aws-cdk-lib/aws-scheduler";
+import * as sqs from "aws-cdk-lib/aws-sqs";
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
+import { stateMachineArnVariable } from "../../functions/shared/config.ts";
 import type { Database } from "./database.ts";
 import type { Notifications } from "./notifications.ts";
 import { ServiceFunction } from "./service-function.ts";
 
 export interface SchedulesProps {
-  /** The state machine one-time schedules start; without it the role may start nothing. */
+  /** The state machine one-time schedules (and the sweep, for overdue ones) start. */
   readonly deprovisioning?: sfn.IStateMachine;
   /** The periodic sweep's entry module, when it exists. */
   readonly sweepEntry?: string;
+  /** How often the sweep runs (default five minutes). */
   readonly sweepInterval?: Duration;
   readonly database: Database;
   /** Where the sweep publishes alerts. */
@@ -36,6 +39,8 @@ export class Schedules extends Construct {
   readonly groupName: string;
   /** The role schedules run as. */
   readonly role: iam.Role;
+  /** Where a schedule sends the event it could not deliver to its target (standard queue). */
+  readonly deadLetterQueue: sqs.Queue;
   readonly sweepFunction?: lambda.Function;
   readonly sweepRule?: events.Rule;
 
@@ -45,28 +50,54 @@ export class Schedules extends Construct {
     this.groupName = `${stack.stackName}-tenant-operations`;
     this.group = new scheduler.CfnScheduleGroup(this, "Group", { name: this.groupName });
 
+    // Confused-deputy protection: "The value of aws:SourceArn must be your EventBridge Scheduler
+    // schedule group ARN [...] Do not scope the aws:SourceArn statement to a specific schedule or a
+    // schedule name prefix" (scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html).
+    // Scoped to schedules, AssumeRole fails and no scheduled deprovisioning ever starts.
     this.role = new iam.Role(this, "SchedulerRole", {
       description: "EventBridge Scheduler: starts scheduled tenant deprovisionings",
       assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com").withConditions({
         StringEquals: { "aws:SourceAccount": stack.account },
-        ArnLike: { "aws:SourceArn": this.scheduleArn("*") },
+        ArnEquals: { "aws:SourceArn": this.group.attrArn },
       }),
     });
     props.deprovisioning?.grantStartExecution(this.role);
 
+    // Scheduler DLQs must be standard queues; the role the schedule runs as sends to it
+    // (scheduler/latest/UserGuide/configuring-schedule-dlq.html). SQS-managed encryption: the
+    // messages name a schedule, nothing more, and no key policy has to admit the scheduler role.
+    this.deadLetterQueue = new sqs.Queue(this, "DeadLetterQueue", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.deadLetterQueue.grantSendMessages(this.role);
+    NagSuppressions.addResourceSuppressions(this.deadLetterQueue, [
+      {
+        id: "AwsSolutions-SQS3",
+        reason:
+          "This queue is the dead-letter queue of the one-time schedules; an alarm watches it and nothing consumes it automatically.",
+      },
+    ]);
+
     if (props.sweepEntry) {
       const sweep = new ServiceFunction(this, "Sweep", {
         entry: props.sweepEntry,
-        description: "Tenant provisioning: periodic sweep (alerts, stuck runs, retention)",
+        description: "Tenant provisioning: periodic sweep (alerts, stuck runs, overdue schedules, retention)",
         environment: {
           ...props.database.dataApiEnvironment,
           ALERT_TOPIC_ARN: props.notifications.alertsTopic.topicArn,
+          ...(props.deprovisioning
+            ? { [stateMachineArnVariable("deprovisioning")]: props.deprovisioning.stateMachineArn }
+            : {}),
         },
         timeout: Duration.minutes(2),
         logRetention: props.logRetention,
       }).function;
       props.database.grantDataApiAccess(sweep);
       props.notifications.grantPublishAlerts(sweep);
+      // Overdue schedules: the sweep starts the execution the schedule did not.
+      props.deprovisioning?.grantStartExecution(sweep);
       this.sweepFunction = sweep;
       this.sweepRule = new events.Rule(this, "SweepRule", {
         description: "Tenant provisioning: run the sweep",

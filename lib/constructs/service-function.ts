@@ -1,5 +1,5 @@
 /**
- * One Lambda of the service, configured the same way everywhere: nodejs22.x on arm64, bundled by
+ * One Lambda of the service, configured the same way everywhere: nodejs24.x on arm64, bundled by
  * esbuild with the shared options (lib/bundling.ts), X-Ray tracing, its own log group with a
  * retention, and its own role with no managed policy — just writing to that log group. Callers
  * add what the function needs (the Data API, a queue, a bucket) with explicit grants.
@@ -11,16 +11,22 @@ import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
+import type { LambdaEnvironment } from "../../functions/shared/config.ts";
 import { bundledDirectoriesEnvironment, cdkBundlingOptions, REPO_ROOT } from "../bundling.ts";
 
-export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_22_X;
+/**
+ * Node.js 24, the newest runtime the installed aws-cdk-lib lists (nodejs22.x reaches end of
+ * support in 2027); the bundles target it (lib/bundling.ts NODE_TARGET).
+ */
+export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
 export const LAMBDA_ARCHITECTURE = lambda.Architecture.ARM_64;
 
 export interface ServiceFunctionProps {
   /** Absolute path of the entry module; it exports `handler`. */
   readonly entry: string;
   readonly description: string;
-  readonly environment?: Readonly<Record<string, string>>;
+  /** Only variables `functions/shared/config.ts` reads (a typo is a compile error). */
+  readonly environment?: LambdaEnvironment;
   readonly timeout: Duration;
   readonly memorySize?: number;
   readonly logRetention: logs.RetentionDays;
@@ -74,12 +80,5 @@ export class ServiceFunction extends Construct {
       ],
       true,
     );
-    NagSuppressions.addResourceSuppressions(this.function, [
-      {
-        id: "AwsSolutions-L1",
-        reason:
-          "Pinned to nodejs22.x on purpose: the bundles target node22 and the service is developed and tested on Node 20/22; moving to a newer runtime is a deliberate upgrade, not a side effect of a CDK update.",
-      },
-    ]);
   }
 }

@@ -1,12 +1,14 @@
 /**
  * One Lambda per step module the workflows run (the step catalog, `functions/steps/<lambda>.ts`).
  * Each may use the Data API on the cluster and read its secret, and only a step that needs more
- * (sending notifications, writing backups) gets that too.
+ * (sending notifications, writing backups) gets that too. Each one's timeout comes from the
+ * `TimeoutSeconds` of the Tasks that invoke it (lib/step-timeouts.ts).
  */
 import { Duration } from "aws-cdk-lib";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import type { LambdaEnvironment } from "../../functions/shared/config.ts";
 import { functionArnSubstitution } from "../../functions/workflows/step-catalog.ts";
 import type { BackupAccess, Backups } from "./backups.ts";
 import type { Database } from "./database.ts";
@@ -40,8 +42,8 @@ export interface StepFunctionsProps {
   readonly notifications: Notifications;
   readonly backups: Backups;
   readonly logRetention: logs.RetentionDays;
-  /** Must not exceed the Task states' `TimeoutSeconds` in the ASL. */
-  readonly timeout?: Duration;
+  /** Each step Lambda's timeout in seconds (`stepLambdaTimeouts`, derived from the ASL). */
+  readonly timeoutSeconds: ReadonlyMap<string, number>;
 }
 
 export class StepFunctions extends Construct {
@@ -53,14 +55,24 @@ export class StepFunctions extends Construct {
     const functions = new Map<string, lambda.Function>();
     for (const step of props.steps) {
       const needs = STEP_RESOURCES[step.name] ?? [];
-      const environment: Record<string, string> = { ...props.database.dataApiEnvironment };
-      if (needs.includes("notifications"))
-        environment.NOTIFICATIONS_QUEUE_URL = props.notifications.queue.queueUrl;
       const backupAccess = needs.filter((n): n is BackupAccess => n.startsWith("backups:"));
-      if (backupAccess.length > 0) {
-        environment.BACKUP_BUCKET_NAME = props.backups.bucket.bucketName;
-        environment.BACKUP_KMS_KEY_ID = props.backups.key.keyArn;
-      }
+      const timeoutSeconds = props.timeoutSeconds.get(step.name);
+      if (timeoutSeconds === undefined)
+        throw new Error(`no Task of the workflows invokes step Lambda ${step.name}`);
+      const environment: LambdaEnvironment = {
+        ...props.database.dataApiEnvironment,
+        ...(needs.includes("notifications")
+          ? { NOTIFICATIONS_QUEUE_URL: props.notifications.queue.queueUrl }
+          : {}),
+        ...(backupAccess.length > 0
+          ? {
+              BACKUP_BUCKET_NAME: props.backups.bucket.bucketName,
+              BACKUP_KMS_KEY_ID: props.backups.key.keyArn,
+            }
+          : {}),
+        // Wait for a resuming database at most a third of the invocation; the state's Retry does the rest.
+        DATABASE_RESUME_WAIT_SECONDS: String(Math.min(60, Math.floor(timeoutSeconds / 3))),
+      };
 
       // Construct ids from the ASL substitution name: `CreateTenantFunctionArn` → `CreateTenant`.
       const constructId = functionArnSubstitution(step.name).replace(/FunctionArn$/, "");
@@ -68,7 +80,7 @@ export class StepFunctions extends Construct {
         entry: step.entry,
         description: `Tenant provisioning step ${step.name}`,
         environment,
-        timeout: props.timeout ?? Duration.minutes(5),
+        timeout: Duration.seconds(timeoutSeconds),
         logRetention: props.logRetention,
       }).function;
       props.database.grantDataApiAccess(fn);

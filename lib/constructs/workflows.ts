@@ -5,7 +5,7 @@
  * substitution the local runner applies (functions/workflows/definitions.ts). Nothing about the
  * states is rebuilt here.
  */
-import { RemovalPolicy } from "aws-cdk-lib";
+import { RemovalPolicy, Stack } from "aws-cdk-lib";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -40,6 +40,11 @@ export function deployedDefinition(kind: WorkflowName, retryPolicy?: RetryPolicy
   return `${JSON.stringify(applyRetryPolicy(JSON.parse(text) as unknown, retryPolicy), null, 2)}\n`;
 }
 
+/** The execution log group of a workflow: `/aws/vendedlogs/states/<stack>-<kind>`. */
+export function vendedLogGroupName(stackName: string, kind: WorkflowName): string {
+  return `/aws/vendedlogs/states/${stackName}-${kind}`;
+}
+
 function pascalCase(kind: string): string {
   return kind.charAt(0).toUpperCase() + kind.slice(1);
 }
@@ -65,7 +70,11 @@ export class Workflows extends Construct {
         return [placeholder, fn] as const;
       });
 
+      // Under /aws/vendedlogs/: Step Functions adds every logging state machine's log group to the
+      // account's CloudWatch Logs resource policy, which is limited to 5,120 characters; log groups
+      // under this prefix are covered without it (step-functions/latest/dg/bp-cwl.html).
       const logGroup = new logs.LogGroup(this, `${pascalCase(kind)}Logs`, {
+        logGroupName: vendedLogGroupName(Stack.of(this).stackName, kind),
         encryptionKey: props.logsKey,
         retention: props.logRetention,
         removalPolicy: RemovalPolicy.RETAIN,

@@ -23,6 +23,7 @@ import type { z } from "zod";
 import {
   backupListSchema,
   dryRunSchema,
+  MAX_GRACE_PERIOD_HOURS,
   tenantDetailSchema,
   tenantPageSchema,
 } from "../../functions/schemas/deprovisioning.ts";
@@ -407,7 +408,7 @@ describe("help and usage", () => {
       [["template", "show", randomUUID(), "--version", "0"], "--version:", "template show"],
       [
         ["deprovision", "tenant", randomUUID(), "--grace-period=-1"],
-        "--grace-period: must be between 0 and 8760",
+        `--grace-period: must be between 0 and ${MAX_GRACE_PERIOD_HOURS}`,
         "deprovision tenant",
       ],
       [
@@ -416,8 +417,8 @@ describe("help and usage", () => {
         "deprovision tenant",
       ],
       [
-        ["deprovision", "tenant", randomUUID(), "--grace-period", "8761"],
-        "--grace-period: must be between 0 and 8760",
+        ["deprovision", "tenant", randomUUID(), "--grace-period", String(MAX_GRACE_PERIOD_HOURS + 1)],
+        `--grace-period: must be between 0 and ${MAX_GRACE_PERIOD_HOURS}`,
         "deprovision tenant",
       ],
       [

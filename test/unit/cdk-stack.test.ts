@@ -6,15 +6,27 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { App, Aspects, type CfnElement, Duration, Stack } from "aws-cdk-lib";
+import { App, Aspects, type CfnElement, CfnResource, Duration, Stack } from "aws-cdk-lib";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
+import * as cloudfront from "aws-cdk-lib/aws-cloudfront";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
+import * as rds from "aws-cdk-lib/aws-rds";
 import type { SynthesisMessage } from "aws-cdk-lib/cx-api";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { CONSOLE_SECURITY_HEADERS } from "../../functions/http/console-headers.ts";
 import { routeList } from "../../functions/http/route-table.ts";
+import {
+  ENVIRONMENT_VARIABLES,
+  isEnvironmentVariable,
+  loadConfig,
+  requireSetting,
+  requireStateMachineArns,
+  stateMachineArnVariable,
+} from "../../functions/shared/config.ts";
 import {
   applyRetryPolicy,
   readDefinitionText,
@@ -23,6 +35,8 @@ import {
 } from "../../functions/workflows/definitions.ts";
 import { functionArnSubstitution, WORKFLOW_STEPS } from "../../functions/workflows/step-catalog.ts";
 import { Database } from "../../lib/constructs/database.ts";
+import { NotificationSender } from "../../lib/constructs/notification-sender.ts";
+import { Notifications } from "../../lib/constructs/notifications.ts";
 import { STEP_RESOURCES } from "../../lib/constructs/step-functions.ts";
 import { deployedDefinition, Workflows } from "../../lib/constructs/workflows.ts";
 import { deploySettings } from "../../lib/context.ts";
@@ -30,6 +44,15 @@ import { apiGroups, lambdaEntries, sweepEntry, workflowKinds } from "../../lib/l
 import { TenantProvisioningStack } from "../../lib/tenant-provisioning-stack.ts";
 
 type Json = Record<string, any>;
+
+/** The service's one error shape, `{"error":{"code","message","details"}}`. */
+const apiErrorBody = z.strictObject({
+  error: z.strictObject({
+    code: z.string().regex(/^[a-z_]+$/),
+    message: z.string().min(1),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
 
 const SYNTH_TIMEOUT_MS = 600_000;
 const TEST_TIMEOUT_MS = 60_000;
@@ -90,13 +113,15 @@ describe("Lambdas", { timeout: TEST_TIMEOUT_MS }, () => {
     }
     expect(functions.has("step:complete-run")).toBe(true);
     expect(functions.has("step:record-failure")).toBe(true);
+    expect(functions.has("execution-ended")).toBe(true);
+    expect(functions.has("notification-sender")).toBe(true);
     expect(functions.has("sweep")).toBe(sweepEntry() !== undefined);
   });
 
-  it("runs every function on nodejs22.x / arm64 with tracing, its own log group and source maps", () => {
+  it("runs every function on nodejs24.x / arm64 with tracing, its own log group and source maps", () => {
     for (const [name, fn] of stack.serviceFunctions) {
       const props = resources[logicalId(fn)]!.Properties as Json;
-      expect(props.Runtime, name).toBe("nodejs22.x");
+      expect(props.Runtime, name).toBe("nodejs24.x");
       expect(props.Architectures, name).toEqual(["arm64"]);
       expect(props.Handler, name).toBe("index.handler");
       expect(props.TracingConfig, name).toEqual({ Mode: "Active" });
@@ -115,9 +140,11 @@ describe("Lambdas", { timeout: TEST_TIMEOUT_MS }, () => {
     }
   });
 
-  it("points every function at the Data API of this cluster", () => {
+  it("points every function that uses the database at the Data API of this cluster", () => {
     const clusterId = logicalId(stack.database.cluster);
     for (const [name, fn] of stack.serviceFunctions) {
+      // The sender only turns queue messages into e-mails.
+      if (name === "notification-sender") continue;
       const env = resources[logicalId(fn)]!.Properties.Environment.Variables as Json;
       expect(JSON.stringify(env.DB_CLUSTER_ARN), name).toContain(clusterId);
       expect(env.DB_SECRET_ARN, name).toEqual({ Ref: logicalId(stack.database.secret as never) });
@@ -144,14 +171,19 @@ describe("Lambdas", { timeout: TEST_TIMEOUT_MS }, () => {
 });
 
 describe("database", { timeout: TEST_TIMEOUT_MS }, () => {
-  it("is Aurora PostgreSQL Serverless v2 with the Data API, encrypted, backed up, protected", () => {
+  it("is Aurora PostgreSQL 16 (the newest minor CDK lists) Serverless v2 with the Data API, encrypted, backed up", () => {
+    const newest16 = Object.keys(rds.AuroraPostgresEngineVersion)
+      .map((k) => /^VER_16_(\d+)$/.exec(k)?.[1])
+      .filter((m): m is string => m !== undefined)
+      .map(Number)
+      .sort((a, b) => b - a)[0];
     template.hasResource("AWS::RDS::DBCluster", {
       DeletionPolicy: "Snapshot",
       Properties: Match.objectLike({
         Engine: "aurora-postgresql",
+        EngineVersion: `16.${newest16}`,
         EnableHttpEndpoint: true,
         StorageEncrypted: true,
-        DeletionProtection: true,
         BackupRetentionPeriod: 14,
         DatabaseName: "provisioning",
         ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 4 },
@@ -179,6 +211,35 @@ describe("database", { timeout: TEST_TIMEOUT_MS }, () => {
     template.hasResourceProperties("AWS::EC2::FlowLog", { TrafficType: "ALL" });
   });
 
+  it("switches deletion protection on last, so that a failed first deployment can roll the cluster back", () => {
+    const [[id, protection]] = resourcesOfType("Custom::AWS").filter(([key]) =>
+      key.startsWith("DatabaseDeletionProtection"),
+    ) as [[string, Json]];
+    // The cluster is created unprotected: CloudFormation could not delete a protected one on rollback.
+    expect(resources[logicalId(stack.database.cluster)]!.Properties.DeletionProtection).toBe(false);
+    for (const event of ["Create", "Update"]) {
+      const call = JSON.stringify(protection.Properties[event]);
+      expect(call, event).toContain('\\"action\\":\\"modifyDBCluster\\"');
+      expect(call, event).toContain('\\"DeletionProtection\\":true');
+      expect(call, event).toContain(logicalId(stack.database.cluster));
+    }
+    // No Delete call: removing the resource (rollback, stack deletion) leaves protection as it is.
+    expect(protection.Properties.Delete).toBeUndefined();
+    // Created after everything else: it depends on every other resource of the stack.
+    const dependsOn = new Set(protection.DependsOn as string[]);
+    const inDatabase = new Set(
+      stack.database.node
+        .findAll()
+        .filter((c): c is CfnResource => c instanceof CfnResource)
+        .map((c) => logicalId(c)),
+    );
+    const others = Object.entries(resources)
+      .filter(([key, r]) => key !== id && !inDatabase.has(key) && r.Type !== "AWS::CDK::Metadata")
+      .map(([key]) => key);
+    expect(others.length).toBeGreaterThan(100);
+    expect(others.filter((key) => !dependsOn.has(key))).toEqual([]);
+  });
+
   it("turns deletion protection off (and deletes with the stack) only when asked", () => {
     const dev = new Stack(new App(), "Dev");
     new Database(dev, "Database", {
@@ -189,10 +250,35 @@ describe("database", { timeout: TEST_TIMEOUT_MS }, () => {
       logRetention: logs.RetentionDays.ONE_WEEK,
     });
 
-    Template.fromStack(dev).hasResource("AWS::RDS::DBCluster", {
+    const devTemplate = Template.fromStack(dev);
+    devTemplate.hasResource("AWS::RDS::DBCluster", {
       DeletionPolicy: "Delete",
       Properties: Match.objectLike({ DeletionProtection: false }),
     });
+    const [protection] = Object.values(devTemplate.findResources("Custom::AWS")) as Json[];
+    expect(JSON.stringify(protection!.Properties.Update)).toContain('\\"DeletionProtection\\":false');
+  });
+
+  it("scales to 0 ACU and pauses when idle with auto-pause, at least 0.5 ACU without", () => {
+    const scope = new Stack(new App(), "Paused");
+    new Database(scope, "Database", {
+      deletionProtection: false,
+      minCapacity: 0,
+      autoPauseAfter: Duration.minutes(10),
+      maxCapacity: 2,
+      backupRetention: Duration.days(1),
+      logRetention: logs.RetentionDays.ONE_WEEK,
+    });
+
+    Template.fromStack(scope).hasResourceProperties("AWS::RDS::DBCluster", {
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 2, SecondsUntilAutoPause: 600 },
+    });
+    expect(resources[logicalId(stack.database.cluster)]!.Properties.ServerlessV2ScalingConfiguration).toEqual(
+      {
+        MinCapacity: 0.5,
+        MaxCapacity: 4,
+      },
+    );
   });
 
   it("runs the migrations Lambda by a trigger after the cluster and its writer exist", () => {
@@ -279,7 +365,46 @@ describe("workflows", { timeout: TEST_TIMEOUT_MS }, () => {
       const logGroupArn = props.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn;
       const logGroup = resources[logGroupArn["Fn::GetAtt"][0] as string]!;
       expect(logGroup.Properties.KmsKeyId, kind).toBeDefined();
+      // Under /aws/vendedlogs/: outside the account's CloudWatch Logs resource-policy size limit.
+      expect(logGroup.Properties.LogGroupName, kind).toBe(
+        `/aws/vendedlogs/states/TenantProvisioningTest-${kind}`,
+      );
     }
+  });
+
+  it("gives each step Lambda a timeout below the TimeoutSeconds of every Task that invokes it", () => {
+    const lambdaOfFunctionId = new Map(
+      [...stack.steps.functions].map(([name, fn]) => [logicalId(fn), name] as const),
+    );
+    let checked = 0;
+    for (const kind of workflowKinds()) {
+      const props = resources[logicalId(stack.workflows.stateMachines.get(kind)!)]!.Properties as Json;
+      const functionOf = (placeholder: string): string =>
+        props.DefinitionSubstitutions[placeholder]["Fn::GetAtt"][0] as string;
+      const visit = (states: Record<string, Json>): void => {
+        for (const [name, state] of Object.entries(states)) {
+          if (state.Type === "Task") {
+            const placeholder = /^\$\{(\w+)\}$/.exec(state.Resource as string)![1]!;
+            const fnId = functionOf(placeholder);
+            const lambdaTimeout = resources[fnId]!.Properties.Timeout as number;
+            const stateTimeout = state.TimeoutSeconds as number;
+            expect(stateTimeout, `${kind} ${name} has a TimeoutSeconds`).toBeGreaterThan(0);
+            // The Lambda gives up first, with a margin: a late commit after a States.Timeout is impossible.
+            expect(lambdaTimeout, `${kind} ${name} (${lambdaOfFunctionId.get(fnId)})`).toBeLessThanOrEqual(
+              stateTimeout - 10,
+            );
+            expect(lambdaTimeout, `${kind} ${name}`).toBeLessThanOrEqual(900);
+            checked++;
+          }
+          const inner = (state.ItemProcessor ?? state.Iterator) as
+            | { States?: Record<string, Json> }
+            | undefined;
+          if (inner?.States) visit(inner.States);
+        }
+      };
+      visit(JSON.parse(props.DefinitionString as string).States as Record<string, Json>);
+    }
+    expect(checked).toBeGreaterThanOrEqual(stack.steps.functions.size);
   });
 
   it("deploys the ASL file's text unchanged, with every placeholder substituted by its step Lambda's ARN", () => {
@@ -461,11 +586,12 @@ describe("API", { timeout: TEST_TIMEOUT_MS }, () => {
     for (const [group, fn] of stack.api.handlers) {
       const env = resources[logicalId(fn)]!.Properties.Environment.Variables as Json;
       for (const [kind, stateMachine] of stack.workflows.stateMachines) {
-        expect(env[`${kind.toUpperCase()}_STATE_MACHINE_ARN`], group).toEqual({
-          Ref: logicalId(stateMachine),
-        });
+        expect(env[stateMachineArnVariable(kind)], group).toEqual({ Ref: logicalId(stateMachine) });
       }
       expect(env.SCHEDULE_GROUP_NAME, group).toBe("TenantProvisioningTest-tenant-operations");
+      expect(env.SCHEDULE_DEAD_LETTER_QUEUE_ARN, group).toEqual({
+        "Fn::GetAtt": [logicalId(stack.schedules.deadLetterQueue), "Arn"],
+      });
 
       const statements = statementsOfRole(roleIdOf(fn));
       const actions = statements.flatMap((s) => asArray(s.Action) as string[]);
@@ -501,16 +627,31 @@ describe("schedules", { timeout: TEST_TIMEOUT_MS }, () => {
     expect(trust.map((s) => s.Principal.Service)).toEqual(["scheduler.amazonaws.com"]);
     const statements = statementsOfRole(logicalId(stack.schedules.role as never));
     const deprovisioning = stack.workflows.stateMachines.get("deprovisioning");
+    const sendToDlq = expect.objectContaining({
+      Action: expect.arrayContaining(["sqs:SendMessage"]),
+      Resource: { "Fn::GetAtt": [logicalId(stack.schedules.deadLetterQueue), "Arn"] },
+    });
     if (deprovisioning) {
       expect(statements).toEqual([
         expect.objectContaining({
           Action: "states:StartExecution",
           Resource: { Ref: logicalId(deprovisioning) },
         }),
+        sendToDlq,
       ]);
     } else {
-      expect(statements).toEqual([]);
+      expect(statements).toEqual([sendToDlq]);
     }
+  });
+
+  it("lets the scheduler assume its role only for schedules of this account's schedule group (confused deputy)", () => {
+    const role = resources[logicalId(stack.schedules.role as never)]!;
+    const [trust] = role.Properties.AssumeRolePolicyDocument.Statement as Json[];
+    // The schedule group's ARN, not schedules or a name prefix: those never match and AssumeRole fails.
+    expect(trust!.Condition).toEqual({
+      StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
+      ArnEquals: { "aws:SourceArn": { "Fn::GetAtt": [logicalId(stack.schedules.group), "Arn"] } },
+    });
   });
 
   it("runs the sweep every five minutes when functions/sweep.ts exists", () => {
@@ -521,9 +662,17 @@ describe("schedules", { timeout: TEST_TIMEOUT_MS }, () => {
         Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [logicalId(sweep), "Arn"] } })],
       });
       const topicRef = { Ref: logicalId(stack.notifications.alertsTopic) };
-      expect(resources[logicalId(sweep)]!.Properties.Environment.Variables.ALERT_TOPIC_ARN).toEqual(topicRef);
-      expect(statementsOfRole(roleIdOf(sweep))).toContainEqual(
+      const env = resources[logicalId(sweep)]!.Properties.Environment.Variables as Json;
+      expect(env.ALERT_TOPIC_ARN).toEqual(topicRef);
+      const deprovisioning = { Ref: logicalId(stack.workflows.stateMachines.get("deprovisioning")!) };
+      expect(env[stateMachineArnVariable("deprovisioning")]).toEqual(deprovisioning);
+      const statements = statementsOfRole(roleIdOf(sweep));
+      expect(statements).toContainEqual(
         expect.objectContaining({ Action: "sns:Publish", Resource: topicRef }),
+      );
+      // Overdue schedules: the sweep starts the execution their schedule did not.
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Action: "states:StartExecution", Resource: deprovisioning }),
       );
     } else {
       template.resourceCountIs("AWS::Events::Rule", 0);
@@ -594,27 +743,399 @@ describe("notifications and backups", { timeout: TEST_TIMEOUT_MS }, () => {
 });
 
 describe("alarms", { timeout: TEST_TIMEOUT_MS }, () => {
-  it("alarms to the encrypted alerts topic on failed / timed-out executions, API 5xx and dead letters", () => {
+  const alarms = () => resourcesOfType("AWS::CloudWatch::Alarm").map(([, a]) => a.Properties as Json);
+  const find = (metric: string, dimension: string, ref: string) =>
+    alarms().find(
+      (a) =>
+        a.MetricName === metric &&
+        ((a.Dimensions ?? []) as Json[]).some(
+          (d) => d.Name === dimension && JSON.stringify(d.Value).includes(ref),
+        ),
+    );
+
+  it("alarms to the encrypted alerts topic on failed runs, timed-out executions, API 5xx and dead letters", () => {
     const topicId = logicalId(stack.notifications.alertsTopic);
     expect(resources[topicId]!.Properties.KmsMasterKeyId).toBeDefined();
-    const alarms = resourcesOfType("AWS::CloudWatch::Alarm").map(([, a]) => a.Properties as Json);
-    for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
+    for (const alarm of alarms()) expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
 
-    const find = (metric: string, dimension: string, ref: string) =>
-      alarms.find(
-        (a) =>
-          a.MetricName === metric &&
-          (a.Dimensions as Json[]).some((d) => d.Name === dimension && JSON.stringify(d.Value).includes(ref)),
-      );
     for (const stateMachine of stack.workflows.stateMachines.values()) {
       const id = logicalId(stateMachine);
-      expect(find("ExecutionsFailed", "StateMachineArn", id)).toMatchObject({ Threshold: 1 });
+      // Real failures only: the status-change handler's metric, not AWS/States ExecutionsFailed,
+      // which also counts the Cancelled and ScheduleNotStarted Fail states.
+      expect(find("RunExecutionsFailed", "StateMachineArn", id)).toMatchObject({
+        Namespace: "TenantProvisioning",
+        Threshold: 1,
+      });
+      expect(find("ExecutionsFailed", "StateMachineArn", id)).toBeUndefined();
       expect(find("ExecutionsTimedOut", "StateMachineArn", id)).toMatchObject({ Threshold: 1 });
     }
-    expect(alarms.find((a) => a.MetricName === "5XXError" && a.Namespace === "AWS/ApiGateway")).toBeDefined();
     expect(
-      find("ApproximateNumberOfMessagesVisible", "QueueName", logicalId(stack.notifications.deadLetterQueue)),
-    ).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold" });
+      alarms().find((a) => a.MetricName === "5XXError" && a.Namespace === "AWS/ApiGateway"),
+    ).toBeDefined();
+    for (const queue of [
+      stack.notifications.deadLetterQueue,
+      stack.schedules.deadLetterQueue,
+      stack.executionEvents.deadLetterQueue,
+    ]) {
+      expect(find("ApproximateNumberOfMessagesVisible", "QueueName", logicalId(queue))).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      });
+    }
+  });
+
+  it("alarms when a notification waits too long, the scheduler cannot start a schedule, or the sweep fails", () => {
+    expect(
+      find("ApproximateAgeOfOldestMessage", "QueueName", logicalId(stack.notifications.queue)),
+    ).toMatchObject({ Threshold: 1800 });
+    for (const metric of ["TargetErrorCount", "InvocationDroppedCount"]) {
+      expect(find(metric, "ScheduleGroup", "TenantProvisioningTest-tenant-operations"), metric).toMatchObject(
+        {
+          Namespace: "AWS/Scheduler",
+          Threshold: 1,
+        },
+      );
+    }
+    for (const name of ["sweep", "execution-ended", "notification-sender"]) {
+      const fn = stack.serviceFunctions.get(name)!;
+      expect(find("Errors", "FunctionName", logicalId(fn)), name).toMatchObject({ Namespace: "AWS/Lambda" });
+    }
+  });
+
+  it("alarms on throttles of every service Lambda, at most 10 metrics per alarm", () => {
+    const throttled = new Set<string>();
+    for (const alarm of alarms().filter((a) => a.Metrics)) {
+      const metrics = (alarm.Metrics as Json[]).filter((m) => m.MetricStat);
+      if (!metrics.every((m) => m.MetricStat.Metric.MetricName === "Throttles")) continue;
+      expect(metrics.length).toBeLessThanOrEqual(10);
+      expect((alarm.Metrics as Json[]).find((m) => m.Expression)?.Expression).toMatch(/^SUM\(\[/);
+      for (const m of metrics) throttled.add(m.MetricStat.Metric.Dimensions[0].Value.Ref as string);
+    }
+    expect([...throttled].sort()).toEqual([...stack.serviceFunctions.values()].map(logicalId).sort());
+  });
+});
+
+describe("executions that end outside the ASL's Catch", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("sends FAILED, TIMED_OUT and ABORTED status changes of the stack's state machines to the handler", () => {
+    const handler = stack.executionEvents.function;
+    const rule = resources[logicalId(stack.executionEvents.rule)]!.Properties as Json;
+    expect(rule.EventPattern).toEqual({
+      source: ["aws.states"],
+      "detail-type": ["Step Functions Execution Status Change"],
+      detail: {
+        status: ["FAILED", "TIMED_OUT", "ABORTED"],
+        stateMachineArn: expect.arrayContaining(
+          [...stack.workflows.stateMachines.values()].map((m) => ({ Ref: logicalId(m) })),
+        ),
+      },
+    });
+    expect(rule.EventPattern.detail.stateMachineArn).toHaveLength(stack.workflows.stateMachines.size);
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { "Fn::GetAtt": [logicalId(handler), "Arn"] },
+        DeadLetterConfig: {
+          Arn: { "Fn::GetAtt": [logicalId(stack.executionEvents.deadLetterQueue), "Arn"] },
+        },
+        RetryPolicy: { MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 },
+      }),
+    ]);
+    const actions = statementsOfRole(roleIdOf(handler)).flatMap((s) => asArray(s.Action) as string[]);
+    expect(actions).toEqual(
+      expect.arrayContaining(["rds-data:ExecuteStatement", "states:DescribeExecution"]),
+    );
+    expect(actions).not.toContain("states:StartExecution");
+  });
+});
+
+describe("deployment order", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("migrates before new code serves: the API, authorizer and step Lambdas depend on the migration trigger", () => {
+    const [[triggerId]] = resourcesOfType("Custom::Trigger") as [[string, Json]];
+    const serving = [
+      ...[...stack.api.handlers.values()],
+      stack.api.authorizerFunction,
+      ...stack.steps.functions.values(),
+      stack.executionEvents.function,
+      stack.notificationSender.function,
+      ...(stack.schedules.sweepFunction ? [stack.schedules.sweepFunction] : []),
+    ];
+    for (const fn of serving) {
+      expect(resources[logicalId(fn)]!.DependsOn, logicalId(fn)).toContain(triggerId);
+    }
+    // The migrating Lambda itself runs first.
+    expect(resources[logicalId(stack.migrations.function)]!.DependsOn ?? []).not.toContain(triggerId);
+  });
+
+  it("has no dependency cycle CloudFormation would refuse", () => {
+    const edges = new Map<string, Set<string>>();
+    const collect = (node: unknown, into: Set<string>): void => {
+      if (Array.isArray(node)) for (const n of node) collect(n, into);
+      else if (node && typeof node === "object") {
+        for (const [k, v] of Object.entries(node)) {
+          if (k === "Ref" && typeof v === "string" && v in resources) into.add(v);
+          else if (k === "Fn::GetAtt" && Array.isArray(v)) into.add(v[0] as string);
+          else collect(v, into);
+        }
+      }
+    };
+    for (const [id, r] of Object.entries(resources)) {
+      const into = new Set<string>(asArray((r.DependsOn ?? []) as string | string[]));
+      collect(r.Properties ?? {}, into);
+      edges.set(id, into);
+    }
+    const state = new Map<string, "visiting" | "done">();
+    const cycles: string[] = [];
+    const visit = (id: string, path: string[]): void => {
+      if (state.get(id) === "done") return;
+      if (state.get(id) === "visiting") {
+        cycles.push([...path, id].join(" -> "));
+        return;
+      }
+      state.set(id, "visiting");
+      for (const next of edges.get(id) ?? []) visit(next, [...path, id]);
+      state.set(id, "done");
+    };
+    for (const id of edges.keys()) visit(id, []);
+    expect(cycles).toEqual([]);
+  });
+});
+
+describe("console on CloudFront", { timeout: TEST_TIMEOUT_MS }, () => {
+  const distribution = () =>
+    resources[logicalId(stack.console.distribution)]!.Properties.DistributionConfig as Json;
+
+  it("serves the console from its private bucket through origin access control", () => {
+    const config = distribution();
+    const bucketId = logicalId(stack.console.bucket);
+    const origin = (config.Origins as Json[]).find(
+      (o) => o.Id === config.DefaultCacheBehavior.TargetOriginId,
+    )!;
+    expect(origin.DomainName).toEqual({ "Fn::GetAtt": [bucketId, "RegionalDomainName"] });
+    expect(origin.OriginAccessControlId).toBeDefined();
+    expect(config.DefaultRootObject).toBe("index.html");
+    expect(config.DefaultCacheBehavior.ViewerProtocolPolicy).toBe("redirect-to-https");
+    expect(resources[bucketId]!.Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    // Only this distribution may read the bucket.
+    template.hasResourceProperties("AWS::S3::BucketPolicy", {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: "Allow",
+            Principal: { Service: "cloudfront.amazonaws.com" },
+            Condition: {
+              StringEquals: { "AWS:SourceArn": Match.anyValue() },
+            },
+          }),
+        ]),
+      },
+    });
+    template.resourceCountIs("Custom::CDKBucketDeployment", 1);
+  });
+
+  it("forwards /api/* to the REST API's stage, uncached, with every viewer header but Host", () => {
+    const config = distribution();
+    const [api] = config.CacheBehaviors as Json[];
+    expect(config.CacheBehaviors).toHaveLength(1);
+    expect(api).toMatchObject({
+      PathPattern: "/api/*",
+      ViewerProtocolPolicy: "https-only",
+      AllowedMethods: ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"],
+      // Managed policies: CachingDisabled and AllViewerExceptHostHeader.
+      CachePolicyId: cloudfront.CachePolicy.CACHING_DISABLED.cachePolicyId,
+      OriginRequestPolicyId:
+        cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER.originRequestPolicyId,
+    });
+    const origin = (config.Origins as Json[]).find((o) => o.Id === api!.TargetOriginId)!;
+    expect(JSON.stringify(origin.DomainName)).toContain(logicalId(stack.api.restApi));
+    expect(JSON.stringify(origin.OriginPath)).toContain(logicalId(stack.api.restApi.deploymentStage));
+    expect(origin.CustomOriginConfig.OriginProtocolPolicy).toBe("https-only");
+  });
+
+  it("adds the local server's security headers, CSP included, and outputs the console URL", () => {
+    const config = distribution();
+    const policyId = logicalId(stack.console.responseHeadersPolicy);
+    expect(config.DefaultCacheBehavior.ResponseHeadersPolicyId).toEqual({ Ref: policyId });
+    expect((config.CacheBehaviors as Json[])[0]!.ResponseHeadersPolicyId).toEqual({ Ref: policyId });
+    const headers = resources[policyId]!.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig as Json;
+    expect(headers.ContentSecurityPolicy.ContentSecurityPolicy).toBe(
+      CONSOLE_SECURITY_HEADERS["content-security-policy"],
+    );
+    expect(headers.ContentTypeOptions).toEqual({ Override: true });
+    expect(headers.ReferrerPolicy.ReferrerPolicy).toBe(CONSOLE_SECURITY_HEADERS["referrer-policy"]);
+    expect(headers.FrameOptions.FrameOption).toBe("DENY");
+    const output = template.toJSON().Outputs.ConsoleUrl as Json;
+    expect(JSON.stringify(output.Value)).toContain(logicalId(stack.console.distribution));
+  });
+
+  it("deploys the console's files and the contract module it imports (/contract.js)", () => {
+    const [, deployment] = resourcesOfType("Custom::CDKBucketDeployment")[0]!;
+    const sources = deployment.Properties.SourceObjectKeys as unknown[];
+    // console/ as an asset, and contract.js generated at synth (Source.data: a second zip).
+    expect(sources).toHaveLength(2);
+    expect(JSON.stringify(deployment.Properties.DestinationBucketName)).toContain(
+      logicalId(stack.console.bucket),
+    );
+  });
+});
+
+describe("API Gateway's own answers", { timeout: TEST_TIMEOUT_MS }, () => {
+  /** What API Gateway would send: its $context variables filled in. */
+  const render = (body: string) =>
+    JSON.parse(
+      body
+        .replaceAll("$context.requestId", "c0ffee00-0000-4000-8000-000000000000")
+        .replaceAll("$context.error.messageString", JSON.stringify('Unsupported "Media" Type')),
+    ) as unknown;
+
+  it("answers in the service's error shape with the request id, unknown routes with 404", () => {
+    const responses = resourcesOfType("AWS::ApiGateway::GatewayResponse").map(
+      ([, r]) => r.Properties as Json,
+    );
+    const byType = new Map(responses.map((r) => [r.ResponseType as string, r]));
+    const expected: Record<string, string | undefined> = {
+      DEFAULT_4XX: undefined,
+      DEFAULT_5XX: undefined,
+      UNAUTHORIZED: "401",
+      ACCESS_DENIED: "403",
+      MISSING_AUTHENTICATION_TOKEN: "404",
+      REQUEST_TOO_LARGE: "413",
+      THROTTLED: "429",
+      AUTHORIZER_FAILURE: "503",
+    };
+    expect([...byType.keys()].sort()).toEqual(Object.keys(expected).sort());
+    for (const [type, status] of Object.entries(expected)) {
+      const response = byType.get(type)!;
+      expect(response.StatusCode, type).toBe(status);
+      expect(response.RestApiId, type).toEqual({ Ref: logicalId(stack.api.restApi) });
+      const body = render(response.ResponseTemplates["application/json"] as string);
+      expect(apiErrorBody.parse(body), type).toMatchObject({
+        error: { details: { requestId: "c0ffee00-0000-4000-8000-000000000000" } },
+      });
+      expect(response.ResponseParameters["gatewayresponse.header.Content-Type"], type).toBe(
+        "'application/json; charset=utf-8'",
+      );
+    }
+    const notFound = render(
+      byType.get("MISSING_AUTHENTICATION_TOKEN")!.ResponseTemplates["application/json"],
+    );
+    expect(notFound).toMatchObject({ error: { code: "not_found" } });
+    const fourXx = render(byType.get("DEFAULT_4XX")!.ResponseTemplates["application/json"]);
+    expect(fourXx).toMatchObject({ error: { message: 'Unsupported "Media" Type' } });
+    expect(byType.get("THROTTLED")!.ResponseParameters["gatewayresponse.header.Retry-After"]).toBe("'1'");
+  });
+
+  it("the shape check above fails on a body that is not in the error shape", () => {
+    expect(apiErrorBody.safeParse({ message: "Missing Authentication Token" }).success).toBe(false);
+  });
+});
+
+describe("notification sender", { timeout: TEST_TIMEOUT_MS }, () => {
+  it("consumes the notifications queue with partial batch responses, paused until a sender is configured", () => {
+    const fn = stack.notificationSender.function;
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: logicalId(fn) },
+      EventSourceArn: { "Fn::GetAtt": [logicalId(stack.notifications.queue), "Arn"] },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      BatchSize: 10,
+      Enabled: false,
+    });
+    const actions = statementsOfRole(roleIdOf(fn)).flatMap((s) => asArray(s.Action) as string[]);
+    expect(actions).toContain("sqs:ReceiveMessage");
+    expect(actions).not.toContain("ses:SendEmail");
+    expect(
+      Annotations.fromStack(stack)
+        .findWarning("*", Match.stringLikeRegexp("notificationSender"))
+        .map((w) => w.id),
+    ).toEqual([`/${stack.node.id}/NotificationSender`]);
+  });
+
+  it("sends as the configured SES identity, with its configuration set, and only as that address", () => {
+    const scope = new Stack(new App(), "Sender");
+    const notifications = new Notifications(scope, "Notifications");
+    const sender = new NotificationSender(scope, "Sender", {
+      entry: lambdaEntries().find((e) => e.role === "notification-sender")!.entry,
+      notifications,
+      senderAddress: "no-reply@schools.example",
+      configurationSet: "tenant-mail",
+      logRetention: logs.RetentionDays.ONE_WEEK,
+    });
+    const t = Template.fromStack(scope);
+    const json = t.toJSON().Resources as Record<string, Json>;
+    const fnId = scope.resolve((sender.function.node.defaultChild as CfnElement).logicalId) as string;
+
+    t.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: fnId },
+      Enabled: true,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    expect(json[fnId]!.Properties.Environment.Variables).toMatchObject({
+      NOTIFICATION_SENDER: "no-reply@schools.example",
+      SES_CONFIGURATION_SET: "tenant-mail",
+    });
+    const statements = Object.values(json)
+      .filter((r) => r.Type === "AWS::IAM::Policy")
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Json[]);
+    const send = statements.find((s) => asArray(s.Action).includes("ses:SendEmail"))!;
+    expect(send.Condition).toEqual({ StringEquals: { "ses:FromAddress": "no-reply@schools.example" } });
+    expect(JSON.stringify(send.Resource)).toContain(":configuration-set/tenant-mail");
+  });
+});
+
+describe("configuration", { timeout: TEST_TIMEOUT_MS }, () => {
+  /** A function's environment with CloudFormation references replaced by values of the right form. */
+  function resolvedEnvironment(fn: lambda.Function): Record<string, string> {
+    const env = resources[logicalId(fn)]!.Properties.Environment.Variables as Record<string, unknown>;
+    const plausible = (name: string): string => {
+      if (name.endsWith("_STATE_MACHINE_ARN"))
+        return `arn:aws:states:eu-west-1:123456789012:stateMachine:${name.toLowerCase().replaceAll("_", "-")}`;
+      if (name === "SCHEDULER_ROLE_ARN") return "arn:aws:iam::123456789012:role/scheduler";
+      if (name === "SCHEDULE_DEAD_LETTER_QUEUE_ARN") return "arn:aws:sqs:eu-west-1:123456789012:schedule-dlq";
+      if (name === "ALERT_TOPIC_ARN") return "arn:aws:sns:eu-west-1:123456789012:alerts";
+      if (name === "NOTIFICATIONS_QUEUE_URL")
+        return "https://sqs.eu-west-1.amazonaws.com/123456789012/notifications";
+      if (name === "BACKUP_BUCKET_NAME") return "tenant-backups";
+      return `arn:aws:x:eu-west-1:123456789012:${name.toLowerCase()}`;
+    };
+    return Object.fromEntries(
+      Object.entries(env).map(([name, value]) => [name, typeof value === "string" ? value : plausible(name)]),
+    );
+  }
+
+  it("sets only variables the validated configuration reads, each one valid", () => {
+    expect(ENVIRONMENT_VARIABLES).toContain("PROVISIONING_STATE_MACHINE_ARN");
+    for (const [name, fn] of stack.serviceFunctions) {
+      const env = resolvedEnvironment(fn);
+      // NODE_OPTIONS is Node's own.
+      const unknown = Object.keys(env).filter((v) => v !== "NODE_OPTIONS" && !isEnvironmentVariable(v));
+      expect(unknown, name).toEqual([]);
+      expect(() => loadConfig(env), name).not.toThrow();
+    }
+  });
+
+  it("gives each Lambda the settings it requires at cold start", () => {
+    for (const [name, fn] of stack.api.handlers) {
+      const config = loadConfig(resolvedEnvironment(fn));
+      expect(() => requireStateMachineArns(config, name), name).not.toThrow();
+      expect(config.deprovisioning.scheduleGroupName, name).not.toBeNull();
+      expect(config.deprovisioning.schedulerRoleArn, name).not.toBeNull();
+      expect(config.deprovisioning.scheduleDeadLetterQueueArn, name).not.toBeNull();
+      expect(config.database.kind, name).toBe("data-api");
+    }
+    const sweep = loadConfig(resolvedEnvironment(stack.schedules.sweepFunction!));
+    expect(() => requireSetting(sweep.operations.alertTopicArn, "ALERT_TOPIC_ARN", "sweep")).not.toThrow();
+    expect(sweep.stateMachineArns.deprovisioning).toBeDefined();
+  });
+
+  it("the check above fails for a Lambda that lacks a variable, naming it", () => {
+    const env = resolvedEnvironment(stack.api.authorizerFunction);
+    expect(() => requireStateMachineArns(loadConfig(env), "the authorizer")).toThrow(
+      /PROVISIONING_STATE_MACHINE_ARN: required by the authorizer/,
+    );
   });
 });
 
@@ -671,6 +1192,38 @@ describe("deploy settings from CDK context", { timeout: TEST_TIMEOUT_MS }, () =>
       maxAttempts: 6,
       maxDelaySeconds: 60,
     });
+  });
+
+  it("pauses the database of non-production stages when idle, and then sweeps hourly", () => {
+    const production = deploySettings(() => undefined);
+    const dev = deploySettings((key) => (key === "stage" ? "development" : undefined));
+    const warmDev = deploySettings((key) => ({ stage: "development", dbAutoPause: "false" })[key]);
+
+    expect(production).toMatchObject({ stage: "production", sweepIntervalMinutes: 5 });
+    expect(production.database.minCapacity).toBe(0.5);
+    expect(dev.database.minCapacity).toBe(0);
+    // Every 5 minutes the sweep would keep an auto-paused cluster (5 minutes idle) awake.
+    expect(dev.sweepIntervalMinutes).toBe(60);
+    expect(warmDev.database.minCapacity).toBe(0.5);
+    expect(warmDev.sweepIntervalMinutes).toBe(5);
+    expect(() => deploySettings((key) => ({ dbAutoPause: "true", dbMinCapacity: "1" })[key])).toThrow(
+      /dbAutoPause/,
+    );
+    expect(() => deploySettings((key) => ({ dbMinCapacity: "0" })[key])).toThrow(/dbAutoPause=true/);
+  });
+
+  it("reads the notification sender and SES configuration set", () => {
+    const settings = deploySettings(
+      (key) => ({ notificationSender: "no-reply@schools.example", sesConfigurationSet: "tenant-mail" })[key],
+    );
+
+    expect(settings).toMatchObject({
+      notificationSender: "no-reply@schools.example",
+      sesConfigurationSet: "tenant-mail",
+    });
+    expect(() =>
+      deploySettings((key) => (key === "notificationSender" ? "not an address" : undefined)),
+    ).toThrow(/notificationSender/);
   });
 
   it("rejects a malformed value, naming it", () => {

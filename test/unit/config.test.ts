@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../functions/shared/config.ts";
+import {
+  bundledDirectoryFromEnv,
+  ConfigError,
+  ENVIRONMENT_VARIABLES,
+  isEnvironmentVariable,
+  loadConfig,
+  requireSetting,
+  requireStateMachineArns,
+  STATE_MACHINE_ARN_VARIABLES,
+  stateMachineArnVariable,
+} from "../../functions/shared/config.ts";
 
 /** Runs loadConfig and returns the ConfigError it throws (fails the test if it does not throw one). */
 function configError(env: Record<string, string>): ConfigError {
@@ -73,6 +83,8 @@ describe("loadConfig", () => {
       clusterArn: env.DB_CLUSTER_ARN,
       secretArn: env.DB_SECRET_ARN,
       database: "control_plane",
+      // API Gateway's Lambdas get less (CDK sets DATABASE_RESUME_WAIT_SECONDS).
+      resumeWaitSeconds: 20,
     });
   });
 
@@ -163,5 +175,69 @@ describe("loadConfig", () => {
 
     // Assess
     expect(error.message).toContain("STEP_DB_UNAVAILABLE_RETRY_MAX_ATTEMPTS:");
+  });
+});
+
+describe("the variables the Lambdas read", () => {
+  it("reads every workflow's state machine ARN from its variable", () => {
+    // Prepare
+    const env = Object.fromEntries(
+      Object.entries(STATE_MACHINE_ARN_VARIABLES).map(([kind, variable]) => [
+        variable,
+        `arn:aws:states:eu-west-1:123456789012:stateMachine:${kind}`,
+      ]),
+    );
+
+    // Act
+    const config = loadConfig(env);
+
+    // Assess
+    expect(config.stateMachineArns).toEqual({
+      provisioning: "arn:aws:states:eu-west-1:123456789012:stateMachine:provisioning",
+      deprovisioning: "arn:aws:states:eu-west-1:123456789012:stateMachine:deprovisioning",
+      restore: "arn:aws:states:eu-west-1:123456789012:stateMachine:restore",
+    });
+    expect(requireStateMachineArns(config, "test")).toEqual(config.stateMachineArns);
+    expect(stateMachineArnVariable("deprovisioning")).toBe("DEPROVISIONING_STATE_MACHINE_ARN");
+  });
+
+  it("names each missing state machine variable, and a malformed one", () => {
+    const partial = loadConfig({
+      PROVISIONING_STATE_MACHINE_ARN: "arn:aws:states:eu-west-1:123456789012:stateMachine:p",
+    });
+
+    expect(() => requireStateMachineArns(partial, "the API")).toThrow(
+      /DEPROVISIONING_STATE_MACHINE_ARN: required by the API\n {2}RESTORE_STATE_MACHINE_ARN: required by the API/,
+    );
+    expect(configError({ RESTORE_STATE_MACHINE_ARN: "restore" }).message).toContain(
+      "RESTORE_STATE_MACHINE_ARN: must be a state machine ARN",
+    );
+  });
+
+  it("requireSetting returns a value and names the variable of a missing one", () => {
+    expect(requireSetting("x", "ALERT_TOPIC_ARN", "the sweep")).toBe("x");
+    expect(() => requireSetting(null, "ALERT_TOPIC_ARN", "the sweep")).toThrow(
+      /ALERT_TOPIC_ARN: required by the sweep/,
+    );
+  });
+
+  it("validates the bundled directories and the schedule dead-letter queue", () => {
+    expect(bundledDirectoryFromEnv("MIGRATIONS_DIR", { MIGRATIONS_DIR: "/var/task/migrations" })).toBe(
+      "/var/task/migrations",
+    );
+    expect(bundledDirectoryFromEnv("MIGRATIONS_DIR", {})).toBeUndefined();
+    expect(() =>
+      bundledDirectoryFromEnv("STATEMACHINES_DIR", { STATEMACHINES_DIR: "statemachines" }),
+    ).toThrow(/STATEMACHINES_DIR: must be an absolute path/);
+    expect(configError({ SCHEDULE_DEAD_LETTER_QUEUE_ARN: "dlq" }).message).toContain(
+      "SCHEDULE_DEAD_LETTER_QUEUE_ARN: must be an SQS queue ARN",
+    );
+  });
+
+  it("knows every variable it reads, and nothing else", () => {
+    expect(isEnvironmentVariable("NOTIFICATION_SENDER")).toBe(true);
+    expect(isEnvironmentVariable("PROVISIONING_STATE_MACHINE_ARN")).toBe(true);
+    expect(isEnvironmentVariable("PROVISIONNG_STATE_MACHINE_ARN")).toBe(false);
+    expect(ENVIRONMENT_VARIABLES).toContain("DATABASE_RESUME_WAIT_SECONDS");
   });
 });

@@ -23,6 +23,7 @@ const OPTIONS = {
   groupName: "tenant-provisioning-tenant-operations",
   roleArn: "arn:aws:iam::123456789012:role/scheduler",
   stateMachineArn: "arn:aws:states:eu-west-1:123456789012:stateMachine:deprovisioning",
+  deadLetterQueueArn: "arn:aws:sqs:eu-west-1:123456789012:schedule-dlq",
 };
 const OPERATION = {
   id: "6a1f0c2e-0d43-4a5b-8d8e-1b2c3d4e5f60",
@@ -57,7 +58,11 @@ describe("EventBridgeScheduler", () => {
       FlexibleTimeWindow: { Mode: "OFF" },
       ActionAfterCompletion: "DELETE",
       ClientToken: OPERATION.id,
-      Target: { Arn: OPTIONS.stateMachineArn, RoleArn: OPTIONS.roleArn },
+      Target: {
+        Arn: OPTIONS.stateMachineArn,
+        RoleArn: OPTIONS.roleArn,
+        DeadLetterConfig: { Arn: OPTIONS.deadLetterQueueArn },
+      },
     });
     expect(JSON.parse(input.Target!.Input!)).toEqual(scheduledExecutionInput(OPERATION.id));
     expect(JSON.parse(input.Target!.Input!)).toMatchObject({ startAt: "StartScheduledRun" });

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { routeList } from "../../functions/http/route-table.ts";
-import { CONFIG_VARIABLES } from "../../functions/shared/config.ts";
+import { ENVIRONMENT_VARIABLES } from "../../functions/shared/config.ts";
 
 const README = readFileSync(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8");
 const API_PREFIX = "/api/provisioning";
@@ -57,8 +57,8 @@ describe("README", () => {
     const documented = documentedVariables(README);
 
     // Assess
-    expect(CONFIG_VARIABLES.length).toBeGreaterThan(15);
-    expect([...documented].sort()).toEqual([...CONFIG_VARIABLES].sort());
+    expect(ENVIRONMENT_VARIABLES.length).toBeGreaterThan(15);
+    expect([...documented].sort()).toEqual([...ENVIRONMENT_VARIABLES].sort());
   });
 
   it("lists every route of the route table in the API table, and no other", () => {
@@ -103,6 +103,6 @@ describe("README", () => {
       "DELETE /api/provisioning/templates/{id}",
       "GET /api/health",
     ]);
-    expect(variables.sort()).not.toEqual([...CONFIG_VARIABLES].sort());
+    expect(variables.sort()).not.toEqual([...ENVIRONMENT_VARIABLES].sort());
   });
 });

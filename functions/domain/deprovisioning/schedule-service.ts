@@ -27,9 +27,9 @@ import {
 } from "../../shared/errors.ts";
 import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
-import { getProgressRow } from "../runs/progress-store.ts";
+import { getProgressRow, type ProgressRow } from "../runs/progress-store.ts";
 import { classifyStepError, databaseError } from "../steps/run-step.ts";
-import type { StepFactory } from "../steps/step-deps.ts";
+import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
 import {
   assertDeprovisionable,
   createDeprovisionRun,
@@ -224,19 +224,21 @@ export async function cancelSchedule(
 }
 
 /**
- * `StartScheduledRun`: the first state of an execution a schedule started. Claims the operation
- * and creates its run (with the operation's id) in one transaction, and hands the rest of the
- * state machine its input. An operation that is no longer waiting starts nothing; one whose
- * tenant can no longer be deprovisioned is marked `failed` with the reason.
+ * Claims a due scheduled operation and creates its run (with the operation's id, and
+ * `executionRef` when an execution claims it) in one transaction: the claim every start goes
+ * through — StartScheduledRun and the sweep's start of an overdue schedule alike — so an
+ * operation starts one run however often it is started. Returns the run, or null when the
+ * operation is no longer waiting. A tenant that can no longer be deprovisioned marks the operation
+ * `failed` with the reason and throws a ValidationError.
  */
-export const startScheduledRunStep: StepFactory = (deps) => async (input) => {
-  const id = input.scheduledOperationId;
-  if (typeof id !== "string" || id === "")
-    throw new ValidationError("step input has no scheduledOperationId");
-  const executionRef = typeof input.executionRef === "string" ? input.executionRef : null;
+export async function claimScheduledOperation(
+  deps: Pick<StepDeps, "db" | "clock" | "logger">,
+  id: string,
+  executionRef: string | null,
+): Promise<ProgressRow | null> {
   const { db, clock, logger } = deps;
   try {
-    const started = await db.transaction(async (tx) => {
+    return await db.transaction(async (tx) => {
       const now = clock();
       const [op] = await tx
         .update(scheduledOperations)
@@ -261,6 +263,32 @@ export const startScheduledRunStep: StepFactory = (deps) => async (input) => {
         .where(eq(scheduledOperations.id, op.id));
       return run;
     });
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+    // The tenant cannot be deprovisioned (any more): record why, start nothing.
+    await db
+      .update(scheduledOperations)
+      .set({ status: "failed", startedAt: clock(), error: error.message })
+      .where(and(eq(scheduledOperations.id, id), eq(scheduledOperations.status, "scheduled")));
+    logger.warn("scheduled deprovisioning not started", { scheduleId: id, reason: error.message });
+    throw new ValidationError(`schedule ${id} not started: ${error.message}`);
+  }
+}
+
+/**
+ * `StartScheduledRun`: the first state of an execution a schedule started. Claims the operation
+ * and creates its run (`claimScheduledOperation`), and hands the rest of the state machine its
+ * input. An operation that is no longer waiting starts nothing; one whose tenant can no longer be
+ * deprovisioned is marked `failed` with the reason.
+ */
+export const startScheduledRunStep: StepFactory = (deps) => async (input) => {
+  const id = input.scheduledOperationId;
+  if (typeof id !== "string" || id === "")
+    throw new ValidationError("step input has no scheduledOperationId");
+  const executionRef = typeof input.executionRef === "string" ? input.executionRef : null;
+  const { db, logger } = deps;
+  try {
+    const started = await claimScheduledOperation(deps, id, executionRef);
     if (started) {
       logger.info("scheduled deprovisioning started", { scheduleId: id, progressId: started.id });
       return { progressId: started.id, startAt: "BackupData", ...deprovisionExecutionInput(started) };
@@ -273,15 +301,6 @@ export const startScheduledRunStep: StepFactory = (deps) => async (input) => {
     }
     throw new ValidationError(`schedule ${id} is ${op?.status ?? "gone"}; nothing started`);
   } catch (error) {
-    if (error instanceof HttpError) {
-      // The tenant cannot be deprovisioned (any more): record why, start nothing.
-      await db
-        .update(scheduledOperations)
-        .set({ status: "failed", startedAt: clock(), error: error.message })
-        .where(and(eq(scheduledOperations.id, id), eq(scheduledOperations.status, "scheduled")));
-      logger.warn("scheduled deprovisioning not started", { scheduleId: id, reason: error.message });
-      throw new ValidationError(`schedule ${id} not started: ${error.message}`);
-    }
     throw classifyStepError(error, databaseError);
   }
 };

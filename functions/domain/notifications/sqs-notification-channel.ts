@@ -1,23 +1,14 @@
 /**
  * The AWS notification channel: one SQS message per notification. SQS is not part of the step's
  * transaction, so a step retried after its transaction rolled back sends again; every message
- * carries its `dedupeKey` (and on a FIFO queue uses it as the deduplication id) so consumers
- * deliver it once.
+ * carries its `dedupeKey` (and on a FIFO queue uses it as the deduplication id), which the SES
+ * sender (ses-sender.ts) puts on the e-mail so a duplicate can be recognised.
  */
 import { createHash } from "node:crypto";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { awsStepError } from "../../shared/aws-errors.ts";
-import type { Notification, NotificationChannel } from "./notification-channel.ts";
-
-/** The message body consumers read. */
-export interface NotificationMessage {
-  readonly kind: Notification["kind"];
-  readonly tenantId: string;
-  readonly progressId: string;
-  readonly recipient: string;
-  readonly payload: Record<string, unknown>;
-  readonly dedupeKey: string;
-}
+import type { NotificationChannel } from "./notification-channel.ts";
+import type { NotificationMessage } from "./notification-message.ts";
 
 export function sqsNotificationChannel(client: SQSClient, queueUrl: string): NotificationChannel {
   const fifo = queueUrl.endsWith(".fifo");

@@ -1,8 +1,8 @@
 /**
- * The periodic operations sweep (an EventBridge rule in AWS, a timer in the local server): raises
- * alerts, resolves long-running alerts whose run has moved on, applies retention, and hands every
- * alert not yet notified to the channel. A check that fails is logged and reported; the others
- * still run.
+ * The periodic operations sweep (an EventBridge rule in AWS, a timer in the local server): starts
+ * scheduled deprovisionings their scheduler missed, raises alerts, resolves long-running alerts
+ * whose run has moved on, applies retention, and hands every alert not yet notified to the
+ * channel. A check that fails is logged and reported; the others still run.
  */
 import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
@@ -10,6 +10,7 @@ import { queryRows } from "../../db/sql.ts";
 import type { Alert } from "../../schemas/operations.ts";
 import { rootMessage } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
+import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
 import {
   raiseFailedRunAlerts,
   raiseLongRunningAlerts,
@@ -18,6 +19,7 @@ import {
   resolveFinishedLongRunningAlerts,
 } from "./alert-checks.ts";
 import { ALERT_COLUMNS, type AlertNotifier, alertFromRaw } from "./alerts.ts";
+import { startOverdueSchedules } from "./overdue-schedules.ts";
 import { deleteExpiredProgress } from "./retention.ts";
 
 export interface SweepOptions {
@@ -26,9 +28,12 @@ export interface SweepOptions {
   readonly retentionDays: number;
   readonly notifier: AlertNotifier;
   readonly logger?: Logger;
+  /** Start schedules still waiting `overdueMinutes` after they fell due (overdue-schedules.ts). */
+  readonly overdueSchedules?: { readonly overdueMinutes: number; readonly workflows: WorkflowRunner };
 }
 
 export type SweepCheck =
+  | "overdue_schedules"
   | "failed_runs"
   | "long_running"
   | "resolve_long_running"
@@ -40,6 +45,8 @@ export type SweepCheck =
 export interface SweepResult {
   /** Alerts raised by this sweep (conditions seen before are not raised again). */
   readonly raised: Alert[];
+  /** Overdue schedules this sweep started. */
+  readonly overdueStarted: number;
   /** `long_running` warnings appended to runs (one per newly raised long-running alert). */
   readonly warningsAdded: number;
   /** Long-running alerts resolved because their run is no longer running. */
@@ -105,6 +112,15 @@ export async function runSweep(db: Database, options: SweepOptions): Promise<Swe
     }
   };
 
+  // First: a run it starts and fails to start at once is then seen by the failed-run check.
+  const overdueConfig = options.overdueSchedules;
+  const overdue = overdueConfig
+    ? await attempt(
+        "overdue_schedules",
+        () => startOverdueSchedules(db, { now, ...overdueConfig, ...(logger ? { logger } : {}) }),
+        { schedules: [], raised: [] },
+      )
+    : { schedules: [], raised: [] };
   const failed = await attempt("failed_runs", () => raiseFailedRunAlerts(db, now), []);
   const longRunning = await attempt(
     "long_running",
@@ -125,9 +141,11 @@ export async function runSweep(db: Database, options: SweepOptions): Promise<Swe
     { notified: 0, failures: 0 },
   );
 
-  const raised = [...failed, ...longRunning, ...overLimits, ...patterns];
+  const raised = [...overdue.raised, ...failed, ...longRunning, ...overLimits, ...patterns];
+  const overdueStarted = overdue.schedules.filter((s) => s.outcome === "started").length;
   const result: SweepResult = {
     raised,
+    overdueStarted,
     warningsAdded: longRunning.length,
     resolved,
     deleted,
@@ -138,6 +156,7 @@ export async function runSweep(db: Database, options: SweepOptions): Promise<Swe
   if (raised.length > 0 || resolved > 0 || deleted > 0 || errors.length > 0) {
     logger?.info("sweep finished", {
       raised: raised.length,
+      overdueStarted,
       warningsAdded: result.warningsAdded,
       resolved,
       deleted,

@@ -6,6 +6,7 @@
 import type { Database } from "../../db/client.ts";
 import { ServiceUnavailableError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
+import { executionName } from "../../workflows/execution-name.ts";
 import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
 import { type ProgressRow, saveProgress } from "./progress-store.ts";
 import { RUN_KIND_REGISTRY } from "./registry.ts";
@@ -36,7 +37,7 @@ export async function startRun(
   try {
     const input = options.input ?? (await definition.input(db, run));
     const startAt = options.startAt ?? definition.steps[0]!.name;
-    const ref = await workflows.start(definition.workflow, `${run.id}-${run.attempt}-${clock().getTime()}`, {
+    const ref = await workflows.start(definition.workflow, executionName(run.id, run.attempt, clock()), {
       ...input,
       progressId: run.id,
       startAt,

@@ -1,7 +1,9 @@
 /**
  * The AWS scheduler: one EventBridge Scheduler one-time schedule (`at(...)`, UTC) per operation,
  * in the service's schedule group, starting the deprovisioning state machine as the scheduler
- * role, and deleted by EventBridge once it has run.
+ * role, and deleted by EventBridge once it has run. A schedule that cannot start its target after
+ * its retries sends its event to the dead-letter queue (an alarm watches it) — and the periodic
+ * sweep starts any schedule still waiting past its time (functions/domain/operations/overdue-schedules.ts).
  */
 import {
   CreateScheduleCommand,
@@ -16,6 +18,11 @@ export interface EventBridgeSchedulerOptions {
   /** The role schedules run as (may start the state machine, nothing else). */
   readonly roleArn: string;
   readonly stateMachineArn: string;
+  /**
+   * Standard SQS queue for events the schedule could not deliver (Scheduler's DLQs must not be
+   * FIFO: scheduler/latest/UserGuide/configuring-schedule-dlq.html).
+   */
+  readonly deadLetterQueueArn: string;
 }
 
 /** The schedule's name: unique per operation, within EventBridge's 64 characters. */
@@ -55,6 +62,7 @@ export class EventBridgeScheduler implements Scheduler {
           RoleArn: this.options.roleArn,
           Input: JSON.stringify(scheduledExecutionInput(operation.id)),
           RetryPolicy: { MaximumRetryAttempts: 5, MaximumEventAgeInSeconds: 3600 },
+          DeadLetterConfig: { Arn: this.options.deadLetterQueueArn },
         },
       }),
     );

@@ -5,10 +5,13 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bundledDirectoryFromEnv } from "../../shared/config.ts";
 
 /** `migrations/tenant/` of the repository, or `$MIGRATIONS_DIR/tenant` in a Lambda bundle. */
 export function tenantMigrationsDir(): string {
-  const base = process.env.MIGRATIONS_DIR ?? fileURLToPath(new URL("../../../migrations/", import.meta.url));
+  const base =
+    bundledDirectoryFromEnv("MIGRATIONS_DIR") ??
+    fileURLToPath(new URL("../../../migrations/", import.meta.url));
   return join(base, "tenant");
 }
 

@@ -1,0 +1,84 @@
+/**
+ * Step Lambda timeouts derived from the ASL (lib/step-timeouts.ts): below every invoking Task's
+ * TimeoutSeconds, per Lambda (so a Lambda that several Tasks share — one Lambda per workflow —
+ * takes the smallest), never above Lambda's 900 s.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { workflowKinds } from "../../lib/lambda-entries.ts";
+import { lambdaTimeoutSeconds, stepLambdaTimeouts, taskStates } from "../../lib/step-timeouts.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A statemachines/ directory holding one provisioning.asl.json with these states. */
+function aslDir(states: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), "asl-"));
+  dirs.push(dir);
+  writeFileSync(
+    join(dir, "provisioning.asl.json"),
+    JSON.stringify({ StartAt: Object.keys(states)[0], States: states }),
+  );
+  return dir;
+}
+
+const task = (lambda: string, timeout?: number, next?: string) => ({
+  Type: "Task",
+  Resource: `\${${lambda}FunctionArn}`,
+  ...(timeout === undefined ? {} : { TimeoutSeconds: timeout }),
+  ...(next ? { Next: next } : { End: true }),
+});
+
+describe("step Lambda timeouts", () => {
+  it("leave 5 % (at least 10 s) of the state's timeout, and never pass 900 s", () => {
+    expect(lambdaTimeoutSeconds(60)).toBe(50);
+    expect(lambdaTimeoutSeconds(300)).toBe(285);
+    expect(lambdaTimeoutSeconds(900)).toBe(855);
+    expect(lambdaTimeoutSeconds(3600)).toBe(900);
+    expect(() => lambdaTimeoutSeconds(10)).toThrow(/leaves its Lambda no time/);
+  });
+
+  it("take the smallest TimeoutSeconds of the Tasks that share a Lambda, Map iterations included", () => {
+    // Prepare
+    const dir = aslDir({
+      First: task("CompleteRun", 300, "Each"),
+      Each: {
+        Type: "Map",
+        ItemProcessor: { StartAt: "Inner", States: { Inner: task("CompleteRun", 60) } },
+        Next: "Other",
+      },
+      Other: task("RecordFailure", 120),
+    });
+
+    // Act
+    const timeouts = stepLambdaTimeouts(["provisioning"], dir);
+
+    // Assess
+    expect(taskStates("provisioning", dir).map((t) => t.state)).toEqual(["First", "Inner", "Other"]);
+    expect(Object.fromEntries(timeouts)).toEqual({ "complete-run": 50, "record-failure": 110 });
+  });
+
+  it("refuse a Task without a fixed TimeoutSeconds", () => {
+    const dir = aslDir({ First: task("CompleteRun") });
+
+    expect(() => stepLambdaTimeouts(["provisioning"], dir)).toThrow(
+      /First: every Task needs a fixed TimeoutSeconds/,
+    );
+  });
+
+  it("cover every Task of the repository's workflows", () => {
+    const tasks = workflowKinds().flatMap((kind) => taskStates(kind));
+    const timeouts = stepLambdaTimeouts(workflowKinds());
+
+    for (const t of tasks) {
+      expect(timeouts.get(t.lambda)! + 10, `${t.kind} ${t.state}`).toBeLessThanOrEqual(t.timeoutSeconds);
+    }
+    // The 60-second bookkeeping Tasks no longer get the 300 s every step Lambda used to have.
+    expect(timeouts.get("record-failure")).toBe(50);
+    expect(timeouts.get("backup-data")).toBe(855);
+  });
+});
