@@ -7,7 +7,11 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { routeList } from "../../functions/http/route-table.ts";
-import { deprovisioningOptionsSchema, TENANT_STATUSES } from "../../functions/schemas/deprovisioning.ts";
+import {
+  deprovisioningOptionsSchema,
+  MAX_GRACE_PERIOD_HOURS,
+  TENANT_STATUSES,
+} from "../../functions/schemas/deprovisioning.ts";
 import { RUN_KINDS, RUN_STATUSES } from "../../functions/schemas/progress.ts";
 import { expectApiError } from "../support/api-errors.ts";
 import { provisionBody } from "../support/provision-body.ts";
@@ -158,6 +162,6 @@ describe("GET /contract.js", () => {
       expect(options[name].type, name).toBe(typeof value);
       expect(options[name].description, name).toEqual(expect.any(String));
     }
-    expect(options.gracePeriodHours).toMatchObject({ minimum: 0, maximum: 8760 });
+    expect(options.gracePeriodHours).toMatchObject({ minimum: 0, maximum: MAX_GRACE_PERIOD_HOURS });
   });
 });

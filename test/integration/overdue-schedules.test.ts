@@ -82,7 +82,7 @@ describe("overdue scheduled deprovisionings", () => {
   async function dueSchedule(tenantId: string): Promise<{ id: string; runAt: Date }> {
     const at = new Date(Date.now() + 1000);
     const res = await server.request("POST", `${API}/tenants/${tenantId}/schedule-deprovision`, {
-      body: { at: at.toISOString() },
+      body: { at: at.toISOString(), gracePeriodHours: 0 },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     await until(
