@@ -82,6 +82,8 @@ export const ALERT_KINDS = [
   "run_long_running",
   "tenant_over_limit",
   "template_failure_rate",
+  /** A webhook subscription kept failing and was disabled (the webhook sender raises it). */
+  "webhook_failing",
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -94,7 +96,7 @@ export const alertSchema = z.object({
   severity: z.enum(ALERT_SEVERITIES),
   /** Names the condition; a condition is raised once. */
   dedupeKey: z.string(),
-  subjectType: z.enum(["progress", "tenant", "template"]),
+  subjectType: z.enum(["progress", "tenant", "template", "webhook"]),
   subjectId: z.string().nullable(),
   tenantId: z.string().nullable(),
   message: z.string(),

@@ -17,7 +17,13 @@ import {
   raiseTenantLimitAlerts,
   resolveFinishedLongRunningAlerts,
 } from "./alert-checks.ts";
-import { ALERT_COLUMNS, type AlertNotifier, alertFromRaw } from "./alerts.ts";
+import {
+  ALERT_COLUMNS,
+  type AlertNotifier,
+  alertFromRaw,
+  emitAlertResolved,
+  emitAlertsRaised,
+} from "./alerts.ts";
 import { deleteExpiredProgress } from "./retention.ts";
 
 export interface SweepOptions {
@@ -105,15 +111,43 @@ export async function runSweep(db: Database, options: SweepOptions): Promise<Swe
     }
   };
 
-  const failed = await attempt("failed_runs", () => raiseFailedRunAlerts(db, now), []);
-  const longRunning = await attempt(
-    "long_running",
-    () => raiseLongRunningAlerts(db, { now, thresholdMinutes: options.longRunningMinutes }),
+  // Each check and the events of what it raised (or resolved) commit together.
+  const raising = (check: (tx: Database) => Promise<Alert[]>) => () =>
+    db.transaction(async (tx) => {
+      const raised = await check(tx);
+      await emitAlertsRaised(tx, raised, now);
+      return raised;
+    });
+  const failed = await attempt(
+    "failed_runs",
+    raising((tx) => raiseFailedRunAlerts(tx, now)),
     [],
   );
-  const resolved = await attempt("resolve_long_running", () => resolveFinishedLongRunningAlerts(db, now), 0);
-  const overLimits = await attempt("tenant_limits", () => raiseTenantLimitAlerts(db, now, logger), []);
-  const patterns = await attempt("template_patterns", () => raiseTemplatePatternAlerts(db, now), []);
+  const longRunning = await attempt(
+    "long_running",
+    raising((tx) => raiseLongRunningAlerts(tx, { now, thresholdMinutes: options.longRunningMinutes })),
+    [],
+  );
+  const resolved = await attempt(
+    "resolve_long_running",
+    () =>
+      db.transaction(async (tx) => {
+        const done = await resolveFinishedLongRunningAlerts(tx, now);
+        for (const alert of done) await emitAlertResolved(tx, alert, "sweep", now);
+        return done.length;
+      }),
+    0,
+  );
+  const overLimits = await attempt(
+    "tenant_limits",
+    raising((tx) => raiseTenantLimitAlerts(tx, now, logger)),
+    [],
+  );
+  const patterns = await attempt(
+    "template_patterns",
+    raising((tx) => raiseTemplatePatternAlerts(tx, now)),
+    [],
+  );
   const deleted = await attempt(
     "retention",
     () => deleteExpiredProgress(db, { now, retentionDays: options.retentionDays }),
