@@ -90,9 +90,14 @@ function ipv6Bytes(address: string): number[] {
   });
 }
 
+const isV6Loopback = (b: readonly number[]) => b.slice(0, 15).every((x) => x === 0) && b[15] === 1;
+const isV6Unspecified = (b: readonly number[]) => b.every((x) => x === 0);
+
 /** An IPv4 address an IPv6 one stands for (IPv4-mapped, IPv4-compatible, NAT64, 6to4), if any. */
 function embeddedIpv4(address: string): string | undefined {
   const b = ipv6Bytes(address);
+  // ::1 and :: are IPv6's own loopback and unspecified addresses, not IPv4-compatible ones.
+  if (isV6Loopback(b) || isV6Unspecified(b)) return undefined;
   const v4 = (at: number) => b.slice(at, at + 4).join(".");
   const zero = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
   if (zero(0, 10) && b[10] === 0xff && b[11] === 0xff) return v4(12); // ::ffff:a.b.c.d
@@ -108,11 +113,9 @@ export function forbiddenReason(address: string, policy: UrlPolicy): string | un
   const family = isIP(address);
   if (family === 0) return "not an IP address";
   if (family === 6) {
+    if (policy.allowLoopback && isV6Loopback(ipv6Bytes(address))) return undefined;
     const v4 = embeddedIpv4(address);
-    if (v4 && v4 !== "0.0.0.0") return forbiddenReason(v4, policy);
-    if (policy.allowLoopback && ipv6Bytes(address).join(",") === "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1") {
-      return undefined;
-    }
+    if (v4) return forbiddenReason(v4, policy);
     return V6.find((r) => r.list.check(address, "ipv6"))?.why;
   }
   if (policy.allowLoopback && address.startsWith("127.")) return undefined;
@@ -123,7 +126,7 @@ function isLoopback(address: string): boolean {
   if (isIP(address) === 4) return address.startsWith("127.");
   const v4 = embeddedIpv4(address);
   if (v4) return v4.startsWith("127.");
-  return ipv6Bytes(address).join(",") === "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1";
+  return isV6Loopback(ipv6Bytes(address));
 }
 
 /** The URL's host as the resolver and `isIP` want it (IPv6 literals without brackets). */
