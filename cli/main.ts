@@ -29,6 +29,7 @@ import { provisionCommands } from "./commands/provision.ts";
 import { statsCommands } from "./commands/stats.ts";
 import { templateCommands } from "./commands/templates.ts";
 import { tenantCommands } from "./commands/tenants.ts";
+import { webhookCommands } from "./commands/webhooks.ts";
 import {
   ApiError,
   ApiUnreachableError,
@@ -54,6 +55,7 @@ const GROUPS: readonly Group[] = [
   { name: "restore", summary: "Restore a tenant from a backup" },
   { name: "stats", summary: "Run statistics" },
   { name: "keys", summary: "API keys: create, list, revoke" },
+  { name: "webhooks", summary: "Webhooks: add, list, remove, deliveries, redeliver, test, rotate-secret" },
 ];
 
 export const COMMANDS: readonly Command[] = [
@@ -63,6 +65,7 @@ export const COMMANDS: readonly Command[] = [
   ...tenantCommands,
   ...statsCommands,
   ...keyCommands,
+  ...webhookCommands,
 ];
 
 const DEFAULT_API_URL = "http://localhost:3000";

@@ -1,8 +1,8 @@
 /**
  * The web console: a hash-routed single page over the public REST API (static files, no build
  * step). Pages: API key entry, runs (live), a run with its state machine graph (live), new
- * provisioning, templates, tenants, statistics and alerts. Tenants, deprovisioning, statistics
- * and alerts appear when the service's OpenAPI document lists their endpoints.
+ * provisioning, templates, tenants, statistics, alerts and webhooks. Tenants, deprovisioning,
+ * statistics, alerts and webhooks appear when the service's OpenAPI document lists their endpoints.
  */
 import { clearKey, getKey, hasOperation } from "./api.js";
 import { h } from "./dom.js";
@@ -14,6 +14,7 @@ import { runsPage } from "./pages/runs.js";
 import { statsPage } from "./pages/stats.js";
 import { templatePage, templatesPage } from "./pages/templates.js";
 import { tenantPage, tenantsPage } from "./pages/tenants.js";
+import { WEBHOOK_OPS, webhookPage, webhooksPage } from "./pages/webhooks.js";
 import { beginNavigation, currentRoute, isCurrent, navigate } from "./router.js";
 import { errorPage, OPS, page } from "./ui.js";
 
@@ -36,6 +37,7 @@ async function renderNav() {
   if (await hasOperation(OPS.listTenants)) links.push(["tenants", "Tenants"]);
   if (await hasOperation(OPS.stats)) links.push(["stats", "Statistics"]);
   if (await hasOperation(OPS.alerts)) links.push(["alerts", "Alerts"]);
+  if (await hasOperation(WEBHOOK_OPS.list)) links.push(["webhooks", "Webhooks"]);
   const section = currentRoute().path[0] ?? "runs";
   nav.replaceChildren(
     h(
@@ -85,6 +87,8 @@ async function render() {
         return await statsPage(params);
       case "alerts":
         return await alertsPage(params);
+      case "webhooks":
+        return path[1] ? await webhookPage(path[1]) : await webhooksPage();
       default:
         page(
           "Not found",

@@ -5,6 +5,7 @@
  */
 import { App, Aspects, Tags } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
+import { webhookDestinationsFromContext } from "./constructs/events.ts";
 import { deploySettings } from "./context.ts";
 import { TenantProvisioningStack } from "./tenant-provisioning-stack.ts";
 
@@ -18,6 +19,7 @@ const stack = new TenantProvisioningStack(app, settings.stackName, {
   apiThrottling: settings.apiThrottling,
   ...(settings.alertEmail ? { alertEmail: settings.alertEmail } : {}),
   ...(settings.retryPolicy ? { retryPolicy: settings.retryPolicy } : {}),
+  webhookDestinations: webhookDestinationsFromContext(app.node.tryGetContext("webhookDestinations")),
 });
 Tags.of(stack).add("service", "tenant-provisioning");
 Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

@@ -2,7 +2,8 @@
  * Which Lambdas the service has, derived from the code rather than listed by hand: one per API
  * group of the route table, the authorizer, one per step module that a workflow runs (the step
  * catalog's steps and every Task of the ASL files that exist), the deploy-time migration, the
- * admin-key bootstrap and, when `functions/sweep.ts` exists, the periodic sweep. The stack and
+ * admin-key bootstrap, the event publisher and the webhook sender and, when `functions/sweep.ts`
+ * exists, the periodic sweep. The stack and
  * `bench/bundle-size.ts` read it.
  */
 import { existsSync, readdirSync } from "node:fs";
@@ -17,7 +18,15 @@ import {
 } from "../functions/workflows/step-catalog.ts";
 import { REPO_ROOT } from "./bundling.ts";
 
-export type LambdaRole = "api" | "authorizer" | "step" | "migrate-on-deploy" | "create-admin-key" | "sweep";
+export type LambdaRole =
+  | "api"
+  | "authorizer"
+  | "step"
+  | "migrate-on-deploy"
+  | "create-admin-key"
+  | "sweep"
+  | "event-publisher"
+  | "webhook-sender";
 
 export interface LambdaEntry {
   /** Stable name: the API group, the step module name, or the role for single functions. */
@@ -129,6 +138,16 @@ export function lambdaEntries(kinds: readonly WorkflowName[] = workflowKinds()):
       name: "create-admin-key",
       role: "create-admin-key",
       entry: requireEntry(functionsPath("create-admin-key.ts"), "the first admin key"),
+    },
+    {
+      name: "event-publisher",
+      role: "event-publisher",
+      entry: requireEntry(functionsPath("event-publisher.ts"), "lifecycle events onto the event bus"),
+    },
+    {
+      name: "webhook-sender",
+      role: "webhook-sender",
+      entry: requireEntry(functionsPath("webhook-sender.ts"), "signed webhook deliveries"),
     },
   ];
   const sweep = sweepEntry();

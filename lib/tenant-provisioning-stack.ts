@@ -17,6 +17,7 @@ import { Alarms } from "./constructs/alarms.ts";
 import { Api } from "./constructs/api.ts";
 import { Backups } from "./constructs/backups.ts";
 import { Database } from "./constructs/database.ts";
+import { Events, type WebhookDestination } from "./constructs/events.ts";
 import { MigrationsTrigger } from "./constructs/migrations-trigger.ts";
 import { Notifications } from "./constructs/notifications.ts";
 import { Schedules } from "./constructs/schedules.ts";
@@ -38,6 +39,8 @@ export interface TenantProvisioningStackProps extends StackProps {
   /** Overrides the ASL files' retry defaults for `TransientError`. */
   readonly retryPolicy?: RetryPolicy;
   readonly logRetention?: logs.RetentionDays;
+  /** Static webhooks EventBridge delivers through API destinations (context `webhookDestinations`). */
+  readonly webhookDestinations?: readonly WebhookDestination[];
 }
 
 export class TenantProvisioningStack extends Stack {
@@ -50,6 +53,7 @@ export class TenantProvisioningStack extends Stack {
   readonly schedules: Schedules;
   readonly api: Api;
   readonly alarms: Alarms;
+  readonly events: Events;
   readonly migrations: MigrationsTrigger;
   readonly adminKeyFunction: lambda.Function;
 
@@ -151,6 +155,18 @@ export class TenantProvisioningStack extends Stack {
       deadLetterQueue: this.notifications.deadLetterQueue,
     });
 
+    this.events = new Events(this, "Events", {
+      database: this.database,
+      alarmTopic: this.notifications.alertsTopic,
+      publisherEntry: single("event-publisher"),
+      senderEntry: single("webhook-sender"),
+      ...(this.api.handlers.get("webhooks")
+        ? { webhooksApiHandler: this.api.handlers.get("webhooks")! }
+        : {}),
+      ...(props.webhookDestinations ? { webhookDestinations: props.webhookDestinations } : {}),
+      logRetention,
+    });
+
     this.adminKeyFunction = new ServiceFunction(this, "CreateAdminKey", {
       entry: single("create-admin-key"),
       description:
@@ -179,6 +195,10 @@ export class TenantProvisioningStack extends Stack {
     new CfnOutput(this, "BackupsBucketName", { value: this.backups.bucket.bucketName });
     new CfnOutput(this, "NotificationsQueueUrl", { value: this.notifications.queue.queueUrl });
     new CfnOutput(this, "AlertsTopicArn", { value: this.notifications.alertsTopic.topicArn });
+    new CfnOutput(this, "EventBusName", {
+      value: this.events.bus.eventBusName,
+      description: "Lifecycle events: source tenant-provisioning, detail-type = the event type",
+    });
   }
 
   /** Lambdas this stack creates itself (CDK adds a few of its own for custom resources). */
@@ -190,6 +210,8 @@ export class TenantProvisioningStack extends Stack {
     all.set("migrate-on-deploy", this.migrations.function);
     all.set("create-admin-key", this.adminKeyFunction);
     if (this.schedules.sweepFunction) all.set("sweep", this.schedules.sweepFunction);
+    all.set("event-publisher", this.events.publisher);
+    all.set("webhook-sender", this.events.sender);
     return all;
   }
 

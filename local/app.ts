@@ -16,7 +16,7 @@ import { resumeUnfinishedRuns } from "../functions/domain/runs/run-control.ts";
 import { localScheduler } from "../functions/domain/scheduling/scheduler.ts";
 import type { StepDeps } from "../functions/domain/steps/step-deps.ts";
 import { seedDefaultTemplates } from "../functions/domain/templates/default-templates.ts";
-import type { DeliverySettings } from "../functions/domain/webhooks/delivery-worker.ts";
+import { deliverySettingsFrom } from "../functions/domain/webhooks/delivery-worker.ts";
 import { LocalSecretSealer } from "../functions/domain/webhooks/secret-sealer.ts";
 import type { ResolveHost, UrlPolicy } from "../functions/domain/webhooks/url-guard.ts";
 import { createSenderAgents, httpSender } from "../functions/domain/webhooks/webhook-sender.ts";
@@ -146,18 +146,6 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     });
     outboxWorker.start();
     const events = config.events;
-    const deliverySettings: DeliverySettings = {
-      timeoutMs: events.timeoutMs,
-      retry: {
-        baseMs: events.retryBaseMs,
-        maxDelayMs: events.retryMaxDelayMs,
-        windowMs: events.retryWindowMs,
-      },
-      batchSize: 25,
-      concurrency: events.concurrency,
-      disableAfterFailures: events.disableAfterFailures,
-      disableAfterMs: events.disableAfterMs,
-    };
     const senderAgents = createSenderAgents(events.concurrency);
     const eventWorker = new EventWorker({
       db: database.db,
@@ -173,7 +161,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
         policy: webhookPolicy,
         ...resolve,
         send: httpSender(senderAgents),
-        settings: deliverySettings,
+        settings: deliverySettingsFrom(events),
       },
     });
     eventWorker.start();

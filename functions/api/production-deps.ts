@@ -2,10 +2,12 @@
  * Production dependencies of a Lambda, built once per container on first use: configuration from
  * the environment, the database through the RDS Data API, workflows on Step Functions.
  */
+import { KMSClient } from "@aws-sdk/client-kms";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { openDatabase } from "../db/client.ts";
 import { EventBridgeScheduler } from "../domain/scheduling/eventbridge-scheduler.ts";
+import { KmsSecretSealer } from "../domain/webhooks/kms-secret-sealer.ts";
 import { loadConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
 import { SfnWorkflowRunner } from "../workflows/sfn-workflow-runner.ts";
@@ -37,12 +39,18 @@ export function productionDeps(): Promise<ApiDeps> {
             stateMachineArn: deprovisioningArn,
           })
         : undefined;
+    // Webhook subscriptions: secrets sealed with KMS; in AWS no loopback target is allowed.
+    const keyId = config.events.webhookSecretsKeyId;
+    const webhooks = keyId
+      ? { sealer: new KmsSecretSealer(new KMSClient({}), keyId), policy: { allowLoopback: false } }
+      : undefined;
     return {
       db,
       logger: createLogger(config.logLevel),
       clock: () => new Date(),
       workflows,
       ...(scheduler ? { scheduler } : {}),
+      ...(webhooks ? { webhooks } : {}),
     };
   })();
   return deps;

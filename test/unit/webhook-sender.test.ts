@@ -46,7 +46,12 @@ const target = (path = "/hook") => ({
 describe("httpSender", () => {
   it("POSTs the body with the signature headers to the checked address", async () => {
     // Prepare
-    let seen: { method?: string; url?: string; headers?: Record<string, unknown>; body?: string } = {};
+    let seen: {
+      method?: string | undefined;
+      url?: string | undefined;
+      headers?: Record<string, unknown>;
+      body?: string;
+    } = {};
     handler = (req, res, body) => {
       seen = { method: req.method, url: req.url, headers: req.headers, body };
       res.writeHead(204).end();

@@ -17,6 +17,7 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { dateValue, queryRows } from "../../db/sql.ts";
+import type { EventsConfig } from "../../shared/config.ts";
 import { rootMessage } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
 import { emitAlertsRaised, raiseAlerts } from "../operations/alerts.ts";
@@ -37,6 +38,21 @@ export interface DeliverySettings {
   readonly disableAfterFailures: number;
   /** … spanning at least this long (no success in between). */
   readonly disableAfterMs: number;
+}
+
+/** Deliveries taken per round: 25 event bodies of at most 16 KB stay far below 1 MiB per answer. */
+export const DELIVERY_BATCH_SIZE = 25;
+
+/** The settings of the configuration's `events` section. */
+export function deliverySettingsFrom(events: EventsConfig): DeliverySettings {
+  return {
+    timeoutMs: events.timeoutMs,
+    retry: { baseMs: events.retryBaseMs, maxDelayMs: events.retryMaxDelayMs, windowMs: events.retryWindowMs },
+    batchSize: DELIVERY_BATCH_SIZE,
+    concurrency: events.concurrency,
+    disableAfterFailures: events.disableAfterFailures,
+    disableAfterMs: events.disableAfterMs,
+  };
 }
 
 export interface DeliveryDeps {

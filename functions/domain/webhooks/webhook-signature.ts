@@ -31,11 +31,12 @@ export function sign(secret: string, id: string, timestampSeconds: number, body:
   return `v1,${mac.digest("base64")}`;
 }
 
-export interface SignedHeaders {
+/** A type alias (not an interface), so that it is a plain header record to whoever takes one. */
+export type SignedHeaders = {
   readonly "webhook-id": string;
   readonly "webhook-timestamp": string;
   readonly "webhook-signature": string;
-}
+};
 
 /** The three headers of one attempt, signed with every given secret (current first). */
 export function signedHeaders(
