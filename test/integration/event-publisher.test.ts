@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { numberValue, queryRows } from "../../functions/db/sql.ts";
 import type { BusEntry, EventBus, PutResult } from "../../functions/domain/events/event-bus.ts";
 import { publishPending } from "../../functions/domain/events/event-publisher.ts";
+import { deleteExpiredEvents } from "../../functions/domain/events/event-retention.ts";
 import { emitEvent } from "../../functions/domain/events/outbox.ts";
 import type { NewEvent } from "../../functions/schemas/events.ts";
 import { createLogger } from "../../functions/shared/logger.ts";
@@ -175,5 +176,50 @@ describe("publishing", () => {
       sql`SELECT count(*) AS n FROM webhook_deliveries WHERE webhook_id = ${hook!.id}::uuid AND event_type = 'webhook.test'`,
     );
     expect(numberValue(n!.n)).toBe(1);
+  });
+});
+
+describe("retention", () => {
+  it("deletes old events once published and delivered, keeps the rest", async () => {
+    // Prepare: three events 100 days old — published; unpublished; published with a pending delivery
+    const [hook] = await queryRows<{ id: string }>(
+      database.db,
+      sql`INSERT INTO webhooks (url, event_types, secret_sealed) VALUES ('https://r.example', '["schedule.fired"]'::jsonb, 's')
+          RETURNING id::text AS id`,
+    );
+    const published = scheduleEvent();
+    const unpublished = scheduleEvent();
+    const pending = scheduleEvent();
+    await database.db.execute(sql`UPDATE webhooks SET status = 'disabled' WHERE id <> ${hook!.id}::uuid`);
+    await database.db.transaction(async (tx) => {
+      await emitEvent(tx, published, new Date());
+      await emitEvent(tx, unpublished, new Date());
+      await emitEvent(tx, pending, new Date());
+    });
+    const keys = [published.dedupeKey, unpublished.dedupeKey, pending.dedupeKey];
+    const old = new Date(Date.now() - 100 * 86_400_000).toISOString();
+    await database.db.execute(sql`
+      UPDATE event_outbox SET created_at = ${old}::timestamptz,
+             published_at = CASE WHEN dedupe_key = ${unpublished.dedupeKey} THEN NULL ELSE ${old}::timestamptz END
+      WHERE dedupe_key IN (${keys[0]}, ${keys[1]}, ${keys[2]})`);
+    await database.db.execute(sql`
+      UPDATE webhook_deliveries SET status = 'succeeded'
+      WHERE event_id = (SELECT id FROM event_outbox WHERE dedupe_key = ${published.dedupeKey})`);
+
+    // Act
+    const deleted = await deleteExpiredEvents(database.db, { now: new Date(), retentionDays: 90 });
+
+    // Assess
+    const left = await queryRows<{ dedupe_key: string }>(
+      database.db,
+      sql`SELECT dedupe_key FROM event_outbox WHERE dedupe_key IN (${keys[0]}, ${keys[1]}, ${keys[2]}) ORDER BY dedupe_key`,
+    );
+    expect(deleted).toBeGreaterThanOrEqual(1);
+    expect(left.map((r) => r.dedupe_key).sort()).toEqual([unpublished.dedupeKey, pending.dedupeKey].sort());
+    const [deliveries] = await queryRows<{ n: unknown }>(
+      database.db,
+      sql`SELECT count(*) AS n FROM webhook_deliveries WHERE webhook_id = ${hook!.id}::uuid`,
+    );
+    expect(numberValue(deliveries!.n)).toBe(2);
   });
 });

@@ -751,10 +751,18 @@ describe("lifecycle events", { timeout: TEST_TIMEOUT_MS }, () => {
       EventPattern: { source: ["tenant-provisioning"] },
     });
     expect(eventsConstruct.destinationRules).toHaveLength(2);
+    // cdk-nag on this construct's resources (the stack's own suppressions cover the database's
+    // CDK-internal log-retention function, which this bare test stack does not have).
     const annotations = Annotations.fromStack(scope);
     const format = (m: SynthesisMessage) => `${m.id}: ${String(m.entry.data)}`;
-    expect(annotations.findError("*", Match.stringLikeRegexp("AwsSolutions-.*")).map(format)).toEqual([]);
-    expect(annotations.findWarning("*", Match.stringLikeRegexp("AwsSolutions-.*")).map(format)).toEqual([]);
+    const mine = (messages: SynthesisMessage[]) =>
+      messages.filter((m) => m.id.startsWith("/Destinations/Events/")).map(format);
+    const nag = Match.stringLikeRegexp("AwsSolutions-.*");
+    expect(annotations.findError("*", nag).length + annotations.findWarning("*", nag).length).toBeGreaterThan(
+      0,
+    );
+    expect(mine(annotations.findError("*", nag))).toEqual([]);
+    expect(mine(annotations.findWarning("*", nag))).toEqual([]);
   });
 
   it("rejects a malformed webhookDestinations context, naming the field", () => {

@@ -10,6 +10,7 @@ import { queryRows } from "../../db/sql.ts";
 import type { Alert } from "../../schemas/operations.ts";
 import { rootMessage } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
+import { deleteExpiredEvents } from "../events/event-retention.ts";
 import {
   raiseFailedRunAlerts,
   raiseLongRunningAlerts,
@@ -41,6 +42,7 @@ export type SweepCheck =
   | "tenant_limits"
   | "template_patterns"
   | "retention"
+  | "event_retention"
   | "notify";
 
 export interface SweepResult {
@@ -52,6 +54,8 @@ export interface SweepResult {
   readonly resolved: number;
   /** Progress records removed by retention. */
   readonly deleted: number;
+  /** Lifecycle events (with their deliveries) removed by retention. */
+  readonly eventsDeleted: number;
   /** Alerts handed to the channel (this sweep's and earlier ones whose notification had failed). */
   readonly notified: number;
   readonly notifyFailures: number;
@@ -153,6 +157,11 @@ export async function runSweep(db: Database, options: SweepOptions): Promise<Swe
     () => deleteExpiredProgress(db, { now, retentionDays: options.retentionDays }),
     0,
   );
+  const eventsDeleted = await attempt(
+    "event_retention",
+    () => deleteExpiredEvents(db, { now, retentionDays: options.retentionDays }),
+    0,
+  );
   const { notified, failures } = await attempt(
     "notify",
     () => notifyPending(db, options.notifier, now, logger),
@@ -165,16 +174,18 @@ export async function runSweep(db: Database, options: SweepOptions): Promise<Swe
     warningsAdded: longRunning.length,
     resolved,
     deleted,
+    eventsDeleted,
     notified,
     notifyFailures: failures,
     errors,
   };
-  if (raised.length > 0 || resolved > 0 || deleted > 0 || errors.length > 0) {
+  if (raised.length > 0 || resolved > 0 || deleted > 0 || eventsDeleted > 0 || errors.length > 0) {
     logger?.info("sweep finished", {
       raised: raised.length,
       warningsAdded: result.warningsAdded,
       resolved,
       deleted,
+      eventsDeleted,
       notified,
       notifyFailures: failures,
       errors: errors.length,
