@@ -73,8 +73,9 @@ describe("a local server killed while a webhook is in flight", { timeout: 300_00
     receiver = await startWebhookReceiver((index) => (index === 0 ? "hold" : 200));
     const dataDir = harness.tempDataDir();
     const first = harness.startService({ ...ENV, PORT: String(await freePort()), DATA_DIR: dataDir });
+    const firstUrl = await urlOf(first);
     const key = readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
-    const api1 = client(await urlOf(first), key);
+    const api1 = client(firstUrl, key);
     const hook = await api1("POST", `${API}/webhooks`, {
       url: receiver.url,
       eventTypes: ["tenant.provisioning.started", "tenant.provisioning.completed"],
