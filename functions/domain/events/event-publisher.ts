@@ -1,6 +1,6 @@
 /**
  * Draining the outbox onto the event bus (EventBridge in AWS, the log locally): unpublished events,
- * oldest first, ten per PutEvents call, each chunk under `FOR UPDATE SKIP LOCKED` in its own short
+ * oldest first (written first; events written at the same instant by the time of their change), ten per PutEvents call, each chunk under `FOR UPDATE SKIP LOCKED` in its own short
  * transaction so two publishers never send one chunk twice at the same time. Accepted events are
  * marked published; refused ones keep their error and are tried again by the next drain (a drain
  * stops at the first refusal rather than hammering the bus). An event the bus refused
@@ -64,7 +64,7 @@ export async function publishPending(deps: PublishDeps, limit = 1000): Promise<P
         tx,
         sql`SELECT id::text AS id, type, body, occurred_at, publish_attempts FROM event_outbox
             WHERE published_at IS NULL AND webhook_id IS NULL AND publish_attempts < ${maxAttempts}::integer
-            ORDER BY created_at, id
+            ORDER BY created_at, occurred_at, id
             LIMIT ${PUT_EVENTS_MAX_ENTRIES}::integer
             FOR UPDATE SKIP LOCKED`,
       );
