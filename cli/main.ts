@@ -30,6 +30,7 @@ import { provisionCommands } from "./commands/provision.ts";
 import { statsCommands } from "./commands/stats.ts";
 import { templateCommands } from "./commands/templates.ts";
 import { tenantCommands } from "./commands/tenants.ts";
+import { webhookCommands } from "./commands/webhooks.ts";
 import { whoamiCommands } from "./commands/whoami.ts";
 import {
   ApiError,
@@ -59,6 +60,7 @@ const GROUPS: readonly Group[] = [
   { name: "alerts", summary: "Alerts raised by the operations sweep: list, resolve" },
   { name: "keys", summary: "API keys: create, list, revoke" },
   { name: "whoami", summary: "The API key in use" },
+  { name: "webhooks", summary: "Webhooks: add, list, remove, deliveries, redeliver, test, rotate-secret" },
 ];
 
 export const COMMANDS: readonly Command[] = [
@@ -70,6 +72,7 @@ export const COMMANDS: readonly Command[] = [
   ...alertCommands,
   ...keyCommands,
   ...whoamiCommands,
+  ...webhookCommands,
 ];
 
 const DEFAULT_API_URL = "http://localhost:3000";

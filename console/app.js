@@ -1,7 +1,7 @@
 /**
  * The web console: a hash-routed single page over the public REST API (static files, no build
  * step). Pages: API key entry, runs (live), a run with its state machine graph (live), new
- * provisioning, templates, tenants, statistics and alerts. The API's paths, enums and defaults come
+ * provisioning, templates, tenants, statistics, alerts and webhooks. The API's paths, enums and defaults come
  * from the contract module the service generates from its route table (`/contract.js`); which
  * pages and actions are offered follows the signed-in key's role (`GET /whoami`).
  */
@@ -16,6 +16,7 @@ import { runsPage } from "./pages/runs.js";
 import { statsPage } from "./pages/stats.js";
 import { templatePage, templatesPage } from "./pages/templates.js";
 import { tenantPage, tenantsPage } from "./pages/tenants.js";
+import { webhookPage, webhooksPage } from "./pages/webhooks.js";
 import { currentRoute, navigate, signOut } from "./router.js";
 import { can, whoami } from "./session.js";
 import { errorPage, page } from "./ui.js";
@@ -35,6 +36,7 @@ const SECTIONS = [
   { id: "tenants", label: "Tenants", operation: "listTenants" },
   { id: "stats", label: "Statistics", operation: "getProvisioningStats" },
   { id: "alerts", label: "Alerts", operation: "listAlerts" },
+  { id: "webhooks", label: "Webhooks", operation: "listWebhooks" },
 ];
 
 /** @param {import("./session.js").Me | null} me */
@@ -111,6 +113,8 @@ async function render() {
         return await statsPage(nav, params);
       case "alerts":
         return await alertsPage(nav, params);
+      case "webhooks":
+        return path[1] ? await webhookPage(nav, path[1]) : await webhooksPage(nav);
       default:
         page(
           nav,

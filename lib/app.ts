@@ -5,6 +5,7 @@
  */
 import { App, Aspects, Tags } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
+import { webhookDestinationsFromContext } from "./constructs/events.ts";
 import { deploySettings } from "./context.ts";
 import { TenantProvisioningStack } from "./tenant-provisioning-stack.ts";
 
@@ -21,6 +22,7 @@ const stack = new TenantProvisioningStack(app, settings.stackName, {
   ...(settings.notificationSender ? { notificationSender: settings.notificationSender } : {}),
   ...(settings.sesConfigurationSet ? { sesConfigurationSet: settings.sesConfigurationSet } : {}),
   ...(settings.retryPolicy ? { retryPolicy: settings.retryPolicy } : {}),
+  webhookDestinations: webhookDestinationsFromContext(app.node.tryGetContext("webhookDestinations")),
 });
 Tags.of(stack).add("service", "tenant-provisioning");
 Tags.of(stack).add("stage", settings.stage);

@@ -2,8 +2,9 @@
  * Which Lambdas the service has, derived from the code rather than listed by hand: one per API
  * group of the route table, the authorizer, one per step module that a workflow runs (the step
  * catalog's steps and every Task of the ASL files that exist), the deploy-time migration, the
- * admin-key bootstrap, the execution status-change handler, the notification sender and, when
- * `functions/sweep.ts` exists, the periodic sweep. The stack and `bench/bundle-size.ts` read it.
+ * admin-key bootstrap, the execution status-change handler, the notification sender, the event
+ * publisher, the webhook sender and, when `functions/sweep.ts` exists, the periodic sweep. The
+ * stack and `bench/bundle-size.ts` read it.
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -25,7 +26,9 @@ export type LambdaRole =
   | "create-admin-key"
   | "execution-ended"
   | "notification-sender"
-  | "sweep";
+  | "sweep"
+  | "event-publisher"
+  | "webhook-sender";
 
 export interface LambdaEntry {
   /** Stable name: the API group, the step module name, or the role for single functions. */
@@ -147,6 +150,16 @@ export function lambdaEntries(kinds: readonly WorkflowName[] = workflowKinds()):
       name: "notification-sender",
       role: "notification-sender",
       entry: requireEntry(functionsPath("notification-sender.ts"), "the notifications queue's consumer"),
+    },
+    {
+      name: "event-publisher",
+      role: "event-publisher",
+      entry: requireEntry(functionsPath("event-publisher.ts"), "lifecycle events onto the event bus"),
+    },
+    {
+      name: "webhook-sender",
+      role: "webhook-sender",
+      entry: requireEntry(functionsPath("webhook-sender.ts"), "signed webhook deliveries"),
     },
   ];
   const sweep = sweepEntry();

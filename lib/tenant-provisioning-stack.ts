@@ -23,6 +23,7 @@ import { Api } from "./constructs/api.ts";
 import { Backups } from "./constructs/backups.ts";
 import { ConsoleHosting } from "./constructs/console-hosting.ts";
 import { Database } from "./constructs/database.ts";
+import { Events, type WebhookDestination } from "./constructs/events.ts";
 import { ExecutionEvents } from "./constructs/execution-events.ts";
 import { MigrationsTrigger } from "./constructs/migrations-trigger.ts";
 import { NotificationSender } from "./constructs/notification-sender.ts";
@@ -53,6 +54,8 @@ export interface TenantProvisioningStackProps extends StackProps {
   /** Overrides the ASL files' retry defaults for `TransientError`. */
   readonly retryPolicy?: RetryPolicy;
   readonly logRetention?: logs.RetentionDays;
+  /** Static webhooks EventBridge delivers through API destinations (context `webhookDestinations`). */
+  readonly webhookDestinations?: readonly WebhookDestination[];
 }
 
 export class TenantProvisioningStack extends Stack {
@@ -65,6 +68,7 @@ export class TenantProvisioningStack extends Stack {
   readonly schedules: Schedules;
   readonly api: Api;
   readonly alarms: Alarms;
+  readonly events: Events;
   readonly migrations: MigrationsTrigger;
   readonly adminKeyFunction: lambda.Function;
   readonly executionEvents: ExecutionEvents;
@@ -185,6 +189,18 @@ export class TenantProvisioningStack extends Stack {
       accessLogsBucket: this.backups.accessLogsBucket,
     });
 
+    this.events = new Events(this, "Events", {
+      database: this.database,
+      alarmTopic: this.notifications.alertsTopic,
+      publisherEntry: single("event-publisher"),
+      senderEntry: single("webhook-sender"),
+      ...(this.api.handlers.get("webhooks")
+        ? { webhooksApiHandler: this.api.handlers.get("webhooks")! }
+        : {}),
+      ...(props.webhookDestinations ? { webhookDestinations: props.webhookDestinations } : {}),
+      logRetention,
+    });
+
     this.adminKeyFunction = new ServiceFunction(this, "CreateAdminKey", {
       entry: single("create-admin-key"),
       description:
@@ -244,6 +260,10 @@ export class TenantProvisioningStack extends Stack {
     new CfnOutput(this, "BackupsBucketName", { value: this.backups.bucket.bucketName });
     new CfnOutput(this, "NotificationsQueueUrl", { value: this.notifications.queue.queueUrl });
     new CfnOutput(this, "AlertsTopicArn", { value: this.notifications.alertsTopic.topicArn });
+    new CfnOutput(this, "EventBusName", {
+      value: this.events.bus.eventBusName,
+      description: "Lifecycle events: source tenant-provisioning, detail-type = the event type",
+    });
   }
 
   /** Lambdas this stack creates itself (CDK adds a few of its own for custom resources). */
@@ -257,6 +277,8 @@ export class TenantProvisioningStack extends Stack {
     all.set("execution-ended", this.executionEvents.function);
     all.set("notification-sender", this.notificationSender.function);
     if (this.schedules.sweepFunction) all.set("sweep", this.schedules.sweepFunction);
+    all.set("event-publisher", this.events.publisher);
+    all.set("webhook-sender", this.events.sender);
     return all;
   }
 

@@ -9,17 +9,23 @@ import { createAllGroupHandlers } from "../functions/api/groups.ts";
 import { type DatabaseHandle, openDatabase } from "../functions/db/client.ts";
 import { migrate } from "../functions/db/migrate.ts";
 import { LocalBackupStore } from "../functions/domain/backups/local-backup-store.ts";
+import { logEventBus } from "../functions/domain/events/event-bus.ts";
 import { outboxChannel } from "../functions/domain/notifications/notification-channel.ts";
 import { logAlertNotifier } from "../functions/domain/operations/alerts.ts";
 import { resumeUnfinishedRuns } from "../functions/domain/runs/run-control.ts";
 import { localScheduler } from "../functions/domain/scheduling/scheduler.ts";
 import type { StepDeps } from "../functions/domain/steps/step-deps.ts";
 import { seedDefaultTemplates } from "../functions/domain/templates/default-templates.ts";
+import { deliverySettingsFrom } from "../functions/domain/webhooks/delivery-worker.ts";
+import { LocalSecretSealer } from "../functions/domain/webhooks/secret-sealer.ts";
+import type { ResolveHost, UrlPolicy } from "../functions/domain/webhooks/url-guard.ts";
+import { createSenderAgents, httpSender } from "../functions/domain/webhooks/webhook-sender.ts";
 import { consoleContractModule } from "../functions/http/console-contract.ts";
 import type { Config } from "../functions/shared/config.ts";
 import type { Logger } from "../functions/shared/logger.ts";
 import { ensureAdminKey } from "./admin-key.ts";
 import { acquireDataDirLock } from "./data-dir-lock.ts";
+import { EventWorker } from "./event-worker.ts";
 import { createLocalHttpServer } from "./http-server.ts";
 import { LocalWorkflowRunner } from "./local-workflow-runner.ts";
 import { OutboxWorker, smtpDelivery } from "./outbox-worker.ts";
@@ -35,6 +41,8 @@ export interface LocalAppOptions {
   readonly clock?: () => Date;
   /** Milliseconds for every Wait state of the workflows (tests shorten grace periods). */
   readonly waitTimeOverrideMs?: number;
+  /** How webhook hosts resolve (tests hand in their own names); the system resolver by default. */
+  readonly resolveHost?: ResolveHost;
 }
 
 export interface LocalApp {
@@ -52,6 +60,8 @@ export interface LocalApp {
   readonly schedulePoller: SchedulePoller;
   /** Delivers queued notifications by logging them (the local SQS consumer); `drain()` drains now. */
   readonly outboxWorker: OutboxWorker;
+  /** Publishes lifecycle events (to the log) and delivers webhooks; `drain()` does what is due now. */
+  readonly eventWorker: EventWorker;
   /** Stops the server and background work; closes the database if the app opened it. */
   close(): Promise<void>;
 }
@@ -99,7 +109,18 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       unavailableRetry: config.unavailableRetry,
       ...(options.waitTimeOverrideMs !== undefined ? { waitTimeOverrideMs: options.waitTimeOverrideMs } : {}),
     });
-    const deps: ApiDeps = { db: database.db, logger, clock, workflows, scheduler: localScheduler };
+    // Local mode: a receiver on this machine (loopback, http too) may subscribe; nothing else private.
+    const webhookPolicy: UrlPolicy = { allowLoopback: true };
+    const sealer = LocalSecretSealer.forDataDir(config.dataDir);
+    const resolve = options.resolveHost ? { resolve: options.resolveHost } : {};
+    const deps: ApiDeps = {
+      db: database.db,
+      logger,
+      clock,
+      workflows,
+      scheduler: localScheduler,
+      webhooks: { sealer, policy: webhookPolicy, ...resolve },
+    };
     const server = createLocalHttpServer({
       db: database.db,
       handlers: createAllGroupHandlers(deps),
@@ -146,6 +167,26 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       ...(smtpUrl && senderAddress ? { deliver: smtpDelivery(smtpUrl, senderAddress, logger) } : {}),
     });
     outboxWorker.start();
+    const events = config.events;
+    const senderAgents = createSenderAgents(events.concurrency);
+    const eventWorker = new EventWorker({
+      db: database.db,
+      logger,
+      clock,
+      bus: logEventBus(logger),
+      pollIntervalMs: events.pollIntervalMs,
+      delivery: {
+        db: database.db,
+        logger,
+        clock,
+        sealer,
+        policy: webhookPolicy,
+        ...resolve,
+        send: httpSender(senderAgents),
+        settings: deliverySettingsFrom(events),
+      },
+    });
+    eventWorker.start();
     const db = database;
     let closed = false;
     return {
@@ -159,6 +200,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       backups,
       schedulePoller,
       outboxWorker,
+      eventWorker,
       close: async () => {
         if (closed) return;
         closed = true;
@@ -167,6 +209,9 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
         await sweeper.stop();
         await schedulePoller.stop();
         await outboxWorker.stop();
+        await eventWorker.stop();
+        senderAgents.http.destroy();
+        senderAgents.https.destroy();
         // Runs in flight stay `running` in the database and resume at the next start.
         await workflows.close();
         if (ownsDatabase) await db.close();

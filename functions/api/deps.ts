@@ -4,6 +4,8 @@
  */
 import type { Database } from "../db/client.ts";
 import type { Scheduler } from "../domain/scheduling/scheduler.ts";
+import type { SecretSealer } from "../domain/webhooks/secret-sealer.ts";
+import type { ResolveHost, UrlPolicy } from "../domain/webhooks/url-guard.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { WorkflowRunner } from "../workflows/workflow-runner.ts";
 
@@ -15,4 +17,12 @@ export interface ApiDeps {
   readonly workflows: WorkflowRunner;
   /** One-time schedules (`schedule-deprovision`): EventBridge Scheduler in AWS, the poller locally. */
   readonly scheduler?: Scheduler;
+  /** Webhook subscriptions: how secrets are sealed, and the URL rules of this runtime. */
+  readonly webhooks?: WebhookApiDeps;
+}
+
+export interface WebhookApiDeps {
+  readonly sealer: SecretSealer;
+  readonly policy: UrlPolicy;
+  readonly resolve?: ResolveHost;
 }

@@ -13,6 +13,7 @@ import { provisioningOperations } from "./provisioning.ts";
 import { scheduleOperations } from "./schedules.ts";
 import { templateOperations } from "./templates.ts";
 import { tenantOperations } from "./tenants.ts";
+import { webhookOperations } from "./webhooks.ts";
 
 export function createAllGroupHandlers(deps: ApiDeps): Record<ApiGroup, GroupHandler> {
   return {
@@ -24,5 +25,6 @@ export function createAllGroupHandlers(deps: ApiDeps): Record<ApiGroup, GroupHan
     operations: createGroupHandler("operations", operationsOperations(deps), deps.logger),
     tenants: createGroupHandler("tenants", tenantOperations(deps), deps.logger),
     schedules: createGroupHandler("schedules", scheduleOperations(deps), deps.logger),
+    webhooks: createGroupHandler("webhooks", webhookOperations(deps), deps.logger),
   };
 }

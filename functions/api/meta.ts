@@ -6,6 +6,7 @@ import { eq, sql } from "drizzle-orm";
 import { apiKeys } from "../db/schema.ts";
 import { type GroupOperations, ok } from "../http/api-handler.ts";
 import { openApiDocument } from "../http/openapi.ts";
+import { eventCatalogueDocument } from "../schemas/events.ts";
 import { NotFoundError } from "../shared/errors.ts";
 import { readDefinitionText } from "../workflows/definitions.ts";
 import { WORKFLOW_STEPS, type WorkflowName } from "../workflows/step-catalog.ts";
@@ -15,6 +16,7 @@ import { lambdaEntry } from "./lambda.ts";
 export function metaOperations({ db }: ApiDeps): GroupOperations<"meta"> {
   return {
     getOpenApi: async () => ok(openApiDocument()),
+    getEventCatalogue: async () => ok(eventCatalogueDocument()),
     getHealth: async () => {
       await db.execute(sql`SELECT 1`);
       return ok({ status: "ok" });

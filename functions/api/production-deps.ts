@@ -4,10 +4,12 @@
  * on EventBridge Scheduler. A variable CDK should have set but did not fails the cold start with
  * a ConfigError naming it.
  */
+import { KMSClient } from "@aws-sdk/client-kms";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { type Database, openDatabase } from "../db/client.ts";
 import { EventBridgeScheduler } from "../domain/scheduling/eventbridge-scheduler.ts";
+import { KmsSecretSealer } from "../domain/webhooks/kms-secret-sealer.ts";
 import { loadConfig, requireSetting, requireStateMachineArns } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
 import { SfnWorkflowRunner } from "../workflows/sfn-workflow-runner.ts";
@@ -48,12 +50,18 @@ export function productionDeps(): Promise<ApiDeps> {
         USED_BY,
       ),
     });
+    // Webhook subscriptions: secrets sealed with KMS; in AWS no loopback target is allowed.
+    const keyId = config.events.webhookSecretsKeyId;
+    const webhooks = keyId
+      ? { sealer: new KmsSecretSealer(new KMSClient({}), keyId), policy: { allowLoopback: false } }
+      : undefined;
     return {
       db: await productionDatabase(),
       logger: createLogger(config.logLevel),
       clock: () => new Date(),
       workflows: new SfnWorkflowRunner(new SFNClient({}), stateMachineArns),
       scheduler,
+      ...(webhooks ? { webhooks } : {}),
     };
   })().catch((error: unknown) => {
     // A failed start (bad configuration) is retried by the next invocation, not cached.

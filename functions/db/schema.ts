@@ -205,6 +205,78 @@ export const scheduledOperations = pgTable("scheduled_operations", {
   cancelledAt: tstz("cancelled_at"),
 });
 
+/** Lifecycle events, written in the transaction of the change (migrations/0006_events.sql). */
+export const eventOutbox = pgTable("event_outbox", {
+  id: uuid("id").primaryKey(),
+  type: varchar("type", { length: 100 }).notNull(),
+  version: integer("version").notNull(),
+  tenantId: uuid("tenant_id"),
+  runId: uuid("run_id"),
+  occurredAt: tstz("occurred_at").notNull(),
+  body: text("body").notNull(),
+  dedupeKey: varchar("dedupe_key", { length: 255 }).notNull(),
+  webhookId: uuid("webhook_id"),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+  publishedAt: tstz("published_at"),
+  publishAttempts: integer("publish_attempts").notNull().default(0),
+  publishError: text("publish_error"),
+});
+
+/** Webhook subscriptions; the signing secrets are sealed (migrations/0006_events.sql). */
+export const webhooks = pgTable("webhooks", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  url: text("url").notNull(),
+  eventTypes: jsonb("event_types").$type<string[]>().notNull(),
+  description: varchar("description", { length: 255 }),
+  status: varchar("status", { length: 20 }).notNull().default("active").$type<"active" | "disabled">(),
+  secretSealed: text("secret_sealed").notNull(),
+  previousSecretSealed: text("previous_secret_sealed"),
+  previousSecretExpiresAt: tstz("previous_secret_expires_at"),
+  consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+  failingSince: tstz("failing_since"),
+  lastSuccessAt: tstz("last_success_at"),
+  disabledAt: tstz("disabled_at"),
+  disabledReason: text("disabled_reason"),
+  createdBy: uuid("created_by"),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+  updatedAt: tstz("updated_at").notNull().defaultNow(),
+});
+
+/** One delivery per subscription and event (migrations/0006_events.sql). */
+export const webhookDeliveries = pgTable("webhook_deliveries", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  webhookId: uuid("webhook_id").notNull(),
+  eventId: uuid("event_id").notNull(),
+  eventType: varchar("event_type", { length: 100 }).notNull(),
+  status: varchar("status", { length: 20 })
+    .notNull()
+    .default("pending")
+    .$type<"pending" | "succeeded" | "failed">(),
+  attempts: integer("attempts").notNull().default(0),
+  nextAttemptAt: tstz("next_attempt_at"),
+  windowStartedAt: tstz("window_started_at").notNull().defaultNow(),
+  lastAttemptAt: tstz("last_attempt_at"),
+  lastResponseStatus: integer("last_response_status"),
+  lastError: text("last_error"),
+  deliveredAt: tstz("delivered_at"),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+});
+
+/** Every delivery attempt (migrations/0006_events.sql). */
+export const webhookDeliveryAttempts = pgTable("webhook_delivery_attempts", {
+  id: uuid("id").primaryKey(),
+  deliveryId: uuid("delivery_id").notNull(),
+  attempt: integer("attempt").notNull(),
+  attemptedAt: tstz("attempted_at").notNull(),
+  outcome: varchar("outcome", { length: 20 })
+    .notNull()
+    .default("sending")
+    .$type<"sending" | "succeeded" | "failed" | "interrupted">(),
+  responseStatus: integer("response_status"),
+  latencyMs: integer("latency_ms"),
+  error: text("error"),
+});
+
 export const schema = {
   tenantTemplates,
   tenantTemplateVersions,
@@ -218,4 +290,8 @@ export const schema = {
   alerts,
   tenantBackups,
   scheduledOperations,
+  eventOutbox,
+  webhooks,
+  webhookDeliveries,
+  webhookDeliveryAttempts,
 };

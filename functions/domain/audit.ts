@@ -22,7 +22,13 @@ export type AuditAction =
   | "deprovision.schedule"
   | "schedule.cancel"
   | "tenant.restore"
-  | "alert.resolve";
+  | "alert.resolve"
+  | "webhook.create"
+  | "webhook.delete"
+  | "webhook.rotate_secret"
+  | "webhook.enable"
+  | "webhook.test"
+  | "webhook.redeliver";
 
 export interface AuditEntry {
   readonly actorKeyId: string | null;

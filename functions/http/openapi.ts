@@ -3,6 +3,7 @@
  * hand, so it cannot drift from what the handlers validate).
  */
 import { z } from "zod";
+import { EVENT_CATALOGUE, EVENT_TYPES, type EventType, eventJsonSchema } from "../schemas/events.ts";
 import { ERROR_RESPONSE, routeList } from "./route-table.ts";
 
 type Json = Record<string, unknown>;
@@ -22,6 +23,66 @@ function queryParameters(schema: z.ZodType): Json[] {
     required: required.has(name),
     schema: s,
   }));
+}
+
+/** The component name of an event type's schema: `Event.tenant.provisioning.completed.v1`. */
+export function eventSchemaName(type: EventType): string {
+  return `Event.${type}.v${EVENT_CATALOGUE[type].version}`;
+}
+
+const SIGNATURE_HEADERS: Json[] = [
+  {
+    name: "webhook-id",
+    in: "header",
+    required: true,
+    description: "The event's id: the same on every attempt and redelivery (an idempotency key)",
+    schema: { type: "string", format: "uuid" },
+  },
+  {
+    name: "webhook-timestamp",
+    in: "header",
+    required: true,
+    description: "This attempt's time, integer Unix seconds",
+    schema: { type: "string", pattern: "^[0-9]+$" },
+  },
+  {
+    name: "webhook-signature",
+    in: "header",
+    required: true,
+    description:
+      "Space-delimited `v1,<base64 HMAC-SHA256>` over `{webhook-id}.{webhook-timestamp}.{body}` with the key after the secret's `whsec_` prefix, base64-decoded (two during a secret rotation's overlap)",
+    schema: { type: "string" },
+  },
+];
+
+/**
+ * The lifecycle events as OpenAPI 3.1 `webhooks` (what the service POSTs to subscribers), each
+ * with its versioned JSON Schema in `components.schemas`.
+ */
+function eventWebhooks(): { webhooks: Json; schemas: Json } {
+  const webhooks: Json = {};
+  const schemas: Json = {};
+  for (const type of EVENT_TYPES) {
+    const name = eventSchemaName(type);
+    schemas[name] = eventJsonSchema(type);
+    webhooks[type] = {
+      post: {
+        operationId: `event.${type}`,
+        summary: EVENT_CATALOGUE[type].summary,
+        tags: ["events"],
+        parameters: SIGNATURE_HEADERS,
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: { $ref: `#/components/schemas/${name}` } } },
+        },
+        responses: {
+          "2XX": { description: "received; any other answer is retried with backoff" },
+          "410": { description: "gone: the subscription is disabled" },
+        },
+      },
+    };
+  }
+  return { webhooks, schemas };
 }
 
 let cached: Json | undefined;
@@ -90,6 +151,7 @@ export function openApiDocument(): Json {
     paths[oaPath] ??= {};
     paths[oaPath][route.method.toLowerCase()] = op;
   }
+  const events = eventWebhooks();
   cached = {
     openapi: "3.1.0",
     info: {
@@ -99,10 +161,11 @@ export function openApiDocument(): Json {
     },
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API key" } },
-      schemas: { Error: jsonSchema(ERROR_RESPONSE, "output") },
+      schemas: { Error: jsonSchema(ERROR_RESPONSE, "output"), ...events.schemas },
     },
     security: [{ bearer: [] }],
     paths,
+    webhooks: events.webhooks,
   };
   return cached;
 }

@@ -21,6 +21,17 @@ import {
   tenantPageSchema,
 } from "../schemas/deprovisioning.ts";
 import {
+  createWebhookSchema,
+  deliveryDetailSchema,
+  deliveryPageSchema,
+  deliverySchema,
+  listDeliveriesQuerySchema,
+  rotateWebhookSecretSchema,
+  webhookListSchema,
+  webhookSchema,
+  webhookWithSecretSchema,
+} from "../schemas/events.ts";
+import {
   apiKeyListSchema,
   apiKeySchema,
   createApiKeySchema,
@@ -64,7 +75,8 @@ export type ApiGroup =
   | "progress"
   | "operations"
   | "tenants"
-  | "schedules";
+  | "schedules"
+  | "webhooks";
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -93,6 +105,14 @@ export const routes = {
     group: "meta",
     access: "public",
     summary: "Liveness and database reachability",
+  },
+  getEventCatalogue: {
+    method: "GET",
+    path: "/api/events.json",
+    group: "meta",
+    access: "public",
+    summary:
+      "The lifecycle events: every type, its version and its JSON Schema, and how deliveries are signed",
   },
   listTemplates: {
     method: "GET",
@@ -373,6 +393,94 @@ export const routes = {
     access: "admin",
     summary: "Cancel a scheduled operation that has not started; it never runs",
     response: scheduledOperationSchema,
+  },
+  listWebhooks: {
+    method: "GET",
+    path: "/api/provisioning/webhooks",
+    group: "webhooks",
+    access: "admin",
+    summary: "List webhook subscriptions (without their secrets)",
+    response: webhookListSchema,
+  },
+  createWebhook: {
+    method: "POST",
+    path: "/api/provisioning/webhooks",
+    group: "webhooks",
+    access: "admin",
+    summary:
+      "Subscribe an HTTPS URL to event types; the signing secret is in this answer only. Private, link-local and metadata addresses are refused",
+    body: createWebhookSchema,
+    response: webhookWithSecretSchema,
+    successStatus: 201,
+  },
+  getWebhook: {
+    method: "GET",
+    path: "/api/provisioning/webhooks/{id}",
+    group: "webhooks",
+    access: "admin",
+    summary: "One webhook subscription: status, failure streak, secret overlap",
+    response: webhookSchema,
+  },
+  deleteWebhook: {
+    method: "DELETE",
+    path: "/api/provisioning/webhooks/{id}",
+    group: "webhooks",
+    access: "admin",
+    summary: "Remove a webhook subscription and its deliveries",
+    response: webhookSchema,
+  },
+  rotateWebhookSecret: {
+    method: "POST",
+    path: "/api/provisioning/webhooks/{id}/rotate-secret",
+    group: "webhooks",
+    access: "admin",
+    summary:
+      "A new signing secret (in this answer only); the old one also signs for overlapHours (default 24)",
+    body: rotateWebhookSecretSchema,
+    response: webhookWithSecretSchema,
+  },
+  enableWebhook: {
+    method: "POST",
+    path: "/api/provisioning/webhooks/{id}/enable",
+    group: "webhooks",
+    access: "admin",
+    summary: "Enable a disabled webhook subscription again; its pending deliveries resume",
+    response: webhookSchema,
+  },
+  testWebhook: {
+    method: "POST",
+    path: "/api/provisioning/webhooks/{id}/test",
+    group: "webhooks",
+    access: "admin",
+    summary: "Send a webhook.test event to this subscription; 202 with its delivery",
+    response: deliverySchema,
+    successStatus: 202,
+  },
+  listWebhookDeliveries: {
+    method: "GET",
+    path: "/api/provisioning/webhooks/{id}/deliveries",
+    group: "webhooks",
+    access: "admin",
+    summary: "A subscription's deliveries, newest first (filter: status)",
+    query: listDeliveriesQuerySchema,
+    response: deliveryPageSchema,
+  },
+  getWebhookDelivery: {
+    method: "GET",
+    path: "/api/provisioning/webhooks/{id}/deliveries/{deliveryId}",
+    group: "webhooks",
+    access: "admin",
+    summary: "One delivery: every attempt (outcome, response status, latency, error) and the event",
+    response: deliveryDetailSchema,
+  },
+  redeliverWebhookDelivery: {
+    method: "POST",
+    path: "/api/provisioning/webhooks/{id}/deliveries/{deliveryId}/redeliver",
+    group: "webhooks",
+    access: "admin",
+    summary: "Deliver this event again now (same webhook-id), with a new retry window; 202",
+    response: deliverySchema,
+    successStatus: 202,
   },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -80,6 +80,8 @@ export const ALERT_KINDS = [
   "tenant_over_limit",
   "template_failure_rate",
   "schedule_overdue",
+  /** A webhook subscription kept failing and was disabled (the webhook sender raises it). */
+  "webhook_failing",
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -92,7 +94,7 @@ export const alertSchema = z.object({
   severity: z.enum(ALERT_SEVERITIES),
   /** Names the condition; a condition is raised once. */
   dedupeKey: z.string(),
-  subjectType: z.enum(["progress", "tenant", "template", "schedule"]),
+  subjectType: z.enum(["progress", "tenant", "template", "schedule", "webhook"]),
   subjectId: z.string().nullable(),
   tenantId: z.string().nullable(),
   message: z.string(),

@@ -78,6 +78,35 @@ export interface NotificationDeliveryConfig {
   readonly smtpUrl: string | null;
 }
 
+/**
+ * Lifecycle events and webhooks: the bus and the key of the signing secrets in AWS (unset locally,
+ * where events are logged and secrets sealed under `$DATA_DIR/webhook-secrets.key`), and how
+ * webhooks are delivered (both runtimes).
+ */
+export interface EventsConfig {
+  /** The EventBridge bus events are published to (AWS only). */
+  readonly eventBusName: string | null;
+  /** The KMS key that seals webhook signing secrets (AWS only). */
+  readonly webhookSecretsKeyId: string | null;
+  /** The SQS queue for events the bus keeps refusing (AWS only). */
+  readonly eventDeadLetterQueueUrl: string | null;
+  /** How often the local server publishes events and delivers due webhooks (at the latest). */
+  readonly pollIntervalMs: number;
+  /** One webhook attempt's time limit. */
+  readonly timeoutMs: number;
+  /** First retry delay; doubles per attempt (with jitter) up to `retryMaxDelayMs`. */
+  readonly retryBaseMs: number;
+  readonly retryMaxDelayMs: number;
+  /** How long a delivery is retried before it fails (a redelivery starts a new window). */
+  readonly retryWindowMs: number;
+  /** A subscription is disabled (with an alert) after this many failed attempts in a row … */
+  readonly disableAfterFailures: number;
+  /** … spanning at least this long without a success. */
+  readonly disableAfterMs: number;
+  /** Attempts in flight at once. */
+  readonly concurrency: number;
+}
+
 export interface Config {
   readonly port: number;
   readonly dataDir: string;
@@ -96,6 +125,7 @@ export interface Config {
   readonly notifications: NotificationDeliveryConfig;
   /** The state machine of each workflow (AWS; locally the ASL runs in-process). */
   readonly stateMachineArns: Readonly<Partial<Record<WorkflowName, string>>>;
+  readonly events: EventsConfig;
 }
 
 /**
@@ -223,6 +253,28 @@ const envShape = {
   DATABASE_RESUME_WAIT_SECONDS: z.coerce.number().int().min(0).max(600).default(20),
   MIGRATIONS_DIR: bundledDirectory,
   STATEMACHINES_DIR: bundledDirectory,
+  EVENT_BUS_NAME: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[\w.\-/:]{1,1600}$/, "must be an EventBridge bus name or ARN")
+      .optional(),
+  ),
+  WEBHOOK_SECRETS_KMS_KEY_ID: optionalString,
+  EVENT_DLQ_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^https:\/\/\S+$/, "must be an https:// SQS queue URL")
+      .optional(),
+  ),
+  WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
+  // The Standard Webhooks spec recommends a 15 to 30 s timeout.
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(15_000),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
+  WEBHOOK_RETRY_MAX_DELAY_MS: z.coerce.number().int().min(10).max(86_400_000).default(21_600_000),
+  WEBHOOK_RETRY_WINDOW_SECONDS: z.coerce.number().int().min(1).max(2_592_000).default(259_200),
+  WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(10_000).default(20),
+  WEBHOOK_DISABLE_AFTER_SECONDS: z.coerce.number().int().min(0).max(2_592_000).default(259_200),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
 };
 
 /** The name of an environment variable the service reads. */
@@ -351,6 +403,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         },
       ),
     ),
+    events: {
+      eventBusName: e.EVENT_BUS_NAME ?? null,
+      webhookSecretsKeyId: e.WEBHOOK_SECRETS_KMS_KEY_ID ?? null,
+      eventDeadLetterQueueUrl: e.EVENT_DLQ_URL ?? null,
+      pollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      retryMaxDelayMs: e.WEBHOOK_RETRY_MAX_DELAY_MS,
+      retryWindowMs: e.WEBHOOK_RETRY_WINDOW_SECONDS * 1000,
+      disableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
+      disableAfterMs: e.WEBHOOK_DISABLE_AFTER_SECONDS * 1000,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+    },
   };
 }
 

@@ -224,6 +224,7 @@ describe("group handlers on API Gateway proxy events", () => {
         getHealth: async () => ({ statusCode: 200 }),
         getWorkflowDefinition: async () => ({ statusCode: 200 }),
         whoami: async () => ({ statusCode: 200 }),
+        getEventCatalogue: async () => ({ statusCode: 200 }),
       },
       logger,
     );

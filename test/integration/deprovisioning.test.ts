@@ -191,9 +191,12 @@ describe("deprovisioning", () => {
 
     // Assess: no schema, no row naming the tenant beyond its runs and the preserved backup, a tombstone
     expect(await h.schemaExists(tenantId)).toBe(false);
+    // The lifecycle events stay: ids and statuses, the record of what happened (started and
+    // completed twice, access disabled, deleted).
     expect(await h.rowsNamingTenant(tenantId)).toEqual({
       tenant_provisioning_progress: 2,
       tenant_backups: 1,
+      event_outbox: 6,
     });
     const [tombstone] = await h.rows<Record<string, unknown>>(
       sql`SELECT slug, subdomain, name, status, settings::text AS settings FROM tenants WHERE id = ${tenantId}::uuid`,
@@ -249,6 +252,7 @@ describe("deprovisioning", () => {
       audit_logs: kept.length,
       tenant_backups: 2,
       tenant_provisioning_progress: 2,
+      event_outbox: 6,
     });
     // The deprovisioning was audited with its options.
     const [start] = await h.rows<{ details: unknown }>(

@@ -66,6 +66,8 @@ function baseBodies(): Record<BodyOperation, unknown> {
     deprovisionTenant: { dryRun: true, gracePeriodHours: 1 },
     scheduleDeprovision: { at: "2099-01-01T00:00:00Z", gracePeriodHours: 2 },
     restoreTenant: { backupId: randomUUID() },
+    createWebhook: { url: "https://hooks.example.org/tenants", eventTypes: ["*"], description: "fuzz" },
+    rotateWebhookSecret: { overlapHours: 1 },
   };
 }
 

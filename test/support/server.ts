@@ -44,6 +44,8 @@ export interface StartTestServerOptions {
   readonly clock?: () => Date;
   /** Milliseconds for every Wait state of the workflows (grace periods). */
   readonly waitTimeOverrideMs?: number;
+  /** How webhook hosts resolve (names made up by a test); the system resolver by default. */
+  readonly resolveHost?: (hostname: string) => Promise<string[]>;
   /** Start on the database and data directory of a server `stop()`ped before (a restart). */
   readonly restartOf?: { readonly database: TestDatabase; readonly dataDir: string };
 }
@@ -60,6 +62,7 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
     database,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.waitTimeOverrideMs !== undefined ? { waitTimeOverrideMs: options.waitTimeOverrideMs } : {}),
+    ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}),
   });
   return {
     app,

@@ -13,6 +13,7 @@ import * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as rds from "aws-cdk-lib/aws-rds";
+import * as sns from "aws-cdk-lib/aws-sns";
 import type { SynthesisMessage } from "aws-cdk-lib/cx-api";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -35,6 +36,7 @@ import {
 } from "../../functions/workflows/definitions.ts";
 import { functionArnSubstitution, WORKFLOW_STEPS } from "../../functions/workflows/step-catalog.ts";
 import { Database } from "../../lib/constructs/database.ts";
+import { Events, webhookDestinationsFromContext } from "../../lib/constructs/events.ts";
 import { NotificationSender } from "../../lib/constructs/notification-sender.ts";
 import { Notifications } from "../../lib/constructs/notifications.ts";
 import { STEP_RESOURCES } from "../../lib/constructs/step-functions.ts";
@@ -1136,6 +1138,212 @@ describe("configuration", { timeout: TEST_TIMEOUT_MS }, () => {
     expect(() => requireStateMachineArns(loadConfig(env), "the authorizer")).toThrow(
       /PROVISIONING_STATE_MACHINE_ARN: required by the authorizer/,
     );
+  });
+});
+
+describe("lifecycle events", { timeout: TEST_TIMEOUT_MS }, () => {
+  const busRef = () => ({ Ref: logicalId(stack.events.bus as never) });
+
+  it("has a custom event bus the publisher may put events on, and nothing else may", () => {
+    const publisher = stack.events.publisher;
+    const env = resources[logicalId(publisher)]!.Properties.Environment.Variables as Json;
+    const statements = statementsOfRole(roleIdOf(publisher));
+    const busArn = { "Fn::GetAtt": [logicalId(stack.events.bus as never), "Arn"] };
+    const dlqArn = { "Fn::GetAtt": [logicalId(stack.events.deadLetterQueue), "Arn"] };
+
+    template.resourceCountIs("AWS::Events::EventBus", 1);
+    expect(env.EVENT_BUS_NAME).toEqual(busRef());
+    expect(env.EVENT_DLQ_URL).toEqual({ Ref: logicalId(stack.events.deadLetterQueue) });
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: "events:PutEvents", Resource: busArn }),
+    );
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: "sqs:SendMessage", Resource: dlqArn }),
+    );
+    for (const [name, fn] of stack.serviceFunctions) {
+      if (fn === publisher) continue;
+      const actions = statementsOfRole(roleIdOf(fn)).flatMap((s) => asArray(s.Action) as string[]);
+      expect(actions, name).not.toContain("events:PutEvents");
+    }
+  });
+
+  it("runs the publisher and the sender every minute, retried then dead-lettered", () => {
+    const dlqArn = { "Fn::GetAtt": [logicalId(stack.events.deadLetterQueue), "Arn"] };
+    for (const fn of [stack.events.publisher, stack.events.sender]) {
+      template.hasResourceProperties("AWS::Events::Rule", {
+        ScheduleExpression: "rate(1 minute)",
+        Targets: [
+          Match.objectLike({
+            Arn: { "Fn::GetAtt": [logicalId(fn), "Arn"] },
+            DeadLetterConfig: { Arn: dlqArn },
+            RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 600 },
+          }),
+        ],
+      });
+    }
+    const dlq = resources[logicalId(stack.events.deadLetterQueue)]!.Properties as Json;
+    expect(dlq.SqsManagedSseEnabled).toBe(true);
+    template.hasResourceProperties("AWS::SQS::QueuePolicy", {
+      Queues: [{ Ref: logicalId(stack.events.deadLetterQueue) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        ]),
+      },
+    });
+  });
+
+  it("alarms to the alerts topic on dead letters and on publisher and sender errors", () => {
+    const topic = { Ref: logicalId(stack.notifications.alertsTopic) };
+    const ids = stack.events.alarms.map((a) => logicalId(a));
+    const alarms = ids.map((id) => resources[id]!.Properties as Json);
+
+    expect(alarms.map((a) => a.MetricName).sort()).toEqual(
+      ["ApproximateNumberOfMessagesVisible", "Errors", "Errors"].sort(),
+    );
+    for (const alarm of alarms) {
+      expect(alarm.AlarmActions).toEqual([topic]);
+      expect(alarm.Threshold).toBe(1);
+    }
+    const errorsOf = alarms.filter((a) => a.MetricName === "Errors").map((a) => JSON.stringify(a.Dimensions));
+    expect(errorsOf.some((d) => d.includes(logicalId(stack.events.publisher)))).toBe(true);
+    expect(errorsOf.some((d) => d.includes(logicalId(stack.events.sender)))).toBe(true);
+  });
+
+  it("seals webhook secrets with a rotated KMS key: the webhooks API may encrypt, the sender decrypt, nobody else", () => {
+    const keyId = logicalId(stack.events.secretsKey);
+    const keyArn = { "Fn::GetAtt": [keyId, "Arn"] };
+    const api = stack.api.handlers.get("webhooks")!;
+    const usesKey = (fn: lambda.Function) =>
+      statementsOfRole(roleIdOf(fn))
+        .filter((s) => JSON.stringify(s.Resource).includes(keyId))
+        .flatMap((s) => asArray(s.Action) as string[]);
+
+    expect(resources[keyId]!.Properties.EnableKeyRotation).toBe(true);
+    expect(resources[logicalId(api)]!.Properties.Environment.Variables.WEBHOOK_SECRETS_KMS_KEY_ID).toEqual(
+      keyArn,
+    );
+    expect(
+      resources[logicalId(stack.events.sender)]!.Properties.Environment.Variables.WEBHOOK_SECRETS_KMS_KEY_ID,
+    ).toEqual(keyArn);
+    expect(usesKey(api)).toEqual(["kms:Encrypt"]);
+    expect(usesKey(stack.events.sender)).toEqual(["kms:Decrypt"]);
+    for (const [name, fn] of stack.serviceFunctions) {
+      if (fn === api || fn === stack.events.sender) continue;
+      expect(usesKey(fn), name).toEqual([]);
+    }
+  });
+
+  it("offers API destinations for static webhooks: API-key connection, 24 h of EventBridge retries, dead letters, cdk-nag clean", () => {
+    // Prepare: the construct alone, without bundling
+    const scope = new Stack(new App({ context: { "aws:cdk:bundling-stacks": [] } }), "Destinations");
+    const database = new Database(scope, "Database", {
+      deletionProtection: false,
+      minCapacity: 0.5,
+      maxCapacity: 2,
+      backupRetention: Duration.days(1),
+      logRetention: logs.RetentionDays.ONE_WEEK,
+    });
+    const destinations = webhookDestinationsFromContext(
+      JSON.stringify([
+        {
+          name: "billing",
+          url: "https://billing.example.com/hooks/tenants",
+          eventTypes: ["tenant.provisioning.completed", "tenant.deleted"],
+          apiKeySecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:billing-key-AbCdEf",
+          apiKeyHeader: "x-billing-key",
+        },
+        {
+          name: "crm",
+          url: "https://crm.example.com/in",
+          eventTypes: ["*"],
+          apiKeySecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:crm-key-AbCdEf",
+        },
+      ]),
+    );
+    const eventsConstruct = new Events(scope, "Events", {
+      database,
+      alarmTopic: new sns.Topic(scope, "Topic", {
+        enforceSSL: true,
+        masterKey: new kms.Key(scope, "TopicKey", { enableKeyRotation: true }),
+      }),
+      publisherEntry: join(process.cwd(), "functions/event-publisher.ts"),
+      senderEntry: join(process.cwd(), "functions/webhook-sender.ts"),
+      webhookDestinations: destinations,
+      logRetention: logs.RetentionDays.ONE_WEEK,
+    });
+    Aspects.of(scope).add(new AwsSolutionsChecks({ verbose: true }));
+
+    // Act
+    const destinationTemplate = Template.fromStack(scope);
+
+    // Assess
+    destinationTemplate.hasResourceProperties("AWS::Events::Connection", {
+      AuthorizationType: "API_KEY",
+      AuthParameters: { ApiKeyAuthParameters: Match.objectLike({ ApiKeyName: "x-billing-key" }) },
+    });
+    destinationTemplate.hasResourceProperties("AWS::Events::ApiDestination", {
+      InvocationEndpoint: "https://billing.example.com/hooks/tenants",
+      HttpMethod: "POST",
+    });
+    const dlqId = scope.resolve((eventsConstruct.deadLetterQueue.node.defaultChild as CfnElement).logicalId);
+    const dlqArn = { "Fn::GetAtt": [dlqId, "Arn"] };
+    destinationTemplate.hasResourceProperties("AWS::Events::Rule", {
+      EventBusName: Match.anyValue(),
+      EventPattern: {
+        source: ["tenant-provisioning"],
+        "detail-type": ["tenant.provisioning.completed", "tenant.deleted"],
+      },
+      Targets: [
+        Match.objectLike({
+          InputPath: "$.detail",
+          HttpParameters: { HeaderParameters: { "webhook-id": "$.detail.id" } },
+          RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+          DeadLetterConfig: { Arn: dlqArn },
+        }),
+      ],
+    });
+    destinationTemplate.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: { source: ["tenant-provisioning"] },
+    });
+    expect(eventsConstruct.destinationRules).toHaveLength(2);
+    // cdk-nag on this construct's resources (the stack's own suppressions cover the database's
+    // CDK-internal log-retention function, which this bare test stack does not have).
+    const annotations = Annotations.fromStack(scope);
+    const format = (m: SynthesisMessage) => `${m.id}: ${String(m.entry.data)}`;
+    const mine = (messages: SynthesisMessage[]) =>
+      messages.filter((m) => m.id.startsWith("/Destinations/Events/")).map(format);
+    const nag = Match.stringLikeRegexp("AwsSolutions-.*");
+    expect(annotations.findError("*", nag).length + annotations.findWarning("*", nag).length).toBeGreaterThan(
+      0,
+    );
+    expect(mine(annotations.findError("*", nag))).toEqual([]);
+    expect(mine(annotations.findWarning("*", nag))).toEqual([]);
+  });
+
+  it("rejects a malformed webhookDestinations context, naming the field", () => {
+    expect(() => webhookDestinationsFromContext("not json")).toThrow(/webhookDestinations: is not JSON/);
+    expect(() =>
+      webhookDestinationsFromContext([
+        {
+          name: "x",
+          url: "http://plain.example.com",
+          eventTypes: ["*"],
+          apiKeySecretArn: "arn:aws:secretsmanager:x",
+        },
+      ]),
+    ).toThrow(/webhookDestinations\.0\.url: must be an https/);
+    expect(() =>
+      webhookDestinationsFromContext([
+        {
+          name: "x",
+          url: "https://a.example.com",
+          eventTypes: ["tenant.exploded"],
+          apiKeySecretArn: "arn:aws:secretsmanager:x",
+        },
+      ]),
+    ).toThrow(/webhookDestinations\.0\.eventTypes\.0/);
+    expect(webhookDestinationsFromContext(undefined)).toEqual([]);
   });
 });
 

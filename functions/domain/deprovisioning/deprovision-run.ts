@@ -13,7 +13,9 @@ import { ConflictError, NotFoundError, sqlState } from "../../shared/errors.ts";
 import { DEPROVISIONING_STEPS } from "../../workflows/step-catalog.ts";
 import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
+import { dedupeKey, emitEvent } from "../events/outbox.ts";
 import { insertRun, type ProgressRow } from "../runs/progress-store.ts";
+import { emitRunStarted } from "../runs/run-events.ts";
 import { ACTIVE_STATUSES } from "../runs/run-status.ts";
 import { initialSteps } from "../runs/step-state.ts";
 
@@ -139,6 +141,7 @@ export async function createDeprovisionRun(
     }
     throw error;
   }
+  await emitRunStarted(tx, run, now);
   const superseded = await tx
     .update(scheduledOperations)
     .set({ status: "cancelled", cancelledAt: now, error: `superseded by deprovisioning run ${run.id}` })
@@ -149,7 +152,24 @@ export async function createDeprovisionRun(
         ...(input.scheduledOperationId ? [ne(scheduledOperations.id, input.scheduledOperationId)] : []),
       ),
     )
-    .returning({ externalRef: scheduledOperations.externalRef });
+    .returning({
+      id: scheduledOperations.id,
+      runAt: scheduledOperations.runAt,
+      externalRef: scheduledOperations.externalRef,
+    });
+  for (const schedule of superseded) {
+    await emitEvent(
+      tx,
+      {
+        type: "schedule.cancelled",
+        tenantId: tenant.id,
+        runId: null,
+        data: { scheduleId: schedule.id, runAt: schedule.runAt.toISOString(), reason: "superseded" },
+        dedupeKey: dedupeKey("schedule.cancelled", schedule.id),
+      },
+      now,
+    );
+  }
   await recordAudit(tx, {
     actorKeyId: input.actor.keyId,
     action: "deprovision.start",

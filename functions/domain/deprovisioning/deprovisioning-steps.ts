@@ -11,6 +11,7 @@ import { NetworkError, RunCancelledError, ValidationError } from "../../shared/e
 import { saveBackupRecord } from "../backups/backup-records.ts";
 import { requireBackupStore } from "../backups/backup-store.ts";
 import { exportTenant } from "../backups/tenant-export.ts";
+import { dedupeKey, emitEvent } from "../events/outbox.ts";
 import { getProgressRow, type ProgressRow, saveProgress } from "../runs/progress-store.ts";
 import { isActive } from "../runs/run-status.ts";
 import {
@@ -151,6 +152,21 @@ export const disableAccessStep = deprovisioningStep(
       ctx.now.getTime() + ctx.metadata.options.gracePeriodHours * 3600 * 1000,
     );
     await updateMetadata(ctx, { access: { ...changed, deleteAfter } });
+    await emitEvent(
+      ctx.tx,
+      {
+        type: "tenant.deprovisioning.access_disabled",
+        tenantId: ctx.tenantId,
+        runId: ctx.progress.id,
+        data: {
+          deleteAfter,
+          apiKeysRevoked: changed.apiKeyIds.length,
+          usersDisabled: changed.users.length,
+        },
+        dedupeKey: dedupeKey("tenant.deprovisioning.access_disabled", ctx.progress.id),
+      },
+      ctx.now,
+    );
   },
   undefined,
   // The state machine's grace-period Wait reads this (a resumed execution passing through too).
@@ -212,6 +228,17 @@ export const cleanupDataStep = deprovisioningStep(
         backup: keep ? "preserved" : "deleted",
       },
     });
+    await emitEvent(
+      tx,
+      {
+        type: "tenant.deleted",
+        tenantId,
+        runId: progressId,
+        data: { reason: "deprovisioned", backupPreserved: keep },
+        dedupeKey: dedupeKey("tenant.deleted", tenantId, progressId),
+      },
+      now,
+    );
   },
   undefined,
   async (deps, run) => ({ backupObjectsDeleted: await purgeDeletedBackups(deps, run) }),

@@ -27,6 +27,7 @@ import {
 } from "../../shared/errors.ts";
 import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
+import { dedupeKey, emitEvent } from "../events/outbox.ts";
 import { getProgressRow, type ProgressRow } from "../runs/progress-store.ts";
 import { classifyStepError, databaseError } from "../steps/run-step.ts";
 import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
@@ -105,6 +106,17 @@ export async function scheduleDeprovisioning(
           createdAt: now,
         })
         .returning();
+      await emitEvent(
+        tx,
+        {
+          type: "schedule.created",
+          tenantId,
+          runId: null,
+          data: { scheduleId: created!.id, runAt: runAt.toISOString(), options },
+          dedupeKey: dedupeKey("schedule.created", created!.id),
+        },
+        now,
+      );
       await recordAudit(tx, {
         actorKeyId: actor.keyId,
         action: "deprovision.schedule",
@@ -127,10 +139,7 @@ export async function scheduleDeprovisioning(
     externalRef = await scheduler.create({ id: row.id, tenantId, runAt });
   } catch (error) {
     logger.error("could not create the schedule", { scheduleId: row.id, error });
-    await db
-      .update(scheduledOperations)
-      .set({ status: "failed", error: `the schedule could not be created: ${rootMessage(error)}` })
-      .where(and(eq(scheduledOperations.id, row.id), eq(scheduledOperations.status, "scheduled")));
+    await markScheduleFailed(db, row, `the schedule could not be created: ${rootMessage(error)}`, clock());
     throw new ServiceUnavailableError("the schedule could not be created; try again later", { cause: error });
   }
   const [updated] = await db
@@ -139,6 +148,38 @@ export async function scheduleDeprovisioning(
     .where(eq(scheduledOperations.id, row.id))
     .returning();
   return toScheduledOperation(updated ?? row);
+}
+
+/**
+ * A schedule still waiting that can never start: `failed` with the reason, and its event, in one
+ * transaction (nothing happens if it is no longer waiting).
+ */
+async function markScheduleFailed(
+  db: Database,
+  row: ScheduleRow,
+  reason: string,
+  now: Date,
+  startedAt?: Date,
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [failed] = await tx
+      .update(scheduledOperations)
+      .set({ status: "failed", error: reason, ...(startedAt ? { startedAt } : {}) })
+      .where(and(eq(scheduledOperations.id, row.id), eq(scheduledOperations.status, "scheduled")))
+      .returning({ id: scheduledOperations.id });
+    if (!failed) return;
+    await emitEvent(
+      tx,
+      {
+        type: "schedule.failed",
+        tenantId: row.tenantId,
+        runId: null,
+        data: { scheduleId: row.id, runAt: row.runAt.toISOString(), reason: reason.slice(0, 500) },
+        dedupeKey: dedupeKey("schedule.failed", row.id),
+      },
+      now,
+    );
+  });
 }
 
 export interface ListSchedulesOptions {
@@ -198,11 +239,23 @@ export async function cancelSchedule(
         },
       );
     }
+    const now = clock();
     const [cancelled] = await tx
       .update(scheduledOperations)
-      .set({ status: "cancelled", cancelledAt: clock() })
+      .set({ status: "cancelled", cancelledAt: now })
       .where(eq(scheduledOperations.id, id))
       .returning();
+    await emitEvent(
+      tx,
+      {
+        type: "schedule.cancelled",
+        tenantId: op.tenantId,
+        runId: null,
+        data: { scheduleId: id, runAt: op.runAt.toISOString(), reason: "operator" },
+        dedupeKey: dedupeKey("schedule.cancelled", id),
+      },
+      now,
+    );
     await recordAudit(tx, {
       actorKeyId: actor.keyId,
       action: "schedule.cancel",
@@ -261,15 +314,25 @@ export async function claimScheduledOperation(
         .update(scheduledOperations)
         .set({ progressId: run.id })
         .where(eq(scheduledOperations.id, op.id));
+      await emitEvent(
+        tx,
+        {
+          type: "schedule.fired",
+          tenantId: op.tenantId,
+          runId: run.id,
+          data: { scheduleId: op.id, runAt: op.runAt.toISOString() },
+          dedupeKey: dedupeKey("schedule.fired", op.id),
+        },
+        now,
+      );
       return run;
     });
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
-    // The tenant cannot be deprovisioned (any more): record why, start nothing.
-    await db
-      .update(scheduledOperations)
-      .set({ status: "failed", startedAt: clock(), error: error.message })
-      .where(and(eq(scheduledOperations.id, id), eq(scheduledOperations.status, "scheduled")));
+    // The tenant cannot be deprovisioned (any more): record why (and its event), start nothing.
+    const now = clock();
+    const [op] = await db.select().from(scheduledOperations).where(eq(scheduledOperations.id, id));
+    if (op) await markScheduleFailed(db, op, error.message, now, now);
     logger.warn("scheduled deprovisioning not started", { scheduleId: id, reason: error.message });
     throw new ValidationError(`schedule ${id} not started: ${error.message}`);
   }

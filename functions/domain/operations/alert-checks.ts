@@ -115,8 +115,8 @@ export async function raiseLongRunningAlerts(db: Database, options: LongRunningO
  * Resolves `run_long_running` alerts whose run (at that attempt) is no longer running: the
  * condition is over, whatever the outcome (a failure raises its own alert).
  */
-export async function resolveFinishedLongRunningAlerts(db: Database, now: Date): Promise<number> {
-  const rows = await queryRows<{ n: unknown }>(
+export async function resolveFinishedLongRunningAlerts(db: Database, now: Date): Promise<Alert[]> {
+  const rows = await queryRows(
     db,
     sql`
     WITH resolved AS (
@@ -128,11 +128,11 @@ export async function resolveFinishedLongRunningAlerts(db: Database, now: Date):
           SELECT 1 FROM tenant_provisioning_progress p
           WHERE p.id = a.subject_id::uuid AND p.status = 'running'
             AND a.dedupe_key = 'run_long_running:' || p.id || ':' || p.attempt)
-      RETURNING 1
+      RETURNING a.*
     )
-    SELECT count(*) AS n FROM resolved`,
+    SELECT ${ALERT_COLUMNS} FROM resolved`,
   );
-  return numberValue(rows[0]?.n);
+  return rows.map(alertFromRaw);
 }
 
 const LIMIT_OF = { users: "maxUsers", schools: "maxSchools", products: "maxProducts" } as const;

@@ -12,6 +12,7 @@ import type { Alert, AlertKind, AlertSeverity, ListAlertsQuery } from "../../sch
 import { ConflictError, NotFoundError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
 import { type AuditEntry, recordAudit } from "../audit.ts";
+import { dedupeKey, emitEvent } from "../events/outbox.ts";
 
 /** Where newly raised alerts are sent. A failed `notify` is retried by the next sweep. */
 export interface AlertNotifier {
@@ -169,6 +170,7 @@ export async function resolveAlert(
       throw new ConflictError(`alert ${id} was already resolved at ${current.resolvedAt.toISOString()}`);
     }
     const [resolved] = await tx.update(alerts).set({ resolvedAt: now }).where(eq(alerts.id, id)).returning();
+    await emitAlertResolved(tx, alertFromRow(resolved!), "operator", now);
     await recordAudit(tx, {
       ...actor,
       action: "alert.resolve",
@@ -179,4 +181,47 @@ export async function resolveAlert(
     });
     return alertFromRow(resolved!);
   });
+}
+
+/** `alert.raised` for each alert, in the transaction that raised them. */
+export async function emitAlertsRaised(tx: Database, raised: readonly Alert[], now: Date): Promise<void> {
+  for (const alert of raised) {
+    await emitEvent(
+      tx,
+      {
+        type: "alert.raised",
+        tenantId: alert.tenantId,
+        runId: alert.subjectType === "progress" ? alert.subjectId : null,
+        data: {
+          alertId: alert.id,
+          kind: alert.kind,
+          severity: alert.severity,
+          subjectType: alert.subjectType,
+          subjectId: alert.subjectId,
+        },
+        dedupeKey: dedupeKey("alert.raised", alert.id),
+      },
+      now,
+    );
+  }
+}
+
+/** `alert.resolved`, in the transaction that resolved it. */
+export async function emitAlertResolved(
+  tx: Database,
+  alert: Alert,
+  by: "operator" | "sweep",
+  now: Date,
+): Promise<void> {
+  await emitEvent(
+    tx,
+    {
+      type: "alert.resolved",
+      tenantId: alert.tenantId,
+      runId: alert.subjectType === "progress" ? alert.subjectId : null,
+      data: { alertId: alert.id, kind: alert.kind, resolvedBy: by },
+      dedupeKey: dedupeKey("alert.resolved", alert.id),
+    },
+    now,
+  );
 }

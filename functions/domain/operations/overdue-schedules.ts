@@ -16,7 +16,7 @@ import type { Logger } from "../../shared/logger.ts";
 import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
 import { claimScheduledOperation } from "../deprovisioning/schedule-service.ts";
 import { startRun } from "../runs/start-run.ts";
-import { type AlertCandidate, raiseAlerts } from "./alerts.ts";
+import { type AlertCandidate, emitAlertsRaised, raiseAlerts } from "./alerts.ts";
 
 export interface OverdueScheduleOptions {
   readonly now: Date;
@@ -123,5 +123,11 @@ export async function startOverdueSchedules(
         },
       };
     });
-  return { schedules, raised: await raiseAlerts(db, candidates, now) };
+  // The alerts and their events commit together.
+  const raised = await db.transaction(async (tx) => {
+    const alerts = await raiseAlerts(tx, candidates, now);
+    await emitAlertsRaised(tx, alerts, now);
+    return alerts;
+  });
+  return { schedules, raised };
 }

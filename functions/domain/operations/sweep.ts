@@ -11,6 +11,7 @@ import type { Alert } from "../../schemas/operations.ts";
 import { rootMessage } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
 import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
+import { deleteExpiredEvents } from "../events/event-retention.ts";
 import {
   raiseFailedRunAlerts,
   raiseLongRunningAlerts,
@@ -18,7 +19,13 @@ import {
   raiseTenantLimitAlerts,
   resolveFinishedLongRunningAlerts,
 } from "./alert-checks.ts";
-import { ALERT_COLUMNS, type AlertNotifier, alertFromRaw } from "./alerts.ts";
+import {
+  ALERT_COLUMNS,
+  type AlertNotifier,
+  alertFromRaw,
+  emitAlertResolved,
+  emitAlertsRaised,
+} from "./alerts.ts";
 import { startOverdueSchedules } from "./overdue-schedules.ts";
 import { deleteExpiredProgress } from "./retention.ts";
 
@@ -40,6 +47,7 @@ export type SweepCheck =
   | "tenant_limits"
   | "template_patterns"
   | "retention"
+  | "event_retention"
   | "notify";
 
 export interface SweepResult {
@@ -53,6 +61,8 @@ export interface SweepResult {
   readonly resolved: number;
   /** Progress records removed by retention. */
   readonly deleted: number;
+  /** Lifecycle events (with their deliveries) removed by retention. */
+  readonly eventsDeleted: number;
   /** Alerts handed to the channel (this sweep's and earlier ones whose notification had failed). */
   readonly notified: number;
   readonly notifyFailures: number;
@@ -121,18 +131,51 @@ export async function runSweep(db: Database, options: SweepOptions): Promise<Swe
         { schedules: [], raised: [] },
       )
     : { schedules: [], raised: [] };
-  const failed = await attempt("failed_runs", () => raiseFailedRunAlerts(db, now), []);
-  const longRunning = await attempt(
-    "long_running",
-    () => raiseLongRunningAlerts(db, { now, thresholdMinutes: options.longRunningMinutes }),
+  // Each check and the events of what it raised (or resolved) commit together.
+  const raising = (check: (tx: Database) => Promise<Alert[]>) => () =>
+    db.transaction(async (tx) => {
+      const raised = await check(tx);
+      await emitAlertsRaised(tx, raised, now);
+      return raised;
+    });
+  const failed = await attempt(
+    "failed_runs",
+    raising((tx) => raiseFailedRunAlerts(tx, now)),
     [],
   );
-  const resolved = await attempt("resolve_long_running", () => resolveFinishedLongRunningAlerts(db, now), 0);
-  const overLimits = await attempt("tenant_limits", () => raiseTenantLimitAlerts(db, now, logger), []);
-  const patterns = await attempt("template_patterns", () => raiseTemplatePatternAlerts(db, now), []);
+  const longRunning = await attempt(
+    "long_running",
+    raising((tx) => raiseLongRunningAlerts(tx, { now, thresholdMinutes: options.longRunningMinutes })),
+    [],
+  );
+  const resolved = await attempt(
+    "resolve_long_running",
+    () =>
+      db.transaction(async (tx) => {
+        const done = await resolveFinishedLongRunningAlerts(tx, now);
+        for (const alert of done) await emitAlertResolved(tx, alert, "sweep", now);
+        return done.length;
+      }),
+    0,
+  );
+  const overLimits = await attempt(
+    "tenant_limits",
+    raising((tx) => raiseTenantLimitAlerts(tx, now, logger)),
+    [],
+  );
+  const patterns = await attempt(
+    "template_patterns",
+    raising((tx) => raiseTemplatePatternAlerts(tx, now)),
+    [],
+  );
   const deleted = await attempt(
     "retention",
     () => deleteExpiredProgress(db, { now, retentionDays: options.retentionDays }),
+    0,
+  );
+  const eventsDeleted = await attempt(
+    "event_retention",
+    () => deleteExpiredEvents(db, { now, retentionDays: options.retentionDays }),
     0,
   );
   const { notified, failures } = await attempt(
@@ -149,17 +192,19 @@ export async function runSweep(db: Database, options: SweepOptions): Promise<Swe
     warningsAdded: longRunning.length,
     resolved,
     deleted,
+    eventsDeleted,
     notified,
     notifyFailures: failures,
     errors,
   };
-  if (raised.length > 0 || resolved > 0 || deleted > 0 || errors.length > 0) {
+  if (raised.length > 0 || resolved > 0 || deleted > 0 || eventsDeleted > 0 || errors.length > 0) {
     logger?.info("sweep finished", {
       raised: raised.length,
       overdueStarted,
       warningsAdded: result.warningsAdded,
       resolved,
       deleted,
+      eventsDeleted,
       notified,
       notifyFailures: failures,
       errors: errors.length,

@@ -21,6 +21,7 @@ import {
   type ProgressRow,
   toProgressRecord,
 } from "../runs/progress-store.ts";
+import { emitRunStarted } from "../runs/run-events.ts";
 import { type RunDeps, startRun } from "../runs/start-run.ts";
 import { initialSteps } from "../runs/step-state.ts";
 import { assertTemplateRules } from "../templates/template-rules.ts";
@@ -141,6 +142,7 @@ export async function requestProvisioning(
       await tx
         .insert(provisioningSecrets)
         .values({ progressId: progress.id, adminPasswordHash: passwordHash });
+      await emitRunStarted(tx, progress, now);
       await recordAudit(tx, {
         actorKeyId: input.actor.keyId,
         action: "provision.start",

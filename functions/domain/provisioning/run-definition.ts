@@ -7,6 +7,7 @@ import { eq } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { tenants } from "../../db/schema.ts";
 import { PROVISIONING_STEPS } from "../../workflows/step-catalog.ts";
+import { dedupeKey, emitEvent } from "../events/outbox.ts";
 import type { ProgressRow } from "../runs/progress-store.ts";
 import type { RunKindDefinition } from "../runs/run-kind.ts";
 import { removeTenantData } from "../tenants/tenant-removal.ts";
@@ -35,6 +36,17 @@ export const provisionRunKind: RunKindDefinition<"provision"> = {
   cleanup: async (tx, run, now) => {
     if (!run.tenantId) return {};
     const removed = await removeTenantData(tx, run.tenantId, now);
+    await emitEvent(
+      tx,
+      {
+        type: "tenant.deleted",
+        tenantId: run.tenantId,
+        runId: run.id,
+        data: { reason: "provisioning_cleanup", backupPreserved: false },
+        dedupeKey: dedupeKey("tenant.deleted", run.tenantId, run.id),
+      },
+      now,
+    );
     return { schema: removed.schema, ...removed.controlPlane, tenantSchema: removed.tenantSchema };
   },
 };

@@ -14,6 +14,7 @@ import { RESTORE_STEPS } from "../../workflows/step-catalog.ts";
 import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
 import { insertRun, type ProgressRow, toProgressRecord } from "../runs/progress-store.ts";
+import { emitRunStarted } from "../runs/run-events.ts";
 import { type RunDeps, startRun } from "../runs/start-run.ts";
 import { initialSteps } from "../runs/step-state.ts";
 
@@ -73,6 +74,7 @@ export async function requestRestore(
         metadata: { ...metadata },
         now,
       });
+      await emitRunStarted(tx, created, now);
       await recordAudit(tx, {
         actorKeyId: actor.keyId,
         action: "tenant.restore",

@@ -8,6 +8,7 @@ import { classifyStepError, databaseError, progressIdOf } from "../steps/run-ste
 import type { StepFactory } from "../steps/step-deps.ts";
 import { lockProgressRow, saveProgress } from "./progress-store.ts";
 import { RUN_KIND_REGISTRY } from "./registry.ts";
+import { emitRunCompleted, emitRunFailed } from "./run-events.ts";
 import { isActive } from "./run-status.ts";
 import { completeRemaining, firstUnfinishedStep, markFailed, stepError, updateStep } from "./step-state.ts";
 
@@ -29,6 +30,7 @@ export const completeRunStep: StepFactory = (deps) => async (input) => {
         now,
       );
       await RUN_KIND_REGISTRY[row.kind].onCompleted(tx, row, now);
+      await emitRunCompleted(tx, row, now);
     });
   } catch (error) {
     throw classifyStepError(error, databaseError);
@@ -75,6 +77,10 @@ export const recordFailureStep: StepFactory = (deps) => async (input) => {
         now,
       );
       await RUN_KIND_REGISTRY[row.kind].onFailed(tx, row, now);
+      await emitRunFailed(tx, row, now, {
+        step: failedName === "unknown" ? null : failedName,
+        errorName: failure.name,
+      });
     });
   } catch (error) {
     deps.logger.error("could not record a run failure", { progressId, error: rootMessage(error) });

@@ -21,6 +21,7 @@ import {
   toProgressRecord,
 } from "./progress-store.ts";
 import { RUN_KIND_REGISTRY } from "./registry.ts";
+import { emitRunCancelled } from "./run-events.ts";
 import { lastStep } from "./run-kind.ts";
 import { isActive } from "./run-status.ts";
 import { type RunDeps, startRun } from "./start-run.ts";
@@ -70,6 +71,7 @@ export async function cancelRun(deps: RunDeps, id: string, actor: Actor): Promis
     );
     // Provisioning: tenant `cancelled`; deprovisioning in its grace period: access given back.
     await RUN_KIND_REGISTRY[run.kind].onCancelled(tx, updated, now);
+    await emitRunCancelled(tx, run, now);
     await audit(tx, actor, "progress.cancel", run, { previousStatus: run.status });
     // The hook may have added to the record (a deprovisioning notes the access it gave back).
     return (await getProgressRow(tx, id)) ?? updated;

@@ -10,6 +10,7 @@ import { executionName } from "../../workflows/execution-name.ts";
 import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
 import { type ProgressRow, saveProgress } from "./progress-store.ts";
 import { RUN_KIND_REGISTRY } from "./registry.ts";
+import { emitRunFailed } from "./run-events.ts";
 
 /** What starting and controlling runs needs (the API's dependencies include these). */
 export interface RunDeps {
@@ -46,16 +47,19 @@ export async function startRun(
   } catch (error) {
     logger.error(`could not start the ${definition.workflow} workflow`, { progressId: run.id, error });
     const now = clock();
-    await saveProgress(
-      db,
-      run.id,
-      {
-        status: "failed",
-        error: `the workflow could not be started: ${(error as Error).message}`,
-        completedAt: now,
-      },
-      now,
-    );
+    await db.transaction(async (tx) => {
+      await saveProgress(
+        tx,
+        run.id,
+        {
+          status: "failed",
+          error: `the workflow could not be started: ${(error as Error).message}`,
+          completedAt: now,
+        },
+        now,
+      );
+      await emitRunFailed(tx, run, now, { step: null, errorName: (error as Error).name || "Error" });
+    });
     throw new ServiceUnavailableError("the workflow could not be started; recover the run later", {
       cause: error,
     });

@@ -32,6 +32,8 @@ export const TENANT_ROWS = {
   tenant_backups: "kept",
   /** CleanupAuditLogs archives or deletes them (`preserveAuditLogs`); a provisioning clean-up keeps them. */
   audit_logs: "kept",
+  /** Lifecycle events are the record of what happened (ids and statuses, no personal data); `tenant.deleted` is one. */
+  event_outbox: "kept",
 } as const satisfies Record<string, "removed" | "tombstone" | "kept">;
 
 /** Keys of a run's metadata that hold personal data (names, e-mail addresses, initial users). */
