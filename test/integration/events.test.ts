@@ -156,7 +156,7 @@ describe("lifecycle events", () => {
     });
     const cancelled = await server.request("DELETE", `${API}/schedules/${later.body.id}`);
     const soon = await server.request("POST", `${API}/tenants/${a.tenantId}/schedule-deprovision`, {
-      body: { at: new Date(Date.now() + 1500).toISOString(), preserveBackups: true },
+      body: { at: new Date(Date.now() + 1500).toISOString(), preserveBackups: true, gracePeriodHours: 0 },
     });
     const fired = await until(
       "the schedule to fire",
@@ -323,7 +323,7 @@ describe("lifecycle events", () => {
     });
 
     // Act
-    const run = await h.settle((await deprovision(d.tenantId, {})).id);
+    const run = await h.settle((await deprovision(d.tenantId, { gracePeriodHours: 0, preserveBackups: false })).id);
     await remove();
     const events = await ofTenants([d.tenantId]);
     await delivered(everything, events);
@@ -367,7 +367,7 @@ describe("lifecycle events", () => {
       },
     );
     const afterRejected = (await outbox()).length;
-    const run = await h.settle((await deprovision(f.tenantId, {})).id);
+    const run = await h.settle((await deprovision(f.tenantId, { gracePeriodHours: 0, preserveBackups: false })).id);
     await removeAudit();
     await removeDeleted();
     const events = await ofTenants([f.tenantId]);
