@@ -27,6 +27,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Most test time is spent waiting (on PostgreSQL, on polled runs, on subprocesses), not computing:
+    // more files at once than this machine has cores keeps both cores busy (bench in the note).
+    maxWorkers: 4,
     projects: [
       { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
       integration("pglite"),

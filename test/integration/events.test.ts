@@ -323,7 +323,9 @@ describe("lifecycle events", () => {
     });
 
     // Act
-    const run = await h.settle((await deprovision(d.tenantId, { gracePeriodHours: 0, preserveBackups: false })).id);
+    const run = await h.settle(
+      (await deprovision(d.tenantId, { gracePeriodHours: 0, preserveBackups: false })).id,
+    );
     await remove();
     const events = await ofTenants([d.tenantId]);
     await delivered(everything, events);
@@ -367,7 +369,9 @@ describe("lifecycle events", () => {
       },
     );
     const afterRejected = (await outbox()).length;
-    const run = await h.settle((await deprovision(f.tenantId, { gracePeriodHours: 0, preserveBackups: false })).id);
+    const run = await h.settle(
+      (await deprovision(f.tenantId, { gracePeriodHours: 0, preserveBackups: false })).id,
+    );
     await removeAudit();
     await removeDeleted();
     const events = await ofTenants([f.tenantId]);
