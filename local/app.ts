@@ -25,6 +25,7 @@ import type { Config } from "../functions/shared/config.ts";
 import type { Logger } from "../functions/shared/logger.ts";
 import { ensureAdminKey } from "./admin-key.ts";
 import { acquireDataDirLock } from "./data-dir-lock.ts";
+import { secureDataDir, tightenDataDir } from "./data-dir-permissions.ts";
 import { EventWorker } from "./event-worker.ts";
 import { createLocalHttpServer } from "./http-server.ts";
 import { LocalWorkflowRunner } from "./local-workflow-runner.ts";
@@ -76,11 +77,13 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     last = now;
   };
   const ownsDatabase = options.database === undefined;
+  secureDataDir(config.dataDir);
   const lock =
     ownsDatabase && config.database.kind === "pglite" ? acquireDataDirLock(config.dataDir) : undefined;
   let database: DatabaseHandle | undefined;
   try {
     database = options.database ?? (await openDatabase(config.database));
+    tightenDataDir(config.dataDir);
     phase("open database");
     const applied = await migrate(database.db);
     if (applied.length > 0) logger.info("migrations applied", { applied });
