@@ -19,8 +19,8 @@
  * source or marked as an assumption. Change them with `--data-api-ms`, `--cold-start-ms`, ... to see
  * how sensitive the result is.
  *
- * Options: `--json` (the figures as JSON, shape in the issue), `--data-api-ms N`, `--invoke-ms N`,
- * `--transition-ms N`, `--cold-start-ms N`.
+ * Options: `--json` (the figures as JSON, shape in the issue), `--trace` (every Data API call's command
+ * and SQL on stderr), `--data-api-ms N`, `--invoke-ms N`, `--transition-ms N`, `--cold-start-ms N`.
  * Needs the local PostgreSQL server (TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -39,6 +39,7 @@ import { provisionBody } from "../test/support/provision-body.ts";
 const { values: args } = parseArgs({
   options: {
     json: { type: "boolean", default: false },
+    trace: { type: "boolean", default: false },
     "data-api-ms": { type: "string" },
     "invoke-ms": { type: "string" },
     "transition-ms": { type: "string" },
@@ -172,6 +173,13 @@ async function main() {
   (adapter.client as unknown as { send: (c: unknown) => Promise<unknown> }).send = (command: unknown) => {
     const name = (command as object).constructor.name.replace(/Command$/, "") as Command;
     counts.dataApiCalls++;
+    if (args.trace)
+      console.error(
+        name,
+        String((command as { input?: { sql?: string } }).input?.sql ?? "")
+          .replace(/\s+/g, " ")
+          .slice(0, 140),
+      );
     counts.byCommand[name] = (counts.byCommand[name] ?? 0) + 1;
     if (name === "BeginTransaction") counts.transactions++;
     return send(command);
