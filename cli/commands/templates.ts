@@ -138,7 +138,8 @@ export const templateCommands: readonly Command[] = [
     summary: "Update a template: makes a new immutable version",
     description:
       "The file holds the fields to change as JSON (any subset of a template's fields);\n" +
-      "--name, --description and --category override it.",
+      'settings, limits and initialData are merged key by key ({"limits":{"maxUsers":25}}\n' +
+      "keeps the other limits; null removes a key). --name, --description and --category override it.",
     args: ["id"],
     options: {
       file: { type: "string", value: "update.json", description: "the fields to change" },

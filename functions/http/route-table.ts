@@ -147,7 +147,8 @@ export const routes = {
     path: "/api/provisioning/templates/{id}",
     group: "templates",
     access: "admin",
-    summary: "Update a template; makes a new immutable version",
+    summary:
+      "Update a template; makes a new immutable version (settings, limits and initialData merge key by key, null removes a key)",
     body: templateUpdateSchema,
     response: templateSchema,
   },

@@ -175,15 +175,54 @@ export const templateSpecSchema = z.strictObject(templateFields).superRefine((t,
 });
 export type TemplateSpec = z.infer<typeof templateSpecSchema>;
 
-/** Update body: any subset of the fields; the result is validated as a whole again. */
+/**
+ * A merge patch of one of a template's objects (RFC 7396, one level deep): each key given replaces
+ * that key, `null` removes it, a key left out is kept. Removing a limit is therefore always explicit.
+ */
+function mergePatchOf<T extends z.ZodRawShape>(
+  schema: z.ZodObject<T>,
+): z.ZodObject<{ [K in keyof T]: z.ZodNullable<T[K]> }, z.core.$strict> {
+  const shape = Object.fromEntries(
+    Object.entries(schema.shape).map(([key, field]) => [key, (field as z.ZodType).nullable()]),
+  ) as unknown as { [K in keyof T]: z.ZodNullable<T[K]> };
+  return z.strictObject(shape);
+}
+
+export const tenantSettingsPatchSchema = mergePatchOf(tenantSettingsSchema);
+export const tenantLimitsPatchSchema = mergePatchOf(tenantLimitsSchema);
+export const initialDataPatchSchema = mergePatchOf(initialDataSchema);
+
+/**
+ * Applies a merge patch made by `mergePatchOf`: given keys replace (arrays as a whole), `null`
+ * removes, absent keys stay.
+ */
+export function applyMergePatch<T extends object>(
+  current: T,
+  patch: { [K in keyof T]?: T[K] | null } | undefined,
+): T {
+  if (patch === undefined) return current;
+  const merged = { ...current } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) continue;
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  return merged as T;
+}
+
+/**
+ * Update body: any subset of the fields; the result is validated as a whole again. `settings`,
+ * `limits` and `initialData` are merge patches (a key left out is kept, `null` removes it), so an
+ * update never widens a limit by omission; the other fields replace the current value.
+ */
 export const templateUpdateSchema = z
   .strictObject({
     name: templateFields.name.optional(),
     description: templateFields.description,
     category: z.enum(TEMPLATE_CATEGORIES).optional(),
-    settings: tenantSettingsSchema.optional(),
-    limits: tenantLimitsSchema.optional(),
-    initialData: initialDataSchema.optional(),
+    settings: tenantSettingsPatchSchema.optional(),
+    limits: tenantLimitsPatchSchema.optional(),
+    initialData: initialDataPatchSchema.optional(),
     // Not templateFields': zod 4 applies a default even inside .optional(), which would reset
     // these fields on every update that leaves them out.
     migrations: migrationList.optional(),

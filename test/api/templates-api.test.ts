@@ -326,6 +326,52 @@ describe("create, update, versions", () => {
     });
   });
 
+  it("merges a partial limits, settings or initialData object into the current one (never widens by omission)", async () => {
+    // Prepare
+    const created = await createTemplate();
+
+    // Act
+    const limited = await server.request("PUT", `${TEMPLATES}/${created.id}`, {
+      body: { limits: { maxUsers: 25 } },
+    });
+    const localised = await server.request("PUT", `${TEMPLATES}/${created.id}`, {
+      body: { settings: { locale: "fi-FI" } },
+    });
+    const restocked = await server.request("PUT", `${TEMPLATES}/${created.id}`, {
+      body: { initialData: { products: [{ sku: "SKU-2", name: "Eraser", unitPrice: 0.3 }] } },
+    });
+    const v2 = await server.request("GET", `${TEMPLATES}/${created.id}?version=2`);
+
+    // Assess
+    expect(limited.status, JSON.stringify(limited.body)).toBe(200);
+    expect(limited.body.limits).toEqual({ maxUsers: 25, maxSchools: 2, maxProducts: 20 });
+    expect(v2.body.limits).toEqual({ maxUsers: 25, maxSchools: 2, maxProducts: 20 });
+    expect(localised.status, JSON.stringify(localised.body)).toBe(200);
+    expect(localised.body.settings).toEqual({ ...created.settings, locale: "fi-FI" });
+    expect(localised.body.limits).toEqual({ maxUsers: 25, maxSchools: 2, maxProducts: 20 });
+    expect(restocked.status, JSON.stringify(restocked.body)).toBe(200);
+    expect(restocked.body.initialData).toEqual({
+      ...created.initialData,
+      products: [{ sku: "SKU-2", name: "Eraser", unitPrice: 0.3 }],
+    });
+    expect(restocked.body.version).toBe(4);
+  });
+
+  it("removes a limit or setting only when the update names it with null", async () => {
+    // Prepare
+    const created = await createTemplate();
+
+    // Act
+    const res = await server.request("PUT", `${TEMPLATES}/${created.id}`, {
+      body: { limits: { maxSchools: null }, settings: { currency: null } },
+    });
+
+    // Assess
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.limits).toEqual({ maxUsers: 10, maxProducts: 20 });
+    expect(res.body.settings).toEqual({ features: ["inventory", "reports"], locale: "en" });
+  });
+
   it("lists the versions of a template newest first across several updates", async () => {
     // Prepare
     const created = await createTemplate();
@@ -602,6 +648,15 @@ describe("bad input", () => {
       ["an empty object", () => ({}), 400, "validation_error", "(body)"],
       ["an unknown field", () => ({ version: 7 }), 400, "validation_error", "version"],
       ["a wrong type", () => ({ description: 42 }), 400, "validation_error", "description"],
+      ["a null name", () => ({ name: null }), 400, "validation_error", "name"],
+      ["a null limits object", () => ({ limits: null }), 400, "validation_error", "limits"],
+      [
+        "an unknown limit in the patch",
+        () => ({ limits: { maxRooms: 3 } }),
+        400,
+        "validation_error",
+        "limits.maxRooms",
+      ],
       ["a negative limit", () => ({ limits: { maxUsers: -3 } }), 400, "validation_error", "limits.maxUsers"],
       [
         "a non-integer limit",

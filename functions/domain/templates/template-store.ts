@@ -6,6 +6,7 @@ import { and, asc, count, desc, eq, isNotNull, isNull, type SQL } from "drizzle-
 import type { Database } from "../../db/client.ts";
 import { tenantTemplates, tenantTemplateVersions } from "../../db/schema.ts";
 import {
+  applyMergePatch,
   type InitialData,
   type Template,
   type TemplateCategory,
@@ -263,9 +264,9 @@ export async function updateTemplate(
         ...(current.description !== null ? { description: current.description } : {}),
         ...(update.description !== undefined ? { description: update.description } : {}),
         category: update.category ?? current.category,
-        settings: update.settings ?? current.settings,
-        limits: update.limits ?? current.limits,
-        initialData: update.initialData ?? current.initialData,
+        settings: applyMergePatch(current.settings, update.settings),
+        limits: applyMergePatch(current.limits, update.limits),
+        initialData: applyMergePatch(current.initialData, update.initialData),
         migrations: update.migrations ?? current.migrations,
         postProvisioningSteps: update.postProvisioningSteps ?? current.postProvisioningSteps,
       };
