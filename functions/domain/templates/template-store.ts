@@ -328,10 +328,8 @@ export async function updateTemplate(
         .where(eq(tenantTemplates.id, id))
         .for("update");
       if (!row || row.deletedAt) throw new NotFoundError("template", id);
-      const current = fromRow(
-        row,
-        update.initialData === undefined ? await templateInitialData(tx, id) : update.initialData,
-      );
+      // Updates are merge patches (initialData's keys too), so the current initial data is needed.
+      const current = fromRow(row, await templateInitialData(tx, id));
       const merged = {
         name: update.name ?? current.name,
         ...(current.description !== null ? { description: current.description } : {}),
