@@ -1,10 +1,11 @@
 /**
  * `npm run bench:startup` (`npx tsx bench/startup.ts`): how long `npm start` takes to answer its
  * first request (GET /api/health) on a fresh data directory and on an existing one, and where that
- * time goes. Each start is a new process — `npm start` as users run it, and its command without npm
- * (`node --import tsx local/main.ts`) — timed from spawn to the first 200, then stopped with
- * SIGTERM. The phases come from the service's own debug lines ("start-up phase": Node, tsx and
- * module loading until `main`, then each step of `startLocalApp`).
+ * time goes. Each start is a new process — `npm start` as users run it, its command without npm
+ * (`node local/start.mjs`: local/main.ts bundled once into node_modules/.cache), and the unbundled
+ * `node --import tsx local/main.ts` — timed from spawn to the first 200, then stopped with
+ * SIGTERM. The phases come from the service's own debug lines ("start-up phase": Node and module
+ * loading until `main`, then each step of `startLocalApp`).
  *
  * Options: `--runs 7` (starts on the existing directory per command), `--json`.
  * Exit codes: 0 done, 1 failed (message on stderr).
@@ -54,12 +55,14 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 /** One start: spawn, poll /api/health every 10 ms, read the phases, stop. */
-async function start(command: "npm" | "node", dataDir: string): Promise<Start> {
+async function start(command: "npm" | "bundle" | "tsx", dataDir: string): Promise<Start> {
   const port = await freePort();
   const argv =
     command === "npm"
       ? ["npm", ["start", "--silent"]]
-      : [process.execPath, ["--import", "tsx", "local/main.ts"]];
+      : command === "bundle"
+        ? [process.execPath, ["local/start.mjs"]]
+        : [process.execPath, ["--import", "tsx", "local/main.ts"]];
   const t0 = performance.now();
   const child = spawn(argv[0] as string, argv[1] as string[], {
     cwd: REPO,
@@ -107,13 +110,15 @@ async function main(): Promise<void> {
     const results: Record<string, ReturnType<typeof summarise>> = {
       "npm start, fresh data directory": summarise([fresh]),
     };
-    for (const command of ["npm", "node"] as const) {
+    const labels = {
+      npm: "npm start, existing data directory",
+      bundle: "node local/start.mjs (npm start's command, bundled), existing",
+      tsx: "node --import tsx local/main.ts (unbundled), existing",
+    } as const;
+    for (const command of ["npm", "bundle", "tsx"] as const) {
       const starts: Start[] = [];
       for (let i = 0; i < RUNS; i++) starts.push(await start(command, dataDir));
-      const label =
-        command === "npm"
-          ? "npm start, existing data directory"
-          : "node --import tsx local/main.ts, existing";
+      const label = labels[command];
       results[label] = summarise(starts);
     }
     if (args.json) {

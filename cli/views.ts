@@ -13,7 +13,12 @@ import {
 import type { apiKeySchema, createdApiKeySchema, Whoami } from "../functions/schemas/keys.ts";
 import type { Alert, alertPageSchema, ProvisioningStats } from "../functions/schemas/operations.ts";
 import type { ProgressRecord, progressPageSchema } from "../functions/schemas/progress.ts";
-import type { Template, templatePageSchema, templateVersionsSchema } from "../functions/schemas/templates.ts";
+import type {
+  Template,
+  TemplateSummary,
+  templatePageSchema,
+  templateVersionsSchema,
+} from "../functions/schemas/templates.ts";
 import {
   colorStatus,
   details,
@@ -59,7 +64,7 @@ export function templateList(page: z.output<typeof templatePageSchema>, style: S
           ? [
               {
                 header: "DELETED",
-                value: (t: Template) => (t.deletedAt ? style.yellow(formatTime(t.deletedAt)) : ""),
+                value: (t: TemplateSummary) => (t.deletedAt ? style.yellow(formatTime(t.deletedAt)) : ""),
               },
             ]
           : []),

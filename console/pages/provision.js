@@ -75,7 +75,7 @@ export async function provisionPage(nav, params) {
         ["Category", t.category],
         ["Limits", limitsText(t.limits)],
         ["Features", (t.settings.features ?? []).join(", ") || "—"],
-        ["Initial data", initialDataText(t.initialData)],
+        ["Initial data", initialDataText(t.initialDataCounts)],
         ["After provisioning", t.postProvisioningSteps.join(", ") || "—"],
       ]),
     );

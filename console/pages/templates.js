@@ -44,11 +44,12 @@ export function limitsText(limits) {
   return parts.join(" · ") || "none";
 }
 
-/** @param {any} data */
-export function initialDataText(data) {
-  const parts = ["schools", "products", "users", "configurations"].map(
-    (k) => `${(data?.[k] ?? []).length} ${k}`,
-  );
+/**
+ * A listed template's `initialDataCounts` (listings carry counts, not the data itself).
+ * @param {any} counts
+ */
+export function initialDataText(counts) {
+  const parts = ["schools", "products", "users", "configurations"].map((k) => `${counts?.[k] ?? 0} ${k}`);
   return parts.join(" · ");
 }
 
@@ -119,7 +120,7 @@ export async function templatesPage(nav, params) {
             h("td", { class: "num" }, `v${t.version}`),
             h("td", { class: "small" }, limitsText(t.limits)),
             h("td", { class: "num" }, String((t.settings.features ?? []).length)),
-            h("td", { class: "small" }, initialDataText(t.initialData)),
+            h("td", { class: "small" }, initialDataText(t.initialDataCounts)),
             h(
               "td",
               {},

@@ -136,6 +136,25 @@ export const provisioningSecrets = pgTable("provisioning_secrets", {
   createdAt: tstz("created_at").notNull().defaultNow(),
 });
 
+/** A provisioning run's large inputs, out of its progress row (migrations/0007_large_run_inputs.sql). */
+export const runInputs = pgTable("run_inputs", {
+  progressId: uuid("progress_id").primaryKey(),
+  customTemplate: jsonb("custom_template").$type<Record<string, unknown>>(),
+  initialDataOverrides: jsonb("initial_data_overrides").$type<Record<string, unknown>>(),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+});
+
+/** Users a deprovisioning run disabled and their previous status (migrations/0007_large_run_inputs.sql). */
+export const deprovisionDisabledUsers = pgTable(
+  "deprovision_disabled_users",
+  {
+    progressId: uuid("progress_id").notNull(),
+    userId: uuid("user_id").notNull(),
+    previousStatus: varchar("previous_status", { length: 20 }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.progressId, t.userId] })],
+);
+
 export const notificationsOutbox = pgTable("notifications_outbox", {
   id: uuid("id").primaryKey().defaultRandom(),
   tenantId: uuid("tenant_id"),

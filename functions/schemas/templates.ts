@@ -249,6 +249,24 @@ export const templateSchema = z.object({
 });
 export type Template = z.infer<typeof templateSchema>;
 
+/** How many items of each kind a template's initial data holds. */
+export const initialDataCountsSchema = z.object({
+  schools: z.number().int(),
+  products: z.number().int(),
+  users: z.number().int(),
+  configurations: z.number().int(),
+});
+export type InitialDataCounts = z.infer<typeof initialDataCountsSchema>;
+
+/**
+ * A template as listings show it: everything but its initial data (which may be far larger than
+ * a listing should carry), with the counts of what that holds. `GET /templates/:id` has the data.
+ */
+export const templateSummarySchema = templateSchema
+  .omit({ initialData: true })
+  .extend({ initialDataCounts: initialDataCountsSchema });
+export type TemplateSummary = z.infer<typeof templateSummarySchema>;
+
 export const templateVersionSummarySchema = z.object({
   version: z.number().int(),
   name: z.string(),
@@ -268,5 +286,5 @@ export const listTemplatesQuerySchema = paginationQuerySchema.extend({
 export const getTemplateQuerySchema = z.strictObject({
   version: z.coerce.number().int().positive().max(INT4_MAX).optional(),
 });
-export const templatePageSchema = pageSchema(templateSchema);
+export const templatePageSchema = pageSchema(templateSummarySchema);
 export const templateVersionsSchema = z.object({ items: z.array(templateVersionSummarySchema) });

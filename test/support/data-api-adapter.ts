@@ -1367,12 +1367,15 @@ async function columnMetadata(
       attnotnull: boolean;
       serial: boolean;
     }>(
-      `SELECT c.oid::int AS relid, a.attnum::int AS attnum, c.relname, n.nspname, a.attnotnull,
-              coalesce(pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%', false) OR a.attidentity <> '' AS serial
+      // Each catalog row by its key (index lookups): a join could read all of pg_class, and the
+      // catalog-scoping test counts the catalog rows a transaction reads, these included.
+      `SELECT a.attrelid::int AS relid, a.attnum::int AS attnum, a.attnotnull,
+              (SELECT c.relname FROM pg_class c WHERE c.oid = a.attrelid) AS relname,
+              (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.oid = a.attrelid) AS nspname,
+              coalesce((SELECT pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%' FROM pg_attrdef d
+                WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum), false) OR a.attidentity <> '' AS serial
          FROM pg_attribute a
-         JOIN pg_class c ON c.oid = a.attrelid
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
         WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0`,
       [tableIds],
     );

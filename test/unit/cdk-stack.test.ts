@@ -1100,6 +1100,7 @@ describe("configuration", { timeout: TEST_TIMEOUT_MS }, () => {
       if (name === "ALERT_TOPIC_ARN") return "arn:aws:sns:eu-west-1:123456789012:alerts";
       if (name === "NOTIFICATIONS_QUEUE_URL")
         return "https://sqs.eu-west-1.amazonaws.com/123456789012/notifications";
+      if (name === "EVENT_DLQ_URL") return "https://sqs.eu-west-1.amazonaws.com/123456789012/event-dlq";
       if (name === "BACKUP_BUCKET_NAME") return "tenant-backups";
       return `arn:aws:x:eu-west-1:123456789012:${name.toLowerCase()}`;
     };

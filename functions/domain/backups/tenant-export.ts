@@ -21,7 +21,7 @@ import { tenants } from "../../db/schema.ts";
 import { dateValue, jsonValue, numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
 import { ValidationError } from "../../shared/errors.ts";
 import { CORE_MIGRATION } from "../tenants/tenant-migrations.ts";
-import { applyTenantMigrations, tenantSchemaName } from "../tenants/tenant-schema.ts";
+import { applyTenantMigrations, schemaTables, tenantSchemaName } from "../tenants/tenant-schema.ts";
 
 export const BACKUP_FORMAT = "tenant-backup";
 export const BACKUP_FORMAT_VERSION = 1;
@@ -79,31 +79,28 @@ export function sha256Hex(data: Uint8Array): string {
 }
 
 export async function schemaExists(db: Database, schemaName: string): Promise<boolean> {
-  const rows = await queryRows(
-    db,
-    sql`SELECT 1 AS one FROM information_schema.schemata WHERE schema_name = ${schemaName}`,
-  );
+  const rows = await queryRows(db, sql`SELECT 1 AS one FROM pg_namespace WHERE nspname = ${schemaName}`);
   return rows.length > 0;
 }
 
-/** The base tables of a tenant schema, parents before children (foreign keys). */
+/**
+ * The base tables of a tenant schema, parents before children (foreign keys). Catalog lookups by
+ * index only (`schemaTables`; the constraints by `conrelid`), never a scan of all of `pg_constraint`.
+ */
 export async function tenantTablesInOrder(db: Database, schemaName: string): Promise<string[]> {
   const tables = (
     await queryRows<{ table_name: string }>(
       db,
-      sql`SELECT table_name FROM information_schema.tables
-          WHERE table_schema = ${schemaName} AND table_type = 'BASE TABLE' ORDER BY table_name`,
+      sql`SELECT t.relname AS table_name FROM (${schemaTables(schemaName)}) t ORDER BY t.relname`,
     )
   ).map((r) => r.table_name);
   const edges = await queryRows<{ child: string; parent: string }>(
     db,
-    sql`SELECT child.relname AS child, parent.relname AS parent
-        FROM pg_constraint c
-        JOIN pg_class child ON child.oid = c.conrelid
-        JOIN pg_class parent ON parent.oid = c.confrelid
-        JOIN pg_namespace cn ON cn.oid = child.relnamespace
-        JOIN pg_namespace pn ON pn.oid = parent.relnamespace
-        WHERE c.contype = 'f' AND cn.nspname = ${schemaName} AND pn.nspname = ${schemaName}`,
+    sql`WITH t AS (${schemaTables(schemaName)})
+        SELECT child.relname AS child, parent.relname AS parent
+        FROM t child
+        JOIN pg_constraint c ON c.conrelid = child.oid AND c.contype = 'f'
+        JOIN t parent ON parent.oid = c.confrelid`,
   );
   const parents = new Map(tables.map((t) => [t, new Set<string>()]));
   for (const e of edges) if (e.child !== e.parent) parents.get(e.child)?.add(e.parent);
@@ -119,12 +116,14 @@ export async function tenantTablesInOrder(db: Database, schemaName: string): Pro
   return ordered;
 }
 
+/** A table's columns in order: the relation by name (`to_regclass`), its columns by `attrelid`. */
 async function columnsOf(db: Database, schema: SQL, table: string): Promise<string[]> {
   return (
     await queryRows<{ column_name: string }>(
       db,
-      sql`SELECT column_name FROM information_schema.columns
-          WHERE table_schema = ${schema} AND table_name = ${table} ORDER BY ordinal_position`,
+      sql`SELECT attname::text AS column_name FROM pg_attribute
+          WHERE attrelid = to_regclass(format('%I.%I', ${schema}::text, ${table}::text))
+            AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
     )
   ).map((r) => r.column_name);
 }
@@ -408,12 +407,11 @@ async function resetSequences(tx: Database, schemaName: string): Promise<void> {
   const serials = await queryRows<{ table_name: string; column_name: string; seq: string }>(
     tx,
     sql`SELECT c.relname AS table_name, a.attname AS column_name,
-               pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname) AS seq
-        FROM pg_attribute a
-        JOIN pg_class c ON c.oid = a.attrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = ${schemaName} AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
-          AND pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname) IS NOT NULL`,
+               pg_get_serial_sequence(format('%I.%I', ${schemaName}::text, c.relname), a.attname) AS seq
+        FROM (${schemaTables(schemaName)}) c
+        JOIN pg_attribute a ON a.attrelid = c.oid
+        WHERE a.attnum > 0 AND NOT a.attisdropped
+          AND pg_get_serial_sequence(format('%I.%I', ${schemaName}::text, c.relname), a.attname) IS NOT NULL`,
   );
   for (const s of serials) {
     const table = sql.raw(`${safeIdentifier(schemaName)}.${safeIdentifier(s.table_name)}`);

@@ -26,7 +26,10 @@ export interface DisabledAccess {
   readonly deleteAfter: string;
   readonly tenantStatus: string;
   readonly apiKeyIds: readonly string[];
-  readonly users: readonly { readonly id: string; readonly status: string }[];
+  /** How many users it disabled; who they were and their status are in `deprovision_disabled_users`. */
+  readonly usersDisabled?: number;
+  /** Runs from before `deprovision_disabled_users` kept each user's previous status here. */
+  readonly users?: readonly { readonly id: string; readonly status: string }[];
 }
 
 /** The progress record's `metadata` of a deprovisioning run. */

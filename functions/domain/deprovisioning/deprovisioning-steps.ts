@@ -147,7 +147,7 @@ export const notifyUsersStep = deprovisioningStep(
 export const disableAccessStep = deprovisioningStep(
   "DisableAccess",
   async (ctx) => {
-    const changed = await disableAccess(ctx.tx, ctx.tenantId, ctx.now);
+    const changed = await disableAccess(ctx.tx, ctx.tenantId, ctx.progress.id, ctx.now);
     const deleteAfter = waitTimestamp(
       ctx.now.getTime() + ctx.metadata.options.gracePeriodHours * 3600 * 1000,
     );
@@ -161,7 +161,7 @@ export const disableAccessStep = deprovisioningStep(
         data: {
           deleteAfter,
           apiKeysRevoked: changed.apiKeyIds.length,
-          usersDisabled: changed.users.length,
+          usersDisabled: changed.usersDisabled ?? 0,
         },
         dedupeKey: dedupeKey("tenant.deprovisioning.access_disabled", ctx.progress.id),
       },

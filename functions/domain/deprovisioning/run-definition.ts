@@ -19,7 +19,7 @@ async function reenableOnCancel(tx: Database, run: ProgressRow, now: Date): Prom
   const metadata = deprovisionMetadata(current);
   const cleanedUp = current.steps.some((s) => s.name === "CleanupData" && s.status === "completed");
   if (!metadata.access || metadata.reenabled || cleanedUp) return;
-  const counts = await reenableAccess(tx, run.tenantId, metadata.access, now);
+  const counts = await reenableAccess(tx, run.tenantId, run.id, metadata.access, now);
   await saveProgress(
     tx,
     run.id,

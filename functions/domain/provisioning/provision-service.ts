@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { eq, or } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { provisioningSecrets, tenants } from "../../db/schema.ts";
+import { provisioningSecrets, runInputs, tenants } from "../../db/schema.ts";
 import type { ProgressRecord } from "../../schemas/progress.ts";
 import type { ProvisionFromTemplate } from "../../schemas/provisioning.ts";
 import { initialDataIssues, type TemplateSpec } from "../../schemas/templates.ts";
@@ -108,8 +108,8 @@ export async function requestProvisioning(
   const metadata: ProvisioningMetadata = {
     tenant: { slug: request.slug, name: request.name, subdomain: request.subdomain },
     admin: { name: request.adminName, email: request.adminEmail.toLowerCase() },
-    ...(request.initialData ? { initialDataOverrides: request.initialData } : {}),
-    ...(input.template ? {} : { customTemplate: spec }),
+    // The spec and overrides can be far larger than a Data API row: they go to `run_inputs`.
+    ...(request.initialData || !input.template ? { inputs: true as const } : {}),
   };
   const now = clock();
   let run: ProgressRow;
@@ -142,6 +142,14 @@ export async function requestProvisioning(
       await tx
         .insert(provisioningSecrets)
         .values({ progressId: progress.id, adminPasswordHash: passwordHash });
+      if (metadata.inputs) {
+        await tx.insert(runInputs).values({
+          progressId: progress.id,
+          customTemplate: input.template ? null : spec,
+          initialDataOverrides: request.initialData ?? null,
+          createdAt: now,
+        });
+      }
       await emitRunStarted(tx, progress, now);
       await recordAudit(tx, {
         actorKeyId: input.actor.keyId,

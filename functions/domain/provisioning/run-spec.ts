@@ -3,8 +3,9 @@
  * was requested (or the inline custom spec), the request's overrides, tenant and admin details.
  * The admin password is not here: only its hash, in `provisioning_secrets`.
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
+import { readLargeJson } from "../../db/large-values.ts";
 import { tenantTemplateVersions } from "../../db/schema.ts";
 import { type InitialData, type TemplateSpec, templateSpecSchema } from "../../schemas/templates.ts";
 import { ValidationError } from "../../shared/errors.ts";
@@ -14,9 +15,39 @@ import type { ProgressRow } from "../runs/progress-store.ts";
 export interface ProvisioningMetadata {
   readonly tenant: { readonly slug: string; readonly name: string; readonly subdomain: string };
   readonly admin: { readonly name: string; readonly email: string };
+  /**
+   * The run has a row in `run_inputs` (the inline spec of a custom provisioning, the request's
+   * initial-data overrides): kept out of the progress row, which must stay under the Data API's
+   * 64 KB per row whatever the request held.
+   */
+  readonly inputs?: true;
+  /** Runs requested before `run_inputs` existed kept these here. */
   readonly initialDataOverrides?: InitialData;
-  /** Custom provisioning: the inline template spec. */
   readonly customTemplate?: TemplateSpec;
+}
+
+interface RunInputs {
+  readonly customTemplate?: TemplateSpec | undefined;
+  readonly initialDataOverrides?: InitialData | undefined;
+}
+
+/** A run's large inputs, each read in pieces (either may be larger than a Data API row). */
+async function readRunInputs(tx: Database, progressId: string): Promise<RunInputs> {
+  const [customTemplate, initialDataOverrides] = [
+    await readLargeJson<TemplateSpec>(
+      tx,
+      sql`SELECT custom_template::text AS v FROM run_inputs WHERE progress_id = ${progressId}::uuid`,
+    ),
+    await readLargeJson<InitialData>(
+      tx,
+      sql`SELECT initial_data_overrides::text AS v FROM run_inputs WHERE progress_id = ${progressId}::uuid`,
+    ),
+  ];
+  if (customTemplate === undefined) throw new ValidationError(`run ${progressId} has no stored inputs`);
+  return {
+    customTemplate: customTemplate ?? undefined,
+    initialDataOverrides: initialDataOverrides ?? undefined,
+  };
 }
 
 export interface RunSpec {
@@ -60,7 +91,15 @@ async function pinnedTemplate(tx: Database, templateId: string, version: number)
   const cached = pinnedVersions.get(key);
   if (cached) return cached;
   const [v] = await tx
-    .select()
+    .select({
+      name: tenantTemplateVersions.name,
+      description: tenantTemplateVersions.description,
+      category: tenantTemplateVersions.category,
+      settings: tenantTemplateVersions.settings,
+      limits: tenantTemplateVersions.limits,
+      migrations: tenantTemplateVersions.migrations,
+      postProvisioningSteps: tenantTemplateVersions.postProvisioningSteps,
+    })
     .from(tenantTemplateVersions)
     .where(
       and(eq(tenantTemplateVersions.templateId, templateId), eq(tenantTemplateVersions.version, version)),
@@ -72,7 +111,13 @@ async function pinnedTemplate(tx: Database, templateId: string, version: number)
     category: v.category,
     settings: v.settings,
     limits: v.limits,
-    initialData: v.initialData,
+    // Read on its own, in pieces: a template's initial data can be larger than a Data API row.
+    initialData:
+      (await readLargeJson<InitialData>(
+        tx,
+        sql`SELECT initial_data::text AS v FROM tenant_template_versions
+            WHERE template_id = ${templateId}::uuid AND version = ${version}::int`,
+      )) ?? {},
     migrations: v.migrations,
     postProvisioningSteps: v.postProvisioningSteps,
   });
@@ -89,9 +134,12 @@ export async function loadRunSpec(tx: Database, progress: ProgressRow): Promise<
     throw new ValidationError(`run ${progress.id} has no tenant or admin details`);
   }
   const metadata: ProvisioningMetadata = { ...stored, tenant: stored.tenant, admin: stored.admin };
+  const inputs: RunInputs = metadata.inputs
+    ? await readRunInputs(tx, progress.id)
+    : { customTemplate: metadata.customTemplate, initialDataOverrides: metadata.initialDataOverrides };
   let template: TemplateSpec;
-  if (metadata.customTemplate) {
-    template = templateSpecSchema.parse(metadata.customTemplate);
+  if (inputs.customTemplate) {
+    template = templateSpecSchema.parse(inputs.customTemplate);
   } else {
     if (!progress.templateId || progress.templateVersion === null) {
       throw new ValidationError(`run ${progress.id} names no template`);
@@ -101,7 +149,7 @@ export async function loadRunSpec(tx: Database, progress: ProgressRow): Promise<
   return {
     tenantId: progress.tenantId,
     template,
-    initialData: mergeInitialData(template.initialData, metadata.initialDataOverrides),
+    initialData: mergeInitialData(template.initialData, inputs.initialDataOverrides),
     metadata,
   };
 }

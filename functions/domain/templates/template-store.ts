@@ -2,16 +2,19 @@
  * Templates and their immutable versions. Every create or update writes a new row to
  * `tenant_template_versions` in the same transaction as the change and its audit entry.
  */
-import { and, asc, count, desc, eq, isNotNull, isNull, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, getTableColumns, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
+import { readLargeJson } from "../../db/large-values.ts";
 import { tenantTemplates, tenantTemplateVersions } from "../../db/schema.ts";
 import {
   applyMergePatch,
   type InitialData,
+  type InitialDataCounts,
   type Template,
   type TemplateCategory,
   type TemplateSpec,
   type TemplateState,
+  type TemplateSummary,
   type TemplateUpdate,
   type TenantLimits,
   type TenantSettings,
@@ -23,14 +26,51 @@ import type { Actor } from "../actor.ts";
 import { type AuditEntry, recordAudit } from "../audit.ts";
 import { assertTemplateRules } from "./template-rules.ts";
 
-type TemplateRow = typeof tenantTemplates.$inferSelect;
-type VersionRow = typeof tenantTemplateVersions.$inferSelect;
+/*
+ * `initial_data` can be far larger than the RDS Data API's 64 KB per row (a catalogue of
+ * thousands of products), so no query here returns it with the other columns: listings select a
+ * summary (its counts), and one template's initial data is read on its own, in pieces
+ * (`readLargeJson`).
+ */
+const { initialData: _templateData, ...templateColumns } = getTableColumns(tenantTemplates);
+const { initialData: _versionData, ...versionColumns } = getTableColumns(tenantTemplateVersions);
+type TemplateRow = Omit<typeof tenantTemplates.$inferSelect, "initialData">;
+type VersionRow = Omit<typeof tenantTemplateVersions.$inferSelect, "initialData">;
+
+/** The current initial data of a template, in pieces. */
+async function templateInitialData(db: Database, id: string): Promise<InitialData> {
+  return (
+    (await readLargeJson<InitialData>(
+      db,
+      sql`SELECT initial_data::text AS v FROM tenant_templates WHERE id = ${id}::uuid`,
+    )) ?? {}
+  );
+}
+
+/** The initial data of one version of a template, in pieces. */
+async function versionInitialData(db: Database, id: string, version: number): Promise<InitialData> {
+  return (
+    (await readLargeJson<InitialData>(
+      db,
+      sql`SELECT initial_data::text AS v FROM tenant_template_versions
+          WHERE template_id = ${id}::uuid AND version = ${version}::int`,
+    )) ?? {}
+  );
+}
+
+/** How many items of each kind a template's initial data holds (computed by the database). */
+const initialDataCounts = {
+  schools: sql<number>`jsonb_array_length(coalesce(${tenantTemplates.initialData} -> 'schools', '[]'::jsonb))`,
+  products: sql<number>`jsonb_array_length(coalesce(${tenantTemplates.initialData} -> 'products', '[]'::jsonb))`,
+  users: sql<number>`jsonb_array_length(coalesce(${tenantTemplates.initialData} -> 'users', '[]'::jsonb))`,
+  configurations: sql<number>`jsonb_array_length(coalesce(${tenantTemplates.initialData} -> 'configurations', '[]'::jsonb))`,
+};
 
 function iso(d: Date | null | undefined): string {
   return (d ?? new Date(0)).toISOString();
 }
 
-function fromRow(row: TemplateRow): Template {
+function summaryOf(row: TemplateRow): Omit<Template, "initialData"> {
   return {
     id: row.id,
     name: row.name,
@@ -38,7 +78,6 @@ function fromRow(row: TemplateRow): Template {
     category: (row.category ?? "basic") as TemplateCategory,
     settings: (row.settings ?? {}) as TenantSettings,
     limits: (row.limits ?? {}) as TenantLimits,
-    initialData: (row.initialData ?? {}) as InitialData,
     migrations: row.migrations ?? [],
     postProvisioningSteps: (row.postProvisioningSteps ?? []) as Template["postProvisioningSteps"],
     version: row.version,
@@ -49,15 +88,19 @@ function fromRow(row: TemplateRow): Template {
   };
 }
 
-function fromVersion(template: TemplateRow, v: VersionRow): Template {
+function fromRow(row: TemplateRow, initialData: InitialData): Template {
+  return { ...summaryOf(row), initialData };
+}
+
+function fromVersion(template: TemplateRow, v: VersionRow, initialData: InitialData): Template {
   return {
-    ...fromRow(template),
+    ...summaryOf(template),
     name: v.name,
     description: v.description,
     category: v.category as TemplateCategory,
     settings: v.settings as TenantSettings,
     limits: v.limits as TenantLimits,
-    initialData: v.initialData as InitialData,
+    initialData,
     migrations: v.migrations,
     postProvisioningSteps: v.postProvisioningSteps as Template["postProvisioningSteps"],
     version: v.version,
@@ -91,14 +134,14 @@ const STATE_CONDITION: Record<TemplateState, SQL | undefined> = {
 export async function listTemplates(
   db: Database,
   options: ListTemplatesOptions,
-): Promise<{ items: Template[]; total: number; limit: number; offset: number }> {
+): Promise<{ items: TemplateSummary[]; total: number; limit: number; offset: number }> {
   const where = and(
     STATE_CONDITION[options.state ?? "active"],
     options.category ? eq(tenantTemplates.category, options.category) : undefined,
   );
   const [rows, totals] = await Promise.all([
     db
-      .select()
+      .select({ ...templateColumns, counts: initialDataCounts })
       .from(tenantTemplates)
       .where(where)
       .orderBy(desc(tenantTemplates.isDefault), asc(tenantTemplates.name))
@@ -107,24 +150,41 @@ export async function listTemplates(
     db.select({ n: count() }).from(tenantTemplates).where(where),
   ]);
   return {
-    items: rows.map(fromRow),
+    items: rows.map(({ counts, ...row }) => ({
+      ...summaryOf(row),
+      initialDataCounts: countsOf(counts),
+    })),
     total: Number(totals[0]?.n ?? 0),
     limit: options.limit,
     offset: options.offset,
   };
 }
 
+function countsOf(counts: Record<keyof InitialDataCounts, unknown>): InitialDataCounts {
+  return {
+    schools: Number(counts.schools),
+    products: Number(counts.products),
+    users: Number(counts.users),
+    configurations: Number(counts.configurations),
+  };
+}
+
 /** One template (its current version, or version `version`); deleted templates stay readable. */
 export async function getTemplate(db: Database, id: string, version?: number): Promise<Template> {
-  const [row] = await db.select().from(tenantTemplates).where(eq(tenantTemplates.id, id));
-  if (!row) throw new NotFoundError("template", id);
-  if (version === undefined || version === row.version) return fromRow(row);
-  const [v] = await db
-    .select()
-    .from(tenantTemplateVersions)
-    .where(and(eq(tenantTemplateVersions.templateId, id), eq(tenantTemplateVersions.version, version)));
-  if (!v) throw new NotFoundError(`template ${id} version`, String(version));
-  return fromVersion(row, v);
+  // One transaction: the row and its initial data (read in pieces) are of the same version.
+  return db.transaction(async (tx) => {
+    const [row] = await tx.select(templateColumns).from(tenantTemplates).where(eq(tenantTemplates.id, id));
+    if (!row) throw new NotFoundError("template", id);
+    if (version === undefined || version === row.version) {
+      return fromRow(row, await templateInitialData(tx, id));
+    }
+    const [v] = await tx
+      .select(versionColumns)
+      .from(tenantTemplateVersions)
+      .where(and(eq(tenantTemplateVersions.templateId, id), eq(tenantTemplateVersions.version, version)));
+    if (!v) throw new NotFoundError(`template ${id} version`, String(version));
+    return fromVersion(row, v, await versionInitialData(tx, id, version));
+  });
 }
 
 /** A template that may be used for new provisioning: it exists and is not deleted. */
@@ -146,7 +206,13 @@ export async function listTemplateVersions(
     .where(eq(tenantTemplates.id, id));
   if (!row) throw new NotFoundError("template", id);
   const versions = await db
-    .select()
+    .select({
+      version: tenantTemplateVersions.version,
+      name: tenantTemplateVersions.name,
+      category: tenantTemplateVersions.category,
+      createdAt: tenantTemplateVersions.createdAt,
+      createdBy: tenantTemplateVersions.createdBy,
+    })
     .from(tenantTemplateVersions)
     .where(eq(tenantTemplateVersions.templateId, id))
     .orderBy(desc(tenantTemplateVersions.version));
@@ -197,13 +263,13 @@ export async function createTemplate(
           createdAt: now,
           updatedAt: now,
         })
-        .returning();
+        .returning(templateColumns);
       const template = row!;
       await tx
         .insert(tenantTemplateVersions)
         .values({ ...versionValues(template.id, 1, spec, actor.keyId), createdAt: now });
       await recordAudit(tx, auditFor(actor, "template.create", template.id, { name: spec.name, version: 1 }));
-      return fromRow(template);
+      return fromRow(template, spec.initialData);
     });
   } catch (error) {
     await rethrowDeletedName(db, error, spec.name);
@@ -256,9 +322,14 @@ export async function updateTemplate(
 ): Promise<Template> {
   try {
     return await db.transaction(async (tx) => {
-      const [row] = await tx.select().from(tenantTemplates).where(eq(tenantTemplates.id, id)).for("update");
+      const [row] = await tx
+        .select(templateColumns)
+        .from(tenantTemplates)
+        .where(eq(tenantTemplates.id, id))
+        .for("update");
       if (!row || row.deletedAt) throw new NotFoundError("template", id);
-      const current = fromRow(row);
+      // Updates are merge patches (initialData's keys too), so the current initial data is needed.
+      const current = fromRow(row, await templateInitialData(tx, id));
       const merged = {
         name: update.name ?? current.name,
         ...(current.description !== null ? { description: current.description } : {}),
@@ -281,12 +352,12 @@ export async function updateTemplate(
           updatedAt: now,
         })
         .where(eq(tenantTemplates.id, id))
-        .returning();
+        .returning(templateColumns);
       await tx
         .insert(tenantTemplateVersions)
         .values({ ...versionValues(id, version, spec, actor.keyId), createdAt: now });
       await recordAudit(tx, auditFor(actor, "template.update", id, { version, fields: Object.keys(update) }));
-      return fromRow(updated!);
+      return fromRow(updated!, spec.initialData);
     });
   } catch (error) {
     rethrowUniqueName(error, update.name ?? "");
@@ -305,10 +376,10 @@ export async function deleteTemplate(
       .update(tenantTemplates)
       .set({ deletedAt: now, updatedAt: now })
       .where(and(eq(tenantTemplates.id, id), isNull(tenantTemplates.deletedAt)))
-      .returning();
+      .returning(templateColumns);
     if (!row) throw new NotFoundError("template", id);
     await recordAudit(tx, auditFor(actor, "template.delete", id, { name: row.name }));
-    return fromRow(row);
+    return fromRow(row, await templateInitialData(tx, id));
   });
 }
 
@@ -323,7 +394,11 @@ export async function restoreTemplate(
   now: Date = new Date(),
 ): Promise<Template> {
   return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(tenantTemplates).where(eq(tenantTemplates.id, id)).for("update");
+    const [current] = await tx
+      .select(templateColumns)
+      .from(tenantTemplates)
+      .where(eq(tenantTemplates.id, id))
+      .for("update");
     if (!current) throw new NotFoundError("template", id);
     if (!current.deletedAt)
       throw new ConflictError(`template ${id} is not deleted; there is nothing to restore`);
@@ -331,7 +406,7 @@ export async function restoreTemplate(
       .update(tenantTemplates)
       .set({ deletedAt: null, updatedAt: now })
       .where(eq(tenantTemplates.id, id))
-      .returning();
+      .returning(templateColumns);
     await recordAudit(
       tx,
       auditFor(actor, "template.restore", id, {
@@ -339,6 +414,6 @@ export async function restoreTemplate(
         deletedAt: current.deletedAt.toISOString(),
       }),
     );
-    return fromRow(row!);
+    return fromRow(row!, await templateInitialData(tx, id));
   });
 }

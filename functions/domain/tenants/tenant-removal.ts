@@ -150,6 +150,14 @@ export async function removeTenantData(
                error = 'the tenant was removed'
         WHERE tenant_id = ${tenantId}::uuid AND status = 'scheduled'`,
   );
+  // A run's large inputs (its custom spec, initial users) are personal data too; so are the users'
+  // saved statuses, of no use once the users are gone.
+  for (const table of ["run_inputs", "deprovision_disabled_users"]) {
+    await tx.execute(
+      sql`DELETE FROM ${sql.raw(table)} WHERE progress_id IN
+            (SELECT id FROM tenant_provisioning_progress WHERE tenant_id = ${tenantId}::uuid)`,
+    );
+  }
   const keys = sql.raw(PERSONAL_METADATA.map((k) => `'${k}'`).join(", "));
   await tx.execute(sql`
     UPDATE tenant_provisioning_progress

@@ -1,9 +1,11 @@
 /**
  * A tenant's own PostgreSQL schema, `tenant_<id>`: its name, the tenant migrations that build it
  * (provisioning's RunMigrations and restoring a backup both apply them), and catalog lookups scoped
- * to that one schema (by name through `pg_namespace`/`pg_class`, never a scan across schemas).
+ * to that one schema: each is a chain of index lookups (`schemaTables`), never a scan of a whole
+ * catalog nor an `information_schema` view, so it costs the same with 10 tenant schemas as with
+ * 10,000 (≈36 relations each).
  */
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { executeScript, queryRows, safeIdentifier } from "../../db/sql.ts";
 import { ValidationError } from "../../shared/errors.ts";
@@ -16,14 +18,27 @@ export function tenantSchemaName(tenantId: string): string {
   return `tenant_${hex}`;
 }
 
+/**
+ * A query of the base tables (`oid`, `relname`) of one schema, to use as a subquery or CTE. Every
+ * step is an index lookup: the namespace by name (`pg_namespace_nspname_index`), the relations in
+ * it through the namespace dependency PostgreSQL records for each (`pg_depend_reference_index`;
+ * `DROP SCHEMA … CASCADE` finds them the same way), and each relation by oid (`pg_class_oid_index`).
+ * `pg_class` has no index led by `relnamespace`: `WHERE c.relnamespace = n.oid` alone reads all of
+ * `pg_class` (≈360,000 rows at 10,000 tenants).
+ */
+export function schemaTables(schemaName: string): SQL {
+  return sql`SELECT c.oid, c.relname FROM pg_namespace n
+    JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid AND d.refobjsubid = 0
+      AND d.classid = 'pg_class'::regclass AND d.deptype = 'n'
+    JOIN pg_class c ON c.oid = d.objid AND c.relnamespace = n.oid
+    WHERE n.nspname = ${schemaName} AND c.relkind IN ('r', 'p')`;
+}
+
 /** The base tables of the tenant's schema, by name; none when the schema does not exist. */
 export async function tenantTableNames(db: Database, tenantId: string): Promise<string[]> {
   const rows = await queryRows<{ name: string }>(
     db,
-    sql`SELECT c.relname AS name FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = ${tenantSchemaName(tenantId)} AND c.relkind IN ('r', 'p')
-        ORDER BY c.relname`,
+    sql`SELECT t.relname AS name FROM (${schemaTables(tenantSchemaName(tenantId))}) t ORDER BY t.relname`,
   );
   return rows.map((r) => r.name);
 }
