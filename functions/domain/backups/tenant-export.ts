@@ -3,10 +3,15 @@
  *
  * A backup is gzip-compressed newline-delimited JSON: a header line (format, tenant, every table
  * with its columns and row count, in restore order), then per chunk of at most `CHUNK_ROWS` rows a
- * line naming the table and a line holding, as one JSON string, the rows exactly as PostgreSQL's
- * `json_agg` wrote them.
- * Row values never pass through JavaScript numbers or dates, so numerics, timestamps and jsonb come
- * back bit for bit (`json_populate_recordset` on restore).
+ * line naming the table and a line holding, as one JSON string, a JSON array of the rows.
+ *
+ * Values (format version 2, `rowJsonOf`): each row is a JSON object of its columns' PostgreSQL text
+ * forms (`col::text`, SQL NULL as JSON `null`), read back by each type's own input function
+ * (`json_populate_recordset`; json and jsonb columns unwrapped from their JSON string). Text I/O is
+ * what `COPY` relies on: every value of every type round-trips exactly — jsonb `null` apart from
+ * SQL NULL, json whitespace, `jsonb[]` with nulls, NaN, infinities, BC dates. No value ever passes
+ * through a JavaScript number or date. Version 1 backups (rows as `json_agg` wrote them, which
+ * cannot tell jsonb `null` from SQL NULL) are still restored as they were written.
  *
  * A full export holds the tenant's control-plane rows (its `tenants` row, `users` with their
  * password hashes, tenant-scoped `api_keys` with their key hashes — the object is encrypted, and
@@ -24,7 +29,9 @@ import { CORE_MIGRATION } from "../tenants/tenant-migrations.ts";
 import { applyTenantMigrations, schemaTables, tenantSchemaName } from "../tenants/tenant-schema.ts";
 
 export const BACKUP_FORMAT = "tenant-backup";
-export const BACKUP_FORMAT_VERSION = 1;
+export const BACKUP_FORMAT_VERSION = 2;
+/** Versions `parseBackup` reads: 1 (values as `json_agg` wrote them) and 2 (`rowJsonOf`). */
+const READABLE_VERSIONS: readonly number[] = [1, BACKUP_FORMAT_VERSION];
 /** Rows per chunk: keeps each query's answer far below the RDS Data API's 1 MB limit. */
 export const CHUNK_ROWS = 500;
 
@@ -35,7 +42,17 @@ export interface BackupTable {
   readonly section: Section;
   readonly table: string;
   readonly columns: readonly string[];
+  /** Version 2: each column's definition as the catalog had it, in `columns` order. */
+  readonly definitions?: readonly ColumnDefinition[];
   readonly rows: number;
+}
+
+/** A column as the backup records it (`format_type` with its modifier, its default expression). */
+export interface ColumnDefinition {
+  readonly name: string;
+  readonly type: string;
+  readonly notNull: boolean;
+  readonly default: string | null;
 }
 
 export interface BackupHeader {
@@ -117,15 +134,60 @@ export async function tenantTablesInOrder(db: Database, schemaName: string): Pro
 }
 
 /** A table's columns in order: the relation by name (`to_regclass`), its columns by `attrelid`. */
-async function columnsOf(db: Database, schema: SQL, table: string): Promise<string[]> {
-  return (
-    await queryRows<{ column_name: string }>(
-      db,
-      sql`SELECT attname::text AS column_name FROM pg_attribute
-          WHERE attrelid = to_regclass(format('%I.%I', ${schema}::text, ${table}::text))
-            AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
-    )
-  ).map((r) => r.column_name);
+export async function columnDefinitionsOf(
+  db: Database,
+  schema: SQL,
+  table: string,
+): Promise<ColumnDefinition[]> {
+  const rows = await queryRows<{
+    name: string;
+    type: string;
+    not_null: unknown;
+    default_expr: string | null;
+  }>(
+    db,
+    sql`SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type,
+               CASE WHEN a.attnotnull THEN 1 ELSE 0 END AS not_null,
+               pg_get_expr(d.adbin, d.adrelid) AS default_expr
+        FROM pg_attribute a
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE a.attrelid = to_regclass(format('%I.%I', ${schema}::text, ${table}::text))
+          AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+  );
+  return rows.map((r) => ({
+    name: r.name,
+    type: r.type,
+    notNull: numberValue(r.not_null) === 1,
+    default: r.default_expr ?? null,
+  }));
+}
+
+/**
+ * One row of `t` as the backup keeps it (version 2): a JSON object of the columns' text forms.
+ * `json_object(keys, values)` takes arrays, so a table of any width is one expression.
+ */
+function rowJsonOf(columns: readonly string[]): SQL {
+  if (columns.length === 0) return sql.raw("'{}'::json");
+  const keys = columns.map((c) => `'${safeIdentifier(c).slice(1, -1)}'`).join(", ");
+  const values = columns.map((c) => `t.${safeIdentifier(c)}::text`).join(", ");
+  return sql.raw(`json_object(ARRAY[${keys}]::text[], ARRAY[${values}]::text[])`);
+}
+
+/**
+ * The SELECT list that reads version-2 rows back from `json_populate_recordset`: the populated
+ * column as it is, except json and jsonb, which hold their text as a JSON string.
+ */
+function decodedColumns(columns: readonly string[], target: readonly ColumnDefinition[]): SQL {
+  const types = new Map(target.map((d) => [d.name, d.type]));
+  return sql.raw(
+    columns
+      .map((c) => {
+        const type = types.get(c);
+        const id = safeIdentifier(c);
+        return type === "json" || type === "jsonb" ? `(${id} #>> '{}')::${type} AS ${id}` : id;
+      })
+      .join(", "),
+  );
 }
 
 interface Source {
@@ -199,10 +261,12 @@ export async function exportTenant(
   const tables: BackupTable[] = [];
   for (const s of sources) {
     const [row] = await queryRows<{ n: unknown }>(tx, sql`SELECT count(*) AS n FROM ${s.from}`);
+    const definitions = await columnDefinitionsOf(tx, s.columnsSchema, s.table);
     tables.push({
       section: s.section,
       table: s.table,
-      columns: await columnsOf(tx, s.columnsSchema, s.table),
+      columns: definitions.map((d) => d.name),
+      definitions,
       rows: numberValue(row?.n),
     });
   }
@@ -223,7 +287,7 @@ export async function exportTenant(
     for (let offset = 0; offset < total; offset += CHUNK_ROWS) {
       const [chunk] = await queryRows<{ rows: string | null }>(
         tx,
-        sql`SELECT coalesce(json_agg(t), '[]'::json)::text AS rows
+        sql`SELECT coalesce(json_agg(${rowJsonOf(tables[i]!.columns)}), '[]'::json)::text AS rows
             FROM (SELECT * FROM ${s.from} ORDER BY ${s.order} LIMIT ${CHUNK_ROWS} OFFSET ${offset}) t`,
       );
       // As a JSON string: json_agg's text has line breaks of its own.
@@ -274,7 +338,7 @@ export function parseBackup(gzip: Uint8Array, expectedSha256: string): ParsedBac
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
   const header = JSON.parse(lines[0] ?? "null") as BackupHeader | null;
-  if (header?.format !== BACKUP_FORMAT || header.version !== BACKUP_FORMAT_VERSION) {
+  if (header?.format !== BACKUP_FORMAT || !READABLE_VERSIONS.includes(header.version)) {
     throw new ValidationError("not a tenant backup of a known format version");
   }
   const chunks: BackupChunk[] = [];
@@ -312,6 +376,7 @@ export async function restoreTenant(tx: Database, backup: ParsedBackup, now: Dat
 
   // Columns must still exist: a backup column with nowhere to go would be data silently lost.
   const insertColumns = new Map<string, readonly string[]>();
+  const targetColumns = new Map<string, readonly ColumnDefinition[]>();
   const tenantTables = header.tables.filter((t) => t.section === "tenantSchema");
   const migrations = header.migrations;
   if (tenantTables.length > 0) {
@@ -320,13 +385,15 @@ export async function restoreTenant(tx: Database, backup: ParsedBackup, now: Dat
   }
   for (const t of header.tables) {
     const schema = t.section === "controlPlane" ? sql`current_schema()` : sql`${schemaName}`;
-    const actual = new Set(await columnsOf(tx, schema, t.table));
+    const definitions = await columnDefinitionsOf(tx, schema, t.table);
+    const actual = new Set(definitions.map((d) => d.name));
     if (actual.size === 0) throw new ValidationError(`table ${t.table} of the backup does not exist`);
     const missing = t.columns.filter((c) => !actual.has(c));
     if (missing.length > 0) {
       throw new ValidationError(`table ${t.table} has no column ${missing.join(", ")} the backup holds`);
     }
     insertColumns.set(`${t.section}.${t.table}`, t.columns);
+    targetColumns.set(`${t.section}.${t.table}`, definitions);
   }
 
   for (const chunk of backup.chunks) {
@@ -334,7 +401,11 @@ export async function restoreTenant(tx: Database, backup: ParsedBackup, now: Dat
     if (!columns) throw new ValidationError(`backup chunk of unknown table ${chunk.table}`);
     const into = target(chunk.section, schemaName, chunk.table);
     const list = sql.raw(columns.map((c) => safeIdentifier(c)).join(", "));
-    const select = sql`SELECT ${list} FROM json_populate_recordset(NULL::${into}, ${chunk.rowsJson}::json)`;
+    const values =
+      header.version >= 2
+        ? decodedColumns(columns, targetColumns.get(`${chunk.section}.${chunk.table}`)!)
+        : list;
+    const select = sql`SELECT ${values} FROM json_populate_recordset(NULL::${into}, ${chunk.rowsJson}::json)`;
     if (chunk.section === "controlPlane" && chunk.table === "tenants") {
       // The tombstone keeps the tenant's id (its runs refer to it): overwrite it.
       const updates = sql.raw(
