@@ -29,3 +29,11 @@ ALTER TABLE tenant_provisioning_progress SET (fillfactor = 50);
 -- 0001); the filtered count reads these too. None of these columns changes after a run is created.
 CREATE INDEX progress_kind_created_idx ON tenant_provisioning_progress (kind, created_at DESC, id DESC);
 CREATE INDEX progress_template_created_idx ON tenant_provisioning_progress (template_id, created_at DESC, id DESC);
+
+-- Runs still pending or running: the start-up resume scan (oldest first) and the sweep's
+-- long-running check. Every run passes through these statuses, and without vacuum the status
+-- indexes keep an entry for each version a run ever had: on 10,000 runs the resume scan read 9,723
+-- entries of progress_status_completed_idx for 103 running runs (105 ms). This index holds the
+-- active ones: 3,000 runs taken through pending, running and completed one batch at a time (autovacuum
+-- off) left 278 entries in it, and the scan took 0.1-0.9 ms.
+CREATE INDEX progress_active_idx ON tenant_provisioning_progress (created_at) WHERE status IN ('pending', 'running');
