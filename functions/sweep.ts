@@ -46,6 +46,13 @@ export function createSweepHandler(deps: SweepDeps): (event?: ScheduledEvent) =>
         overdueMinutes: deps.operations.scheduleOverdueMinutes,
         workflows: deps.workflows,
       },
+      limitChecks: {
+        periodSeconds: deps.operations.limitCheckPeriodSeconds,
+        // The EventBridge rule sets the pace; the checks use the time they observe between sweeps
+        // when that is longer.
+        intervalSeconds: deps.operations.sweepIntervalSeconds,
+        maxBatch: deps.operations.limitCheckMaxBatch,
+      },
     });
     if (result.errors.length > 0) {
       throw new Error(

@@ -44,6 +44,11 @@ export function createSweeper(options: SweeperOptions): Sweeper {
       notifier,
       logger,
       overdueSchedules: { overdueMinutes: operations.scheduleOverdueMinutes, workflows },
+      limitChecks: {
+        periodSeconds: operations.limitCheckPeriodSeconds,
+        intervalSeconds: operations.sweepIntervalSeconds,
+        maxBatch: operations.limitCheckMaxBatch,
+      },
     }).finally(() => {
       inFlight = undefined;
     });

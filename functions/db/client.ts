@@ -94,6 +94,7 @@ export async function openDatabase(
       const pool = new pg.default.Pool({
         connectionString: config.url,
         max: options.poolSize ?? 10,
+        maxLifetimeSeconds: config.connectionMaxLifetimeSeconds ?? 0,
         options: "-c TimeZone=UTC",
       });
       // An idle client that loses its connection must not crash the process; the next query reconnects.

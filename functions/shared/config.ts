@@ -7,7 +7,17 @@ import type { WorkflowName } from "../workflows/step-catalog.ts";
  */
 export type DatabaseConfig =
   | { readonly kind: "pglite"; readonly dataDir: string }
-  | { readonly kind: "postgres"; readonly url: string }
+  | {
+      readonly kind: "postgres";
+      readonly url: string;
+      /**
+       * Connections are closed and replaced after this long (`DATABASE_CONNECTION_MAX_LIFETIME_SECONDS`;
+       * 0: never): PostgreSQL caches every relation a connection has touched for the connection's
+       * life, so with thousands of tenant schemas a connection kept for days would grow to hundreds
+       * of MB.
+       */
+      readonly connectionMaxLifetimeSeconds?: number;
+    }
   | {
       readonly kind: "data-api";
       readonly clusterArn: string;
@@ -36,6 +46,13 @@ export interface OperationsConfig {
   readonly retentionDays: number;
   /** How often the local server runs the sweep (in AWS an EventBridge rule sets the pace). */
   readonly sweepIntervalSeconds: number;
+  /**
+   * Every tenant's limits are checked at least once per this period; each sweep checks a batch of
+   * tenants, round-robin (functions/domain/operations/alert-checks.ts `checkTenantLimits`).
+   */
+  readonly limitCheckPeriodSeconds: number;
+  /** Tenants one sweep checks at most: the bound on one sweep's work whatever the fleet's size. */
+  readonly limitCheckMaxBatch: number;
   /** The SNS topic alerts are published to (AWS only). */
   readonly alertTopicArn: string | null;
   /**
@@ -193,6 +210,14 @@ const envShape = {
   ALERT_LONG_RUNNING_MINUTES: z.coerce.number().int().min(1).max(10080).default(30),
   PROGRESS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
+  TENANT_LIMIT_CHECK_PERIOD_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86400)
+    .default(3600),
+  TENANT_LIMIT_CHECK_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
+  DATABASE_CONNECTION_MAX_LIFETIME_SECONDS: z.coerce.number().int().min(0).max(86400).default(300),
   ALERT_TOPIC_ARN: optionalString.pipe(
     z
       .string()
@@ -351,7 +376,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       resumeWaitSeconds: e.DATABASE_RESUME_WAIT_SECONDS,
     };
   } else if (e.DATABASE_URL) {
-    database = { kind: "postgres", url: e.DATABASE_URL };
+    database = {
+      kind: "postgres",
+      url: e.DATABASE_URL,
+      connectionMaxLifetimeSeconds: e.DATABASE_CONNECTION_MAX_LIFETIME_SECONDS,
+    };
   } else {
     database = { kind: "pglite", dataDir: `${e.DATA_DIR}/pglite` };
   }
@@ -377,6 +406,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       longRunningMinutes: e.ALERT_LONG_RUNNING_MINUTES,
       retentionDays: e.PROGRESS_RETENTION_DAYS,
       sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+      limitCheckPeriodSeconds: e.TENANT_LIMIT_CHECK_PERIOD_SECONDS,
+      limitCheckMaxBatch: e.TENANT_LIMIT_CHECK_MAX_BATCH,
       alertTopicArn: e.ALERT_TOPIC_ARN ?? null,
       scheduleOverdueMinutes: e.SCHEDULE_OVERDUE_MINUTES,
     },

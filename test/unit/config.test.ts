@@ -62,7 +62,7 @@ describe("loadConfig", () => {
       const config = loadConfig({ DATABASE_URL: url });
 
       // Assess
-      expect(config.database).toEqual({ kind: "postgres", url });
+      expect(config.database).toEqual({ kind: "postgres", url, connectionMaxLifetimeSeconds: 300 });
     },
   );
 

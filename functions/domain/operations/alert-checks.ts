@@ -8,14 +8,16 @@
  *   attempt; the same statement appends a `long_running` warning to the run's `warnings`;
  * - `tenant_over_limit`: a tenant with more users (control plane), schools or products (its own
  *   schema, when that exists) than `tenants.limits` allows, once per tenant, limit and limit value;
+ *   a bounded batch of tenants per sweep, round-robin, each checked within a period (`checkTenantLimits`);
  * - `template_failure_rate`: a template whose provisioning runs of the last 24 hours failed at a
  *   high rate, or at a rate well above its previous 7 days; once per template and UTC day.
  */
 import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
+import { dateValue, jsonValue, numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
 import type { Alert } from "../../schemas/operations.ts";
 import type { Logger } from "../../shared/logger.ts";
+import { tenantSchemaName } from "../tenants/tenant-schema.ts";
 import { ALERT_COLUMNS, type AlertCandidate, alertFromRaw, raiseAlerts } from "./alerts.ts";
 import { utcTimestamp } from "./stats.ts";
 
@@ -201,41 +203,155 @@ async function countTenantTables(
   return counts;
 }
 
-/** What tenants use beyond their limits: users in the control plane, schools and products in their schemas. */
-export async function tenantsOverLimits(db: Database, logger?: Logger): Promise<Usage[]> {
-  const over: Usage[] = [];
-  const users = await queryRows(
-    db,
-    sql`
-    SELECT t.id::text AS tenant_id, t.slug, (t.limits->>'maxUsers')::numeric AS max, count(u.id) AS actual
-    FROM tenants t JOIN users u ON u.tenant_id = t.id
-    WHERE jsonb_typeof(t.limits->'maxUsers') = 'number'
-    GROUP BY t.id
-    HAVING count(u.id) > (t.limits->>'maxUsers')::numeric
-    ORDER BY t.id`,
+/**
+ * How the limit checks pace themselves. They go through the tenants (not deprovisioned) in id
+ * order, a batch per sweep, round after round; a sweep's batch is the tenants left in the round
+ * divided by the sweeps left before the round is `periodSeconds` old, so a round takes at most the
+ * period and every tenant that exists when a round starts is checked in it (one created during a
+ * round, with an id the round has passed, in the next: within two periods). A sweep's work is
+ * bounded by `maxBatch` whatever the fleet's size; if that bound (or sweeps that did not run) makes
+ * a round overrun its period, the sweep logs a warning and the round finishes as fast as the bound
+ * allows.
+ */
+export interface LimitCheckOptions {
+  readonly now: Date;
+  /** Every tenant is checked at least once per this period (TENANT_LIMIT_CHECK_PERIOD_SECONDS). */
+  readonly periodSeconds: number;
+  /**
+   * The time between sweeps (SWEEP_INTERVAL_SECONDS). When the sweeps observed run further apart
+   * (in AWS an EventBridge rule sets the pace), the observed time is used.
+   */
+  readonly intervalSeconds: number;
+  /** Tenants checked per sweep at least: a fleet this small is checked whole every sweep. */
+  readonly minBatch?: number;
+  /** Tenants checked per sweep at most (TENANT_LIMIT_CHECK_MAX_BATCH). */
+  readonly maxBatch?: number;
+  readonly logger?: Logger;
+}
+
+/**
+ * A tenant costs about 2-3 ms to check on a connection that has not touched its schema before (its two
+ * tables opened and counted; bench/scale.ts), which is every tenant of a round-robin: 20 keep a
+ * sweep near 60 ms where the fleet is small.
+ */
+export const LIMIT_CHECK_DEFAULTS = { minBatch: 20, maxBatch: 1000 } as const;
+
+export interface LimitCheck {
+  readonly over: Usage[];
+  /** Tenants this sweep checked. */
+  readonly checked: number;
+  /** Whether this sweep finished a round (the next starts with the first tenant). */
+  readonly roundFinished: boolean;
+}
+
+const CURSOR = "tenant_limits";
+const NO_TENANT = "00000000-0000-0000-0000-000000000000";
+
+interface BatchRow extends Record<string, unknown> {
+  tenant_id: string;
+  slug: string | null;
+  limits: unknown;
+  users: unknown;
+  has_schools: unknown;
+  has_products: unknown;
+}
+
+const truthy = (value: unknown) => value === true || value === "t" || value === "true";
+
+/**
+ * Checks the next batch of tenants against their limits and moves the round-robin cursor, inside
+ * `tx`. Count sources, each the cheapest exact one: users are counted in the control plane (the
+ * service writes them; an index on tenant_id); schools and products by `count(*)` of the tenant's
+ * own tables, because the tenant's application writes those tables, not the service, so no count
+ * is maintained where the service writes, and the catalog's estimates (`reltuples`, the statistics
+ * collector's `n_live_tup`) are stale without (auto)vacuum, reset by a crash, and could raise or
+ * miss an alert on a contractual limit. The batch bounds how many tenant schemas one sweep (one
+ * connection) touches; node-postgres connections are also retired after
+ * DATABASE_CONNECTION_MAX_LIFETIME_SECONDS, since PostgreSQL keeps every relation a connection
+ * touched in that connection's cache.
+ */
+export async function checkTenantLimits(tx: Database, options: LimitCheckOptions): Promise<LimitCheck> {
+  const { now, logger } = options;
+  const minBatch = options.minBatch ?? LIMIT_CHECK_DEFAULTS.minBatch;
+  const maxBatch = Math.max(minBatch, options.maxBatch ?? LIMIT_CHECK_DEFAULTS.maxBatch);
+  await tx.execute(
+    sql`INSERT INTO sweep_cursors (name, position, round_started_at, last_swept_at)
+        VALUES (${CURSOR}, NULL, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz)
+        ON CONFLICT (name) DO NOTHING`,
   );
-  for (const r of users) {
-    over.push({
-      tenantId: String(r.tenant_id),
-      slug: (r.slug as string | null) ?? null,
-      what: "users",
-      max: numberValue(r.max),
-      actual: numberValue(r.actual),
+  // Locked: a second sweep running at the same time waits, then takes the batch after this one.
+  const [cursor] = await queryRows<{
+    position: string | null;
+    round_started_at: unknown;
+    last_swept_at: unknown;
+  }>(
+    tx,
+    sql`SELECT position::text AS position, round_started_at, last_swept_at
+        FROM sweep_cursors WHERE name = ${CURSOR} FOR UPDATE`,
+  );
+  const position = cursor?.position ?? null;
+  const roundStart = position === null ? now : (dateValue(cursor?.round_started_at) ?? now);
+  const lastSwept = dateValue(cursor?.last_swept_at);
+  const observed = lastSwept ? (now.getTime() - lastSwept.getTime()) / 1000 : 0;
+  const interval = Math.max(options.intervalSeconds, observed, 1);
+
+  const after = position ?? NO_TENANT;
+  const [left] = await queryRows<{ n: unknown }>(
+    tx,
+    sql`SELECT count(*) AS n FROM tenants WHERE id > ${after}::uuid AND status <> 'deprovisioned'`,
+  );
+  const remaining = numberValue(left?.n);
+  const secondsLeft = (roundStart.getTime() + options.periodSeconds * 1000 - now.getTime()) / 1000;
+  const sweepsLeft = Math.max(1, Math.floor(secondsLeft / interval));
+  const batch = Math.min(maxBatch, Math.max(minBatch, Math.ceil(remaining / sweepsLeft)));
+  if (remaining > batch && secondsLeft <= interval) {
+    logger?.warn("tenant limit checks are behind their period", {
+      remaining,
+      batch,
+      periodSeconds: options.periodSeconds,
     });
   }
-  // Only tables that exist: a tenant whose schema is not created yet (or was cleaned up) has none.
-  const tables = await queryRows<TenantTable>(
-    db,
+
+  // The batch by the primary key's order (an index range scan), with its users counted through
+  // users (tenant_id, email) and its tables looked up by name.
+  const rows = await queryRows<BatchRow>(
+    tx,
     sql`
-    SELECT t.id::text AS tenant_id, t.slug, c.table_schema::text AS schema_name, c.table_name::text AS table_name,
-           (t.limits->>(CASE c.table_name WHEN 'schools' THEN 'maxSchools' ELSE 'maxProducts' END))::numeric AS max
-    FROM tenants t
-    JOIN information_schema.tables c
-      ON c.table_schema = 'tenant_' || replace(t.id::text, '-', '') AND c.table_name IN ('schools', 'products')
-    WHERE jsonb_typeof(t.limits->(CASE c.table_name WHEN 'schools' THEN 'maxSchools' ELSE 'maxProducts' END)) = 'number'
-    ORDER BY t.id, c.table_name`,
+    SELECT b.id::text AS tenant_id, b.slug, b.limits,
+           (SELECT count(*) FROM users u WHERE u.tenant_id = b.id) AS users,
+           to_regclass(format('%I.schools', 'tenant_' || replace(b.id::text, '-', ''))) IS NOT NULL AS has_schools,
+           to_regclass(format('%I.products', 'tenant_' || replace(b.id::text, '-', ''))) IS NOT NULL AS has_products
+    FROM (SELECT t.id, t.slug, t.limits FROM tenants t
+          WHERE t.id > ${after}::uuid AND t.status <> 'deprovisioned'
+          ORDER BY t.id LIMIT ${batch}::integer) b
+    ORDER BY b.id`,
   );
-  const counts = await countTenantTables(db, tables, logger);
+
+  const over: Usage[] = [];
+  const tables: TenantTable[] = [];
+  for (const r of rows) {
+    const limits = jsonValue<Record<string, unknown> | null>(r.limits) ?? {};
+    const slug = r.slug ?? null;
+    const maxUsers = limits.maxUsers;
+    if (typeof maxUsers === "number" && numberValue(r.users) > maxUsers) {
+      over.push({ tenantId: r.tenant_id, slug, what: "users", max: maxUsers, actual: numberValue(r.users) });
+    }
+    // Only tables that exist: a tenant whose schema is not created yet (or was cleaned up) has none.
+    for (const table of ["products", "schools"] as const) {
+      const max = limits[LIMIT_OF[table]];
+      const exists = truthy(table === "schools" ? r.has_schools : r.has_products);
+      if (typeof max === "number" && exists) {
+        tables.push({
+          tenant_id: r.tenant_id,
+          slug,
+          schema_name: tenantSchemaName(r.tenant_id),
+          table_name: table,
+          max,
+        });
+      }
+    }
+  }
+  const counts = await countTenantTables(tx, tables, logger);
   for (const t of tables) {
     const actual = counts.get(`${t.tenant_id}/${t.table_name}`);
     const max = numberValue(t.max);
@@ -243,12 +359,25 @@ export async function tenantsOverLimits(db: Database, logger?: Logger): Promise<
       over.push({ tenantId: t.tenant_id, slug: t.slug ?? null, what: t.table_name, max, actual });
     }
   }
-  return over;
+
+  const roundFinished = rows.length >= remaining;
+  const last = rows.at(-1)?.tenant_id ?? null;
+  await tx.execute(
+    sql`UPDATE sweep_cursors
+        SET position = ${roundFinished ? null : last}::uuid,
+            round_started_at = ${roundStart.toISOString()}::timestamptz,
+            last_swept_at = ${now.toISOString()}::timestamptz
+        WHERE name = ${CURSOR}`,
+  );
+  return { over, checked: rows.length, roundFinished };
 }
 
-/** One `tenant_over_limit` alert per tenant, limit and limit value. */
-export async function raiseTenantLimitAlerts(db: Database, now: Date, logger?: Logger): Promise<Alert[]> {
-  const over = await tenantsOverLimits(db, logger);
+/** One `tenant_over_limit` alert per tenant, limit and limit value, for this sweep's batch of tenants. */
+export async function raiseTenantLimitAlerts(
+  db: Database,
+  options: LimitCheckOptions,
+): Promise<{ raised: Alert[]; checked: number; roundFinished: boolean }> {
+  const { over, checked, roundFinished } = await checkTenantLimits(db, options);
   const candidates: AlertCandidate[] = over.map((u) => {
     const limit = LIMIT_OF[u.what];
     return {
@@ -262,7 +391,7 @@ export async function raiseTenantLimitAlerts(db: Database, now: Date, logger?: L
       details: { tenantSlug: u.slug, limit, max: u.max, actual: u.actual },
     };
   });
-  return raiseAlerts(db, candidates, now);
+  return { raised: await raiseAlerts(db, candidates, options.now), checked, roundFinished };
 }
 
 /**

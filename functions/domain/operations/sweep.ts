@@ -13,6 +13,7 @@ import type { Logger } from "../../shared/logger.ts";
 import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
 import { deleteExpiredEvents } from "../events/event-retention.ts";
 import {
+  type LimitCheckOptions,
   raiseFailedRunAlerts,
   raiseLongRunningAlerts,
   raiseTemplatePatternAlerts,
@@ -37,6 +38,12 @@ export interface SweepOptions {
   readonly logger?: Logger;
   /** Start schedules still waiting `overdueMinutes` after they fell due (overdue-schedules.ts). */
   readonly overdueSchedules?: { readonly overdueMinutes: number; readonly workflows: WorkflowRunner };
+  /**
+   * Pacing of the tenant limit checks (a batch of tenants per sweep, every tenant within
+   * `periodSeconds`; alert-checks.ts `checkTenantLimits`). Unset: a period of one hour, sweeps a
+   * minute apart.
+   */
+  readonly limitChecks?: Omit<LimitCheckOptions, "now" | "logger">;
 }
 
 export type SweepCheck =
@@ -57,6 +64,8 @@ export interface SweepResult {
   readonly overdueStarted: number;
   /** `long_running` warnings appended to runs (one per newly raised long-running alert). */
   readonly warningsAdded: number;
+  /** Tenants whose limits this sweep checked (a batch; see `SweepOptions.limitChecks`). */
+  readonly tenantsChecked: number;
   /** Long-running alerts resolved because their run is no longer running. */
   readonly resolved: number;
   /** Progress records removed by retention. */
@@ -158,10 +167,20 @@ export async function runSweep(db: Database, options: SweepOptions): Promise<Swe
       }),
     0,
   );
-  const overLimits = await attempt(
+  const limitChecks = options.limitChecks ?? { periodSeconds: 3600, intervalSeconds: 60 };
+  const { raised: overLimits, checked: tenantsChecked } = await attempt(
     "tenant_limits",
-    raising((tx) => raiseTenantLimitAlerts(tx, now, logger)),
-    [],
+    () =>
+      db.transaction(async (tx) => {
+        const check = await raiseTenantLimitAlerts(tx, {
+          ...limitChecks,
+          now,
+          ...(logger ? { logger } : {}),
+        });
+        await emitAlertsRaised(tx, check.raised, now);
+        return check;
+      }),
+    { raised: [], checked: 0, roundFinished: false },
   );
   const patterns = await attempt(
     "template_patterns",
@@ -190,6 +209,7 @@ export async function runSweep(db: Database, options: SweepOptions): Promise<Swe
     raised,
     overdueStarted,
     warningsAdded: longRunning.length,
+    tenantsChecked,
     resolved,
     deleted,
     eventsDeleted,
