@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { safeIdentifier } from "../../functions/db/sql.ts";
+import { failInserts } from "../support/fault-injection.ts";
 import { provisionBody } from "../support/provision-body.ts";
 import { API, PROGRESS, runHelpers, schemaOf, stepOf } from "../support/runs.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
@@ -240,6 +241,44 @@ describe("backups of tenants larger than a Data API response", () => {
     // The progress records stay readable, one by one and listed.
     expect((await server.request("GET", `${PROGRESS}?tenantId=${tenantId}&limit=100`)).status).toBe(200);
     expect(responses.largest()).toBeLessThan(512 * 1024);
+  });
+
+  it("NotifyUsers interrupted mid-way resumes on retry and notifies each user once", async () => {
+    // Prepare: 1,200 users; recording one batch fails once with a serialization failure (retried)
+    const tenantId = await provisionTenant();
+    await h.rows(
+      sql`INSERT INTO users (tenant_id, email, name, role)
+          SELECT ${tenantId}::uuid, 'n' || g || '@example.org', 'Nimi ' || g, 'buyer' FROM generate_series(1, 1200) AS g`,
+    );
+    const users = await h.countOf(sql`SELECT count(*) AS n FROM users WHERE tenant_id = ${tenantId}::uuid`);
+    const [middle] = await h.rows<{ id: string }>(
+      sql`SELECT id FROM users WHERE tenant_id = ${tenantId}::uuid ORDER BY id OFFSET 700 LIMIT 1`,
+    );
+    const remove = await failInserts((statement) => h.rows(sql.raw(statement)), {
+      name: `fail_notified_${tenantId.slice(0, 8)}`,
+      table: "deprovision_notified_users",
+      when: `NEW.user_id = '${middle!.id}'`,
+      sqlstate: "40001",
+      message: "'injected failure for %', NEW.user_id",
+      times: 1,
+    });
+
+    // Act
+    const started = await server.request("POST", `${API}/tenants/${tenantId}/deprovision`, {
+      body: { notifyUsers: true, preserveBackups: true, gracePeriodHours: 0 },
+    });
+    const run = await h.settle(started.body.id);
+    await remove();
+
+    // Assess
+    expect(run.status, JSON.stringify(run).slice(0, 2000)).toBe("completed");
+    expect(stepOf(run, "NotifyUsers").attempts).toBe(2);
+    const [notices] = await h.rows<{ n: unknown; distinct: unknown }>(
+      sql`SELECT count(*) AS n, count(DISTINCT recipient) AS distinct FROM notifications_outbox
+          WHERE progress_id = ${run.id}::uuid AND kind = 'deprovisioning_notice'`,
+    );
+    expect([Number(notices!.n), Number(notices!.distinct)]).toEqual([users, users]);
+    expect(run.metadata.notified).toBe(users);
   });
 
   it("a 1 MB text value round-trips through backup, deprovisioning and restore", async () => {
