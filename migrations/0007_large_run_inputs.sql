@@ -20,3 +20,13 @@ CREATE TABLE deprovision_disabled_users (
   previous_status VARCHAR(20) NOT NULL,
   PRIMARY KEY (progress_id, user_id)
 );
+
+-- The users a deprovisioning run's NotifyUsers has notified: it pages through the tenant's users
+-- and sends in batches outside any long transaction, recording each batch once it went, so a
+-- retried attempt notifies only the users not recorded yet.
+CREATE TABLE deprovision_notified_users (
+  progress_id UUID NOT NULL REFERENCES tenant_provisioning_progress(id) ON DELETE CASCADE,
+  user_id UUID NOT NULL,
+  notified_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  PRIMARY KEY (progress_id, user_id)
+);

@@ -155,6 +155,17 @@ export const deprovisionDisabledUsers = pgTable(
   (t) => [primaryKey({ columns: [t.progressId, t.userId] })],
 );
 
+/** Users a deprovisioning run has notified (migrations/0007_large_run_inputs.sql). */
+export const deprovisionNotifiedUsers = pgTable(
+  "deprovision_notified_users",
+  {
+    progressId: uuid("progress_id").notNull(),
+    userId: uuid("user_id").notNull(),
+    notifiedAt: tstz("notified_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.progressId, t.userId] })],
+);
+
 export const notificationsOutbox = pgTable("notifications_outbox", {
   id: uuid("id").primaryKey().defaultRandom(),
   tenantId: uuid("tenant_id"),

@@ -1,10 +1,20 @@
 /** The SQS notification channel, with the SQS client mocked (aws-sdk-client-mock, reset after each test). */
 import { createHash } from "node:crypto";
-import { SendMessageCommand, SQSClient, SQSServiceException } from "@aws-sdk/client-sqs";
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  SendMessageCommand,
+  SQSClient,
+  SQSServiceException,
+} from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Database } from "../../functions/db/client.ts";
-import type { Notification } from "../../functions/domain/notifications/notification-channel.ts";
+import {
+  intoBatches,
+  MAX_BATCH_BYTES,
+  type Notification,
+} from "../../functions/domain/notifications/notification-channel.ts";
 import { sqsNotificationChannel } from "../../functions/domain/notifications/sqs-notification-channel.ts";
 import { NetworkError, TransientError } from "../../functions/shared/errors.ts";
 
@@ -96,5 +106,105 @@ describe("sqsNotificationChannel", () => {
     // Act + Assess
     await expect(channel.send(noDatabase, notice())).rejects.toThrow(TransientError);
     await expect(channel.send(noDatabase, notice())).rejects.toThrow(NetworkError);
+  });
+});
+
+/** A SendMessageBatch answer as SQS gives it: every entry successful but those named `failing`. */
+function batchAnswer(entries: readonly SendMessageBatchRequestEntry[], failing: ReadonlySet<string>) {
+  return {
+    Successful: entries
+      .filter((e) => !failing.has(e.Id!))
+      .map((e) => ({ Id: e.Id!, MessageId: `m-${e.Id}`, MD5OfMessageBody: "x" })),
+    Failed: entries
+      .filter((e) => failing.has(e.Id!))
+      .map((e) => ({ Id: e.Id!, SenderFault: false, Code: "InternalError", Message: "try again" })),
+  };
+}
+
+describe("sqsNotificationChannel.sendBatch", () => {
+  const many = (n: number, payload: Record<string, unknown> = {}) =>
+    Array.from({ length: n }, (_, i) =>
+      notice({ recipient: `user${i}@example.school`, dedupeKey: `k-${i}`, payload }),
+    );
+
+  it("sends at most 10 messages and 256 KiB per SendMessageBatch, and records every one that went", async () => {
+    // Prepare: 10 small notices, then 6 of 60 KB (four fit in 256 KiB, not five)
+    sqsMock.on(SendMessageBatchCommand).callsFake((input) => batchAnswer(input.Entries, new Set()));
+    const channel = sqsNotificationChannel(client, QUEUE);
+    const recorded: string[][] = [];
+    const record = async (_db: Database, sent: readonly Notification[]) => {
+      recorded.push(sent.map((n) => n.dedupeKey));
+    };
+    const large = many(6, { note: "ä".repeat(30_000) });
+
+    // Act
+    await channel.sendBatch(noDatabase, many(10), record);
+    await channel.sendBatch(noDatabase, large, record);
+
+    // Assess
+    const calls = sqsMock.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input);
+    expect(calls.map((c) => c.Entries!.length)).toEqual([10, 4, 2]);
+    for (const c of calls) {
+      const bytes = c.Entries!.reduce((n, e) => n + Buffer.byteLength(e.MessageBody!, "utf8"), 0);
+      expect(bytes).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+      expect(new Set(c.Entries!.map((e) => e.Id)).size).toBe(c.Entries!.length);
+    }
+    expect(JSON.parse(calls[0]!.Entries![3]!.MessageBody!).recipient).toBe("user3@example.school");
+    expect(recorded.flat()).toEqual([...many(10), ...large].map((n) => n.dedupeKey));
+  });
+
+  it("records the entries SQS accepted and throws TransientError for the ones it did not", async () => {
+    // Prepare
+    sqsMock
+      .on(SendMessageBatchCommand)
+      .callsFake((input) => batchAnswer(input.Entries, new Set(["n2", "n5"])));
+    const channel = sqsNotificationChannel(client, QUEUE);
+    const recorded: string[] = [];
+
+    // Act
+    const sending = channel.sendBatch(noDatabase, many(8), async (_db, sent) => {
+      recorded.push(...sent.map((n) => n.dedupeKey));
+    });
+
+    // Assess
+    await expect(sending).rejects.toThrow(TransientError);
+    expect(recorded).toEqual(["k-0", "k-1", "k-3", "k-4", "k-6", "k-7"]);
+  });
+
+  it("records nothing when the call itself fails", async () => {
+    // Prepare
+    sqsMock
+      .on(SendMessageBatchCommand)
+      .rejects(
+        new SQSServiceException({
+          name: "ServiceUnavailable",
+          $fault: "server",
+          $metadata: { httpStatusCode: 503 },
+        }),
+      );
+    const channel = sqsNotificationChannel(client, QUEUE);
+    let recorded = 0;
+
+    // Act
+    const sending = channel.sendBatch(noDatabase, many(3), async (_db, sent) => {
+      recorded += sent.length;
+    });
+
+    // Assess
+    await expect(sending).rejects.toThrow(TransientError);
+    expect(recorded).toBe(0);
+  });
+});
+
+describe("intoBatches", () => {
+  it("never puts more than 10 items or 256 KiB in a batch, and refuses an item larger than a batch", () => {
+    // Act
+    const sizes = [100, 100_000, 100_000, 100_000, ...Array.from({ length: 25 }, () => 10)];
+    const batches = intoBatches(sizes, (b) => b);
+
+    // Assess
+    expect(batches.map((b) => b.length)).toEqual([3, 10, 10, 6]);
+    expect(batches.flat()).toEqual(sizes);
+    expect(() => intoBatches([MAX_BATCH_BYTES + 1], (b) => b)).toThrow(/exceeds/);
   });
 });

@@ -2,8 +2,9 @@
  * The tenant export behind backups, dry runs and restores.
  *
  * A backup is gzip-compressed newline-delimited JSON: a header line (format, tenant, every table
- * with its columns and row count, in restore order), then per chunk of at most `CHUNK_ROWS` rows a
- * line naming the table and a line holding, as one JSON string, a JSON array of the rows.
+ * with its columns and row count, in restore order), then per chunk (one page of the export, see
+ * `PAGE_BYTES`) a line naming the table and a line holding, as one JSON string, a JSON array of the
+ * rows.
  *
  * Values (format version 2, `rowJsonOf`): each row is a JSON object of its columns' PostgreSQL text
  * forms (`col::text`, SQL NULL as JSON `null`), read back by each type's own input function
@@ -22,6 +23,7 @@ import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { eq, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
+import { PIECE_BYTES, readLargeText } from "../../db/large-values.ts";
 import { tenants } from "../../db/schema.ts";
 import { dateValue, jsonValue, numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
 import { ValidationError } from "../../shared/errors.ts";
@@ -32,8 +34,21 @@ export const BACKUP_FORMAT = "tenant-backup";
 export const BACKUP_FORMAT_VERSION = 2;
 /** Versions `parseBackup` reads: 1 (values as `json_agg` wrote them) and 2 (`rowJsonOf`). */
 const READABLE_VERSIONS: readonly number[] = [1, BACKUP_FORMAT_VERSION];
-/** Rows per chunk: keeps each query's answer far below the RDS Data API's 1 MB limit. */
-export const CHUNK_ROWS = 500;
+/**
+ * Paging (issue 13): every call a backup or a restore makes stays far below the RDS Data API's
+ * limits (64 KB per result row, 1 MiB per response, 4 MiB per request), whatever the tenant's size
+ * and however long one value is.
+ * - Export: the sizes of up to `SIZE_PROBE_ROWS` rows are read first (small numbers); then rows
+ *   are read in pages of at most `PAGE_BYTES` of row JSON, each row base64-encoded (JSON escaping
+ *   cannot inflate it) and at most `PIECE_BYTES`; a longer row is read alone, in pieces
+ *   (`readLargeText`). Each page is one chunk of the backup.
+ * - Restore: a chunk up to `RESTORE_PIECE_CHARS` is one INSERT; a longer one (a single long row, or
+ *   a 500-row chunk of an older backup) is sent in pieces to a temporary table first.
+ * The value encoding (`rowJsonOf`) is separate: the paging only sees each row's JSON text.
+ */
+export const SIZE_PROBE_ROWS = 1000;
+export const PAGE_BYTES = 256 * 1024;
+export const RESTORE_PIECE_CHARS = 128 * 1024;
 
 export type BackupKind = "full" | "audit_logs";
 export type Section = "controlPlane" | "tenantSchema";
@@ -195,29 +210,43 @@ interface Source {
   readonly table: string;
   /** `FROM ... WHERE ...` of the rows to export. */
   readonly from: SQL;
-  /** Stable order for chunking. */
-  readonly order: SQL;
+  /** The table, aliased `t` in the paged queries. */
+  readonly relation: SQL;
+  /** Which of its rows are the tenant's (`TRUE` for a tenant-schema table). */
+  readonly where: SQL;
+  /** A unique key that orders the rows: pages continue after the last key of the previous one. */
+  readonly key: SQL;
+  /** The key's type, to compare it with a cursor (sent as text). */
+  readonly keyType: "uuid" | "tid";
   readonly columnsSchema: SQL;
 }
 
 function controlPlaneSource(table: string, key: "id" | "tenant_id", tenantId: string): Source {
   const t = sql.raw(safeIdentifier(table));
+  const where = sql`${sql.raw(safeIdentifier(key))} = ${tenantId}::uuid`;
   return {
     section: "controlPlane",
     table,
-    from: sql`${t} WHERE ${sql.raw(safeIdentifier(key))} = ${tenantId}::uuid`,
-    order: sql.raw("id"),
+    from: sql`${t} WHERE ${where}`,
+    relation: t,
+    where,
+    key: sql.raw("id"),
+    keyType: "uuid",
     columnsSchema: sql`current_schema()`,
   };
 }
 
 function tenantSource(schemaName: string, table: string): Source {
+  const relation = sql.raw(`${safeIdentifier(schemaName)}.${safeIdentifier(table)}`);
   return {
     section: "tenantSchema",
     table,
-    from: sql.raw(`${safeIdentifier(schemaName)}.${safeIdentifier(table)}`),
-    // Under the SHARE locks a backup takes, no row moves while it is read in chunks.
-    order: sql.raw("ctid"),
+    from: relation,
+    relation,
+    where: sql.raw("TRUE"),
+    // Under the SHARE locks a backup takes, no row moves while it is read in pages.
+    key: sql.raw("ctid"),
+    keyType: "tid",
     columnsSchema: sql`${schemaName}`,
   };
 }
@@ -283,15 +312,10 @@ export async function exportTenant(
   };
   const lines: string[] = [JSON.stringify(header)];
   for (const [i, s] of sources.entries()) {
-    const total = tables[i]!.rows;
-    for (let offset = 0; offset < total; offset += CHUNK_ROWS) {
-      const [chunk] = await queryRows<{ rows: string | null }>(
-        tx,
-        sql`SELECT coalesce(json_agg(${rowJsonOf(tables[i]!.columns)}), '[]'::json)::text AS rows
-            FROM (SELECT * FROM ${s.from} ORDER BY ${s.order} LIMIT ${CHUNK_ROWS} OFFSET ${offset}) t`,
-      );
-      // As a JSON string: json_agg's text has line breaks of its own.
-      lines.push(JSON.stringify({ section: s.section, table: s.table }), JSON.stringify(chunk?.rows ?? "[]"));
+    const rowJson = sql`(${rowJsonOf(tables[i]!.columns)})::text`;
+    for await (const rowsJson of exportPages(tx, s, rowJson)) {
+      // As a JSON string: the rows' JSON text may hold line breaks of its own.
+      lines.push(JSON.stringify({ section: s.section, table: s.table }), JSON.stringify(rowsJson));
     }
   }
   const text = Buffer.from(`${lines.join("\n")}\n`, "utf8");
@@ -303,6 +327,61 @@ export async function exportTenant(
     uncompressedBytes: text.length,
     rowCounts: rowCountsOf(header),
   };
+}
+
+/**
+ * The rows of one source as JSON arrays (the backup's chunks), page by page in key order: each
+ * call answers at most `PAGE_BYTES` of rows (base64) or one piece of a long row. `rowJson` is the
+ * text of one row `t` as the backup keeps it (`rowJsonOf`).
+ */
+async function* exportPages(tx: Database, s: Source, rowJson: SQL): AsyncGenerator<string> {
+  const keyType = sql.raw(s.keyType);
+  let cursor: string | null = null;
+  for (;;) {
+    const after: SQL = cursor === null ? sql`TRUE` : sql`${s.key} > ${cursor}::${keyType}`;
+    const probe = await queryRows<{ k: string; b: unknown }>(
+      tx,
+      sql`SELECT ${s.key}::text AS k, octet_length(${rowJson}) AS b FROM ${s.relation} t
+          WHERE ${s.where} AND ${after} ORDER BY ${s.key} LIMIT ${SIZE_PROBE_ROWS}`,
+    );
+    if (probe.length === 0) return;
+    let i = 0;
+    while (i < probe.length) {
+      const first = probe[i]!;
+      if (numberValue(first.b) > PIECE_BYTES) {
+        const row = await readLargeText(
+          tx,
+          sql`SELECT ${rowJson} AS v FROM ${s.relation} t WHERE ${s.where} AND ${s.key} = ${first.k}::${keyType}`,
+        );
+        if (typeof row !== "string")
+          throw new Error(`row ${first.k} of ${s.table} vanished while it was read`);
+        yield `[${row}]`;
+        i++;
+        continue;
+      }
+      let n = 0;
+      let bytes = 0;
+      while (i + n < probe.length) {
+        const b = numberValue(probe[i + n]!.b);
+        if (b > PIECE_BYTES || (n > 0 && bytes + b > PAGE_BYTES)) break;
+        bytes += b;
+        n++;
+      }
+      const from = i === 0 ? after : sql`${s.key} > ${probe[i - 1]!.k}::${keyType}`;
+      const rows = await queryRows<{ j: string }>(
+        tx,
+        sql`SELECT encode(convert_to(${rowJson}, 'UTF8'), 'base64') AS j FROM ${s.relation} t
+            WHERE ${s.where} AND ${from} AND ${s.key} <= ${probe[i + n - 1]!.k}::${keyType}
+            ORDER BY ${s.key}`,
+      );
+      if (rows.length !== n)
+        throw new Error(`${s.table} changed while it was read (${rows.length} rows, not ${n})`);
+      yield `[${rows.map((r) => Buffer.from(r.j, "base64").toString("utf8")).join(",")}]`;
+      i += n;
+    }
+    cursor = probe[probe.length - 1]!.k;
+    if (probe.length < SIZE_PROBE_ROWS) return;
+  }
 }
 
 export function rowCountsOf(header: BackupHeader): RowCounts {
@@ -405,7 +484,8 @@ export async function restoreTenant(tx: Database, backup: ParsedBackup, now: Dat
       header.version >= 2
         ? decodedColumns(columns, targetColumns.get(`${chunk.section}.${chunk.table}`)!)
         : list;
-    const select = sql`SELECT ${values} FROM json_populate_recordset(NULL::${into}, ${chunk.rowsJson}::json)`;
+    const rows = await chunkRowsParameter(tx, chunk.rowsJson);
+    const select = sql`SELECT ${values} FROM json_populate_recordset(NULL::${into}, ${rows})`;
     if (chunk.section === "controlPlane" && chunk.table === "tenants") {
       // The tombstone keeps the tenant's id (its runs refer to it): overwrite it.
       const updates = sql.raw(
@@ -443,6 +523,30 @@ export async function restoreTenant(tx: Database, backup: ParsedBackup, now: Dat
 }
 
 /**
+ * A chunk's rows as a `json` expression for the INSERT: the text itself when it is short enough
+ * for one request, else sent in pieces to a temporary table (one transaction, one connection) and
+ * joined there. Pieces are cut between UTF-16 units that do not split a character.
+ */
+async function chunkRowsParameter(tx: Database, rowsJson: string): Promise<SQL> {
+  if (rowsJson.length <= RESTORE_PIECE_CHARS) return sql`${rowsJson}::json`;
+  await tx.execute(
+    sql`CREATE TEMPORARY TABLE IF NOT EXISTS restore_pieces (n integer PRIMARY KEY, piece text NOT NULL) ON COMMIT DROP`,
+  );
+  await tx.execute(sql`DELETE FROM pg_temp.restore_pieces`);
+  let n = 0;
+  for (let start = 0; start < rowsJson.length; n++) {
+    let end = Math.min(rowsJson.length, start + RESTORE_PIECE_CHARS);
+    const last = rowsJson.charCodeAt(end - 1);
+    if (end < rowsJson.length && last >= 0xd800 && last <= 0xdbff) end--;
+    await tx.execute(
+      sql`INSERT INTO pg_temp.restore_pieces (n, piece) VALUES (${n}::int, ${rowsJson.slice(start, end)})`,
+    );
+    start = end;
+  }
+  return sql`(SELECT string_agg(piece, '' ORDER BY n) FROM pg_temp.restore_pieces)::json`;
+}
+
+/**
  * The tenant migrations a schema has, in the order they were applied. `schema_migrations` records
  * when, but one RunMigrations applies several in one transaction (one timestamp); the template's
  * list (or the custom spec's) gives their order then.
@@ -458,7 +562,8 @@ async function appliedMigrations(tx: Database, tenantId: string, schemaName: str
           (SELECT v.migrations FROM tenants t
            JOIN tenant_template_versions v ON v.template_id = t.template_id AND v.version = t.template_version
            WHERE t.id = ${tenantId}::uuid),
-          (SELECT p.metadata -> 'customTemplate' -> 'migrations' FROM tenant_provisioning_progress p
+          (SELECT coalesce(i.custom_template, p.metadata -> 'customTemplate') -> 'migrations'
+           FROM tenant_provisioning_progress p LEFT JOIN run_inputs i ON i.progress_id = p.id
            WHERE p.tenant_id = ${tenantId}::uuid AND p.kind = 'provision' ORDER BY p.created_at DESC LIMIT 1),
           '[]'::jsonb) AS migrations`,
   );

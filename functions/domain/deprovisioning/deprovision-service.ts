@@ -80,12 +80,10 @@ export async function dryRunDeprovisioning(
   const [tenant] = await db.select().from(tenants).where(eq(tenants.id, tenantId));
   if (!tenant) throw new NotFoundError("tenant", tenantId);
   await assertDeprovisionable(db, tenant);
-  const exported = await exportTenant(db, tenantId, {
-    kind: "full",
-    progressId: null,
-    now: new Date(),
-    lock: false,
-  });
+  // One transaction: the export is read in pages, which must see the same rows.
+  const exported = await db.transaction((tx) =>
+    exportTenant(tx, tenantId, { kind: "full", progressId: null, now: new Date(), lock: false }),
+  );
   const removal = await countTenantData(db, tenantId);
   const [audit] = await queryRows<{ n: unknown }>(
     db,

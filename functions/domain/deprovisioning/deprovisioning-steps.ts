@@ -5,13 +5,16 @@
  * overwrites the same name) and deleted only after it committed (a rollback never loses a backup
  * whose data still exists).
  */
-import { and, eq, isNotNull, isNull } from "drizzle-orm";
-import { auditLogs, tenantBackups, tenants, users } from "../../db/schema.ts";
+import { and, eq, isNotNull, isNull, sql } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import { auditLogs, tenantBackups, tenants } from "../../db/schema.ts";
+import { numberValue, queryRows } from "../../db/sql.ts";
 import { NetworkError, RunCancelledError, ValidationError } from "../../shared/errors.ts";
 import { saveBackupRecord } from "../backups/backup-records.ts";
 import { requireBackupStore } from "../backups/backup-store.ts";
 import { exportTenant } from "../backups/tenant-export.ts";
 import { dedupeKey, emitEvent } from "../events/outbox.ts";
+import { MAX_BATCH_ENTRIES, type Notification } from "../notifications/notification-channel.ts";
 import { getProgressRow, type ProgressRow, saveProgress } from "../runs/progress-store.ts";
 import { isActive } from "../runs/run-status.ts";
 import {
@@ -21,6 +24,7 @@ import {
   progressIdOf,
   runStep,
   type StepContext,
+  type StepOptions,
 } from "../steps/run-step.ts";
 import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
 import { removeTenantData } from "../tenants/tenant-removal.ts";
@@ -52,6 +56,7 @@ function deprovisioningStep(
   work: (ctx: DeprovisionContext) => Promise<void>,
   permanent?: PermanentErrorFactory,
   after?: (deps: StepDeps, run: ProgressRow) => Promise<Record<string, unknown>>,
+  options?: StepOptions,
 ): StepFactory {
   return (deps) => async (input) => {
     const progressId = progressIdOf(input);
@@ -64,6 +69,7 @@ function deprovisioningStep(
         await work({ ...ctx, tenantId: ctx.progress.tenantId, metadata: deprovisionMetadata(ctx.progress) });
       },
       permanent,
+      options,
     );
     if (!after) return { step, outcome };
     const run = await getProgressRow(deps.db, progressId);
@@ -106,40 +112,88 @@ export const backupDataStep = deprovisioningStep("BackupData", async (ctx) => {
 
 // --- NotifyUsers --------------------------------------------------------------------------------
 
-/** One notice per user of the tenant, through the notification channel (outbox or SQS). */
+/** Users read per call: a page's answer stays far below the Data API's 1 MiB. */
+export const NOTIFY_PAGE_USERS = 500;
+
+/**
+ * One notice per user of the tenant, through the notification channel (outbox or SQS). The users
+ * are read a page at a time and the notices sent in batches (SendMessageBatch in AWS) before the
+ * step's transaction, each batch recorded in `deprovision_notified_users` once it went; a retried
+ * attempt sends only to users not recorded yet, so each user is notified once.
+ */
 export const notifyUsersStep = deprovisioningStep(
   "NotifyUsers",
   async (ctx) => {
-    const [tenant] = await ctx.tx
-      .select({ name: tenants.name, subdomain: tenants.subdomain })
-      .from(tenants)
-      .where(eq(tenants.id, ctx.tenantId));
-    const people = await ctx.tx
-      .select({ id: users.id, email: users.email, name: users.name })
-      .from(users)
-      .where(eq(users.tenantId, ctx.tenantId));
-    const hours = ctx.metadata.options.gracePeriodHours;
-    for (const person of people) {
-      await ctx.deps.notifications.send(ctx.tx, {
-        tenantId: ctx.tenantId,
-        progressId: ctx.progress.id,
-        recipient: person.email,
-        kind: "deprovisioning_notice",
-        payload: {
-          userName: person.name,
-          tenantName: tenant?.name ?? null,
-          subdomain: tenant?.subdomain ?? null,
-          gracePeriodHours: hours,
-          // Access ends when DisableAccess runs, right after this step; the data goes after the grace period.
-          dataDeletedAfter: waitTimestamp(ctx.now.getTime() + hours * 3600 * 1000),
-        },
-        dedupeKey: `deprovisioning_notice:${ctx.progress.id}:${person.id}`,
-      });
-    }
-    await updateMetadata(ctx, { notified: people.length });
+    const [row] = await queryRows<{ n: unknown }>(
+      ctx.tx,
+      sql`SELECT count(*) AS n FROM deprovision_notified_users WHERE progress_id = ${ctx.progress.id}::uuid`,
+    );
+    await updateMetadata(ctx, { notified: numberValue(row?.n) });
   },
   (message, cause) => new NetworkError(message, { cause }),
+  undefined,
+  { beforeTransaction: notifyAllUsers },
 );
+
+async function notifyAllUsers(ctx: Omit<StepContext, "tx">): Promise<void> {
+  const { db, notifications } = ctx.deps;
+  const progressId = ctx.progress.id;
+  const tenantId = ctx.progress.tenantId;
+  if (!tenantId) throw new ValidationError(`run ${progressId} names no tenant`);
+  const hours = deprovisionMetadata(ctx.progress).options.gracePeriodHours;
+  const [tenant] = await db
+    .select({ name: tenants.name, subdomain: tenants.subdomain })
+    .from(tenants)
+    .where(eq(tenants.id, tenantId));
+  const record = async (tx: Database, sent: readonly Notification[]) => {
+    if (sent.length === 0) return;
+    const ids = sent.map((n) => userIdOf(n.dedupeKey));
+    await tx.execute(
+      sql`INSERT INTO deprovision_notified_users (progress_id, user_id)
+          SELECT ${progressId}::uuid, id::uuid FROM jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb) AS id
+          ON CONFLICT (progress_id, user_id) DO NOTHING`,
+    );
+  };
+  let after = "00000000-0000-0000-0000-000000000000";
+  for (;;) {
+    const people = await queryRows<{ id: string; email: string; name: string }>(
+      db,
+      sql`SELECT u.id, u.email, u.name FROM users u
+          WHERE u.tenant_id = ${tenantId}::uuid AND u.id > ${after}::uuid
+            AND NOT EXISTS (SELECT 1 FROM deprovision_notified_users n
+                            WHERE n.progress_id = ${progressId}::uuid AND n.user_id = u.id)
+          ORDER BY u.id LIMIT ${NOTIFY_PAGE_USERS}`,
+    );
+    if (people.length === 0) return;
+    const notices: Notification[] = people.map((person) => ({
+      tenantId,
+      progressId,
+      recipient: person.email,
+      kind: "deprovisioning_notice",
+      payload: {
+        userName: person.name,
+        tenantName: tenant?.name ?? null,
+        subdomain: tenant?.subdomain ?? null,
+        gracePeriodHours: hours,
+        // Access ends when DisableAccess runs, right after this step; the data goes after the grace period.
+        dataDeletedAfter: waitTimestamp(ctx.now.getTime() + hours * 3600 * 1000),
+      },
+      dedupeKey: `deprovisioning_notice:${progressId}:${person.id}`,
+    }));
+    for (let i = 0; i < notices.length; i += MAX_BATCH_ENTRIES) {
+      await notifications.sendBatch(db, notices.slice(i, i + MAX_BATCH_ENTRIES), record);
+    }
+    after = people[people.length - 1]!.id;
+    // A cancel between pages stops the sending.
+    const run = await getProgressRow(db, progressId);
+    if (run && !isActive(run.status)) throw new RunCancelledError(progressId, run.status);
+  }
+}
+
+/** The user a deprovisioning notice's dedupe key names (`deprovisioning_notice:<run>:<user>`). */
+function userIdOf(dedupeKey: string): string {
+  return dedupeKey.slice(dedupeKey.lastIndexOf(":") + 1);
+}
 
 // --- DisableAccess ------------------------------------------------------------------------------
 

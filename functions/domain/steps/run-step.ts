@@ -79,6 +79,16 @@ export interface StepTarget {
   readonly action?: string;
 }
 
+export interface StepOptions {
+  /**
+   * Work done after the attempt is marked and before the step's transaction, in short statements
+   * and transactions of its own (sending a notice to each of thousands of users must not hold one
+   * transaction open). It must be idempotent: it runs again on every attempt until the step
+   * completes.
+   */
+  readonly beforeTransaction?: (ctx: Omit<StepContext, "tx">) => Promise<void>;
+}
+
 /**
  * Runs one step (or one action of a step) of a run. Returns `"already-completed"` without doing
  * anything when it completed before (a retried or resumed execution passing through).
@@ -89,6 +99,7 @@ export async function runStep(
   target: string | StepTarget,
   work: (ctx: StepContext) => Promise<void>,
   permanent: PermanentErrorFactory = databaseError,
+  options: StepOptions = {},
 ): Promise<"completed" | "already-completed"> {
   const { db, clock, logger } = deps;
   const { step: stepName, action } =
@@ -105,6 +116,13 @@ export async function runStep(
       if (action && step.status === "failed") throw new ActionNotStartedError(stepName, action);
       // The row changed between the two statements (a concurrent mark): a retry sorts it out.
       throw new TransientError(`run ${progressId}: the attempt at ${stepName} could not be recorded`);
+    }
+
+    if (options.beforeTransaction) {
+      const row = await getProgressRow(db, progressId);
+      if (!row) throw new NotFoundError("progress record", progressId);
+      if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
+      await options.beforeTransaction({ progress: row, now: clock(), deps });
     }
 
     const outcome = await db.transaction(async (tx) => {

@@ -152,7 +152,7 @@ export async function removeTenantData(
   );
   // A run's large inputs (its custom spec, initial users) are personal data too; so are the users'
   // saved statuses, of no use once the users are gone.
-  for (const table of ["run_inputs", "deprovision_disabled_users"]) {
+  for (const table of ["run_inputs", "deprovision_disabled_users", "deprovision_notified_users"]) {
     await tx.execute(
       sql`DELETE FROM ${sql.raw(table)} WHERE progress_id IN
             (SELECT id FROM tenant_provisioning_progress WHERE tenant_id = ${tenantId}::uuid)`,
