@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { loadConfig } from "../../functions/shared/config.ts";
 import { createLogger, type Logger } from "../../functions/shared/logger.ts";
 import { type LocalApp, startLocalApp } from "../../local/app.ts";
-import { openTestDatabase, type TestDatabase } from "./database.ts";
+import { openTestDatabase, type TestDatabase, type TestDatabaseKind } from "./database.ts";
 
 export interface HttpResult<T = unknown> {
   readonly status: number;
@@ -46,13 +46,20 @@ export interface StartTestServerOptions {
   readonly waitTimeOverrideMs?: number;
   /** How webhook hosts resolve (names made up by a test); the system resolver by default. */
   readonly resolveHost?: (hostname: string) => Promise<string[]>;
+  /** The database to open (default: the one `TEST_DATABASE` chooses). */
+  readonly databaseKind?: TestDatabaseKind;
   /** Start on the database and data directory of a server `stop()`ped before (a restart). */
   readonly restartOf?: { readonly database: TestDatabase; readonly dataDir: string };
 }
 
 export async function startTestServer(options: StartTestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.restartOf?.dataDir ?? mkdtempSync(join(tmpdir(), "tp-test-"));
-  const database = options.restartOf?.database ?? (await openTestDatabase({ migrate: false }));
+  const database =
+    options.restartOf?.database ??
+    (await openTestDatabase({
+      migrate: false,
+      ...(options.databaseKind ? { kind: options.databaseKind } : {}),
+    }));
   const config = loadConfig({ PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "debug", ...options.env });
   const logs: string[] = [];
   const logger: Logger = createLogger("debug", (line) => logs.push(line));
