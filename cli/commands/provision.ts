@@ -1,4 +1,7 @@
-/** `provision from-template | custom`: a tenant, with its admin's password kept out of shell history. */
+/**
+ * `provision from-template | custom`: a tenant, with its admin's password kept out of shell history
+ * (or none: `--invite`).
+ */
 import type { z } from "zod";
 import type { ProgressRecord } from "../../functions/schemas/progress.ts";
 import { provisionCustomSchema, provisionFromTemplateSchema } from "../../functions/schemas/provisioning.ts";
@@ -29,6 +32,11 @@ const TENANT_OPTIONS = {
       "the tenant admin's password (12+ characters); prefer --admin-password-stdin or the prompt, which keep it out of shell history",
   },
   "admin-password-stdin": { type: "boolean", description: "read the password from the first line of stdin" },
+  invite: {
+    type: "boolean",
+    description:
+      "no password: the admin gets a single-use set-password link in the welcome notification (needs INVITATION_BASE_URL on the service)",
+  },
   subdomain: { type: "string", value: "LABEL", description: "the tenant's subdomain (default: the slug)" },
   "idempotency-key": {
     type: "string",
@@ -83,7 +91,7 @@ async function provisionBody<S extends typeof provisionFromTemplateSchema | type
   const { password, flag } = await adminPassword(ctx, flags, command);
   return parseFlags(
     schema,
-    { ...fields, adminPassword: password },
+    password === undefined ? fields : { ...fields, adminPassword: password },
     { ...FIELD_FLAGS, adminPassword: flag },
     "options",
     command,
@@ -94,10 +102,12 @@ async function adminPassword(
   ctx: CommandContext<OptionSpecs, readonly string[]>,
   flags: TenantFlags,
   command: readonly string[],
-): Promise<{ password: string; flag: string }> {
-  if (flags["admin-password"] !== undefined && flags["admin-password-stdin"]) {
-    throw new UsageError("give --admin-password or --admin-password-stdin, not both", command);
+): Promise<{ password: string | undefined; flag: string }> {
+  const given = [flags["admin-password"] !== undefined, flags["admin-password-stdin"], flags.invite];
+  if (given.filter(Boolean).length > 1) {
+    throw new UsageError("give one of --admin-password, --admin-password-stdin and --invite", command);
   }
+  if (flags.invite) return { password: undefined, flag: "--invite" };
   if (flags["admin-password"] !== undefined)
     return { password: flags["admin-password"], flag: "--admin-password" };
   if (flags["admin-password-stdin"])
@@ -106,7 +116,7 @@ async function adminPassword(
     return { password: await promptHidden(ctx.stdin, ctx.stderr, "Admin password: "), flag: "the password" };
   }
   throw new UsageError(
-    "the admin password is required: --admin-password-stdin (or --admin-password); stdin is not a terminal to ask on",
+    "the admin password is required: --admin-password-stdin (or --admin-password), or --invite; stdin is not a terminal to ask on",
     command,
   );
 }
@@ -137,13 +147,15 @@ export const provisionCommands: readonly Command[] = [
     summary: "Provision a tenant from a template",
     description:
       "Without --admin-password or --admin-password-stdin the password is asked for on the terminal\n" +
-      "(nothing is echoed).",
+      "(nothing is echoed). With --invite no password is set: the welcome notification carries a\n" +
+      "single-use, expiring set-password link (the template must send the welcome notification).",
     args: ["templateId"],
     options: TENANT_OPTIONS,
     examples: [
       'tenant-provisioning provision from-template <templateId> --slug my-tenant --name "My Organization" \\\n' +
         '    --admin-name "Admin User" --admin-email admin@example.com --subdomain my-tenant --watch',
       "printf '%s\\n' \"$PASSWORD\" | tenant-provisioning provision from-template <templateId> ... --admin-password-stdin",
+      "tenant-provisioning provision from-template <templateId> --slug my-tenant ... --invite",
     ],
     async run(ctx) {
       const command = ["provision", "from-template"];

@@ -62,6 +62,7 @@ export function productionDeps(): Promise<ApiDeps> {
       workflows: new SfnWorkflowRunner(new SFNClient({}), stateMachineArns),
       scheduler,
       ...(webhooks ? { webhooks } : {}),
+      invitations: config.invitations,
     };
   })().catch((error: unknown) => {
     // A failed start (bad configuration) is retried by the next invocation, not cached.

@@ -1,4 +1,8 @@
-/** Provisioning endpoints: from a template, or custom with an inline spec (admin only). */
+/**
+ * Provisioning endpoints: from a template, or custom with an inline spec (admin only); accepting
+ * an admin invitation (public: the token is the credential).
+ */
+import { acceptInvitation } from "../domain/provisioning/admin-invitations.ts";
 import { requestProvisioning } from "../domain/provisioning/provision-service.ts";
 import { getUsableTemplate } from "../domain/templates/template-store.ts";
 import { type ApiRequest, type GroupOperations, idParam, ok } from "../http/api-handler.ts";
@@ -39,6 +43,9 @@ export function provisioningOperations(deps: ApiDeps): GroupOperations<"provisio
       });
       return ok(record, 202, created ? {} : { "idempotent-replay": "true" });
     },
+    // A public route has no key: the audit entry names the request only.
+    acceptInvitation: async (req) =>
+      ok(await acceptInvitation(deps, req.body, { keyId: null, requestId: req.requestId })),
   };
 }
 

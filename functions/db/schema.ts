@@ -136,6 +136,19 @@ export const provisioningSecrets = pgTable("provisioning_secrets", {
   createdAt: tstz("created_at").notNull().defaultNow(),
 });
 
+/** Invitations of password-less tenant admins (migrations/0008_fleet.sql); only the token's hash. */
+export const adminInvitations = pgTable("admin_invitations", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id").notNull(),
+  userId: uuid("user_id").notNull(),
+  progressId: uuid("progress_id"),
+  tokenHash: varchar("token_hash", { length: 64 }),
+  issuedAt: tstz("issued_at"),
+  expiresAt: tstz("expires_at"),
+  acceptedAt: tstz("accepted_at"),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+});
+
 export const notificationsOutbox = pgTable("notifications_outbox", {
   id: uuid("id").primaryKey().defaultRandom(),
   tenantId: uuid("tenant_id"),
@@ -287,6 +300,7 @@ export const schema = {
   auditLogs,
   provisioningSecrets,
   notificationsOutbox,
+  adminInvitations,
   alerts,
   tenantBackups,
   scheduledOperations,

@@ -47,7 +47,12 @@ import {
   statsQuerySchema,
 } from "../schemas/operations.ts";
 import { listProgressQuerySchema, progressPageSchema, progressRecordSchema } from "../schemas/progress.ts";
-import { provisionCustomSchema, provisionFromTemplateSchema } from "../schemas/provisioning.ts";
+import {
+  acceptedInvitationSchema,
+  acceptInvitationSchema,
+  provisionCustomSchema,
+  provisionFromTemplateSchema,
+} from "../schemas/provisioning.ts";
 import {
   getTemplateQuerySchema,
   listTemplatesQuerySchema,
@@ -210,6 +215,17 @@ export const routes = {
     body: provisionCustomSchema,
     response: progressRecordSchema,
     successStatus: 202,
+  },
+  acceptInvitation: {
+    method: "POST",
+    path: "/api/provisioning/invitations/accept",
+    group: "provisioning",
+    access: "public",
+    summary:
+      "Set an invited tenant admin's password with the token of the welcome notification's link; " +
+      "works once, before the invitation expires (an unknown token is a 404, a used or expired one a 409)",
+    body: acceptInvitationSchema,
+    response: acceptedInvitationSchema,
   },
   listProgress: {
     method: "GET",

@@ -390,6 +390,11 @@ describe("help and usage", () => {
       ],
       [fromTemplate(tenantFlags(slug)), "--admin-password-stdin", "provision from-template"],
       [
+        fromTemplate(tenantFlags(slug, ["--admin-password", PASSWORD, "--invite"])),
+        "give one of --admin-password, --admin-password-stdin and --invite",
+        "provision from-template",
+      ],
+      [
         fromTemplate(tenantFlags("Not A Slug", ["--admin-password", PASSWORD])),
         "--slug: must be a DNS label",
         "provision from-template",

@@ -68,6 +68,7 @@ function baseBodies(): Record<BodyOperation, unknown> {
     restoreTenant: { backupId: randomUUID() },
     createWebhook: { url: "https://hooks.example.org/tenants", eventTypes: ["*"], description: "fuzz" },
     rotateWebhookSecret: { overlapHours: 1 },
+    acceptInvitation: { token: "A".repeat(43), password: "correct horse battery staple" },
   };
 }
 

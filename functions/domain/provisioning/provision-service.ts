@@ -28,6 +28,16 @@ import { assertTemplateRules } from "../templates/template-rules.ts";
 import { isReplayedPassword } from "./replay-password.ts";
 import { mergeInitialData, type ProvisioningMetadata } from "./run-spec.ts";
 
+/** Where invitation links point, and how long they work (the API's configuration). */
+export interface InvitationSettings {
+  readonly baseUrl: string | null;
+  readonly ttlHours: number;
+}
+
+export interface ProvisionDeps extends RunDeps {
+  readonly invitations?: InvitationSettings | undefined;
+}
+
 export interface ProvisionInput {
   readonly request: ProvisionFromTemplate;
   /** From a template: its id and current version; custom: none. */
@@ -42,8 +52,10 @@ export interface ProvisionInput {
  * once the password is shown to be the same too (replay-password.ts).
  */
 function requestHash(input: ProvisionInput): string {
-  const { adminPassword: _omitted, ...rest } = input.request;
-  const canonical = JSON.stringify({ rest, template: input.template?.id ?? input.spec });
+  const { adminPassword, ...rest } = input.request;
+  // `invite` only when set, so requests with a password hash as they did before invitations.
+  const invite = adminPassword === undefined ? { invite: true } : {};
+  const canonical = JSON.stringify({ rest, template: input.template?.id ?? input.spec, ...invite });
   return createHash("sha256").update(canonical).digest("hex");
 }
 
@@ -55,11 +67,13 @@ async function existingForKey(
   db: Database,
   key: string,
   hash: string,
-  password: string,
+  password: string | undefined,
 ): Promise<ProgressRecord | undefined> {
   const row = await findRunByIdempotencyKey(db, key);
   if (!row) return undefined;
-  if (row.requestHash !== hash || !(await isReplayedPassword(db, row, password))) {
+  // Without a password the request hash says it all (it records that the admin is invited).
+  const samePassword = password === undefined || (await isReplayedPassword(db, row, password));
+  if (row.requestHash !== hash || !samePassword) {
     throw new ConflictError("this Idempotency-Key was used with a different request", {
       fields: [{ field: "Idempotency-Key", message: "reused with a different body" }],
     });
@@ -82,14 +96,46 @@ async function assertNameFree(db: Database, slug: string, subdomain: string): Pr
     throw new ConflictError(issues.map((i) => `${i.field}: ${i.message}`).join("; "), { fields: issues });
 }
 
+/**
+ * How the admin of a request without a password is invited: the welcome notification carries the
+ * link, so the template must send it, and the deployment must say where the link points.
+ */
+function invitationFor(
+  deps: ProvisionDeps,
+  request: ProvisionFromTemplate,
+  spec: TemplateSpec,
+): ProvisioningMetadata["admin"]["invitation"] {
+  if (request.adminPassword !== undefined) return undefined;
+  if (!spec.postProvisioningSteps.includes("send-welcome-notification")) {
+    fail([
+      {
+        field: "adminPassword",
+        message:
+          "required: this template sends no welcome notification to carry an invitation (send-welcome-notification)",
+      },
+    ]);
+  }
+  const baseUrl = deps.invitations?.baseUrl;
+  if (!baseUrl) {
+    fail([
+      {
+        field: "adminPassword",
+        message: "required: this deployment has no INVITATION_BASE_URL to invite an admin with",
+      },
+    ]);
+  }
+  return { baseUrl, ttlHours: deps.invitations?.ttlHours ?? 72 };
+}
+
 /** Starts a run; returns the progress record and whether it is new (false: an idempotent repeat). */
 export async function requestProvisioning(
-  deps: RunDeps,
+  deps: ProvisionDeps,
   input: ProvisionInput,
 ): Promise<{ record: ProgressRecord; created: boolean }> {
   const { db, clock } = deps;
   const { request, spec } = input;
   if (!input.template) assertTemplateRules(spec, "template");
+  const invitation = invitationFor(deps, request, spec);
   const merged = mergeInitialData(spec.initialData, request.initialData);
   const limitIssues = initialDataIssues(merged, spec.limits, ["initialData"]);
   if (limitIssues.length > 0) fail(limitIssues.map((i) => ({ field: i.path.join("."), message: i.message })));
@@ -102,12 +148,16 @@ export async function requestProvisioning(
   // The hash is computed off the main thread while the names are checked.
   const [, passwordHash] = await Promise.all([
     assertNameFree(db, request.slug, request.subdomain),
-    hashPassword(request.adminPassword),
+    request.adminPassword === undefined ? null : hashPassword(request.adminPassword),
   ]);
 
   const metadata: ProvisioningMetadata = {
     tenant: { slug: request.slug, name: request.name, subdomain: request.subdomain },
-    admin: { name: request.adminName, email: request.adminEmail.toLowerCase() },
+    admin: {
+      name: request.adminName,
+      email: request.adminEmail.toLowerCase(),
+      ...(invitation ? { invitation } : {}),
+    },
     ...(request.initialData ? { initialDataOverrides: request.initialData } : {}),
     ...(input.template ? {} : { customTemplate: spec }),
   };
@@ -139,9 +189,11 @@ export async function requestProvisioning(
         requestHash: hash,
         now,
       });
-      await tx
-        .insert(provisioningSecrets)
-        .values({ progressId: progress.id, adminPasswordHash: passwordHash });
+      if (passwordHash !== null) {
+        await tx
+          .insert(provisioningSecrets)
+          .values({ progressId: progress.id, adminPasswordHash: passwordHash });
+      }
       await emitRunStarted(tx, progress, now);
       await recordAudit(tx, {
         actorKeyId: input.actor.keyId,
@@ -156,6 +208,7 @@ export async function requestProvisioning(
           templateVersion: input.template?.version ?? null,
           custom: input.template === null,
           adminEmail: metadata.admin.email,
+          adminInvited: invitation !== undefined,
         },
         requestId: input.actor.requestId,
       });
