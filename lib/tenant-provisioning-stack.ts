@@ -152,9 +152,11 @@ export class TenantProvisioningStack extends Stack {
     });
 
     const deprovisioning = this.workflows.stateMachines.get("deprovisioning");
+    const provisioning = this.workflows.stateMachines.get("provisioning");
     const sweep = entriesOf("sweep")[0];
     this.schedules = new Schedules(this, "Schedules", {
       ...(deprovisioning ? { deprovisioning } : {}),
+      ...(provisioning ? { provisioning } : {}),
       ...(sweep ? { sweepEntry: sweep.entry } : {}),
       ...(props.sweepIntervalMinutes ? { sweepInterval: Duration.minutes(props.sweepIntervalMinutes) } : {}),
       database: this.database,

@@ -19,3 +19,11 @@ CREATE UNIQUE INDEX admin_invitations_token_idx ON admin_invitations (token_hash
 CREATE UNIQUE INDEX admin_invitations_user_idx ON admin_invitations (user_id);
 CREATE INDEX admin_invitations_progress_idx ON admin_invitations (progress_id);
 CREATE INDEX admin_invitations_tenant_idx ON admin_invitations (tenant_id);
+
+-- Scheduled provisioning: a `provision` schedule reserves its slug and subdomain with a tenant row
+-- in status `scheduled` (the names' unique indexes refuse them to anyone else meanwhile); the run
+-- is created on that row when the schedule falls due, and cancelling frees the names. A password,
+-- when given, waits here as its argon2id hash until the run moves it to provisioning_secrets.
+ALTER TABLE scheduled_operations DROP CONSTRAINT scheduled_operations_kind;
+ALTER TABLE scheduled_operations ADD CONSTRAINT scheduled_operations_kind CHECK (kind IN ('deprovision', 'provision'));
+ALTER TABLE scheduled_operations ADD COLUMN admin_password_hash TEXT;

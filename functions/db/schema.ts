@@ -198,10 +198,13 @@ export const tenantBackups = pgTable("tenant_backups", {
   tenantSubdomain: varchar("tenant_subdomain", { length: 63 }),
 });
 
-/** Operations to start later: scheduled deprovisionings (migrations/0003_deprovisioning.sql). */
+/**
+ * Operations to start later: scheduled deprovisionings (migrations/0003_deprovisioning.sql) and
+ * provisionings (migrations/0008_fleet.sql).
+ */
 export const scheduledOperations = pgTable("scheduled_operations", {
   id: uuid("id").primaryKey().defaultRandom(),
-  kind: varchar("kind", { length: 20 }).notNull().default("deprovision").$type<"deprovision">(),
+  kind: varchar("kind", { length: 20 }).notNull().default("deprovision").$type<"deprovision" | "provision">(),
   tenantId: uuid("tenant_id").notNull(),
   runAt: tstz("run_at").notNull(),
   options: jsonb("options").$type<Record<string, unknown>>().notNull().default({}),
@@ -216,6 +219,8 @@ export const scheduledOperations = pgTable("scheduled_operations", {
   createdAt: tstz("created_at").notNull().defaultNow(),
   startedAt: tstz("started_at"),
   cancelledAt: tstz("cancelled_at"),
+  /** A scheduled provisioning's admin password hash, until its run takes it (never returned). */
+  adminPasswordHash: text("admin_password_hash"),
 });
 
 /** Lifecycle events, written in the transaction of the change (migrations/0006_events.sql). */

@@ -52,6 +52,7 @@ import {
   acceptInvitationSchema,
   provisionCustomSchema,
   provisionFromTemplateSchema,
+  scheduleProvisionSchema,
 } from "../schemas/provisioning.ts";
 import {
   getTemplateQuerySchema,
@@ -205,6 +206,18 @@ export const routes = {
     body: provisionFromTemplateSchema,
     response: progressRecordSchema,
     successStatus: 202,
+  },
+  scheduleProvision: {
+    method: "POST",
+    path: "/api/provisioning/templates/{id}/schedule-provision",
+    group: "provisioning",
+    access: "admin",
+    summary:
+      "Provision a tenant from a template at a future time (`at`, ISO 8601); checked now, the slug and subdomain " +
+      "reserved now (refused to others until it runs or is cancelled) → 201 with the schedule (list and cancel under /schedules)",
+    body: scheduleProvisionSchema,
+    response: scheduledOperationSchema,
+    successStatus: 201,
   },
   provisionCustom: {
     method: "POST",
@@ -398,7 +411,8 @@ export const routes = {
     path: "/api/provisioning/schedules",
     group: "schedules",
     access: "admin",
-    summary: "List scheduled operations, newest first (filters: status, tenantId)",
+    summary:
+      "List scheduled operations (deprovisionings and provisionings), newest first (filters: status, tenantId, kind)",
     query: listSchedulesQuerySchema,
     response: scheduledOperationPageSchema,
   },
@@ -407,7 +421,8 @@ export const routes = {
     path: "/api/provisioning/schedules/{id}",
     group: "schedules",
     access: "admin",
-    summary: "Cancel a scheduled operation that has not started; it never runs",
+    summary:
+      "Cancel a scheduled operation that has not started; it never runs (a scheduled provisioning frees its slug and subdomain)",
     response: scheduledOperationSchema,
   },
   listWebhooks: {

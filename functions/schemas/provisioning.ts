@@ -1,6 +1,6 @@
 /** Provisioning requests (from a template, or custom with an inline spec). */
 import { z } from "zod";
-import { dnsLabelSchema, isoDateTime } from "./common.ts";
+import { dnsLabelSchema, instantSchema, isoDateTime } from "./common.ts";
 import { initialDataSchema, templateSpecSchema } from "./templates.ts";
 
 export const MIN_PASSWORD_LENGTH = 12;
@@ -32,6 +32,13 @@ export const provisionCustomSchema = z.strictObject({
   template: templateSpecSchema,
 });
 export type ProvisionCustom = z.infer<typeof provisionCustomSchema>;
+
+/** `POST /templates/:id/schedule-provision`: a provisioning request and when to run it. */
+export const scheduleProvisionSchema = z.strictObject({
+  at: instantSchema("2030-01-31T09:00:00Z"),
+  ...provisionFields,
+});
+export type ScheduleProvisionRequest = z.infer<typeof scheduleProvisionSchema>;
 
 /** Accepting an admin invitation: the token from the set-password link and the new password. */
 export const acceptInvitationSchema = z.strictObject({

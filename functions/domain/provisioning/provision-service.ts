@@ -81,7 +81,8 @@ async function existingForKey(
   return toProgressRecord(row);
 }
 
-async function assertNameFree(db: Database, slug: string, subdomain: string): Promise<void> {
+/** 409 naming `slug` and/or `subdomain` when a tenant (or a scheduled provisioning) holds them. */
+export async function assertNameFree(db: Database, slug: string, subdomain: string): Promise<void> {
   const taken = await db
     .select({ slug: tenants.slug, subdomain: tenants.subdomain })
     .from(tenants)
@@ -127,6 +128,60 @@ function invitationFor(
   return { baseUrl, ttlHours: deps.invitations?.ttlHours ?? 72 };
 }
 
+/**
+ * Every check of a provisioning request that needs no lock: the inline template's rules, the
+ * initial data against the limits, how the admin is invited. Returns the run's metadata.
+ */
+export function checkedProvisioningMetadata(
+  deps: ProvisionDeps,
+  input: ProvisionInput,
+): ProvisioningMetadata {
+  const { request, spec } = input;
+  if (!input.template) assertTemplateRules(spec, "template");
+  const invitation = invitationFor(deps, request, spec);
+  const merged = mergeInitialData(spec.initialData, request.initialData);
+  const limitIssues = initialDataIssues(merged, spec.limits, ["initialData"]);
+  if (limitIssues.length > 0) fail(limitIssues.map((i) => ({ field: i.path.join("."), message: i.message })));
+  return {
+    tenant: { slug: request.slug, name: request.name, subdomain: request.subdomain },
+    admin: {
+      name: request.adminName,
+      email: request.adminEmail.toLowerCase(),
+      ...(invitation ? { invitation } : {}),
+    },
+    ...(request.initialData ? { initialDataOverrides: request.initialData } : {}),
+    ...(input.template ? {} : { customTemplate: spec }),
+  };
+}
+
+/** The run's `run.started` event and `provision.start` audit entry (in the run's transaction). */
+export async function recordProvisionStart(
+  tx: Database,
+  progress: ProgressRow,
+  metadata: ProvisioningMetadata,
+  actor: Actor,
+  now: Date,
+): Promise<void> {
+  await emitRunStarted(tx, progress, now);
+  await recordAudit(tx, {
+    actorKeyId: actor.keyId,
+    action: "provision.start",
+    targetType: "progress",
+    targetId: progress.id,
+    tenantId: progress.tenantId,
+    details: {
+      slug: metadata.tenant.slug,
+      subdomain: metadata.tenant.subdomain,
+      templateId: progress.templateId,
+      templateVersion: progress.templateVersion,
+      custom: metadata.customTemplate !== undefined,
+      adminEmail: metadata.admin.email,
+      adminInvited: metadata.admin.invitation !== undefined,
+    },
+    requestId: actor.requestId,
+  });
+}
+
 /** Starts a run; returns the progress record and whether it is new (false: an idempotent repeat). */
 export async function requestProvisioning(
   deps: ProvisionDeps,
@@ -134,11 +189,7 @@ export async function requestProvisioning(
 ): Promise<{ record: ProgressRecord; created: boolean }> {
   const { db, clock } = deps;
   const { request, spec } = input;
-  if (!input.template) assertTemplateRules(spec, "template");
-  const invitation = invitationFor(deps, request, spec);
-  const merged = mergeInitialData(spec.initialData, request.initialData);
-  const limitIssues = initialDataIssues(merged, spec.limits, ["initialData"]);
-  if (limitIssues.length > 0) fail(limitIssues.map((i) => ({ field: i.path.join("."), message: i.message })));
+  const metadata = checkedProvisioningMetadata(deps, input);
 
   const hash = requestHash(input);
   if (input.idempotencyKey) {
@@ -151,16 +202,6 @@ export async function requestProvisioning(
     request.adminPassword === undefined ? null : hashPassword(request.adminPassword),
   ]);
 
-  const metadata: ProvisioningMetadata = {
-    tenant: { slug: request.slug, name: request.name, subdomain: request.subdomain },
-    admin: {
-      name: request.adminName,
-      email: request.adminEmail.toLowerCase(),
-      ...(invitation ? { invitation } : {}),
-    },
-    ...(request.initialData ? { initialDataOverrides: request.initialData } : {}),
-    ...(input.template ? {} : { customTemplate: spec }),
-  };
   const now = clock();
   let run: ProgressRow;
   try {
@@ -194,24 +235,7 @@ export async function requestProvisioning(
           .insert(provisioningSecrets)
           .values({ progressId: progress.id, adminPasswordHash: passwordHash });
       }
-      await emitRunStarted(tx, progress, now);
-      await recordAudit(tx, {
-        actorKeyId: input.actor.keyId,
-        action: "provision.start",
-        targetType: "progress",
-        targetId: progress.id,
-        tenantId: tenant!.id,
-        details: {
-          slug: request.slug,
-          subdomain: request.subdomain,
-          templateId: input.template?.id ?? null,
-          templateVersion: input.template?.version ?? null,
-          custom: input.template === null,
-          adminEmail: metadata.admin.email,
-          adminInvited: invitation !== undefined,
-        },
-        requestId: input.actor.requestId,
-      });
+      await recordProvisionStart(tx, progress, metadata, input.actor, now);
       return progress;
     });
   } catch (error) {
