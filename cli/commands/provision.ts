@@ -4,7 +4,11 @@
  */
 import type { z } from "zod";
 import type { ProgressRecord } from "../../functions/schemas/progress.ts";
-import { provisionCustomSchema, provisionFromTemplateSchema } from "../../functions/schemas/provisioning.ts";
+import {
+  provisionCustomSchema,
+  provisionFromTemplateSchema,
+  scheduleProvisionSchema,
+} from "../../functions/schemas/provisioning.ts";
 import type { ApiResponse } from "../api-client.ts";
 import {
   type Command,
@@ -18,6 +22,7 @@ import {
 } from "../command.ts";
 import { UsageError } from "../errors.ts";
 import { promptHidden, readLine } from "../password.ts";
+import { scheduleDetails } from "../views.ts";
 import { type AnyContext, followRun, WATCH_OPTION } from "./follow-run.ts";
 
 const TENANT_OPTIONS = {
@@ -51,7 +56,10 @@ const TENANT_OPTIONS = {
   watch: WATCH_OPTION,
 } as const satisfies OptionSpecs;
 
-type TenantFlags = FlagValues<typeof TENANT_OPTIONS>;
+/** A schedule is not a run yet: nothing to watch. */
+const { watch: _watch, "idempotency-key": _key, ...TENANT_OPTIONS_WITHOUT_WATCH } = TENANT_OPTIONS;
+
+type TenantFlags = Omit<FlagValues<typeof TENANT_OPTIONS>, "watch" | "idempotency-key">;
 
 const FIELD_FLAGS = {
   slug: "--slug",
@@ -61,13 +69,19 @@ const FIELD_FLAGS = {
   adminEmail: "--admin-email",
   initialData: "--initial-data",
   template: "--file",
+  at: "--at",
 } as const;
 
 /**
  * The request body from the flags, checked with the API's schema: everything but the password
  * first (so a typo is reported before anyone is asked for a password), then the password.
  */
-async function provisionBody<S extends typeof provisionFromTemplateSchema | typeof provisionCustomSchema>(
+async function provisionBody<
+  S extends
+    | typeof provisionFromTemplateSchema
+    | typeof provisionCustomSchema
+    | typeof scheduleProvisionSchema,
+>(
   ctx: CommandContext<OptionSpecs, readonly string[]>,
   flags: TenantFlags,
   schema: S,
@@ -173,6 +187,42 @@ export const provisionCommands: readonly Command[] = [
         ...idempotencyHeaders(ctx.flags["idempotency-key"]),
       });
       return followProvisioning(ctx, res, body.slug);
+    },
+  }),
+  defineCommand({
+    path: ["provision", "schedule"],
+    summary: "Schedule a tenant's provisioning from a template at a future time",
+    description:
+      "Everything is checked now and the slug and subdomain are reserved now: until the schedule runs (or\n" +
+      "'schedules cancel <id>' frees them) no one else can take them. The password flags and --invite are\n" +
+      "those of 'provision from-template'. 'schedules list --kind provision' shows what is waiting.",
+    args: ["templateId"],
+    options: {
+      at: {
+        type: "string",
+        value: "ISO",
+        required: true,
+        description: "when, as an ISO 8601 time with a zone (2030-01-31T09:00:00Z)",
+      },
+      ...TENANT_OPTIONS_WITHOUT_WATCH,
+    },
+    examples: [
+      "tenant-provisioning provision schedule <templateId> --at 2030-01-31T09:00:00Z --slug my-tenant \\\n" +
+        '    --name "My Organization" --admin-name "Admin User" --admin-email admin@example.com --invite',
+    ],
+    async run(ctx) {
+      const command = ["provision", "schedule"];
+      const body = await provisionBody(
+        ctx,
+        ctx.flags,
+        scheduleProvisionSchema,
+        scheduleProvisionSchema.omit({ adminPassword: true }),
+        { at: ctx.flags.at },
+        command,
+      );
+      const res = await ctx.api.call("scheduleProvision", { params: { id: ctx.args.templateId }, body });
+      ctx.emit(res.raw, () => scheduleDetails(res.data, ctx.style));
+      return 0;
     },
   }),
   defineCommand({
