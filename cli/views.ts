@@ -403,13 +403,19 @@ export function tenantDetails(t: TenantDetail, style: Style): string {
   );
 }
 
-const optionsText = (o: DeprovisioningOptions) =>
-  [
-    `grace ${o.gracePeriodHours} h`,
-    ...(o.preserveAuditLogs ? ["preserve audit logs"] : []),
-    ...(o.preserveBackups ? ["preserve backups"] : []),
-    ...(o.notifyUsers ? ["notify users"] : []),
-  ].join(", ");
+const optionsText = (o: ScheduledOperation["options"]) =>
+  "slug" in o
+    ? [
+        `provision ${o.slug}`,
+        o.templateId ? `template ${o.templateId} v${o.templateVersion}` : "inline template",
+        o.invited ? `invite ${o.adminEmail}` : `admin ${o.adminEmail}`,
+      ].join(", ")
+    : [
+        `grace ${o.gracePeriodHours} h`,
+        ...(o.preserveAuditLogs ? ["preserve audit logs"] : []),
+        ...(o.preserveBackups ? ["preserve backups"] : []),
+        ...(o.notifyUsers ? ["notify users"] : []),
+      ].join(", ");
 
 export function scheduleList(page: z.output<typeof scheduledOperationPageSchema>, style: Style): string {
   return (
@@ -417,6 +423,7 @@ export function scheduleList(page: z.output<typeof scheduledOperationPageSchema>
       page.items,
       [
         { header: "ID", value: (s) => s.id },
+        { header: "KIND", value: (s) => s.kind },
         { header: "TENANT", value: (s) => s.tenantId },
         { header: "RUN AT", value: (s) => formatTime(s.runAt) },
         { header: "STATUS", value: (s) => colorStatus(s.status, style) },

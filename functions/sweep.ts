@@ -80,6 +80,11 @@ async function productionHandler(): Promise<(event?: ScheduledEvent) => Promise<
     "DEPROVISIONING_STATE_MACHINE_ARN",
     "the sweep (overdue schedules)",
   );
+  const provisioning = requireSetting(
+    config.stateMachineArns.provisioning,
+    "PROVISIONING_STATE_MACHINE_ARN",
+    "the sweep (overdue scheduled provisionings)",
+  );
   const { db } = await openDatabase(config.database);
   return createSweepHandler({
     db,
@@ -87,7 +92,7 @@ async function productionHandler(): Promise<(event?: ScheduledEvent) => Promise<
     logger: createLogger(config.logLevel),
     operations: config.operations,
     clock: () => new Date(),
-    workflows: new SfnWorkflowRunner(new SFNClient({}), { deprovisioning }),
+    workflows: new SfnWorkflowRunner(new SFNClient({}), { deprovisioning, provisioning }),
   });
 }
 

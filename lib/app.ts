@@ -21,6 +21,7 @@ const stack = new TenantProvisioningStack(app, settings.stackName, {
   ...(settings.alertEmail ? { alertEmail: settings.alertEmail } : {}),
   ...(settings.notificationSender ? { notificationSender: settings.notificationSender } : {}),
   ...(settings.sesConfigurationSet ? { sesConfigurationSet: settings.sesConfigurationSet } : {}),
+  ...(settings.invitationBaseUrl ? { invitationBaseUrl: settings.invitationBaseUrl } : {}),
   ...(settings.retryPolicy ? { retryPolicy: settings.retryPolicy } : {}),
   webhookDestinations: webhookDestinationsFromContext(app.node.tryGetContext("webhookDestinations")),
 });

@@ -34,6 +34,8 @@ const contextSchema = z.object({
     .regex(/^[\w-]{1,64}$/, "must be an SES configuration set name")
     .optional(),
   sweepIntervalMinutes: z.coerce.number().int().min(1).max(1440).optional(),
+  /** The set-password page invitation links point to (the API's INVITATION_BASE_URL). */
+  invitationBaseUrl: z.url({ protocol: /^https$/, message: "must be an https:// URL" }).optional(),
   stepRetryIntervalSeconds: z.string().optional(),
   stepRetryBackoffRate: z.string().optional(),
   stepRetryMaxAttempts: z.string().optional(),
@@ -57,6 +59,8 @@ export interface DeploySettings {
   /** Verified SES identity notifications are sent from; without it the sender is deployed paused. */
   readonly notificationSender?: string;
   readonly sesConfigurationSet?: string;
+  /** The set-password page of admin invitations; without it, provisioning needs an admin password. */
+  readonly invitationBaseUrl?: string;
   /** How often the sweep runs: every 5 minutes, hourly with auto-pause (so the database can pause). */
   readonly sweepIntervalMinutes: number;
   /** Set when any `stepRetry*` key is given; the ASL's own values otherwise. */
@@ -127,6 +131,7 @@ export function deploySettings(get: (key: string) => unknown): DeploySettings {
     ...(c.alertEmail ? { alertEmail: c.alertEmail } : {}),
     ...(c.notificationSender ? { notificationSender: c.notificationSender } : {}),
     ...(c.sesConfigurationSet ? { sesConfigurationSet: c.sesConfigurationSet } : {}),
+    ...(c.invitationBaseUrl ? { invitationBaseUrl: c.invitationBaseUrl } : {}),
     // The sweep reads the database: every 5 minutes it would keep an auto-paused cluster awake.
     sweepIntervalMinutes: c.sweepIntervalMinutes ?? (autoPause ? 60 : 5),
     ...(retryPolicy ? { retryPolicy } : {}),

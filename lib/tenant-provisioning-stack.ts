@@ -49,6 +49,8 @@ export interface TenantProvisioningStackProps extends StackProps {
   /** Verified SES identity notifications are sent from; without it the sender is deployed paused. */
   readonly notificationSender?: string;
   readonly sesConfigurationSet?: string;
+  /** The set-password page of admin invitations (the API's INVITATION_BASE_URL). */
+  readonly invitationBaseUrl?: string;
   /** How often the sweep runs (default 5 minutes). */
   readonly sweepIntervalMinutes?: number;
   /** Overrides the ASL files' retry defaults for `TransientError`. */
@@ -150,9 +152,11 @@ export class TenantProvisioningStack extends Stack {
     });
 
     const deprovisioning = this.workflows.stateMachines.get("deprovisioning");
+    const provisioning = this.workflows.stateMachines.get("provisioning");
     const sweep = entriesOf("sweep")[0];
     this.schedules = new Schedules(this, "Schedules", {
       ...(deprovisioning ? { deprovisioning } : {}),
+      ...(provisioning ? { provisioning } : {}),
       ...(sweep ? { sweepEntry: sweep.entry } : {}),
       ...(props.sweepIntervalMinutes ? { sweepInterval: Duration.minutes(props.sweepIntervalMinutes) } : {}),
       database: this.database,
@@ -169,6 +173,7 @@ export class TenantProvisioningStack extends Stack {
       logsKey,
       logRetention,
       throttling: props.apiThrottling ?? { rateLimit: 50, burstLimit: 100 },
+      ...(props.invitationBaseUrl ? { invitationBaseUrl: props.invitationBaseUrl } : {}),
     });
 
     this.executionEvents = new ExecutionEvents(this, "ExecutionEvents", {

@@ -123,6 +123,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       workflows,
       scheduler: localScheduler,
       webhooks: { sealer, policy: webhookPolicy, ...resolve },
+      invitations: config.invitations,
     };
     const server = createLocalHttpServer({
       db: database.db,

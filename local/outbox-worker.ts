@@ -6,6 +6,8 @@
  * SES sender uses, and delivers it: by SMTP when `SMTP_URL` is set, else by logging it. A row
  * whose delivery fails is released and tried again by the next drain. A process killed between
  * claiming and delivering loses the claimed rows of that batch (they stay marked delivered).
+ * A delivered welcome's set-password link is removed from its row: the outbox keeps no usable
+ * invitation token.
  */
 import { sql } from "drizzle-orm";
 import { createTransport } from "nodemailer";
@@ -75,6 +77,9 @@ export interface OutboxWorkerOptions {
   readonly batchSize?: number;
 }
 
+/** The payload key of an invited admin's set-password link (removed once delivered). */
+const INVITATION_LINK = "setPasswordUrl";
+
 interface Claimed extends Record<string, unknown> {
   id: string;
   kind: string;
@@ -122,6 +127,7 @@ export class OutboxWorker {
             RETURNING id, kind, recipient, payload, dedupe_key, tenant_id, progress_id`,
       );
       const failed: string[] = [];
+      const delivered: string[] = [];
       for (const r of rows) {
         try {
           const payload = jsonValue<Record<string, unknown>>(r.payload);
@@ -136,6 +142,7 @@ export class OutboxWorker {
             rendered: renderNotification({ kind, recipient: r.recipient, payload }),
           });
           total++;
+          if (INVITATION_LINK in payload) delivered.push(r.id);
         } catch (error) {
           failed.push(r.id);
           logger.warn("notification not delivered; retried by the next drain", {
@@ -143,6 +150,12 @@ export class OutboxWorker {
             error,
           });
         }
+      }
+      if (delivered.length > 0) {
+        // A set-password link is a bearer secret: once sent, the outbox keeps no copy of it.
+        await db.execute(sql`
+          UPDATE notifications_outbox SET payload = payload - ${INVITATION_LINK}::text
+          WHERE id IN (SELECT jsonb_array_elements_text(${JSON.stringify(delivered)}::jsonb)::uuid)`);
       }
       if (failed.length > 0) {
         await db.execute(sql`

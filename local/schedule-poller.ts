@@ -1,7 +1,7 @@
 /**
  * The local stand-in for EventBridge Scheduler: every few seconds (and right at start-up, so
- * operations that fell due while the server was down run too) it starts the deprovisioning state
- * machine for each `scheduled_operations` row that is due and still `scheduled` — with the same
+ * operations that fell due while the server was down run too) it starts the state machine of the
+ * operation's kind (deprovisioning or provisioning) for each `scheduled_operations` row that is due and still `scheduled` — with the same
  * input an EventBridge schedule sends. The execution's first state claims the row
  * (`UPDATE ... WHERE status = 'scheduled'`), so a row started twice (two pollers, a poll racing a
  * restart) still runs once, and a cancelled row never runs.
@@ -9,7 +9,11 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../functions/db/client.ts";
 import { queryRows } from "../functions/db/sql.ts";
-import { scheduledExecutionInput } from "../functions/domain/scheduling/scheduler.ts";
+import {
+  SCHEDULE_WORKFLOWS,
+  type ScheduleKind,
+  scheduledExecutionInput,
+} from "../functions/domain/scheduling/scheduler.ts";
 import type { Logger } from "../functions/shared/logger.ts";
 import type { WorkflowRunner } from "../functions/workflows/workflow-runner.ts";
 
@@ -49,21 +53,21 @@ export class SchedulePoller {
   async poll(): Promise<string[]> {
     const { db, workflows, logger, clock } = this.options;
     const now = clock();
-    const due = await queryRows<{ id: string }>(
+    const due = await queryRows<{ id: string; kind: ScheduleKind }>(
       db,
-      sql`SELECT id FROM scheduled_operations
+      sql`SELECT id, kind FROM scheduled_operations
           WHERE status = 'scheduled' AND run_at <= ${now.toISOString()}::timestamptz
           ORDER BY run_at LIMIT 50`,
     );
     const restartAfter = this.options.restartAfterMs ?? 60_000;
     const startedNow: string[] = [];
-    for (const { id } of due) {
+    for (const { id, kind } of due) {
       const previous = this.started.get(id);
       if (previous !== undefined && now.getTime() - previous < restartAfter) continue;
       if (this.stopped) break;
       this.started.set(id, now.getTime());
       const ref = await workflows.start(
-        "deprovisioning",
+        SCHEDULE_WORKFLOWS[kind],
         `schedule-${id}-${now.getTime()}`,
         scheduledExecutionInput(id),
       );

@@ -1,7 +1,14 @@
-/** `provision from-template | custom`: a tenant, with its admin's password kept out of shell history. */
+/**
+ * `provision from-template | custom`: a tenant, with its admin's password kept out of shell history
+ * (or none: `--invite`).
+ */
 import type { z } from "zod";
 import type { ProgressRecord } from "../../functions/schemas/progress.ts";
-import { provisionCustomSchema, provisionFromTemplateSchema } from "../../functions/schemas/provisioning.ts";
+import {
+  provisionCustomSchema,
+  provisionFromTemplateSchema,
+  scheduleProvisionSchema,
+} from "../../functions/schemas/provisioning.ts";
 import type { ApiResponse } from "../api-client.ts";
 import {
   type Command,
@@ -15,6 +22,7 @@ import {
 } from "../command.ts";
 import { UsageError } from "../errors.ts";
 import { promptHidden, readLine } from "../password.ts";
+import { scheduleDetails } from "../views.ts";
 import { type AnyContext, followRun, WATCH_OPTION } from "./follow-run.ts";
 
 const TENANT_OPTIONS = {
@@ -29,6 +37,11 @@ const TENANT_OPTIONS = {
       "the tenant admin's password (12+ characters); prefer --admin-password-stdin or the prompt, which keep it out of shell history",
   },
   "admin-password-stdin": { type: "boolean", description: "read the password from the first line of stdin" },
+  invite: {
+    type: "boolean",
+    description:
+      "no password: the admin gets a single-use set-password link in the welcome notification (needs INVITATION_BASE_URL on the service)",
+  },
   subdomain: { type: "string", value: "LABEL", description: "the tenant's subdomain (default: the slug)" },
   "idempotency-key": {
     type: "string",
@@ -43,7 +56,10 @@ const TENANT_OPTIONS = {
   watch: WATCH_OPTION,
 } as const satisfies OptionSpecs;
 
-type TenantFlags = FlagValues<typeof TENANT_OPTIONS>;
+/** A schedule is not a run yet: nothing to watch. */
+const { watch: _watch, "idempotency-key": _key, ...TENANT_OPTIONS_WITHOUT_WATCH } = TENANT_OPTIONS;
+
+type TenantFlags = Omit<FlagValues<typeof TENANT_OPTIONS>, "watch" | "idempotency-key">;
 
 const FIELD_FLAGS = {
   slug: "--slug",
@@ -53,13 +69,19 @@ const FIELD_FLAGS = {
   adminEmail: "--admin-email",
   initialData: "--initial-data",
   template: "--file",
+  at: "--at",
 } as const;
 
 /**
  * The request body from the flags, checked with the API's schema: everything but the password
  * first (so a typo is reported before anyone is asked for a password), then the password.
  */
-async function provisionBody<S extends typeof provisionFromTemplateSchema | typeof provisionCustomSchema>(
+async function provisionBody<
+  S extends
+    | typeof provisionFromTemplateSchema
+    | typeof provisionCustomSchema
+    | typeof scheduleProvisionSchema,
+>(
   ctx: CommandContext<OptionSpecs, readonly string[]>,
   flags: TenantFlags,
   schema: S,
@@ -83,7 +105,7 @@ async function provisionBody<S extends typeof provisionFromTemplateSchema | type
   const { password, flag } = await adminPassword(ctx, flags, command);
   return parseFlags(
     schema,
-    { ...fields, adminPassword: password },
+    password === undefined ? fields : { ...fields, adminPassword: password },
     { ...FIELD_FLAGS, adminPassword: flag },
     "options",
     command,
@@ -94,10 +116,12 @@ async function adminPassword(
   ctx: CommandContext<OptionSpecs, readonly string[]>,
   flags: TenantFlags,
   command: readonly string[],
-): Promise<{ password: string; flag: string }> {
-  if (flags["admin-password"] !== undefined && flags["admin-password-stdin"]) {
-    throw new UsageError("give --admin-password or --admin-password-stdin, not both", command);
+): Promise<{ password: string | undefined; flag: string }> {
+  const given = [flags["admin-password"] !== undefined, flags["admin-password-stdin"], flags.invite];
+  if (given.filter(Boolean).length > 1) {
+    throw new UsageError("give one of --admin-password, --admin-password-stdin and --invite", command);
   }
+  if (flags.invite) return { password: undefined, flag: "--invite" };
   if (flags["admin-password"] !== undefined)
     return { password: flags["admin-password"], flag: "--admin-password" };
   if (flags["admin-password-stdin"])
@@ -106,7 +130,7 @@ async function adminPassword(
     return { password: await promptHidden(ctx.stdin, ctx.stderr, "Admin password: "), flag: "the password" };
   }
   throw new UsageError(
-    "the admin password is required: --admin-password-stdin (or --admin-password); stdin is not a terminal to ask on",
+    "the admin password is required: --admin-password-stdin (or --admin-password), or --invite; stdin is not a terminal to ask on",
     command,
   );
 }
@@ -137,13 +161,15 @@ export const provisionCommands: readonly Command[] = [
     summary: "Provision a tenant from a template",
     description:
       "Without --admin-password or --admin-password-stdin the password is asked for on the terminal\n" +
-      "(nothing is echoed).",
+      "(nothing is echoed). With --invite no password is set: the welcome notification carries a\n" +
+      "single-use, expiring set-password link (the template must send the welcome notification).",
     args: ["templateId"],
     options: TENANT_OPTIONS,
     examples: [
       'tenant-provisioning provision from-template <templateId> --slug my-tenant --name "My Organization" \\\n' +
         '    --admin-name "Admin User" --admin-email admin@example.com --subdomain my-tenant --watch',
       "printf '%s\\n' \"$PASSWORD\" | tenant-provisioning provision from-template <templateId> ... --admin-password-stdin",
+      "tenant-provisioning provision from-template <templateId> --slug my-tenant ... --invite",
     ],
     async run(ctx) {
       const command = ["provision", "from-template"];
@@ -161,6 +187,42 @@ export const provisionCommands: readonly Command[] = [
         ...idempotencyHeaders(ctx.flags["idempotency-key"]),
       });
       return followProvisioning(ctx, res, body.slug);
+    },
+  }),
+  defineCommand({
+    path: ["provision", "schedule"],
+    summary: "Schedule a tenant's provisioning from a template at a future time",
+    description:
+      "Everything is checked now and the slug and subdomain are reserved now: until the schedule runs (or\n" +
+      "'schedules cancel <id>' frees them) no one else can take them. The password flags and --invite are\n" +
+      "those of 'provision from-template'. 'schedules list --kind provision' shows what is waiting.",
+    args: ["templateId"],
+    options: {
+      at: {
+        type: "string",
+        value: "ISO",
+        required: true,
+        description: "when, as an ISO 8601 time with a zone (2030-01-31T09:00:00Z)",
+      },
+      ...TENANT_OPTIONS_WITHOUT_WATCH,
+    },
+    examples: [
+      "tenant-provisioning provision schedule <templateId> --at 2030-01-31T09:00:00Z --slug my-tenant \\\n" +
+        '    --name "My Organization" --admin-name "Admin User" --admin-email admin@example.com --invite',
+    ],
+    async run(ctx) {
+      const command = ["provision", "schedule"];
+      const body = await provisionBody(
+        ctx,
+        ctx.flags,
+        scheduleProvisionSchema,
+        scheduleProvisionSchema.omit({ adminPassword: true }),
+        { at: ctx.flags.at },
+        command,
+      );
+      const res = await ctx.api.call("scheduleProvision", { params: { id: ctx.args.templateId }, body });
+      ctx.emit(res.raw, () => scheduleDetails(res.data, ctx.style));
+      return 0;
     },
   }),
   defineCommand({

@@ -10,6 +10,7 @@ import {
   listTenantsQuerySchema,
   MAX_GRACE_PERIOD_HOURS,
   restoreRequestSchema,
+  SCHEDULE_KINDS,
   SCHEDULE_STATUSES,
   scheduleDeprovisionSchema,
   TENANT_STATUSES,
@@ -202,10 +203,11 @@ export const tenantCommands: readonly Command[] = [
   }),
   defineCommand({
     path: ["schedules", "list"],
-    summary: "List scheduled deprovisionings, newest first",
+    summary: "List scheduled deprovisionings and provisionings, newest first",
     args: [],
     options: {
       status: { type: "string", value: "STATUS", description: `one of ${SCHEDULE_STATUSES.join(", ")}` },
+      kind: { type: "string", value: "KIND", description: `one of ${SCHEDULE_KINDS.join(", ")}` },
       tenant: { type: "string", value: "TENANT_ID", description: "schedules of this tenant" },
       limit: LIMIT,
       offset: OFFSET,
@@ -213,6 +215,7 @@ export const tenantCommands: readonly Command[] = [
     async run(ctx) {
       const query = {
         status: ctx.flags.status,
+        kind: ctx.flags.kind,
         tenantId: ctx.flags.tenant,
         limit: ctx.flags.limit,
         offset: ctx.flags.offset,
@@ -220,7 +223,7 @@ export const tenantCommands: readonly Command[] = [
       parseFlags(
         listSchedulesQuerySchema,
         definedOnly(query),
-        { status: "--status", tenantId: "--tenant", limit: "--limit", offset: "--offset" },
+        { status: "--status", kind: "--kind", tenantId: "--tenant", limit: "--limit", offset: "--offset" },
         "options",
         ["schedules", "list"],
       );
@@ -231,7 +234,8 @@ export const tenantCommands: readonly Command[] = [
   }),
   defineCommand({
     path: ["schedules", "cancel"],
-    summary: "Cancel a scheduled deprovisioning that has not started; it never runs",
+    summary:
+      "Cancel a scheduled deprovisioning or provisioning that has not started; it never runs (a provisioning's slug and subdomain are freed)",
     args: ["id"],
     options: {},
     async run(ctx) {

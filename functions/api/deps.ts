@@ -6,6 +6,7 @@ import type { Database } from "../db/client.ts";
 import type { Scheduler } from "../domain/scheduling/scheduler.ts";
 import type { SecretSealer } from "../domain/webhooks/secret-sealer.ts";
 import type { ResolveHost, UrlPolicy } from "../domain/webhooks/url-guard.ts";
+import type { InvitationsConfig } from "../shared/config.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { WorkflowRunner } from "../workflows/workflow-runner.ts";
 
@@ -19,6 +20,8 @@ export interface ApiDeps {
   readonly scheduler?: Scheduler;
   /** Webhook subscriptions: how secrets are sealed, and the URL rules of this runtime. */
   readonly webhooks?: WebhookApiDeps;
+  /** Where invitation links point and how long they work; unset: no password-less provisioning. */
+  readonly invitations?: InvitationsConfig;
 }
 
 export interface WebhookApiDeps {

@@ -39,11 +39,15 @@ export function productionDeps(): Promise<ApiDeps> {
     const config = loadConfig();
     const stateMachineArns = requireStateMachineArns(config, USED_BY);
     const { scheduleGroupName, schedulerRoleArn, scheduleDeadLetterQueueArn } = config.deprovisioning;
-    // schedule-deprovision: one-time EventBridge schedules that start the deprovisioning machine.
+    // schedule-deprovision / schedule-provision: one-time EventBridge schedules that start the
+    // deprovisioning or provisioning machine.
     const scheduler = new EventBridgeScheduler(new SchedulerClient({}), {
       groupName: requireSetting(scheduleGroupName, "SCHEDULE_GROUP_NAME", USED_BY),
       roleArn: requireSetting(schedulerRoleArn, "SCHEDULER_ROLE_ARN", USED_BY),
-      stateMachineArn: stateMachineArns.deprovisioning,
+      stateMachineArns: {
+        deprovision: stateMachineArns.deprovisioning,
+        provision: stateMachineArns.provisioning,
+      },
       deadLetterQueueArn: requireSetting(
         scheduleDeadLetterQueueArn,
         "SCHEDULE_DEAD_LETTER_QUEUE_ARN",
@@ -62,6 +66,7 @@ export function productionDeps(): Promise<ApiDeps> {
       workflows: new SfnWorkflowRunner(new SFNClient({}), stateMachineArns),
       scheduler,
       ...(webhooks ? { webhooks } : {}),
+      invitations: config.invitations,
     };
   })().catch((error: unknown) => {
     // A failed start (bad configuration) is retried by the next invocation, not cached.

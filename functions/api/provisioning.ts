@@ -1,5 +1,11 @@
-/** Provisioning endpoints: from a template, or custom with an inline spec (admin only). */
+/**
+ * Provisioning endpoints: from a template (now or at a scheduled time), or custom with an inline
+ * spec (admin only); accepting
+ * an admin invitation (public: the token is the credential).
+ */
+import { acceptInvitation } from "../domain/provisioning/admin-invitations.ts";
 import { requestProvisioning } from "../domain/provisioning/provision-service.ts";
+import { scheduleProvisioning } from "../domain/provisioning/schedule-provisioning.ts";
 import { getUsableTemplate } from "../domain/templates/template-store.ts";
 import { type ApiRequest, type GroupOperations, idParam, ok } from "../http/api-handler.ts";
 import { RequestValidationError } from "../shared/errors.ts";
@@ -28,6 +34,21 @@ export function provisioningOperations(deps: ApiDeps): GroupOperations<"provisio
       });
       return ok(record, 202, created ? {} : { "idempotent-replay": "true" });
     },
+    scheduleProvision: async (req) => {
+      const template = await getUsableTemplate(deps.db, idParam(req, "id", "template"));
+      const { at, ...request } = req.body;
+      const schedule = await scheduleProvisioning(
+        deps,
+        {
+          request,
+          template: { id: template.id, version: template.version },
+          spec: { ...template, description: template.description ?? undefined },
+          actor: req.actor,
+        },
+        at,
+      );
+      return ok(schedule, 201);
+    },
     provisionCustom: async (req) => {
       const { template, ...request } = req.body;
       const { record, created } = await requestProvisioning(deps, {
@@ -39,6 +60,9 @@ export function provisioningOperations(deps: ApiDeps): GroupOperations<"provisio
       });
       return ok(record, 202, created ? {} : { "idempotent-replay": "true" });
     },
+    // A public route has no key: the audit entry names the request only.
+    acceptInvitation: async (req) =>
+      ok(await acceptInvitation(deps, req.body, { keyId: null, requestId: req.requestId })),
   };
 }
 

@@ -166,6 +166,19 @@ export const deprovisionNotifiedUsers = pgTable(
   (t) => [primaryKey({ columns: [t.progressId, t.userId] })],
 );
 
+/** Invitations of password-less tenant admins (migrations/0008_fleet.sql); only the token's hash. */
+export const adminInvitations = pgTable("admin_invitations", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  tenantId: uuid("tenant_id").notNull(),
+  userId: uuid("user_id").notNull(),
+  progressId: uuid("progress_id"),
+  tokenHash: varchar("token_hash", { length: 64 }),
+  issuedAt: tstz("issued_at"),
+  expiresAt: tstz("expires_at"),
+  acceptedAt: tstz("accepted_at"),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+});
+
 export const notificationsOutbox = pgTable("notifications_outbox", {
   id: uuid("id").primaryKey().defaultRandom(),
   tenantId: uuid("tenant_id"),
@@ -215,10 +228,13 @@ export const tenantBackups = pgTable("tenant_backups", {
   tenantSubdomain: varchar("tenant_subdomain", { length: 63 }),
 });
 
-/** Operations to start later: scheduled deprovisionings (migrations/0003_deprovisioning.sql). */
+/**
+ * Operations to start later: scheduled deprovisionings (migrations/0003_deprovisioning.sql) and
+ * provisionings (migrations/0008_fleet.sql).
+ */
 export const scheduledOperations = pgTable("scheduled_operations", {
   id: uuid("id").primaryKey().defaultRandom(),
-  kind: varchar("kind", { length: 20 }).notNull().default("deprovision").$type<"deprovision">(),
+  kind: varchar("kind", { length: 20 }).notNull().default("deprovision").$type<"deprovision" | "provision">(),
   tenantId: uuid("tenant_id").notNull(),
   runAt: tstz("run_at").notNull(),
   options: jsonb("options").$type<Record<string, unknown>>().notNull().default({}),
@@ -233,6 +249,8 @@ export const scheduledOperations = pgTable("scheduled_operations", {
   createdAt: tstz("created_at").notNull().defaultNow(),
   startedAt: tstz("started_at"),
   cancelledAt: tstz("cancelled_at"),
+  /** A scheduled provisioning's admin password hash, until its run takes it (never returned). */
+  adminPasswordHash: text("admin_password_hash"),
 });
 
 /** Lifecycle events, written in the transaction of the change (migrations/0006_events.sql). */
@@ -317,6 +335,7 @@ export const schema = {
   auditLogs,
   provisioningSecrets,
   notificationsOutbox,
+  adminInvitations,
   alerts,
   tenantBackups,
   scheduledOperations,

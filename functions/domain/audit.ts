@@ -14,6 +14,8 @@ export type AuditAction =
   | "api_key.create"
   | "api_key.revoke"
   | "provision.start"
+  | "provision.schedule"
+  | "invitation.accept"
   | "progress.cancel"
   | "progress.retry_step"
   | "progress.recover"

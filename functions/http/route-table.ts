@@ -47,7 +47,13 @@ import {
   statsQuerySchema,
 } from "../schemas/operations.ts";
 import { listProgressQuerySchema, progressPageSchema, progressRecordSchema } from "../schemas/progress.ts";
-import { provisionCustomSchema, provisionFromTemplateSchema } from "../schemas/provisioning.ts";
+import {
+  acceptedInvitationSchema,
+  acceptInvitationSchema,
+  provisionCustomSchema,
+  provisionFromTemplateSchema,
+  scheduleProvisionSchema,
+} from "../schemas/provisioning.ts";
 import {
   getTemplateQuerySchema,
   listTemplatesQuerySchema,
@@ -202,6 +208,18 @@ export const routes = {
     response: progressRecordSchema,
     successStatus: 202,
   },
+  scheduleProvision: {
+    method: "POST",
+    path: "/api/provisioning/templates/{id}/schedule-provision",
+    group: "provisioning",
+    access: "admin",
+    summary:
+      "Provision a tenant from a template at a future time (`at`, ISO 8601); checked now, the slug and subdomain " +
+      "reserved now (refused to others until it runs or is cancelled) → 201 with the schedule (list and cancel under /schedules)",
+    body: scheduleProvisionSchema,
+    response: scheduledOperationSchema,
+    successStatus: 201,
+  },
   provisionCustom: {
     method: "POST",
     path: "/api/provisioning/provision/custom",
@@ -211,6 +229,17 @@ export const routes = {
     body: provisionCustomSchema,
     response: progressRecordSchema,
     successStatus: 202,
+  },
+  acceptInvitation: {
+    method: "POST",
+    path: "/api/provisioning/invitations/accept",
+    group: "provisioning",
+    access: "public",
+    summary:
+      "Set an invited tenant admin's password with the token of the welcome notification's link; " +
+      "works once, before the invitation expires (an unknown token is a 404, a used or expired one a 409)",
+    body: acceptInvitationSchema,
+    response: acceptedInvitationSchema,
   },
   listProgress: {
     method: "GET",
@@ -383,7 +412,8 @@ export const routes = {
     path: "/api/provisioning/schedules",
     group: "schedules",
     access: "admin",
-    summary: "List scheduled operations, newest first (filters: status, tenantId)",
+    summary:
+      "List scheduled operations (deprovisionings and provisionings), newest first (filters: status, tenantId, kind)",
     query: listSchedulesQuerySchema,
     response: scheduledOperationPageSchema,
   },
@@ -392,7 +422,8 @@ export const routes = {
     path: "/api/provisioning/schedules/{id}",
     group: "schedules",
     access: "admin",
-    summary: "Cancel a scheduled operation that has not started; it never runs",
+    summary:
+      "Cancel a scheduled operation that has not started; it never runs (a scheduled provisioning frees its slug and subdomain)",
     response: scheduledOperationSchema,
   },
   listWebhooks: {

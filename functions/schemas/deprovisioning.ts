@@ -15,6 +15,8 @@ import { instantSchema, isoDateTime, pageSchema, paginationQuerySchema, uuidSche
 export const MAX_GRACE_PERIOD_HOURS = 8040;
 
 export const TENANT_STATUSES = [
+  /** Its provisioning is scheduled: the row reserves the slug and subdomain. */
+  "scheduled",
   "pending",
   "provisioning",
   "active",
@@ -106,12 +108,30 @@ export const dryRunSchema = z.object({
 
 export const SCHEDULE_STATUSES = ["scheduled", "started", "cancelled", "failed"] as const;
 
+export const SCHEDULE_KINDS = ["deprovision", "provision"] as const;
+
+/** What a scheduled provisioning will create (its tenant row already reserves slug and subdomain). */
+export const scheduledProvisioningOptionsSchema = z.object({
+  slug: z.string(),
+  name: z.string(),
+  subdomain: z.string(),
+  adminName: z.string(),
+  adminEmail: z.string(),
+  /** No password was given: the admin is invited by the welcome notification. */
+  invited: z.boolean(),
+  /** The template and the version pinned when it was scheduled; null for an inline template. */
+  templateId: z.string().nullable(),
+  templateVersion: z.number().int().nullable(),
+});
+export type ScheduledProvisioningOptions = z.output<typeof scheduledProvisioningOptionsSchema>;
+
 export const scheduledOperationSchema = z.object({
   id: z.uuid(),
-  kind: z.literal("deprovision"),
+  kind: z.enum(SCHEDULE_KINDS),
   tenantId: z.string(),
   runAt: isoDateTime,
-  options: deprovisioningOptionsSchema,
+  /** `deprovision`: the deprovisioning options; `provision`: what it will create. */
+  options: z.union([deprovisioningOptionsSchema, scheduledProvisioningOptionsSchema]),
   status: z.enum(SCHEDULE_STATUSES),
   progressId: z.string().nullable(),
   externalRef: z.string().nullable(),
@@ -126,6 +146,7 @@ export const scheduledOperationPageSchema = pageSchema(scheduledOperationSchema)
 
 export const listSchedulesQuerySchema = paginationQuerySchema.extend({
   status: z.enum(SCHEDULE_STATUSES).optional(),
+  kind: z.enum(SCHEDULE_KINDS).optional(),
   tenantId: uuidSchema.optional(),
 });
 

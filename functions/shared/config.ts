@@ -124,6 +124,17 @@ export interface EventsConfig {
   readonly concurrency: number;
 }
 
+/** Invitations of tenant admins provisioned without a password. */
+export interface InvitationsConfig {
+  /**
+   * The set-password page the welcome notification links to (`INVITATION_BASE_URL`); the token is
+   * added as the `token` query parameter. Unset: provisioning without an admin password is refused.
+   */
+  readonly baseUrl: string | null;
+  /** How long an invitation's link works after the welcome notification issued it. */
+  readonly ttlHours: number;
+}
+
 export interface Config {
   readonly port: number;
   readonly dataDir: string;
@@ -143,6 +154,7 @@ export interface Config {
   /** The state machine of each workflow (AWS; locally the ASL runs in-process). */
   readonly stateMachineArns: Readonly<Partial<Record<WorkflowName, string>>>;
   readonly events: EventsConfig;
+  readonly invitations: InvitationsConfig;
 }
 
 /**
@@ -300,6 +312,13 @@ const envShape = {
   WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(10_000).default(20),
   WEBHOOK_DISABLE_AFTER_SECONDS: z.coerce.number().int().min(0).max(2_592_000).default(259_200),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  INVITATION_BASE_URL: optionalString.pipe(
+    z
+      .url({ protocol: /^https?$/, message: "must be an http:// or https:// URL" })
+      .refine((v) => !new URL(v).searchParams.has("token"), "must not carry a token parameter")
+      .optional(),
+  ),
+  INVITATION_TTL_HOURS: z.coerce.number().int().min(1).max(720).default(72),
 };
 
 /** The name of an environment variable the service reads. */
@@ -447,6 +466,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       disableAfterMs: e.WEBHOOK_DISABLE_AFTER_SECONDS * 1000,
       concurrency: e.WEBHOOK_CONCURRENCY,
     },
+    invitations: { baseUrl: e.INVITATION_BASE_URL ?? null, ttlHours: e.INVITATION_TTL_HOURS },
   };
 }
 

@@ -52,6 +52,8 @@ export interface ApiProps {
    */
   readonly authorizerCacheTtl?: Duration;
   readonly stageName?: string;
+  /** INVITATION_BASE_URL of the handlers: where admin invitation links point. */
+  readonly invitationBaseUrl?: string;
 }
 
 /**
@@ -177,6 +179,7 @@ export class Api extends Construct {
       SCHEDULE_DEAD_LETTER_QUEUE_ARN: props.schedules.deadLetterQueue.queueArn,
       // API Gateway ends an integration after 29 s: wait for a resuming database at most 20 s, then 503.
       DATABASE_RESUME_WAIT_SECONDS: String(API_RESUME_WAIT_SECONDS),
+      ...(props.invitationBaseUrl ? { INVITATION_BASE_URL: props.invitationBaseUrl } : {}),
     };
 
     const handlers = new Map<ApiGroup, lambda.Function>();

@@ -1,7 +1,7 @@
 /**
- * Time-driven work. One-time schedules (`schedule-deprovision`) are EventBridge Scheduler
- * schedules the API creates in this group; they run as a role that may only start the
- * deprovisioning state machine (locally: `scheduled_operations` rows and a poller), and send what
+ * Time-driven work. One-time schedules (`schedule-deprovision`, `schedule-provision`) are
+ * EventBridge Scheduler schedules the API creates in this group; they run as a role that may only
+ * start the deprovisioning and provisioning state machines (locally: `scheduled_operations` rows and a poller), and send what
  * they cannot deliver to a dead-letter queue. Periodic jobs are EventBridge rules: the sweep
  * (alerts, stuck runs, overdue schedules, retention) — wired only when `functions/sweep.ts` exists.
  */
@@ -24,6 +24,8 @@ import { ServiceFunction } from "./service-function.ts";
 export interface SchedulesProps {
   /** The state machine one-time schedules (and the sweep, for overdue ones) start. */
   readonly deprovisioning?: sfn.IStateMachine;
+  /** The state machine scheduled provisionings (`schedule-provision`) start. */
+  readonly provisioning?: sfn.IStateMachine;
   /** The periodic sweep's entry module, when it exists. */
   readonly sweepEntry?: string;
   /** How often the sweep runs (default five minutes). */
@@ -55,13 +57,14 @@ export class Schedules extends Construct {
     // schedule name prefix" (scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html).
     // Scoped to schedules, AssumeRole fails and no scheduled deprovisioning ever starts.
     this.role = new iam.Role(this, "SchedulerRole", {
-      description: "EventBridge Scheduler: starts scheduled tenant deprovisionings",
+      description: "EventBridge Scheduler: starts scheduled tenant deprovisionings and provisionings",
       assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com").withConditions({
         StringEquals: { "aws:SourceAccount": stack.account },
         ArnEquals: { "aws:SourceArn": this.group.attrArn },
       }),
     });
     props.deprovisioning?.grantStartExecution(this.role);
+    props.provisioning?.grantStartExecution(this.role);
 
     // Scheduler DLQs must be standard queues; the role the schedule runs as sends to it
     // (scheduler/latest/UserGuide/configuring-schedule-dlq.html). SQS-managed encryption: the
@@ -90,6 +93,9 @@ export class Schedules extends Construct {
           ...(props.deprovisioning
             ? { [stateMachineArnVariable("deprovisioning")]: props.deprovisioning.stateMachineArn }
             : {}),
+          ...(props.provisioning
+            ? { [stateMachineArnVariable("provisioning")]: props.provisioning.stateMachineArn }
+            : {}),
         },
         timeout: Duration.minutes(2),
         logRetention: props.logRetention,
@@ -98,6 +104,7 @@ export class Schedules extends Construct {
       props.notifications.grantPublishAlerts(sweep);
       // Overdue schedules: the sweep starts the execution the schedule did not.
       props.deprovisioning?.grantStartExecution(sweep);
+      props.provisioning?.grantStartExecution(sweep);
       this.sweepFunction = sweep;
       this.sweepRule = new events.Rule(this, "SweepRule", {
         description: "Tenant provisioning: run the sweep",

@@ -303,6 +303,7 @@ describe("help and usage", () => {
       "template restore",
       "provision from-template",
       "provision custom",
+      "provision schedule",
       "progress list",
       "progress show",
       "progress cancel",
@@ -390,6 +391,11 @@ describe("help and usage", () => {
       ],
       [fromTemplate(tenantFlags(slug)), "--admin-password-stdin", "provision from-template"],
       [
+        fromTemplate(tenantFlags(slug, ["--admin-password", PASSWORD, "--invite"])),
+        "give one of --admin-password, --admin-password-stdin and --invite",
+        "provision from-template",
+      ],
+      [
         fromTemplate(tenantFlags("Not A Slug", ["--admin-password", PASSWORD])),
         "--slug: must be a DNS label",
         "provision from-template",
@@ -432,6 +438,11 @@ describe("help and usage", () => {
         "deprovision schedule",
       ],
       [["deprovision", "schedule", randomUUID()], "--at is required", "deprovision schedule"],
+      [
+        ["provision", "schedule", basicId, ...tenantFlags(slug, ["--invite"])],
+        "--at is required",
+        "provision schedule",
+      ],
       [
         ["template", "list", "--api-url", "ftp://example.org"],
         "--api-url: 'ftp://example.org' is not an http(s) URL",
@@ -1094,6 +1105,59 @@ describe("tenants and deprovisioning", () => {
     expect(cancelled.stdout).toMatch(/Status:\s+cancelled/);
     expect(past.code).toBe(EXIT.api);
     expect(past.stderr).toContain("at");
+  });
+
+  it("schedules a provisioning, which holds its slug until cancelled", async () => {
+    // Prepare
+    const slug = uniqueSlug("psched");
+    const at = new Date(Date.now() + 365 * 24 * 3600 * 1000).toISOString();
+
+    // Act
+    const scheduled = await cli(
+      [
+        "provision",
+        "schedule",
+        basicId,
+        "--at",
+        at,
+        ...tenantFlags(slug, ["--admin-password-stdin"]),
+        "--json",
+      ],
+      { input: `${PASSWORD}\n` },
+    );
+    const schedule = JSON.parse(scheduled.stdout);
+    const list = await cli(["schedules", "list", "--kind", "provision"]);
+    const taken = await cli([
+      "provision",
+      "from-template",
+      basicId,
+      ...tenantFlags(slug, ["--admin-password", PASSWORD]),
+    ]);
+    const cancelled = await cli(["schedules", "cancel", schedule.id]);
+    const free = await cli([
+      "provision",
+      "from-template",
+      basicId,
+      ...tenantFlags(slug, ["--admin-password", PASSWORD]),
+      "--json",
+    ]);
+
+    // Assess
+    expect(scheduled.code, scheduled.stderr).toBe(EXIT.ok);
+    expect(schedule).toMatchObject({
+      kind: "provision",
+      status: "scheduled",
+      options: { slug, invited: false },
+    });
+    expect(scheduled.stdout).not.toContain(PASSWORD);
+    expect(list.code).toBe(EXIT.ok);
+    expect(list.stdout).toContain(schedule.id);
+    expect(list.stdout).toContain(`provision ${slug}`);
+    expect(taken.code).toBe(EXIT.api);
+    expect(taken.stderr).toContain("already taken");
+    expect(cancelled.code, cancelled.stderr).toBe(EXIT.ok);
+    expect(free.code, free.stderr).toBe(EXIT.ok);
+    await runUntil(JSON.parse(free.stdout).id, (r) => r.status === "completed");
   });
 });
 

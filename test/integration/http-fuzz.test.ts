@@ -62,12 +62,14 @@ function baseBodies(): Record<BodyOperation, unknown> {
     updateTemplate: { description: "updated", limits: { maxUsers: 20 } },
     provisionFromTemplate: provision,
     provisionCustom: { ...provision, template: templateSpec },
+    scheduleProvision: { ...provision, at: "2099-01-01T00:00:00Z" },
     createApiKey: { name: "fuzz key", role: "admin" },
     deprovisionTenant: { dryRun: true, gracePeriodHours: 1 },
     scheduleDeprovision: { at: "2099-01-01T00:00:00Z", gracePeriodHours: 2 },
     restoreTenant: { backupId: randomUUID() },
     createWebhook: { url: "https://hooks.example.org/tenants", eventTypes: ["*"], description: "fuzz" },
     rotateWebhookSecret: { overlapHours: 1 },
+    acceptInvitation: { token: "A".repeat(43), password: "correct horse battery staple" },
   };
 }
 

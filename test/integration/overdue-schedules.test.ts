@@ -191,6 +191,42 @@ describe("overdue scheduled deprovisionings", () => {
     expect(tenant!.status).toBe("deprovisioned");
   });
 
+  it("starts a scheduled provisioning its scheduler missed on its reserved tenant, which completes", async () => {
+    // Prepare
+    const templates = await server.request("GET", `${API}/templates?limit=50`);
+    const templateId = templates.body.items.find(
+      (t: { name: string }) => t.name === "Basic School System",
+    ).id;
+    const slug = `op-${Math.random().toString(36).slice(2, 10)}`;
+    const at = new Date(Date.now() + 1000);
+    const scheduled = await server.request("POST", `${API}/templates/${templateId}/schedule-provision`, {
+      body: { ...provisionBody(slug, "Otter!Maple-Harbour-2031"), at: at.toISOString() },
+    });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(201);
+    await until(
+      "the schedule to fall due",
+      async () => Date.now(),
+      (now) => now > at.getTime() + 50,
+    );
+
+    // Act
+    const result = await sweep(new Date(at.getTime() + (OVERDUE_MINUTES + 1) * MINUTE), server.app.workflows);
+    const run = await until(
+      "the provisioning to finish",
+      async () => (await server.request("GET", `${API}/progress/${scheduled.body.id}`)).body,
+      (p) => p.status !== "pending" && p.status !== "running",
+    );
+    await server.app.workflows.idle();
+
+    // Assess
+    expect(result.overdueStarted).toBe(1);
+    expect(run.status, JSON.stringify(run)).toBe("completed");
+    const [tenant] = await db().select().from(tenants).where(eq(tenants.id, scheduled.body.tenantId));
+    expect(tenant).toMatchObject({ slug, status: "active" });
+    const alert = result.raised.find((a) => a.subjectId === scheduled.body.id);
+    expect(alert?.message).toContain(`Scheduled provisioning ${scheduled.body.id} of tenant ${slug}`);
+  });
+
   it("marks a schedule it cannot start failed, with the reason, and raises a critical alert", async () => {
     // Prepare: the tenant cannot be deprovisioned any more.
     const tenantId = await activeTenant();

@@ -620,7 +620,7 @@ describe("API", { timeout: TEST_TIMEOUT_MS }, () => {
 });
 
 describe("schedules", { timeout: TEST_TIMEOUT_MS }, () => {
-  it("has a schedule group and a role only EventBridge Scheduler assumes, able to start deprovisioning only", () => {
+  it("has a schedule group and a role only EventBridge Scheduler assumes, able to start deprovisioning and provisioning only", () => {
     template.hasResourceProperties("AWS::Scheduler::ScheduleGroup", {
       Name: "TenantProvisioningTest-tenant-operations",
     });
@@ -628,22 +628,19 @@ describe("schedules", { timeout: TEST_TIMEOUT_MS }, () => {
     const trust = role.Properties.AssumeRolePolicyDocument.Statement as Json[];
     expect(trust.map((s) => s.Principal.Service)).toEqual(["scheduler.amazonaws.com"]);
     const statements = statementsOfRole(logicalId(stack.schedules.role as never));
-    const deprovisioning = stack.workflows.stateMachines.get("deprovisioning");
+    const started = (["deprovisioning", "provisioning"] as const)
+      .map((kind) => stack.workflows.stateMachines.get(kind))
+      .filter((machine) => machine !== undefined);
     const sendToDlq = expect.objectContaining({
       Action: expect.arrayContaining(["sqs:SendMessage"]),
       Resource: { "Fn::GetAtt": [logicalId(stack.schedules.deadLetterQueue), "Arn"] },
     });
-    if (deprovisioning) {
-      expect(statements).toEqual([
-        expect.objectContaining({
-          Action: "states:StartExecution",
-          Resource: { Ref: logicalId(deprovisioning) },
-        }),
-        sendToDlq,
-      ]);
-    } else {
-      expect(statements).toEqual([sendToDlq]);
-    }
+    expect(statements).toEqual([
+      ...started.map((machine) =>
+        expect.objectContaining({ Action: "states:StartExecution", Resource: { Ref: logicalId(machine) } }),
+      ),
+      sendToDlq,
+    ]);
   });
 
   it("lets the scheduler assume its role only for schedules of this account's schedule group (confused deputy)", () => {

@@ -22,11 +22,15 @@ const schedulerMock = mockClient(SchedulerClient);
 const OPTIONS = {
   groupName: "tenant-provisioning-tenant-operations",
   roleArn: "arn:aws:iam::123456789012:role/scheduler",
-  stateMachineArn: "arn:aws:states:eu-west-1:123456789012:stateMachine:deprovisioning",
+  stateMachineArns: {
+    deprovision: "arn:aws:states:eu-west-1:123456789012:stateMachine:deprovisioning",
+    provision: "arn:aws:states:eu-west-1:123456789012:stateMachine:provisioning",
+  },
   deadLetterQueueArn: "arn:aws:sqs:eu-west-1:123456789012:schedule-dlq",
 };
 const OPERATION = {
   id: "6a1f0c2e-0d43-4a5b-8d8e-1b2c3d4e5f60",
+  kind: "deprovision" as const,
   tenantId: "9b2f1e43-0c55-4d0b-a7ea-4f6f5b1c2d3e",
   runAt: new Date("2031-05-04T09:30:00.250Z"),
 };
@@ -59,13 +63,29 @@ describe("EventBridgeScheduler", () => {
       ActionAfterCompletion: "DELETE",
       ClientToken: OPERATION.id,
       Target: {
-        Arn: OPTIONS.stateMachineArn,
+        Arn: OPTIONS.stateMachineArns.deprovision,
         RoleArn: OPTIONS.roleArn,
         DeadLetterConfig: { Arn: OPTIONS.deadLetterQueueArn },
       },
     });
     expect(JSON.parse(input.Target!.Input!)).toEqual(scheduledExecutionInput(OPERATION.id));
     expect(JSON.parse(input.Target!.Input!)).toMatchObject({ startAt: "StartScheduledRun" });
+  });
+
+  it("starts the provisioning state machine for a scheduled provisioning, under its own name", async () => {
+    // Prepare
+    schedulerMock.on(CreateScheduleCommand).resolves({ ScheduleArn: "arn:aws:scheduler:::schedule/y" });
+    const scheduler = new EventBridgeScheduler(new SchedulerClient({ region: "eu-west-1" }), OPTIONS);
+
+    // Act
+    const ref = await scheduler.create({ ...OPERATION, kind: "provision" });
+
+    // Assess
+    expect(ref).toBe(`provision-${OPERATION.id}`);
+    const input = schedulerMock.commandCalls(CreateScheduleCommand)[0]!.args[0].input;
+    expect(input.Target!.Arn).toBe(OPTIONS.stateMachineArns.provision);
+    expect(input.Description).toMatch(/^Provision tenant/);
+    expect(JSON.parse(input.Target!.Input!)).toEqual(scheduledExecutionInput(OPERATION.id));
   });
 
   it("deletes a schedule, and a schedule already gone is not an error", async () => {

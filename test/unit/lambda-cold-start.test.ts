@@ -57,7 +57,7 @@ describe("cold start", () => {
     );
   });
 
-  it("the sweep names the deprovisioning state machine it starts overdue schedules on", async () => {
+  it("the sweep names the state machines it starts overdue schedules on", async () => {
     process.env.ALERT_TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:alerts";
 
     const scheduled = {
@@ -74,6 +74,10 @@ describe("cold start", () => {
 
     await expect(sweep(scheduled)).rejects.toThrow(
       /DEPROVISIONING_STATE_MACHINE_ARN: required by the sweep \(overdue schedules\)/,
+    );
+    process.env.DEPROVISIONING_STATE_MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:d";
+    await expect(sweep(scheduled)).rejects.toThrow(
+      /PROVISIONING_STATE_MACHINE_ARN: required by the sweep \(overdue scheduled provisionings\)/,
     );
   });
 

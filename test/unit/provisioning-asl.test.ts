@@ -171,7 +171,7 @@ describe("statemachines/provisioning.asl.json", () => {
     expect(steps.has("PostProvisioningStep")).toBe(true);
     expect(STATES.PostProvisioningSteps!.Type).toBe("Map");
     for (const name of steps.keys()) expect(allStates().get(name)?.Type, name).toBe("Task");
-    expect(others.sort()).toEqual(["CompleteRun", "RecordFailure"]);
+    expect(others.sort()).toEqual(["CompleteRun", "RecordFailure", "StartScheduledRun"]);
     for (const name of others) expect(bookkeeping.has(name), `${name} is a bookkeeping Task`).toBe(true);
     for (const [name, state] of tasks) {
       const lambda = steps.get(name) ?? bookkeeping.get(name)!;
@@ -246,14 +246,22 @@ describe("statemachines/provisioning.asl.json", () => {
     expect(current && STATES[current]!.Type).toBe("Succeed");
   });
 
-  it("starts at a Choice that can start at every step", () => {
+  it("starts at a Choice that can start at every step, or claim a schedule first", () => {
     // Prepare
     const choice = STATES[ASL.StartAt]!;
 
     // Assess
     expect(choice.Type).toBe("Choice");
     const targets = new Set([...(choice.Choices ?? []).map((c) => c.Next), choice.Default]);
-    expect([...targets].sort()).toEqual(PROVISIONING_STEPS.map((s) => s.name).sort());
+    expect([...targets].sort()).toEqual(
+      [...PROVISIONING_STEPS.map((s) => s.name), "StartScheduledRun"].sort(),
+    );
+    // A scheduled execution claims its schedule, then goes on at the first step; if the claim
+    // fails nothing was created, so it fails without RecordFailure.
+    const scheduled = STATES.StartScheduledRun!;
+    expect(scheduled.Next).toBe(PROVISIONING_STEPS[0].name);
+    expect(scheduled.Catch?.map((c) => c.Next)).toEqual(["ScheduleNotStarted"]);
+    expect(STATES.ScheduleNotStarted!.Type).toBe("Fail");
     for (const c of choice.Choices ?? []) {
       expect(c.Variable).toBe("$.startAt");
       expect(c.StringEquals, "each choice starts at the step it names").toBe(c.Next);

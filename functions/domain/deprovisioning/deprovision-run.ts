@@ -88,6 +88,7 @@ export async function assertDeprovisionable(tx: Database, tenant: TenantRow): Pr
     cancelled: "did not finish provisioning; clean up its provisioning run instead",
     deprovisioned: "is already deprovisioned",
     restoring: "is being restored",
+    scheduled: "is only scheduled to be provisioned; cancel its schedule instead (DELETE /schedules/:id)",
   };
   throw new ConflictError(`tenant ${tenant.id} ${why[tenant.status] ?? `is ${tenant.status}`}`, {
     status: tenant.status,

@@ -1,14 +1,16 @@
 /**
  * Scheduled deprovisionings: creating one (a `scheduled_operations` row, then the scheduler's
  * schedule), listing, cancelling, and starting one when it falls due (`StartScheduledRun`, the
- * first state of a scheduled execution). Starting claims the row with
+ * first state of a scheduled execution). Scheduled provisionings (created by
+ * provisioning/schedule-provisioning.ts) are listed, cancelled — which frees the slug and
+ * subdomain their tenant row reserved — and started here too. Starting claims the row with
  * `UPDATE ... SET status = 'started' WHERE id = ... AND status = 'scheduled'` in the transaction
  * that creates the run, so however often a schedule fires, one run starts — and a cancelled
  * schedule never starts one.
  */
 import { and, count, desc, eq, type SQL } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { scheduledOperations } from "../../db/schema.ts";
+import { scheduledOperations, tenants } from "../../db/schema.ts";
 import {
   type DeprovisioningOptions,
   deprovisioningOptionsSchema,
@@ -28,7 +30,12 @@ import {
 import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
 import { dedupeKey, emitEvent } from "../events/outbox.ts";
+import {
+  createScheduledProvisioningRun,
+  scheduledProvisioningOptions,
+} from "../provisioning/scheduled-provisioning-run.ts";
 import { getProgressRow, type ProgressRow } from "../runs/progress-store.ts";
+import { RUN_KIND_REGISTRY } from "../runs/registry.ts";
 import { classifyStepError, databaseError } from "../steps/run-step.ts";
 import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
 import {
@@ -39,7 +46,23 @@ import {
 } from "./deprovision-run.ts";
 import type { DeprovisioningDeps } from "./deprovision-service.ts";
 
-type ScheduleRow = typeof scheduledOperations.$inferSelect;
+export type ScheduleRow = typeof scheduledOperations.$inferSelect;
+
+/**
+ * A scheduled provisioning that will not run gives back the names its tenant row reserved: the row
+ * stays (the schedule refers to it) as a `cancelled` tenant without slug or subdomain.
+ */
+async function releaseReservedNames(tx: Database, op: ScheduleRow, now: Date): Promise<void> {
+  if (op.kind !== "provision") return;
+  await tx
+    .update(tenants)
+    .set({ slug: null, subdomain: null, status: "cancelled", updatedAt: now })
+    .where(and(eq(tenants.id, op.tenantId), eq(tenants.status, "scheduled")));
+  await tx
+    .update(scheduledOperations)
+    .set({ adminPasswordHash: null })
+    .where(eq(scheduledOperations.id, op.id));
+}
 
 export function toScheduledOperation(row: ScheduleRow): ScheduledOperation {
   return {
@@ -47,7 +70,10 @@ export function toScheduledOperation(row: ScheduleRow): ScheduledOperation {
     kind: row.kind,
     tenantId: row.tenantId,
     runAt: row.runAt.toISOString(),
-    options: deprovisioningOptionsSchema.parse(row.options),
+    options:
+      row.kind === "provision"
+        ? scheduledProvisioningOptions(row.options)
+        : deprovisioningOptionsSchema.parse(row.options),
     status: row.status,
     progressId: row.progressId,
     externalRef: row.externalRef,
@@ -136,7 +162,7 @@ export async function scheduleDeprovisioning(
   }
   let externalRef: string;
   try {
-    externalRef = await scheduler.create({ id: row.id, tenantId, runAt });
+    externalRef = await scheduler.create({ id: row.id, kind: "deprovision", tenantId, runAt });
   } catch (error) {
     logger.error("could not create the schedule", { scheduleId: row.id, error });
     await markScheduleFailed(db, row, `the schedule could not be created: ${rootMessage(error)}`, clock());
@@ -154,7 +180,7 @@ export async function scheduleDeprovisioning(
  * A schedule still waiting that can never start: `failed` with the reason, and its event, in one
  * transaction (nothing happens if it is no longer waiting).
  */
-async function markScheduleFailed(
+export async function markScheduleFailed(
   db: Database,
   row: ScheduleRow,
   reason: string,
@@ -168,6 +194,7 @@ async function markScheduleFailed(
       .where(and(eq(scheduledOperations.id, row.id), eq(scheduledOperations.status, "scheduled")))
       .returning({ id: scheduledOperations.id });
     if (!failed) return;
+    await releaseReservedNames(tx, row, now);
     await emitEvent(
       tx,
       {
@@ -187,6 +214,7 @@ export interface ListSchedulesOptions {
   readonly offset: number;
   readonly status?: ScheduledOperation["status"] | undefined;
   readonly tenantId?: string | undefined;
+  readonly kind?: ScheduledOperation["kind"] | undefined;
 }
 
 /** `GET /schedules`: newest first. */
@@ -197,6 +225,7 @@ export async function listSchedules(
   const conditions: SQL[] = [];
   if (options.status) conditions.push(eq(scheduledOperations.status, options.status));
   if (options.tenantId) conditions.push(eq(scheduledOperations.tenantId, options.tenantId));
+  if (options.kind) conditions.push(eq(scheduledOperations.kind, options.kind));
   const where = conditions.length > 0 ? and(...conditions) : undefined;
   const [rows, totals] = await Promise.all([
     db
@@ -245,6 +274,7 @@ export async function cancelSchedule(
       .set({ status: "cancelled", cancelledAt: now })
       .where(eq(scheduledOperations.id, id))
       .returning();
+    await releaseReservedNames(tx, op, now);
     await emitEvent(
       tx,
       {
@@ -299,20 +329,26 @@ export async function claimScheduledOperation(
         .where(and(eq(scheduledOperations.id, id), eq(scheduledOperations.status, "scheduled")))
         .returning();
       if (!op) return null;
-      const tenant = await lockTenant(tx, op.tenantId);
-      await assertDeprovisionable(tx, tenant);
-      const { run } = await createDeprovisionRun(tx, {
-        tenant,
-        options: deprovisioningOptionsSchema.parse(op.options) as DeprovisioningOptions,
-        actor: { keyId: op.createdBy, requestId: `schedule:${op.id}` },
-        now,
-        progressId: op.id,
-        ...(executionRef ? { executionRef } : {}),
-        scheduledOperationId: op.id,
-      });
+      let run: ProgressRow;
+      if (op.kind === "provision") {
+        run = await createScheduledProvisioningRun(tx, op, now, executionRef);
+      } else {
+        const tenant = await lockTenant(tx, op.tenantId);
+        await assertDeprovisionable(tx, tenant);
+        ({ run } = await createDeprovisionRun(tx, {
+          tenant,
+          options: deprovisioningOptionsSchema.parse(op.options) as DeprovisioningOptions,
+          actor: { keyId: op.createdBy, requestId: `schedule:${op.id}` },
+          now,
+          progressId: op.id,
+          ...(executionRef ? { executionRef } : {}),
+          scheduledOperationId: op.id,
+        }));
+      }
+      // The password hash (a provisioning's) now waits with the run, in provisioning_secrets.
       await tx
         .update(scheduledOperations)
-        .set({ progressId: run.id })
+        .set({ progressId: run.id, adminPasswordHash: null })
         .where(eq(scheduledOperations.id, op.id));
       await emitEvent(
         tx,
@@ -333,9 +369,21 @@ export async function claimScheduledOperation(
     const now = clock();
     const [op] = await db.select().from(scheduledOperations).where(eq(scheduledOperations.id, id));
     if (op) await markScheduleFailed(db, op, error.message, now, now);
-    logger.warn("scheduled deprovisioning not started", { scheduleId: id, reason: error.message });
+    logger.warn("scheduled operation not started", { scheduleId: id, reason: error.message });
     throw new ValidationError(`schedule ${id} not started: ${error.message}`);
   }
+}
+
+/** The rest of a scheduled execution's input: its run's first step and the kind's own input. */
+async function scheduledRunInput(db: Database, run: ProgressRow): Promise<Record<string, unknown>> {
+  if (run.kind === "provision") {
+    return {
+      progressId: run.id,
+      startAt: RUN_KIND_REGISTRY.provision.steps[0]!.name,
+      ...(await RUN_KIND_REGISTRY.provision.input(db, run)),
+    };
+  }
+  return { progressId: run.id, startAt: "BackupData", ...deprovisionExecutionInput(run) };
 }
 
 /**
@@ -353,15 +401,17 @@ export const startScheduledRunStep: StepFactory = (deps) => async (input) => {
   try {
     const started = await claimScheduledOperation(deps, id, executionRef);
     if (started) {
-      logger.info("scheduled deprovisioning started", { scheduleId: id, progressId: started.id });
-      return { progressId: started.id, startAt: "BackupData", ...deprovisionExecutionInput(started) };
+      logger.info("scheduled operation started", {
+        scheduleId: id,
+        progressId: started.id,
+        kind: started.kind,
+      });
+      return scheduledRunInput(db, started);
     }
     // Not waiting any more. The same execution retried after its claim committed goes on.
     const [op] = await db.select().from(scheduledOperations).where(eq(scheduledOperations.id, id));
     const run = op?.progressId ? await getProgressRow(db, op.progressId) : undefined;
-    if (run && executionRef && run.executionRef === executionRef) {
-      return { progressId: run.id, startAt: "BackupData", ...deprovisionExecutionInput(run) };
-    }
+    if (run && executionRef && run.executionRef === executionRef) return scheduledRunInput(db, run);
     throw new ValidationError(`schedule ${id} is ${op?.status ?? "gone"}; nothing started`);
   } catch (error) {
     throw classifyStepError(error, databaseError);

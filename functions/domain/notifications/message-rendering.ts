@@ -20,7 +20,18 @@ export type QueuedNotification = Pick<Notification, "kind" | "recipient" | "payl
 
 const text = z.string().trim().min(1).max(500).optional().catch(undefined);
 
-const welcomePayload = z.object({ adminName: text, tenantName: text, subdomain: text });
+const welcomePayload = z.object({
+  adminName: text,
+  tenantName: text,
+  subdomain: text,
+  /** An invited admin's set-password link (single use) and when it stops working. */
+  setPasswordUrl: z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .optional()
+    .catch(undefined),
+  invitationExpiresAt: text,
+});
 
 const noticePayload = z.object({
   userName: text,
@@ -56,9 +67,17 @@ const RENDERERS: Record<NotificationKind, (payload: Record<string, unknown>) => 
   welcome: (raw) => {
     const p = welcomePayload.parse(raw);
     const tenant = p.tenantName ?? "your organization";
+    const ready = `${tenant} is ready${p.subdomain ? ` at ${p.subdomain}` : ""}. You are its administrator`;
+    if (p.setPasswordUrl) {
+      return message(`Welcome to ${tenant}`, [
+        `Hello ${p.adminName ?? "there"},`,
+        `${ready}: choose your password at ${p.setPasswordUrl}`,
+        `The link works once${p.invitationExpiresAt ? `, until ${p.invitationExpiresAt} (UTC)` : ""}; then sign in with the e-mail address this message was sent to.`,
+      ]);
+    }
     return message(`Welcome to ${tenant}`, [
       `Hello ${p.adminName ?? "there"},`,
-      `${tenant} is ready${p.subdomain ? ` at ${p.subdomain}` : ""}. You are its administrator: sign in with the e-mail address this message was sent to and the password chosen when the tenant was requested.`,
+      `${ready}: sign in with the e-mail address this message was sent to and the password chosen when the tenant was requested.`,
     ]);
   },
   deprovisioning_notice: (raw) => {

@@ -1,5 +1,5 @@
 /**
- * The sweep's safety net for scheduled deprovisionings. A schedule's scheduler (EventBridge
+ * The sweep's safety net for scheduled deprovisionings and provisionings. A schedule's scheduler (EventBridge
  * Scheduler in AWS, the poller locally) may fail to start it — a role it cannot assume, a target
  * error past its retries — and the `scheduled_operations` row then stays `scheduled` for ever,
  * which also blocks scheduling that tenant again. A row still `scheduled` `overdueMinutes` after
@@ -47,6 +47,7 @@ export interface OverdueSchedulesResult {
 interface OverdueRow extends Record<string, unknown> {
   id: string;
   tenant_id: string;
+  kind: string;
   run_at: unknown;
   slug: string | null;
 }
@@ -63,7 +64,7 @@ export async function startOverdueSchedules(
   const cutoff = new Date(now.getTime() - options.overdueMinutes * 60_000);
   const rows = await queryRows<OverdueRow>(
     db,
-    sql`SELECT s.id::text AS id, s.tenant_id::text AS tenant_id, s.run_at, t.slug
+    sql`SELECT s.id::text AS id, s.tenant_id::text AS tenant_id, s.kind, s.run_at, t.slug
         FROM scheduled_operations s LEFT JOIN tenants t ON t.id = s.tenant_id
         WHERE s.status = 'scheduled' AND s.run_at < ${cutoff.toISOString()}::timestamptz
         ORDER BY s.run_at, s.id LIMIT ${options.limit ?? 20}::integer`,
@@ -100,8 +101,10 @@ export async function startOverdueSchedules(
   const candidates: AlertCandidate[] = schedules
     .filter((s) => s.outcome !== "already_claimed")
     .map((s) => {
-      const tenant = rows.find((r) => r.id === s.scheduleId)?.slug ?? s.tenantId;
-      const what = `Scheduled deprovisioning ${s.scheduleId} of tenant ${tenant} was due at ${s.runAt} and had not started ${minutesLate(s.runAt)} minutes later`;
+      const row = rows.find((r) => r.id === s.scheduleId);
+      const tenant = row?.slug ?? s.tenantId;
+      const operation = row?.kind === "provision" ? "provisioning" : "deprovisioning";
+      const what = `Scheduled ${operation} ${s.scheduleId} of tenant ${tenant} was due at ${s.runAt} and had not started ${minutesLate(s.runAt)} minutes later`;
       return {
         kind: "schedule_overdue",
         severity: s.outcome === "started" ? "warning" : "critical",

@@ -8,6 +8,7 @@ import { sql } from "drizzle-orm";
 import type { PostProvisioningAction } from "../../schemas/templates.ts";
 import type { StepContext } from "../steps/run-step.ts";
 import { tenantSchemaName } from "../tenants/tenant-schema.ts";
+import { invitationLink, invitationTokenHash, issueInvitationToken } from "./admin-invitations.ts";
 import type { RunSpec } from "./run-spec.ts";
 
 export interface PostProvisioningActionDefinition {
@@ -25,17 +26,30 @@ export const POST_PROVISIONING_REGISTRY: Record<PostProvisioningAction, PostProv
     description: "Sends the tenant administrator a welcome message",
     requires: [],
     async run(ctx, spec) {
+      const payload: Record<string, unknown> = {
+        adminName: spec.metadata.admin.name,
+        tenantName: spec.metadata.tenant.name,
+        subdomain: spec.metadata.tenant.subdomain,
+      };
+      let dedupeKey = `welcome:${ctx.progress.id}`;
+      const invitation = spec.metadata.admin.invitation;
+      if (invitation) {
+        const issued = await issueInvitationToken(ctx.tx, ctx.progress.id, ctx.now, invitation.ttlHours);
+        if (issued) {
+          payload.setPasswordUrl = invitationLink(invitation.baseUrl, issued.token);
+          payload.invitationExpiresAt = issued.expiresAt.toISOString();
+          // A step retried after its transaction rolled back issues another token; the queue
+          // (not transactional in AWS) must deliver that message too, not drop it as a duplicate.
+          dedupeKey = `welcome:${ctx.progress.id}:${invitationTokenHash(issued.token).slice(0, 16)}`;
+        }
+      }
       await ctx.deps.notifications.send(ctx.tx, {
         tenantId: spec.tenantId,
         progressId: ctx.progress.id,
         recipient: spec.metadata.admin.email,
         kind: "welcome",
-        payload: {
-          adminName: spec.metadata.admin.name,
-          tenantName: spec.metadata.tenant.name,
-          subdomain: spec.metadata.tenant.subdomain,
-        },
-        dedupeKey: `welcome:${ctx.progress.id}`,
+        payload,
+        dedupeKey,
       });
     },
   },

@@ -28,6 +28,16 @@ import { assertTemplateRules } from "../templates/template-rules.ts";
 import { isReplayedPassword } from "./replay-password.ts";
 import { mergeInitialData, type ProvisioningMetadata } from "./run-spec.ts";
 
+/** Where invitation links point, and how long they work (the API's configuration). */
+export interface InvitationSettings {
+  readonly baseUrl: string | null;
+  readonly ttlHours: number;
+}
+
+export interface ProvisionDeps extends RunDeps {
+  readonly invitations?: InvitationSettings | undefined;
+}
+
 export interface ProvisionInput {
   readonly request: ProvisionFromTemplate;
   /** From a template: its id and current version; custom: none. */
@@ -42,8 +52,10 @@ export interface ProvisionInput {
  * once the password is shown to be the same too (replay-password.ts).
  */
 function requestHash(input: ProvisionInput): string {
-  const { adminPassword: _omitted, ...rest } = input.request;
-  const canonical = JSON.stringify({ rest, template: input.template?.id ?? input.spec });
+  const { adminPassword, ...rest } = input.request;
+  // `invite` only when set, so requests with a password hash as they did before invitations.
+  const invite = adminPassword === undefined ? { invite: true } : {};
+  const canonical = JSON.stringify({ rest, template: input.template?.id ?? input.spec, ...invite });
   return createHash("sha256").update(canonical).digest("hex");
 }
 
@@ -55,11 +67,13 @@ async function existingForKey(
   db: Database,
   key: string,
   hash: string,
-  password: string,
+  password: string | undefined,
 ): Promise<ProgressRecord | undefined> {
   const row = await findRunByIdempotencyKey(db, key);
   if (!row) return undefined;
-  if (row.requestHash !== hash || !(await isReplayedPassword(db, row, password))) {
+  // Without a password the request hash says it all (it records that the admin is invited).
+  const samePassword = password === undefined || (await isReplayedPassword(db, row, password));
+  if (row.requestHash !== hash || !samePassword) {
     throw new ConflictError("this Idempotency-Key was used with a different request", {
       fields: [{ field: "Idempotency-Key", message: "reused with a different body" }],
     });
@@ -67,7 +81,8 @@ async function existingForKey(
   return toProgressRecord(row);
 }
 
-async function assertNameFree(db: Database, slug: string, subdomain: string): Promise<void> {
+/** 409 naming `slug` and/or `subdomain` when a tenant (or a scheduled provisioning) holds them. */
+export async function assertNameFree(db: Database, slug: string, subdomain: string): Promise<void> {
   const taken = await db
     .select({ slug: tenants.slug, subdomain: tenants.subdomain })
     .from(tenants)
@@ -82,17 +97,124 @@ async function assertNameFree(db: Database, slug: string, subdomain: string): Pr
     throw new ConflictError(issues.map((i) => `${i.field}: ${i.message}`).join("; "), { fields: issues });
 }
 
+/**
+ * How the admin of a request without a password is invited: the welcome notification carries the
+ * link, so the template must send it, and the deployment must say where the link points.
+ */
+function invitationFor(
+  deps: ProvisionDeps,
+  request: ProvisionFromTemplate,
+  spec: TemplateSpec,
+): ProvisioningMetadata["admin"]["invitation"] {
+  if (request.adminPassword !== undefined) return undefined;
+  if (!spec.postProvisioningSteps.includes("send-welcome-notification")) {
+    fail([
+      {
+        field: "adminPassword",
+        message:
+          "required: this template sends no welcome notification to carry an invitation (send-welcome-notification)",
+      },
+    ]);
+  }
+  const baseUrl = deps.invitations?.baseUrl;
+  if (!baseUrl) {
+    fail([
+      {
+        field: "adminPassword",
+        message: "required: this deployment has no INVITATION_BASE_URL to invite an admin with",
+      },
+    ]);
+  }
+  return { baseUrl, ttlHours: deps.invitations?.ttlHours ?? 72 };
+}
+
+/**
+ * Every check of a provisioning request that needs no lock: the inline template's rules, the
+ * initial data against the limits, how the admin is invited. Returns the run's metadata.
+ */
+export function checkedProvisioningMetadata(
+  deps: ProvisionDeps,
+  input: ProvisionInput,
+): ProvisioningMetadata {
+  const { request, spec } = input;
+  if (!input.template) assertTemplateRules(spec, "template");
+  const invitation = invitationFor(deps, request, spec);
+  const merged = mergeInitialData(spec.initialData, request.initialData);
+  const limitIssues = initialDataIssues(merged, spec.limits, ["initialData"]);
+  if (limitIssues.length > 0) fail(limitIssues.map((i) => ({ field: i.path.join("."), message: i.message })));
+  return {
+    tenant: { slug: request.slug, name: request.name, subdomain: request.subdomain },
+    admin: {
+      name: request.adminName,
+      email: request.adminEmail.toLowerCase(),
+      ...(invitation ? { invitation } : {}),
+    },
+    ...(request.initialData ? { initialDataOverrides: request.initialData } : {}),
+    ...(input.template ? {} : { customTemplate: spec }),
+  };
+}
+
+/**
+ * The metadata the progress row keeps: the inline spec and the initial-data overrides, which can be
+ * far larger than a Data API row (64 KB), are replaced by `inputs: true` and go to `run_inputs`.
+ */
+export function runMetadata(metadata: ProvisioningMetadata): ProvisioningMetadata {
+  const { customTemplate, initialDataOverrides, ...rest } = metadata;
+  return customTemplate || initialDataOverrides ? { ...rest, inputs: true } : rest;
+}
+
+/** Stores the run's inline spec and overrides in `run_inputs` (in the run's transaction), if it has any. */
+export async function insertRunInputs(
+  tx: Database,
+  progressId: string,
+  metadata: ProvisioningMetadata,
+  now: Date,
+): Promise<void> {
+  if (!metadata.customTemplate && !metadata.initialDataOverrides) return;
+  await tx.insert(runInputs).values({
+    progressId,
+    customTemplate: (metadata.customTemplate ?? null) as Record<string, unknown> | null,
+    initialDataOverrides: (metadata.initialDataOverrides ?? null) as Record<string, unknown> | null,
+    createdAt: now,
+  });
+}
+
+/** The run's `run.started` event and `provision.start` audit entry (in the run's transaction). */
+export async function recordProvisionStart(
+  tx: Database,
+  progress: ProgressRow,
+  metadata: ProvisioningMetadata,
+  actor: Actor,
+  now: Date,
+): Promise<void> {
+  await emitRunStarted(tx, progress, now);
+  await recordAudit(tx, {
+    actorKeyId: actor.keyId,
+    action: "provision.start",
+    targetType: "progress",
+    targetId: progress.id,
+    tenantId: progress.tenantId,
+    details: {
+      slug: metadata.tenant.slug,
+      subdomain: metadata.tenant.subdomain,
+      templateId: progress.templateId,
+      templateVersion: progress.templateVersion,
+      custom: progress.templateId === null,
+      adminEmail: metadata.admin.email,
+      adminInvited: metadata.admin.invitation !== undefined,
+    },
+    requestId: actor.requestId,
+  });
+}
+
 /** Starts a run; returns the progress record and whether it is new (false: an idempotent repeat). */
 export async function requestProvisioning(
-  deps: RunDeps,
+  deps: ProvisionDeps,
   input: ProvisionInput,
 ): Promise<{ record: ProgressRecord; created: boolean }> {
   const { db, clock } = deps;
   const { request, spec } = input;
-  if (!input.template) assertTemplateRules(spec, "template");
-  const merged = mergeInitialData(spec.initialData, request.initialData);
-  const limitIssues = initialDataIssues(merged, spec.limits, ["initialData"]);
-  if (limitIssues.length > 0) fail(limitIssues.map((i) => ({ field: i.path.join("."), message: i.message })));
+  const metadata = checkedProvisioningMetadata(deps, input);
 
   const hash = requestHash(input);
   if (input.idempotencyKey) {
@@ -102,15 +224,9 @@ export async function requestProvisioning(
   // The hash is computed off the main thread while the names are checked.
   const [, passwordHash] = await Promise.all([
     assertNameFree(db, request.slug, request.subdomain),
-    hashPassword(request.adminPassword),
+    request.adminPassword === undefined ? null : hashPassword(request.adminPassword),
   ]);
 
-  const metadata: ProvisioningMetadata = {
-    tenant: { slug: request.slug, name: request.name, subdomain: request.subdomain },
-    admin: { name: request.adminName, email: request.adminEmail.toLowerCase() },
-    // The spec and overrides can be far larger than a Data API row: they go to `run_inputs`.
-    ...(request.initialData || !input.template ? { inputs: true as const } : {}),
-  };
   const now = clock();
   let run: ProgressRow;
   try {
@@ -134,39 +250,18 @@ export async function requestProvisioning(
         templateId: input.template?.id ?? null,
         templateVersion: input.template?.version ?? null,
         steps: initialSteps(PROVISIONING_STEPS),
-        metadata: { ...metadata },
+        metadata: { ...runMetadata(metadata) },
         idempotencyKey: input.idempotencyKey ?? null,
         requestHash: hash,
         now,
       });
-      await tx
-        .insert(provisioningSecrets)
-        .values({ progressId: progress.id, adminPasswordHash: passwordHash });
-      if (metadata.inputs) {
-        await tx.insert(runInputs).values({
-          progressId: progress.id,
-          customTemplate: input.template ? null : spec,
-          initialDataOverrides: request.initialData ?? null,
-          createdAt: now,
-        });
+      if (passwordHash !== null) {
+        await tx
+          .insert(provisioningSecrets)
+          .values({ progressId: progress.id, adminPasswordHash: passwordHash });
       }
-      await emitRunStarted(tx, progress, now);
-      await recordAudit(tx, {
-        actorKeyId: input.actor.keyId,
-        action: "provision.start",
-        targetType: "progress",
-        targetId: progress.id,
-        tenantId: tenant!.id,
-        details: {
-          slug: request.slug,
-          subdomain: request.subdomain,
-          templateId: input.template?.id ?? null,
-          templateVersion: input.template?.version ?? null,
-          custom: input.template === null,
-          adminEmail: metadata.admin.email,
-        },
-        requestId: input.actor.requestId,
-      });
+      await insertRunInputs(tx, progress.id, metadata, now);
+      await recordProvisionStart(tx, progress, metadata, input.actor, now);
       return progress;
     });
   } catch (error) {

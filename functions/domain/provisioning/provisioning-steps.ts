@@ -4,7 +4,7 @@
  */
 import { eq, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { provisioningSecrets, tenants, users } from "../../db/schema.ts";
+import { adminInvitations, provisioningSecrets, tenants, users } from "../../db/schema.ts";
 import { numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
 import {
   FEATURE_FLAGS,
@@ -66,32 +66,48 @@ export const createTenantStep = provisioningStep("CreateTenant", async ({ tx, pr
 
 // --- CreateAdminUser ----------------------------------------------------------------------------
 
-/** Creates the tenant administrator from the password hash the API stored; then forgets the hash. */
+/**
+ * Creates the tenant administrator from the password hash the API stored; then forgets the hash.
+ * A run requested without a password creates the admin with none, and its invitation (whose token
+ * the welcome notification issues: a token made here would have to be kept until then).
+ */
 export const createAdminUserStep = provisioningStep(
   "CreateAdminUser",
   async ({ tx, progress, now }, spec) => {
     const email = spec.metadata.admin.email.toLowerCase();
+    const invited = spec.metadata.admin.invitation !== undefined;
     // Whether the admin exists (a retried step) and the stored hash, in one round trip.
     const [found] = await queryRows<{ existing: string | null; hash: string | null }>(
       tx,
       sql`SELECT (SELECT id::text FROM users WHERE tenant_id = ${spec.tenantId}::uuid AND email = ${email}) AS existing,
                  (SELECT admin_password_hash FROM provisioning_secrets WHERE progress_id = ${progress.id}::uuid) AS hash`,
     );
-    if (!found?.existing) {
-      if (!found?.hash) {
+    let adminId = found?.existing ?? null;
+    if (!adminId) {
+      if (!found?.hash && !invited) {
         throw new ValidationError(
           "the admin password is no longer available; clean up this run and provision again",
         );
       }
-      await tx.insert(users).values({
-        tenantId: spec.tenantId,
-        email,
-        name: spec.metadata.admin.name,
-        role: "tenant_admin",
-        passwordHash: found.hash,
-        createdAt: now,
-        updatedAt: now,
-      });
+      const [created] = await tx
+        .insert(users)
+        .values({
+          tenantId: spec.tenantId,
+          email,
+          name: spec.metadata.admin.name,
+          role: "tenant_admin",
+          passwordHash: invited ? null : found!.hash,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning({ id: users.id });
+      adminId = created!.id;
+    }
+    if (invited) {
+      await tx
+        .insert(adminInvitations)
+        .values({ tenantId: spec.tenantId, userId: adminId, progressId: progress.id, createdAt: now })
+        .onConflictDoNothing();
     }
     await tx.delete(provisioningSecrets).where(eq(provisioningSecrets.progressId, progress.id));
   },

@@ -1,7 +1,8 @@
 /**
  * What a provisioning run builds, read by its steps: the template version pinned when the run
  * was requested (or the inline custom spec), the request's overrides, tenant and admin details.
- * The admin password is not here: only its hash, in `provisioning_secrets`.
+ * The admin password is not here: only its hash, in `provisioning_secrets` (none when the admin is
+ * invited instead).
  */
 import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
@@ -14,14 +15,25 @@ import type { ProgressRow } from "../runs/progress-store.ts";
 /** Stored in the progress record's `metadata` when the run is requested. */
 export interface ProvisioningMetadata {
   readonly tenant: { readonly slug: string; readonly name: string; readonly subdomain: string };
-  readonly admin: { readonly name: string; readonly email: string };
+  readonly admin: {
+    readonly name: string;
+    readonly email: string;
+    /**
+     * Requested without a password: the admin is invited. The link's base URL and lifetime are
+     * the configuration's when the run was requested.
+     */
+    readonly invitation?: { readonly baseUrl: string; readonly ttlHours: number };
+  };
   /**
    * The run has a row in `run_inputs` (the inline spec of a custom provisioning, the request's
    * initial-data overrides): kept out of the progress row, which must stay under the Data API's
    * 64 KB per row whatever the request held.
    */
   readonly inputs?: true;
-  /** Runs requested before `run_inputs` existed kept these here. */
+  /**
+   * Runs requested before `run_inputs` existed kept these here; a request's checked metadata
+   * carries them until `runMetadata` moves them out (see provision-service.ts).
+   */
   readonly initialDataOverrides?: InitialData;
   readonly customTemplate?: TemplateSpec;
 }

@@ -1,7 +1,7 @@
 /**
  * The AWS scheduler: one EventBridge Scheduler one-time schedule (`at(...)`, UTC) per operation,
- * in the service's schedule group, starting the deprovisioning state machine as the scheduler
- * role, and deleted by EventBridge once it has run. A schedule that cannot start its target after
+ * in the service's schedule group, starting the operation's state machine (deprovisioning or
+ * provisioning) as the scheduler role, and deleted by EventBridge once it has run. A schedule that cannot start its target after
  * its retries sends its event to the dead-letter queue (an alarm watches it) — and the periodic
  * sweep starts any schedule still waiting past its time (functions/domain/operations/overdue-schedules.ts).
  */
@@ -11,13 +11,19 @@ import {
   ResourceNotFoundException,
   type SchedulerClient,
 } from "@aws-sdk/client-scheduler";
-import { type ScheduledOperationRef, type Scheduler, scheduledExecutionInput } from "./scheduler.ts";
+import {
+  type ScheduledOperationRef,
+  type ScheduleKind,
+  type Scheduler,
+  scheduledExecutionInput,
+} from "./scheduler.ts";
 
 export interface EventBridgeSchedulerOptions {
   readonly groupName: string;
   /** The role schedules run as (may start the state machine, nothing else). */
   readonly roleArn: string;
-  readonly stateMachineArn: string;
+  /** The state machine each kind of schedule starts. */
+  readonly stateMachineArns: Readonly<Record<ScheduleKind, string>>;
   /**
    * Standard SQS queue for events the schedule could not deliver (Scheduler's DLQs must not be
    * FIFO: scheduler/latest/UserGuide/configuring-schedule-dlq.html).
@@ -26,8 +32,8 @@ export interface EventBridgeSchedulerOptions {
 }
 
 /** The schedule's name: unique per operation, within EventBridge's 64 characters. */
-export function scheduleName(operationId: string): string {
-  return `deprovision-${operationId}`;
+export function scheduleName(operationId: string, kind: ScheduleKind = "deprovision"): string {
+  return `${kind}-${operationId}`;
 }
 
 /** `at()` takes whole seconds without a zone; round up so a schedule never fires early. */
@@ -45,12 +51,12 @@ export class EventBridgeScheduler implements Scheduler {
   ) {}
 
   async create(operation: ScheduledOperationRef): Promise<string> {
-    const name = scheduleName(operation.id);
+    const name = scheduleName(operation.id, operation.kind);
     await this.client.send(
       new CreateScheduleCommand({
         Name: name,
         GroupName: this.options.groupName,
-        Description: `Deprovision tenant ${operation.tenantId} (scheduled operation ${operation.id})`,
+        Description: `${operation.kind === "provision" ? "Provision" : "Deprovision"} tenant ${operation.tenantId} (scheduled operation ${operation.id})`,
         ScheduleExpression: atExpression(operation.runAt),
         ScheduleExpressionTimezone: "UTC",
         FlexibleTimeWindow: { Mode: "OFF" },
@@ -58,7 +64,7 @@ export class EventBridgeScheduler implements Scheduler {
         // A repeated request for the same operation creates one schedule.
         ClientToken: operation.id,
         Target: {
-          Arn: this.options.stateMachineArn,
+          Arn: this.options.stateMachineArns[operation.kind],
           RoleArn: this.options.roleArn,
           Input: JSON.stringify(scheduledExecutionInput(operation.id)),
           RetryPolicy: { MaximumRetryAttempts: 5, MaximumEventAgeInSeconds: 3600 },

@@ -1,13 +1,23 @@
 /**
  * One-time schedules for operations stored in `scheduled_operations`. In AWS an EventBridge
- * Scheduler schedule starts the deprovisioning state machine at the time
- * (eventbridge-scheduler.ts); locally the schedule is the row itself, which the poller in
+ * Scheduler schedule starts the operation's state machine (deprovisioning or provisioning) at the
+ * time (eventbridge-scheduler.ts); locally the schedule is the row itself, which the poller in
  * `local/schedule-poller.ts` starts when due. Either way the execution begins at
  * `StartScheduledRun`, which claims the row, so an operation runs at most once.
  */
 
+/** What a schedule starts, and the workflow that starts it. */ import type { WorkflowName } from "../../workflows/step-catalog.ts";
+
+export type ScheduleKind = "deprovision" | "provision";
+
+export const SCHEDULE_WORKFLOWS = {
+  deprovision: "deprovisioning",
+  provision: "provisioning",
+} as const satisfies Record<ScheduleKind, WorkflowName>;
+
 export interface ScheduledOperationRef {
   readonly id: string;
+  readonly kind: ScheduleKind;
   readonly tenantId: string;
   readonly runAt: Date;
 }
@@ -21,7 +31,7 @@ export interface Scheduler {
 }
 
 /**
- * The execution input a schedule starts the deprovisioning state machine with. The run's progress
+ * The execution input a schedule starts its state machine with. The run's progress
  * record will carry the operation's id, so the input can name it before it exists.
  */
 export function scheduledExecutionInput(operationId: string): {

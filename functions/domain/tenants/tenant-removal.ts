@@ -20,6 +20,8 @@ export const TENANT_ROWS = {
   /** A deprovisioning run's own notices stay, no longer tied to the tenant: the record that users were told. */
   notifications_outbox: "removed",
   alerts: "removed",
+  /** Invitations of its admins (token hashes only). */
+  admin_invitations: "removed",
   /** Reached through the tenant's runs (no tenant_id column). */
   provisioning_secrets: "removed",
   /** The row stays as a `deprovisioned` tombstone (no slug, subdomain, name or settings): its runs refer to it. */
@@ -91,6 +93,7 @@ export async function countTenantData(
                (SELECT count(*) FROM api_keys WHERE tenant_id = ${tenantId}::uuid) AS api_keys,
                (SELECT count(*) FROM ${removedNotifications(tenantId, options)}) AS notifications_outbox,
                (SELECT count(*) FROM alerts WHERE tenant_id = ${tenantId}::uuid) AS alerts,
+               (SELECT count(*) FROM admin_invitations WHERE tenant_id = ${tenantId}::uuid) AS admin_invitations,
                (SELECT count(*) FROM ${secretsOf(tenantId)}) AS provisioning_secrets,
                (SELECT count(*) FROM tenants WHERE id = ${tenantId}::uuid) AS tenants`,
   );
@@ -113,8 +116,8 @@ function controlPlaneCounts(row: Record<string, unknown>): Record<string, number
 
 /**
  * Removes a tenant's data inside `tx`: drops its schema; deletes its users, API keys, queued
- * notifications (but the kept run's notices, which are detached), alerts and stored admin
- * passwords; cancels its schedules still waiting; removes personal data from its runs' metadata;
+ * notifications (but the kept run's notices, which are detached), alerts, admin invitations and
+ * stored admin passwords; cancels its schedules still waiting; removes personal data from its runs' metadata;
  * and leaves the tenant row as a `deprovisioned` tombstone. Returns the rows removed per table
  * (the tables' counts are taken from the deletes themselves). Idempotent.
  */
@@ -135,12 +138,14 @@ export async function removeTenantData(
              k AS (DELETE FROM api_keys WHERE tenant_id = ${tenantId}::uuid RETURNING 1),
              n AS (DELETE FROM ${removedNotifications(tenantId, options)} RETURNING 1),
              a AS (DELETE FROM alerts WHERE tenant_id = ${tenantId}::uuid RETURNING 1),
+             i AS (DELETE FROM admin_invitations WHERE tenant_id = ${tenantId}::uuid RETURNING 1),
              s AS (DELETE FROM ${secretsOf(tenantId)} RETURNING 1),
              t AS (UPDATE tenants SET slug = NULL, subdomain = NULL, name = '(removed)', settings = '{}'::jsonb,
                           limits = '{}'::jsonb, status = 'deprovisioned', updated_at = ${stamp}::timestamptz
                    WHERE id = ${tenantId}::uuid RETURNING 1)
         SELECT (SELECT count(*) FROM u) AS users, (SELECT count(*) FROM k) AS api_keys,
                (SELECT count(*) FROM n) AS notifications_outbox, (SELECT count(*) FROM a) AS alerts,
+               (SELECT count(*) FROM i) AS admin_invitations,
                (SELECT count(*) FROM s) AS provisioning_secrets, (SELECT count(*) FROM t) AS tenants`,
   );
   // The kept notices are still delivered; they no longer name the tenant.

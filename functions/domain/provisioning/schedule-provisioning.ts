@@ -1,0 +1,137 @@
+/**
+ * `POST /templates/:id/schedule-provision`: a provisioning at a later time. Everything is checked
+ * now, as for a provisioning started at once; the slug and subdomain are reserved now by a tenant
+ * row in status `scheduled` (so the run cannot fail later on a name taken meanwhile); the password,
+ * when given, is hashed now. The schedule is a `scheduled_operations` row of kind `provision`
+ * plus the scheduler's schedule (EventBridge Scheduler in AWS, the local poller), which starts the
+ * provisioning state machine at `StartScheduledRun` (schedule-service.ts, scheduled-provisioning-run.ts).
+ */
+import { eq } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import { scheduledOperations, tenants } from "../../db/schema.ts";
+import type { ScheduledOperation } from "../../schemas/deprovisioning.ts";
+import {
+  ConflictError,
+  RequestValidationError,
+  rootMessage,
+  ServiceUnavailableError,
+  sqlState,
+} from "../../shared/errors.ts";
+import type { Logger } from "../../shared/logger.ts";
+import { recordAudit } from "../audit.ts";
+import { hashPassword } from "../auth/password.ts";
+import {
+  markScheduleFailed,
+  type ScheduleRow,
+  toScheduledOperation,
+} from "../deprovisioning/schedule-service.ts";
+import type { Scheduler } from "../scheduling/scheduler.ts";
+import {
+  assertNameFree,
+  checkedProvisioningMetadata,
+  type ProvisionDeps,
+  type ProvisionInput,
+} from "./provision-service.ts";
+import type { StoredProvisioning } from "./scheduled-provisioning-run.ts";
+
+export interface ScheduleProvisioningDeps extends ProvisionDeps {
+  readonly logger: Logger;
+  readonly scheduler?: Scheduler | undefined;
+}
+
+/** Creates the schedule (201); a name taken (by a tenant or another schedule) is a 409 naming it. */
+export async function scheduleProvisioning(
+  deps: ScheduleProvisioningDeps,
+  input: Omit<ProvisionInput, "idempotencyKey">,
+  at: string,
+): Promise<ScheduledOperation> {
+  const { db, clock, logger } = deps;
+  const scheduler = deps.scheduler;
+  if (!scheduler) throw new ServiceUnavailableError("no scheduler is configured");
+  const runAt = new Date(at);
+  const now = clock();
+  if (runAt.getTime() <= now.getTime()) {
+    throw RequestValidationError.field("at", `must be in the future (it is ${now.toISOString()} now)`);
+  }
+  const { request } = input;
+  const metadata = checkedProvisioningMetadata(deps, input);
+  const [, passwordHash] = await Promise.all([
+    assertNameFree(db, request.slug, request.subdomain),
+    request.adminPassword === undefined ? null : hashPassword(request.adminPassword),
+  ]);
+  const stored: StoredProvisioning = {
+    metadata,
+    templateId: input.template?.id ?? null,
+    templateVersion: input.template?.version ?? null,
+  };
+  let row: ScheduleRow;
+  try {
+    row = await db.transaction(async (tx: Database) => {
+      const [tenant] = await tx
+        .insert(tenants)
+        .values({
+          slug: request.slug,
+          subdomain: request.subdomain,
+          name: request.name,
+          status: "scheduled",
+          templateId: stored.templateId,
+          templateVersion: stored.templateVersion,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning({ id: tenants.id });
+      const [created] = await tx
+        .insert(scheduledOperations)
+        .values({
+          kind: "provision",
+          tenantId: tenant!.id,
+          runAt,
+          options: stored,
+          status: "scheduled",
+          adminPasswordHash: passwordHash,
+          createdBy: input.actor.keyId,
+          createdAt: now,
+        })
+        .returning();
+      await recordAudit(tx, {
+        actorKeyId: input.actor.keyId,
+        action: "provision.schedule",
+        targetType: "scheduled_operation",
+        targetId: created!.id,
+        tenantId: tenant!.id,
+        details: {
+          runAt: runAt.toISOString(),
+          slug: request.slug,
+          subdomain: request.subdomain,
+          templateId: stored.templateId,
+          templateVersion: stored.templateVersion,
+          adminEmail: metadata.admin.email,
+          adminInvited: metadata.admin.invitation !== undefined,
+        },
+        requestId: input.actor.requestId,
+      });
+      return created!;
+    });
+  } catch (error) {
+    if (sqlState(error) === "23505") {
+      await assertNameFree(db, request.slug, request.subdomain);
+      throw new ConflictError("the slug or subdomain was taken by a concurrent request");
+    }
+    throw error;
+  }
+  let externalRef: string;
+  try {
+    externalRef = await scheduler.create({ id: row.id, kind: "provision", tenantId: row.tenantId, runAt });
+  } catch (error) {
+    logger.error("could not create the schedule", { scheduleId: row.id, error });
+    // Failing the schedule also frees the names it reserved.
+    await markScheduleFailed(db, row, `the schedule could not be created: ${rootMessage(error)}`, clock());
+    throw new ServiceUnavailableError("the schedule could not be created; try again later", { cause: error });
+  }
+  const [updated] = await db
+    .update(scheduledOperations)
+    .set({ externalRef })
+    .where(eq(scheduledOperations.id, row.id))
+    .returning();
+  return toScheduledOperation(updated ?? row);
+}

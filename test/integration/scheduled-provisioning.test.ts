@@ -1,0 +1,194 @@
+/**
+ * Scheduled provisioning through HTTP on the database TEST_DATABASE names: the schedule runs the
+ * real provisioning ASL (starting at StartScheduledRun, started by the local schedule poller) at
+ * its time; its slug and subdomain are refused to everyone else until then; cancelling it through
+ * the schedules endpoint frees them.
+ */
+import { randomUUID } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyPassword } from "../../functions/domain/auth/password.ts";
+import { expectApiError } from "../support/api-errors.ts";
+import { provisionBody } from "../support/provision-body.ts";
+import { API, runHelpers } from "../support/runs.ts";
+import { startTestServer, type TestServer } from "../support/server.ts";
+import { until } from "../support/wait.ts";
+
+const PASSWORD = `Falcon!Cobalt-${randomUUID().slice(0, 8)}-Harbour`;
+
+let server: TestServer;
+const { settle, rows, countOf, templateId } = runHelpers(() => server);
+
+const slugOf = () => `sch-${randomUUID().slice(0, 8)}`;
+const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
+
+async function scheduleProvision(body: Record<string, unknown>) {
+  return server.request(
+    "POST",
+    `${API}/templates/${await templateId("Basic School System")}/schedule-provision`,
+    {
+      body,
+    },
+  );
+}
+
+async function provisionNow(body: Record<string, unknown>) {
+  return server.request("POST", `${API}/templates/${await templateId("Basic School System")}/provision`, {
+    body,
+  });
+}
+
+async function scheduleOf(id: string): Promise<any> {
+  const res = await server.request("GET", `${API}/schedules?kind=provision&limit=200`);
+  expect(res.status).toBe(200);
+  return res.body.items.find((s: { id: string }) => s.id === id);
+}
+
+async function tenantRow(id: string) {
+  const [row] = await rows<{ slug: string | null; subdomain: string | null; status: string }>(
+    sql`SELECT slug, subdomain, status FROM tenants WHERE id = ${id}::uuid`,
+  );
+  return row;
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ env: { SCHEDULE_POLL_INTERVAL_MS: "200" } });
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe("scheduled provisioning", { timeout: 180_000 }, () => {
+  it("runs at its time: the reserved tenant row becomes the tenant, with the admin password given", async () => {
+    // Prepare
+    const slug = slugOf();
+    const at = new Date(Date.now() + 2_500).toISOString();
+
+    // Act
+    const created = await scheduleProvision({ ...provisionBody(slug, PASSWORD), at });
+    const before = await tenantRow(created.body.tenantId);
+    const runsBefore = await countOf(
+      sql`SELECT count(*) AS n FROM tenant_provisioning_progress WHERE tenant_id = ${created.body.tenantId}::uuid`,
+    );
+    const started = await until(
+      "the schedule to start its run",
+      () => scheduleOf(created.body.id),
+      (s) => s?.status === "started" && s.progressId !== null,
+    );
+    const run = await settle(started.progressId);
+
+    // Assess: the schedule as created
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({
+      kind: "provision",
+      status: "scheduled",
+      runAt: at,
+      options: {
+        slug,
+        subdomain: slug,
+        invited: false,
+        templateId: await templateId("Basic School System"),
+        templateVersion: 1,
+      },
+    });
+    expect(JSON.stringify(created.body)).not.toContain(PASSWORD);
+    expect(JSON.stringify(created.body)).not.toContain("argon2");
+    expect(before).toEqual({ slug, subdomain: slug, status: "scheduled" });
+    expect(runsBefore).toBe(0);
+    // Assess: it ran no earlier than its time, as an ordinary provisioning run of that tenant
+    expect(run.status).toBe("completed");
+    expect(run.id).toBe(created.body.id);
+    expect(run.tenantId).toBe(created.body.tenantId);
+    expect(Date.parse(run.createdAt)).toBeGreaterThanOrEqual(Date.parse(at));
+    expect(await tenantRow(created.body.tenantId)).toEqual({ slug, subdomain: slug, status: "active" });
+    const [admin] = await rows<{ password_hash: string }>(
+      sql`SELECT password_hash FROM users WHERE tenant_id = ${run.tenantId}::uuid AND role = 'tenant_admin'`,
+    );
+    expect(await verifyPassword(PASSWORD, admin!.password_hash)).toBe(true);
+    // The hash left the schedule with the run; neither the password nor its hash is in the answer.
+    expect(
+      await countOf(
+        sql`SELECT count(*) AS n FROM scheduled_operations WHERE id = ${created.body.id}::uuid AND admin_password_hash IS NOT NULL`,
+      ),
+    ).toBe(0);
+    expect(server.logs.join("\n")).not.toContain(PASSWORD);
+  });
+
+  it("refuses its slug and subdomain to others meanwhile; cancelling frees them and it never runs", async () => {
+    // Prepare
+    const slug = slugOf();
+    const created = await scheduleProvision({ ...provisionBody(slug, PASSWORD), at: inAnHour() });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const other = slugOf();
+
+    // Act: the names while the schedule waits
+    const sameSlug = await provisionNow({ ...provisionBody(slug, PASSWORD), subdomain: other });
+    const sameSubdomain = await provisionNow({ ...provisionBody(other, PASSWORD), subdomain: slug });
+    const scheduledAgain = await scheduleProvision({ ...provisionBody(slug, PASSWORD), at: inAnHour() });
+
+    // Assess
+    expectApiError(sameSlug, 409, { field: "slug" });
+    expectApiError(sameSubdomain, 409, { field: "subdomain" });
+    expectApiError(scheduledAgain, 409, { field: "slug" });
+
+    // Act: cancel, then take the names
+    const cancelled = await server.request("DELETE", `${API}/schedules/${created.body.id}`);
+    const cancelledAgain = await server.request("DELETE", `${API}/schedules/${created.body.id}`);
+    const taken = await provisionNow(provisionBody(slug, PASSWORD));
+
+    // Assess
+    expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: "cancelled", kind: "provision" });
+    expectApiError(cancelledAgain, 409);
+    expect(taken.status, JSON.stringify(taken.body)).toBe(202);
+    expect((await settle(taken.body.id)).status).toBe("completed");
+    expect(await tenantRow(created.body.tenantId)).toEqual({
+      slug: null,
+      subdomain: null,
+      status: "cancelled",
+    });
+    expect(
+      await countOf(
+        sql`SELECT count(*) AS n FROM tenant_provisioning_progress WHERE tenant_id = ${created.body.tenantId}::uuid`,
+      ),
+    ).toBe(0);
+    expect(
+      await countOf(
+        sql`SELECT count(*) AS n FROM scheduled_operations WHERE id = ${created.body.id}::uuid AND admin_password_hash IS NOT NULL`,
+      ),
+    ).toBe(0);
+  });
+
+  it("checks everything when scheduling, writing nothing for a bad request", async () => {
+    // Prepare
+    const slug = slugOf();
+    const tenants = await countOf(sql`SELECT count(*) AS n FROM tenants`);
+    const schedules = await countOf(sql`SELECT count(*) AS n FROM scheduled_operations`);
+
+    // Act
+    const past = await scheduleProvision({
+      ...provisionBody(slug, PASSWORD),
+      at: new Date(Date.now() - 60_000).toISOString(),
+    });
+    const noAt = await scheduleProvision(provisionBody(slug, PASSWORD));
+    const badSlug = await scheduleProvision({ ...provisionBody("Not_A_Slug", PASSWORD), at: inAnHour() });
+    const shortPassword = await scheduleProvision({ ...provisionBody(slug, "short-pw-11"), at: inAnHour() });
+    const unknownTemplate = await server.request(
+      "POST",
+      `${API}/templates/${randomUUID()}/schedule-provision`,
+      {
+        body: { ...provisionBody(slug, PASSWORD), at: inAnHour() },
+      },
+    );
+
+    // Assess
+    expectApiError(past, 400, { field: "at" });
+    expectApiError(noAt, 400, { field: "at" });
+    expectApiError(badSlug, 400, { field: "slug" });
+    expectApiError(shortPassword, 400, { field: "adminPassword" });
+    expectApiError(unknownTemplate, 404);
+    expect(await countOf(sql`SELECT count(*) AS n FROM tenants`)).toBe(tenants);
+    expect(await countOf(sql`SELECT count(*) AS n FROM scheduled_operations`)).toBe(schedules);
+  });
+});
