@@ -173,15 +173,13 @@ describe("sqsNotificationChannel.sendBatch", () => {
 
   it("records nothing when the call itself fails", async () => {
     // Prepare
-    sqsMock
-      .on(SendMessageBatchCommand)
-      .rejects(
-        new SQSServiceException({
-          name: "ServiceUnavailable",
-          $fault: "server",
-          $metadata: { httpStatusCode: 503 },
-        }),
-      );
+    sqsMock.on(SendMessageBatchCommand).rejects(
+      new SQSServiceException({
+        name: "ServiceUnavailable",
+        $fault: "server",
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
     const channel = sqsNotificationChannel(client, QUEUE);
     let recorded = 0;
 
