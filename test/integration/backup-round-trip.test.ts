@@ -339,6 +339,15 @@ describe("backup and restore round trip", () => {
     });
     expect(res.status, JSON.stringify(res.body)).toBe(409);
     expect(res.body.error.message).toContain("orders.seq_no is an identity column");
+    const scheduled = await server.request("POST", `${API}/tenants/${tenantId}/schedule-deprovision`, {
+      body: { at: new Date(Date.now() + 3_600_000).toISOString() },
+    });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(409);
+    expect(
+      await h.countOf(
+        sql`SELECT count(*) AS n FROM scheduled_operations WHERE tenant_id = ${tenantId}::uuid`,
+      ),
+    ).toBe(0);
     expect(
       await h.countOf(
         sql`SELECT count(*) AS n FROM tenant_provisioning_progress WHERE tenant_id = ${tenantId}::uuid`,

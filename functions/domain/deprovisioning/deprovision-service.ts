@@ -55,7 +55,7 @@ async function driftOf(
  * 409 before anything starts when the schema has drifted in a way a restore could not rebuild:
  * the backup deprovisioning takes would not bring the tenant back.
  */
-async function assertRestorableSchema(db: Database, tenantId: string): Promise<void> {
+export async function assertRestorableSchema(db: Database, tenantId: string): Promise<void> {
   const drift = await driftOf(db, tenantId);
   if (drift && !drift.restorable) {
     throw new ConflictError(
