@@ -470,6 +470,23 @@ export function backupList(items: readonly Backup[], style: Style): string {
   );
 }
 
+/** What the dry run says about schema drift: none, what a restore rebuilds, or why it could not. */
+function driftText(drift: z.output<typeof dryRunSchema>["schemaDrift"], style: Style): string {
+  if (drift === null) return "no schema";
+  if (drift.none) return "none (the schema is what its migrations make)";
+  const parts = [
+    ...drift.extraTables.map((t) => `table ${t} added`),
+    ...drift.extraColumns.map((c) => `column ${c.table}.${c.column} ${c.type} added`),
+    ...drift.changedColumns.map((c) => `column ${c.table}.${c.column} is ${c.actual}, not ${c.migrations}`),
+    ...drift.missingTables.map((t) => `table ${t} dropped`),
+    ...drift.missingColumns.map((c) => `column ${c.table}.${c.column} dropped`),
+  ];
+  const verdict = drift.restorable
+    ? style.green("a restore rebuilds it from the backup")
+    : style.red(`a restore could not rebuild it, deprovisioning is refused: ${drift.problems.join("; ")}`);
+  return `${parts.join(", ")} — ${verdict}`;
+}
+
 export function dryRunView(report: z.output<typeof dryRunSchema>, style: Style): string {
   const rows = [
     ...Object.entries(report.wouldRemove.controlPlane).map(([table, n]) => ({ table, n, what: "remove" })),
@@ -492,6 +509,7 @@ export function dryRunView(report: z.output<typeof dryRunSchema>, style: Style):
           `about ${formatBytes(report.backupEstimate.compressedBytes)} compressed ` +
             `(${formatBytes(report.backupEstimate.uncompressedBytes)} uncompressed)`,
         ],
+        ["Schema drift", driftText(report.schemaDrift, style)],
       ],
       style,
     ) +

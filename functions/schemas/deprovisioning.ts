@@ -104,6 +104,25 @@ export const dryRunSchema = z.object({
     compressedBytes: z.number().int(),
     uncompressedBytes: z.number().int(),
   }),
+  /**
+   * How the tenant's schema differs from what its tenant migrations make (null: no schema). A
+   * restore rebuilds extra tables and columns from the backup; `restorable: false` lists in
+   * `problems` what it could not, and deprovisioning is refused (409) until that is fixed.
+   */
+  schemaDrift: z
+    .object({
+      none: z.boolean(),
+      extraTables: z.array(z.string()),
+      extraColumns: z.array(z.object({ table: z.string(), column: z.string(), type: z.string() })),
+      changedColumns: z.array(
+        z.object({ table: z.string(), column: z.string(), migrations: z.string(), actual: z.string() }),
+      ),
+      missingTables: z.array(z.string()),
+      missingColumns: z.array(z.object({ table: z.string(), column: z.string() })),
+      restorable: z.boolean(),
+      problems: z.array(z.string()),
+    })
+    .nullable(),
 });
 
 export const SCHEDULE_STATUSES = ["scheduled", "started", "cancelled", "failed"] as const;

@@ -995,7 +995,9 @@ describe("tenants and deprovisioning", () => {
     expect(human.stdout).toContain("nothing was changed");
     expect(human.stdout).toMatch(/TABLE\s+ROWS\s+ACTION/);
     expect(human.stdout).toMatch(/users\s+\d+\s+remove/);
+    expect(human.stdout).toContain("none (the schema is what its migrations make)");
     const report = parsed(json, dryRunSchema);
+    expect(report.schemaDrift).toMatchObject({ none: true, restorable: true });
     expect(report.tenantId).toBe(run.tenantId);
     expect(report.wouldRemove.controlPlane.users).toBeGreaterThan(0);
     expect(unknown.code).toBe(EXIT.notFound);

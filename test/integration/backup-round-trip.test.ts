@@ -6,6 +6,10 @@
  * dates, NaN, multibyte text) reads back row for row identical after deprovisioning and restore.
  * Rows are compared as PostgreSQL's record text (`t::text`), which tells SQL NULL (nothing) from
  * jsonb `null`, `""` and `'NULL'` — unlike a JSON rendering of the rows.
+ *
+ * Schema drift (issue 11 item 2): a column and a table added outside the tenant migrations are
+ * reported by the dry run and come back with their values and constraints (the added table holds
+ * many more column types); drift a restore could not rebuild refuses deprovisioning up front.
  */
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
@@ -220,5 +224,136 @@ describe("backup and restore round trip", () => {
     // Assess
     expect(restore.status, JSON.stringify(restore)).toBe("completed");
     expect(await tenantSnapshot(tenantId, auditIds)).toEqual(before);
+  });
+
+  it("reports drift in the dry run, and the restore brings back an added column and table with their values", async () => {
+    // Prepare: an operator's hotfix column and a table of their own, with values of many types
+    const tenantId = await provisionCustom({
+      products: [
+        { sku: "A-1", name: "Pencil", unitPrice: 0.5 },
+        { sku: "A-2", name: "Eraser", unitPrice: 0.25 },
+      ],
+    });
+    const s = safeIdentifier(schemaOf(tenantId));
+    for (const statement of [
+      `ALTER TABLE ${s}.products ADD COLUMN ean varchar(13)`,
+      `ALTER TABLE ${s}.products ADD CONSTRAINT products_ean_key UNIQUE (ean)`,
+      `UPDATE ${s}.products SET ean = '6411111111111' WHERE sku = 'A-1'`,
+      `CREATE TABLE ${s}.price_history (
+         id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+         product_id uuid NOT NULL REFERENCES ${s}.products(id) ON DELETE CASCADE,
+         note text, j jsonb, js json, ja jsonb[], ta text[], f8 float8, f4 real, bin bytea,
+         iv interval, flag boolean NOT NULL DEFAULT true, ts timestamp, tm time, ttz timetz,
+         i8 bigint, i2 smallint, addr inet, bits varbit(8), period tstzrange, ch char(5),
+         amount numeric CONSTRAINT price_history_amount_nonzero CHECK (amount IS NULL OR amount <> 0))`,
+      `INSERT INTO ${s}.price_history (product_id, note, j, js, ja, ta, f8, f4, bin, iv, flag, ts, tm, ttz, i8, i2, addr, bits, period, ch, amount)
+       SELECT id, NULL, 'null', ' { "b" : 1 ,  "a":[1, 2] } ', '{NULL,"null"}', '{NULL,"NULL","",a}', 'NaN', '-0',
+              '\\x00ff', '-178956970 years -8 mons -2147483648 days', false, 'infinity', '24:00', '23:59:59+14:59',
+              9223372036854775807, -32768, '::1/128', B'101', '[2020-01-01,infinity)', 'ab', 'NaN'
+       FROM ${s}.products WHERE sku = 'A-1'`,
+      `INSERT INTO ${s}.price_history (product_id, note, j, js, ja, ta, f8, f4, bin, iv, ts, i8, amount)
+       SELECT id, '', NULL, NULL, '{}', '{}', 1.7976931348623157e308, 1.17549435e-38, '', '0', '4713-01-01 BC',
+              -9223372036854775808, 123456789012345678901234567890.123456789
+       FROM ${s}.products WHERE sku = 'A-2'`,
+    ]) {
+      await server.database.db.execute(sql.raw(statement));
+    }
+    const constraints = async () =>
+      (
+        await h.rows<{ c: string }>(
+          sql.raw(
+            `SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) AS c
+             FROM pg_constraint WHERE conrelid IN ('${schemaOf(tenantId)}.products'::regclass, '${schemaOf(tenantId)}.price_history'::regclass)
+             ORDER BY 1`,
+          ),
+        )
+      ).map((r) => r.c);
+    const constraintsBefore = await constraints();
+    const before = await tenantSnapshot(tenantId, []);
+    expect(before.price_history).toHaveLength(2);
+
+    // Act
+    const dryRun = await server.request("POST", `${API}/tenants/${tenantId}/deprovision`, {
+      body: { dryRun: true },
+    });
+    const restore = await deprovisionAndRestore(tenantId);
+
+    // Assess
+    expect(dryRun.status, JSON.stringify(dryRun.body)).toBe(200);
+    expect(dryRun.body.schemaDrift).toEqual({
+      none: false,
+      extraTables: ["price_history"],
+      extraColumns: [{ table: "products", column: "ean", type: "character varying(13)" }],
+      changedColumns: [],
+      missingTables: [],
+      missingColumns: [],
+      restorable: true,
+      problems: [],
+    });
+    expect(restore.status, JSON.stringify(restore)).toBe("completed");
+    expect(await tenantSnapshot(tenantId, [])).toEqual(before);
+    expect(await constraints()).toEqual(constraintsBefore);
+    expect(constraintsBefore.some((c) => c.includes("products_ean_key"))).toBe(true);
+  });
+
+  it("reports no drift for a tenant as its migrations made it", async () => {
+    // Prepare
+    const tenantId = await provisionCustom();
+
+    // Act
+    const dryRun = await server.request("POST", `${API}/tenants/${tenantId}/deprovision`, {
+      body: { dryRun: true },
+    });
+
+    // Assess
+    expect(dryRun.status, JSON.stringify(dryRun.body)).toBe(200);
+    expect(dryRun.body.schemaDrift).toMatchObject({ none: true, restorable: true, problems: [] });
+  });
+
+  it("refuses to deprovision, before anything starts, a tenant whose drift a restore could not rebuild", async () => {
+    // Prepare: an identity column (a restore cannot insert its values as they are)
+    const tenantId = await provisionCustom();
+    const s = safeIdentifier(schemaOf(tenantId));
+    await server.database.db.execute(
+      sql.raw(`ALTER TABLE ${s}.orders ADD COLUMN seq_no integer GENERATED ALWAYS AS IDENTITY`),
+    );
+    const runsBefore = await h.countOf(
+      sql`SELECT count(*) AS n FROM tenant_provisioning_progress WHERE tenant_id = ${tenantId}::uuid`,
+    );
+
+    // Act
+    const dryRun = await server.request("POST", `${API}/tenants/${tenantId}/deprovision`, {
+      body: { dryRun: true },
+    });
+    const res = await server.request("POST", `${API}/tenants/${tenantId}/deprovision`, {
+      body: { preserveBackups: true, gracePeriodHours: 0 },
+    });
+
+    // Assess
+    expect(dryRun.status, JSON.stringify(dryRun.body)).toBe(200);
+    expect(dryRun.body.schemaDrift).toMatchObject({
+      none: false,
+      extraColumns: [{ table: "orders", column: "seq_no", type: "integer" }],
+      restorable: false,
+      problems: ["orders.seq_no is an identity column"],
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(409);
+    expect(res.body.error.message).toContain("orders.seq_no is an identity column");
+    const scheduled = await server.request("POST", `${API}/tenants/${tenantId}/schedule-deprovision`, {
+      body: { at: new Date(Date.now() + 3_600_000).toISOString() },
+    });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(409);
+    expect(
+      await h.countOf(
+        sql`SELECT count(*) AS n FROM scheduled_operations WHERE tenant_id = ${tenantId}::uuid`,
+      ),
+    ).toBe(0);
+    expect(
+      await h.countOf(
+        sql`SELECT count(*) AS n FROM tenant_provisioning_progress WHERE tenant_id = ${tenantId}::uuid`,
+      ),
+    ).toBe(runsBefore);
+    expect(await h.schemaExists(tenantId)).toBe(true);
+    expect((await server.request("GET", `${API}/tenants/${tenantId}`)).body.status).toBe("active");
   });
 });

@@ -133,18 +133,21 @@ describe("two tenants whose schemas differ in one table", () => {
 
     // Assess
     const notes = (e: typeof exportA) => e.header.tables.find((x) => x.table === "notes");
-    expect(notes(exportA)).toEqual({
+    // (The header also records each column's definition and the table's constraints: schema drift.)
+    expect(notes(exportA)).toMatchObject({
       section: "tenantSchema",
       table: "notes",
       columns: ["id", "a_text"],
       rows: 0,
     });
-    expect(notes(exportB)).toEqual({
+    expect(notes(exportA)?.definitions?.map((d) => d.name)).toEqual(["id", "a_text"]);
+    expect(notes(exportB)).toMatchObject({
       section: "tenantSchema",
       table: "notes",
       columns: ["id", "school_id", "pinned"],
       rows: 2,
     });
+    expect(notes(exportB)?.definitions?.map((d) => d.name)).toEqual(["id", "school_id", "pinned"]);
     const tenantRow = exportA.header.tables.find(
       (x) => x.section === "controlPlane" && x.table === "tenants",
     );

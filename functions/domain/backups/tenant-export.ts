@@ -27,6 +27,12 @@ import { PIECE_BYTES, readLargeText } from "../../db/large-values.ts";
 import { tenants } from "../../db/schema.ts";
 import { dateValue, jsonValue, numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
 import { ValidationError } from "../../shared/errors.ts";
+import {
+  type ColumnDefinition,
+  type ConstraintDefinition,
+  type SchemaShape,
+  schemaShape,
+} from "../tenants/schema-drift.ts";
 import { CORE_MIGRATION } from "../tenants/tenant-migrations.ts";
 import { applyTenantMigrations, schemaTables, tenantSchemaName } from "../tenants/tenant-schema.ts";
 
@@ -59,15 +65,9 @@ export interface BackupTable {
   readonly columns: readonly string[];
   /** Version 2: each column's definition as the catalog had it, in `columns` order. */
   readonly definitions?: readonly ColumnDefinition[];
+  /** Version 2, tenant-schema tables: their constraints (a restore recreates those its migrations lack). */
+  readonly constraints?: readonly ConstraintDefinition[];
   readonly rows: number;
-}
-
-/** A column as the backup records it (`format_type` with its modifier, its default expression). */
-export interface ColumnDefinition {
-  readonly name: string;
-  readonly type: string;
-  readonly notNull: boolean;
-  readonly default: string | null;
 }
 
 export interface BackupHeader {
@@ -288,6 +288,7 @@ export async function exportTenant(
   }
 
   const tables: BackupTable[] = [];
+  const shape = sources.some((s) => s.section === "tenantSchema") ? await schemaShape(tx, schemaName) : null;
   for (const s of sources) {
     const [row] = await queryRows<{ n: unknown }>(tx, sql`SELECT count(*) AS n FROM ${s.from}`);
     const definitions = await columnDefinitionsOf(tx, s.columnsSchema, s.table);
@@ -296,6 +297,7 @@ export async function exportTenant(
       table: s.table,
       columns: definitions.map((d) => d.name),
       definitions,
+      ...(s.section === "tenantSchema" ? { constraints: shape?.constraints.get(s.table) ?? [] } : {}),
       rows: numberValue(row?.n),
     });
   }
@@ -461,6 +463,7 @@ export async function restoreTenant(tx: Database, backup: ParsedBackup, now: Dat
   if (tenantTables.length > 0) {
     await applyTenantMigrations(tx, header.tenantId, migrations);
     await tx.execute(sql.raw(`DELETE FROM ${safeIdentifier(schemaName)}.schema_migrations`));
+    await rebuildRecordedSchema(tx, schemaName, tenantTables, await schemaShape(tx, schemaName));
   }
   for (const t of header.tables) {
     const schema = t.section === "controlPlane" ? sql`current_schema()` : sql`${schemaName}`;
@@ -522,6 +525,66 @@ export async function restoreTenant(tx: Database, backup: ParsedBackup, now: Dat
   return restored;
 }
 
+/** A column definition as DDL (`name type [DEFAULT …] [NOT NULL]`). */
+function columnSql(c: ColumnDefinition): string {
+  const defaultSql = c.default !== null ? ` DEFAULT ${c.default}` : "";
+  return `${safeIdentifier(c.name)} ${c.type}${defaultSql}${c.notNull ? " NOT NULL" : ""}`;
+}
+
+/** Constraints are added keys first, foreign keys last (they need the keys they refer to). */
+const CONSTRAINT_ORDER = ["p", "u", "c", "x", "t", "f"];
+
+/**
+ * Schema drift the backup recorded (version 2): after the migrations, each table is made what the
+ * backup holds — a table the migrations lack is created, a column they lack is added, a column of
+ * another type is changed to the recorded type (the tables are still empty) — and the recorded
+ * constraints the migrations did not make are added. `tenantSchemaDrift` refuses deprovisioning
+ * while the schema holds something this cannot rebuild.
+ */
+async function rebuildRecordedSchema(
+  tx: Database,
+  schemaName: string,
+  tables: readonly BackupTable[],
+  migrated: SchemaShape,
+): Promise<void> {
+  const schema = safeIdentifier(schemaName);
+  const pending: { into: string; constraint: ConstraintDefinition }[] = [];
+  for (const t of tables) {
+    if (!t.definitions) continue;
+    const into = `${schema}.${safeIdentifier(t.table)}`;
+    const existing = migrated.columns.get(t.table);
+    if (!existing) {
+      await tx.execute(sql.raw(`CREATE TABLE ${into} (${t.definitions.map(columnSql).join(", ")})`));
+    } else {
+      const byName = new Map(existing.map((c) => [c.name, c]));
+      for (const c of t.definitions) {
+        const made = byName.get(c.name);
+        const id = safeIdentifier(c.name);
+        if (!made) await tx.execute(sql.raw(`ALTER TABLE ${into} ADD COLUMN ${columnSql(c)}`));
+        else if (made.type !== c.type) {
+          await tx.execute(
+            sql.raw(`ALTER TABLE ${into} ALTER COLUMN ${id} TYPE ${c.type} USING ${id}::text::${c.type}`),
+          );
+        }
+      }
+    }
+    const made = new Set((migrated.constraints.get(t.table) ?? []).map((c) => c.name));
+    for (const constraint of t.constraints ?? []) {
+      if (!made.has(constraint.name)) pending.push({ into, constraint });
+    }
+  }
+  pending.sort(
+    (a, b) => CONSTRAINT_ORDER.indexOf(a.constraint.kind) - CONSTRAINT_ORDER.indexOf(b.constraint.kind),
+  );
+  for (const { into, constraint } of pending) {
+    await tx.execute(
+      sql.raw(
+        `ALTER TABLE ${into} ADD CONSTRAINT ${safeIdentifier(constraint.name)} ${constraint.definition}`,
+      ),
+    );
+  }
+}
+
 /**
  * A chunk's rows as a `json` expression for the INSERT: the text itself when it is short enough
  * for one request, else sent in pieces to a temporary table (one transaction, one connection) and
@@ -551,7 +614,11 @@ async function chunkRowsParameter(tx: Database, rowsJson: string): Promise<SQL> 
  * when, but one RunMigrations applies several in one transaction (one timestamp); the template's
  * list (or the custom spec's) gives their order then.
  */
-async function appliedMigrations(tx: Database, tenantId: string, schemaName: string): Promise<string[]> {
+export async function appliedMigrations(
+  tx: Database,
+  tenantId: string,
+  schemaName: string,
+): Promise<string[]> {
   const applied = await queryRows<{ name: string; applied_at: unknown }>(
     tx,
     sql.raw(`SELECT name, applied_at FROM ${safeIdentifier(schemaName)}.schema_migrations`),

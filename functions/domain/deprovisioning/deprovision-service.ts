@@ -9,13 +9,15 @@ import { tenants } from "../../db/schema.ts";
 import { numberValue, queryRows } from "../../db/sql.ts";
 import type { DeprovisioningOptions, DeprovisionRequest } from "../../schemas/deprovisioning.ts";
 import type { ProgressRecord } from "../../schemas/progress.ts";
-import { NotFoundError } from "../../shared/errors.ts";
+import { ConflictError, NotFoundError } from "../../shared/errors.ts";
 import type { Actor } from "../actor.ts";
-import { exportTenant } from "../backups/tenant-export.ts";
+import { appliedMigrations, exportTenant, schemaExists } from "../backups/tenant-export.ts";
 import { toProgressRecord } from "../runs/progress-store.ts";
 import { type RunDeps, startRun } from "../runs/start-run.ts";
 import type { Scheduler } from "../scheduling/scheduler.ts";
+import { type SchemaDrift, tenantSchemaDrift } from "../tenants/schema-drift.ts";
 import { countTenantData } from "../tenants/tenant-removal.ts";
+import { tenantSchemaName } from "../tenants/tenant-schema.ts";
 import { assertDeprovisionable, createDeprovisionRun, lockTenant } from "./deprovision-run.ts";
 
 export interface DeprovisioningDeps extends RunDeps {
@@ -32,6 +34,34 @@ export interface DryRunReport {
   readonly wouldRemove: { controlPlane: Record<string, number>; tenantSchema: Record<string, number> };
   readonly wouldKeep: Record<string, number>;
   readonly backupEstimate: { compressedBytes: number; uncompressedBytes: number };
+  /** How the schema differs from what its migrations make (null: no schema). */
+  readonly schemaDrift: SchemaDrift | null;
+}
+
+/** The tenant's schema drift, or null when it has no schema (or no migration record). */
+async function driftOf(
+  db: Database,
+  tenantId: string,
+  migrations?: readonly string[],
+): Promise<SchemaDrift | null> {
+  const schemaName = tenantSchemaName(tenantId);
+  if (!(await schemaExists(db, schemaName))) return null;
+  const applied = migrations ?? (await db.transaction((tx) => appliedMigrations(tx, tenantId, schemaName)));
+  if (applied.length === 0) return null;
+  return tenantSchemaDrift(db, tenantId, applied);
+}
+
+/**
+ * 409 before anything starts when the schema has drifted in a way a restore could not rebuild:
+ * the backup deprovisioning takes would not bring the tenant back.
+ */
+export async function assertRestorableSchema(db: Database, tenantId: string): Promise<void> {
+  const drift = await driftOf(db, tenantId);
+  if (drift && !drift.restorable) {
+    throw new ConflictError(
+      `the tenant's schema has drifted from its migrations in a way a restore could not rebuild: ${drift.problems.join("; ")} (see the dry run's schemaDrift)`,
+    );
+  }
 }
 
 function optionsOf(body: DeprovisionRequest): DeprovisioningOptions {
@@ -49,6 +79,7 @@ export async function requestDeprovisioning(
   const options = optionsOf(body);
   if (body.dryRun) return { dryRun: true, report: await dryRunDeprovisioning(deps.db, tenantId, options) };
   const { db, clock } = deps;
+  await assertRestorableSchema(db, tenantId);
   const { run, supersededRefs } = await db.transaction(async (tx) => {
     const tenant = await lockTenant(tx, tenantId);
     await assertDeprovisionable(tx, tenant);
@@ -105,5 +136,6 @@ export async function dryRunDeprovisioning(
     },
     wouldKeep: options.preserveAuditLogs ? { audit_logs: auditLogs } : {},
     backupEstimate: { compressedBytes: exported.gzip.length, uncompressedBytes: exported.uncompressedBytes },
+    schemaDrift: await driftOf(db, tenantId, exported.header.migrations),
   };
 }

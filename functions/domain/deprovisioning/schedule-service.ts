@@ -44,7 +44,7 @@ import {
   deprovisionExecutionInput,
   lockTenant,
 } from "./deprovision-run.ts";
-import type { DeprovisioningDeps } from "./deprovision-service.ts";
+import { assertRestorableSchema, type DeprovisioningDeps } from "./deprovision-service.ts";
 
 export type ScheduleRow = typeof scheduledOperations.$inferSelect;
 
@@ -105,6 +105,7 @@ export async function scheduleDeprovisioning(
     throw RequestValidationError.field("at", `must be in the future (it is ${now.toISOString()} now)`);
   }
   const { at: _at, ...options } = body;
+  await assertRestorableSchema(db, tenantId);
   let row: ScheduleRow;
   try {
     row = await db.transaction(async (tx) => {
