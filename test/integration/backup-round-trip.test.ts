@@ -5,7 +5,8 @@
  * type of the tenant migrations (jsonb `null` beside SQL NULL, empty strings, infinite and BC
  * dates, NaN, multibyte text) reads back row for row identical after deprovisioning and restore.
  * Rows are compared as PostgreSQL's record text (`t::text`), which tells SQL NULL (nothing) from
- * jsonb `null`, `""` and `'NULL'` — unlike a JSON rendering of the rows.
+ * jsonb `null`, `""` and `'NULL'` — unlike a JSON rendering of the rows — and, on a PostgreSQL
+ * server, as `pg_dump --data-only` of the tenant schema before deprovisioning and after restore.
  *
  * Schema drift (issue 11 item 2): a column and a table added outside the tenant migrations are
  * reported by the dry run and come back with their values and constraints (the added table holds
@@ -16,6 +17,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { safeIdentifier } from "../../functions/db/sql.ts";
 import { availableTenantMigrations } from "../../functions/domain/tenants/tenant-migrations.ts";
+import { dataDump } from "../support/pg-dump.ts";
 import { provisionBody } from "../support/provision-body.ts";
 import { API, runHelpers, schemaOf } from "../support/runs.ts";
 import type { TestServer } from "../support/server.ts";
@@ -92,6 +94,19 @@ async function recordTexts(
     sql.raw(`SELECT ROW(${list})::text AS r FROM ${from} t WHERE ${where} ORDER BY 1`),
   );
   return rows.map((r) => r.r);
+}
+
+/**
+ * `pg_dump --data-only` of the tenant's schema (rows sorted per table) where the database is a
+ * PostgreSQL server (the postgres and data-api projects); PGlite has no server to dump, and its
+ * run compares the record texts alone.
+ */
+async function schemaDump(tenantId: string): Promise<string[] | null> {
+  const url = server.database.url;
+  if (url === undefined) return null;
+  const dump = await dataDump(url, schemaOf(tenantId));
+  expect(dump.filter((l) => l.startsWith("COPY ")).length).toBeGreaterThan(5);
+  return dump;
 }
 
 /** Every table of the tenant's schema, and its control-plane rows, as record texts. */
@@ -217,6 +232,7 @@ describe("backup and restore round trip", () => {
     const before = await tenantSnapshot(tenantId, auditIds);
     expect(Object.keys(before).length).toBeGreaterThan(15);
     expect(before["(audit_logs)"]!.some((r) => r.includes("edge.null"))).toBe(true);
+    const dumpBefore = await schemaDump(tenantId);
 
     // Act
     const restore = await deprovisionAndRestore(tenantId);
@@ -224,6 +240,7 @@ describe("backup and restore round trip", () => {
     // Assess
     expect(restore.status, JSON.stringify(restore)).toBe("completed");
     expect(await tenantSnapshot(tenantId, auditIds)).toEqual(before);
+    expect(await schemaDump(tenantId)).toEqual(dumpBefore);
   });
 
   it("reports drift in the dry run, and the restore brings back an added column and table with their values", async () => {
@@ -270,6 +287,7 @@ describe("backup and restore round trip", () => {
       ).map((r) => r.c);
     const constraintsBefore = await constraints();
     const before = await tenantSnapshot(tenantId, []);
+    const dumpBefore = await schemaDump(tenantId);
     expect(before.price_history).toHaveLength(2);
 
     // Act
@@ -292,6 +310,7 @@ describe("backup and restore round trip", () => {
     });
     expect(restore.status, JSON.stringify(restore)).toBe("completed");
     expect(await tenantSnapshot(tenantId, [])).toEqual(before);
+    expect(await schemaDump(tenantId)).toEqual(dumpBefore);
     expect(await constraints()).toEqual(constraintsBefore);
     expect(constraintsBefore.some((c) => c.includes("products_ean_key"))).toBe(true);
   });

@@ -54,6 +54,7 @@ describe("the Step Functions status-change handler", () => {
 
   afterAll(async () => {
     await t?.destroy();
+    sfnMock.restore();
   });
 
   afterEach(() => {

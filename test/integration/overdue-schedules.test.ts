@@ -51,6 +51,7 @@ describe("overdue scheduled deprovisionings", () => {
 
   afterAll(async () => {
     await server?.close();
+    sfnMock.restore();
   });
 
   afterEach(() => {
