@@ -213,11 +213,17 @@ export function createLocalHttpServer(options: LocalHttpServerOptions): Server {
     });
   }
 
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     const requestId = randomUUID();
     serve(req, res, requestId).catch((error: unknown) => {
       logger.error("request failed", { error, requestId });
       send(req, res, internalErrorResult(requestId));
     });
   });
+  // Idle keep-alive connections are closed by the client first: Node's default of 5 s raced
+  // clients (fetch keeps a socket 4 s) when a long database call held the event loop for seconds,
+  // and a request sent on a socket the server was closing failed with ECONNRESET.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }
