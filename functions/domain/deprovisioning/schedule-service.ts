@@ -27,6 +27,7 @@ import {
   sqlState,
   ValidationError,
 } from "../../shared/errors.ts";
+import type { Logger } from "../../shared/logger.ts";
 import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
 import { dedupeKey, emitEvent } from "../events/outbox.ts";
@@ -36,6 +37,7 @@ import {
 } from "../provisioning/scheduled-provisioning-run.ts";
 import { getProgressRow, type ProgressRow } from "../runs/progress-store.ts";
 import { RUN_KIND_REGISTRY } from "../runs/registry.ts";
+import type { ScheduleKind, Scheduler } from "../scheduling/scheduler.ts";
 import { classifyStepError, databaseError } from "../steps/run-step.ts";
 import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
 import {
@@ -161,9 +163,27 @@ export async function scheduleDeprovisioning(
     }
     throw error;
   }
+  return registerSchedule({ db, clock, logger, scheduler }, row);
+}
+
+/**
+ * Hands a schedule row just written to the scheduler (EventBridge Scheduler on AWS, the poller
+ * locally) and records its reference. A scheduler that refuses fails the schedule — which also
+ * frees the names a scheduled provisioning reserved — and the request answers 503.
+ */
+export async function registerSchedule(
+  deps: { db: Database; clock: () => Date; logger: Logger; scheduler: Scheduler },
+  row: ScheduleRow,
+): Promise<ScheduledOperation> {
+  const { db, clock, logger, scheduler } = deps;
   let externalRef: string;
   try {
-    externalRef = await scheduler.create({ id: row.id, kind: "deprovision", tenantId, runAt });
+    externalRef = await scheduler.create({
+      id: row.id,
+      kind: row.kind as ScheduleKind,
+      tenantId: row.tenantId,
+      runAt: row.runAt,
+    });
   } catch (error) {
     logger.error("could not create the schedule", { scheduleId: row.id, error });
     await markScheduleFailed(db, row, `the schedule could not be created: ${rootMessage(error)}`, clock());

@@ -1,30 +1,16 @@
-/**
- * `POST /templates/:id/schedule-provision`: a provisioning at a later time. Everything is checked
- * now, as for a provisioning started at once; the slug and subdomain are reserved now by a tenant
- * row in status `scheduled` (so the run cannot fail later on a name taken meanwhile); the password,
- * when given, is hashed now. The schedule is a `scheduled_operations` row of kind `provision`
- * plus the scheduler's schedule (EventBridge Scheduler in AWS, the local poller), which starts the
- * provisioning state machine at `StartScheduledRun` (schedule-service.ts, scheduled-provisioning-run.ts).
- */
-import { eq } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { scheduledOperations, tenants } from "../../db/schema.ts";
 import type { ScheduledOperation } from "../../schemas/deprovisioning.ts";
 import {
   ConflictError,
   RequestValidationError,
-  rootMessage,
   ServiceUnavailableError,
   sqlState,
 } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
 import { recordAudit } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
-import {
-  markScheduleFailed,
-  type ScheduleRow,
-  toScheduledOperation,
-} from "../deprovisioning/schedule-service.ts";
+import { registerSchedule, type ScheduleRow } from "../deprovisioning/schedule-service.ts";
 import type { Scheduler } from "../scheduling/scheduler.ts";
 import {
   assertNameFree,
@@ -119,19 +105,6 @@ export async function scheduleProvisioning(
     }
     throw error;
   }
-  let externalRef: string;
-  try {
-    externalRef = await scheduler.create({ id: row.id, kind: "provision", tenantId: row.tenantId, runAt });
-  } catch (error) {
-    logger.error("could not create the schedule", { scheduleId: row.id, error });
-    // Failing the schedule also frees the names it reserved.
-    await markScheduleFailed(db, row, `the schedule could not be created: ${rootMessage(error)}`, clock());
-    throw new ServiceUnavailableError("the schedule could not be created; try again later", { cause: error });
-  }
-  const [updated] = await db
-    .update(scheduledOperations)
-    .set({ externalRef })
-    .where(eq(scheduledOperations.id, row.id))
-    .returning();
-  return toScheduledOperation(updated ?? row);
+  // Failing the schedule (the scheduler refused it) also frees the names it reserved.
+  return registerSchedule({ db, clock, logger, scheduler }, row);
 }
