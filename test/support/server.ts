@@ -56,10 +56,7 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
   const dataDir = options.restartOf?.dataDir ?? mkdtempSync(join(tmpdir(), "tp-test-"));
   const database =
     options.restartOf?.database ??
-    (await openTestDatabase({
-      migrate: false,
-      ...(options.databaseKind ? { kind: options.databaseKind } : {}),
-    }));
+    (await openTestDatabase(options.databaseKind ? { kind: options.databaseKind } : {}));
   const config = loadConfig({ PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "debug", ...options.env });
   const logs: string[] = [];
   const logger: Logger = createLogger("debug", (line) => logs.push(line));
