@@ -3,6 +3,7 @@
  * module sees only `Database`; it never learns which driver it has.
  */
 import type { RDSDataClient, RollbackTransactionCommand } from "@aws-sdk/client-rds-data";
+import type { PGliteOptions } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { DatabaseConfig } from "../shared/config.ts";
 import { waitingForResume } from "./resume-wait.ts";
@@ -31,11 +32,13 @@ export interface OpenDatabaseOptions {
    */
   readonly resumeWaitMs?: number;
   /**
-   * PGlite: start from this data-directory image (what PGlite's `dumpDataDir()` returns) instead
-   * of an empty database. An empty in-memory PGlite runs initdb on every open (~2.5 s of CPU); the
-   * tests build one migrated image per worker and open each test database from it (~0.3 s).
+   * PGlite: what to start from instead of PGlite's defaults — a data-directory image (what
+   * `dumpDataDir()` returns) instead of running initdb on an empty database, and an already
+   * compiled WebAssembly module with its file-system bundle. An in-memory PGlite otherwise
+   * compiles its module and runs initdb on every open (seconds of CPU); the tests build one
+   * migrated image and one module per worker and open each test database from them.
    */
-  readonly pgliteImage?: Blob;
+  readonly pglite?: Pick<PGliteOptions, "loadDataDir" | "pgliteWasmModule" | "fsBundle">;
 }
 
 /** "Transaction <id> is not found": the Data API no longer has the transaction. */
@@ -88,10 +91,7 @@ export async function openDatabase(
     case "pglite": {
       const { PGlite } = await import("@electric-sql/pglite");
       const { drizzle } = await import("drizzle-orm/pglite");
-      const client = new PGlite(
-        config.dataDir,
-        options.pgliteImage ? { loadDataDir: options.pgliteImage } : {},
-      );
+      const client = new PGlite(config.dataDir, { ...options.pglite });
       await client.waitReady;
       await client.exec("SET TIME ZONE 'UTC'");
       const db = drizzle({ client, schema }) as unknown as Database;

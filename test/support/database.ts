@@ -9,6 +9,9 @@
  *   expiry): a test that passes there passes because the code stays within them.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import pg from "pg";
 import { type Database, type DatabaseHandle, openDatabase } from "../../functions/db/client.ts";
 import { migrate } from "../../functions/db/migrate.ts";
@@ -51,27 +54,38 @@ export async function createFreshPgDatabase(): Promise<{ url: string; drop: () =
   };
 }
 
-let migratedImage: Promise<Blob> | undefined;
+interface PgliteStartingPoint {
+  /** The compiled module and its file-system bundle. */
+  readonly compiled: { readonly pgliteWasmModule: WebAssembly.Module; readonly fsBundle: Blob };
+  /** A data-directory image of a migrated database. */
+  readonly migrated: Blob;
+}
+
+let pgliteStart: Promise<PgliteStartingPoint> | undefined;
 
 /**
- * A PGlite data-directory image with every migration applied, built once per worker: opening an
- * empty in-memory PGlite runs initdb (~2.5 s of CPU) and then the migrations; opening from this
- * image skips both, and each test still gets its own database.
+ * What each test's PGlite starts from, built once per worker: the compiled WebAssembly module
+ * with its file-system bundle, and a data-directory image with every migration applied. An empty
+ * in-memory PGlite compiles the module and runs initdb on every open (seconds of CPU), then the
+ * migrations; opening from these skips all three, and each test still gets its own database.
  */
-export function migratedPgliteImage(): Promise<Blob> {
-  migratedImage ??= (async () => {
+export function pgliteStartingPoint(): Promise<PgliteStartingPoint> {
+  pgliteStart ??= (async () => {
     const { PGlite } = await import("@electric-sql/pglite");
     const { drizzle } = await import("drizzle-orm/pglite");
     const { schema } = await import("../../functions/db/schema.ts");
-    const client = new PGlite("memory://");
+    const dist = dirname(createRequire(import.meta.url).resolve("@electric-sql/pglite"));
+    const pgliteWasmModule = await WebAssembly.compile(readFileSync(join(dist, "pglite.wasm")));
+    const fsBundle = new Blob([readFileSync(join(dist, "pglite.data"))]);
+    const client = new PGlite("memory://", { pgliteWasmModule, fsBundle });
     try {
       await migrate(drizzle({ client, schema }) as unknown as Database);
-      return await client.dumpDataDir("none");
+      return { compiled: { pgliteWasmModule, fsBundle }, migrated: await client.dumpDataDir("none") };
     } finally {
       await client.close();
     }
   })();
-  return migratedImage;
+  return pgliteStart;
 }
 
 /** Opens a fresh migrated database of the kind chosen by `TEST_DATABASE`. */
@@ -86,10 +100,10 @@ export async function openTestDatabase(
   let drop: () => Promise<void> = async () => {};
   if (kind === "pglite") {
     config = { kind: "pglite", dataDir: "memory://" };
-    handle =
-      options.migrate === false
-        ? await openDatabase(config)
-        : await openDatabase(config, { pgliteImage: await migratedPgliteImage() });
+    const { compiled, migrated } = await pgliteStartingPoint();
+    handle = await openDatabase(config, {
+      pglite: options.migrate === false ? compiled : { ...compiled, loadDataDir: migrated },
+    });
   } else {
     const fresh = await createFreshPgDatabase();
     url = fresh.url;
