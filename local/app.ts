@@ -30,6 +30,7 @@ import { EventWorker } from "./event-worker.ts";
 import { createLocalHttpServer } from "./http-server.ts";
 import { LocalWorkflowRunner } from "./local-workflow-runner.ts";
 import { OutboxWorker, smtpDelivery } from "./outbox-worker.ts";
+import { isFreshPgliteDir, readStarterImage, saveStarterImage, starterImagePath } from "./pglite-starter.ts";
 import { SchedulePoller } from "./schedule-poller.ts";
 import { CONSOLE_ROOT, createStaticFiles } from "./static-files.ts";
 import { createSweeper, type Sweeper } from "./sweeper.ts";
@@ -82,12 +83,24 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     ownsDatabase && config.database.kind === "pglite" ? acquireDataDirLock(config.dataDir) : undefined;
   let database: DatabaseHandle | undefined;
   try {
-    database = options.database ?? (await openDatabase(config.database));
+    // A fresh embedded database starts from the cached image of a migrated one (pglite-starter.ts).
+    const fresh =
+      ownsDatabase && config.database.kind === "pglite" && isFreshPgliteDir(config.database.dataDir);
+    const starterPath = fresh ? starterImagePath() : undefined;
+    const starter = starterPath ? readStarterImage(starterPath) : undefined;
+    database =
+      options.database ??
+      (await openDatabase(config.database, starter ? { pglite: { loadDataDir: starter } } : {}));
     tightenDataDir(config.dataDir);
-    phase("open database");
+    phase(starter ? "open database (from the starter image)" : "open database");
     const applied = await migrate(database.db);
     if (applied.length > 0) logger.info("migrations applied", { applied });
     phase("migrations");
+    if (starterPath && !starter && database.dumpDataDir) {
+      const saved = await saveStarterImage(starterPath, await database.dumpDataDir());
+      logger.debug("starter image for fresh data directories", { path: starterPath, saved });
+      phase("starter image");
+    }
     const seeded = await seedDefaultTemplates(database.db);
     if (seeded.length > 0) logger.info("default templates seeded", { seeded });
     phase("default templates");

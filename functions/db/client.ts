@@ -18,6 +18,8 @@ export interface DatabaseHandle {
   readonly kind: DatabaseKind;
   /** Releases connections (PGlite: closes the embedded instance). */
   close(): Promise<void>;
+  /** PGlite only: an image of its whole data directory (what `loadDataDir` starts from). */
+  readonly dumpDataDir?: () => Promise<Blob>;
 }
 
 export interface OpenDatabaseOptions {
@@ -95,7 +97,12 @@ export async function openDatabase(
       await client.waitReady;
       await client.exec("SET TIME ZONE 'UTC'");
       const db = drizzle({ client, schema }) as unknown as Database;
-      return { db, kind: "pglite", close: () => client.close() };
+      return {
+        db,
+        kind: "pglite",
+        close: () => client.close(),
+        dumpDataDir: () => client.dumpDataDir("none"),
+      };
     }
     case "postgres": {
       const pg = await import("pg");
