@@ -25,6 +25,12 @@ export interface StartRunOptions {
   readonly startAt?: string;
   /** Execution input computed by the caller (it has the run's spec at hand); the kind's by default. */
   readonly input?: Readonly<Record<string, unknown>>;
+  /**
+   * The time in the execution's name (now by default). A caller that may start the same attempt
+   * again after a crash passes a time fixed with the attempt, so that Step Functions sees the same
+   * name twice and does not start a second execution.
+   */
+  readonly nameAt?: Date;
 }
 
 /** Starts (or restarts) the run's execution and stores its reference (one statement). */
@@ -38,7 +44,7 @@ export async function startRun(
   try {
     const input = options.input ?? (await definition.input(db, run));
     const startAt = options.startAt ?? definition.steps[0]!.name;
-    const ref = await workflows.start(definition.workflow, executionName(run.id, run.attempt, clock()), {
+    const ref = await workflows.start(definition.workflow, executionName(run.id, run.attempt, options.nameAt ?? clock()), {
       ...input,
       progressId: run.id,
       startAt,
