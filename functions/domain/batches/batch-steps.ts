@@ -10,7 +10,7 @@
  * (a Lambda timeout, a crash and restart) finds the claim and starts nothing new — in AWS, Step
  * Functions answers a second StartExecution of the same name and input with the first execution.
  */
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { provisioningProgress } from "../../db/schema.ts";
 import {
   BatchFailureBudgetExceededError,
@@ -79,15 +79,15 @@ async function recordBudgetExceeded(
   batch: ProgressRow,
   failed: number,
 ): Promise<void> {
-  const mark = { attempt: batch.attempt, at: deps.clock().toISOString(), failed };
+  const mark = sql`jsonb_build_object('attempt', ${batch.attempt}::int, 'at', ${deps.clock().toISOString()}::text, 'failed', ${failed}::int)`;
   await deps.db
     .update(provisioningProgress)
-    .set({
-      metadata: sql`${provisioningProgress.metadata} || jsonb_build_object('budgetExceeded', ${JSON.stringify(mark)}::jsonb)`,
-    })
+    .set({ metadata: sql`${provisioningProgress.metadata} || jsonb_build_object('budgetExceeded', ${mark})` })
     .where(
-      sql`${provisioningProgress.id} = ${batch.id}
-        AND coalesce((${provisioningProgress.metadata} -> 'budgetExceeded' ->> 'attempt')::int, 0) <> ${batch.attempt}`,
+      and(
+        eq(provisioningProgress.id, batch.id),
+        sql`coalesce((${provisioningProgress.metadata} -> 'budgetExceeded' ->> 'attempt')::int, 0) <> ${batch.attempt}::int`,
+      ),
     );
 }
 
@@ -217,10 +217,9 @@ export const finishBatchStep: StepFactory = (deps) => async (input) => {
   const progressId = progressIdOf(input);
   await runStep(deps, progressId, "ProvisionChildren", async ({ tx, progress, now }) => {
     const meta = batchMetadata(progress);
-    const [failed, counts] = await Promise.all([
-      failedInAttempt(tx, progress.id, progress.attempt),
-      childCounts(tx, progress.id),
-    ]);
+    // One statement at a time: a Data API transaction takes one call at a time.
+    const failed = await failedInAttempt(tx, progress.id, progress.attempt);
+    const counts = await childCounts(tx, progress.id);
     if (failed > meta.toleratedFailures || counts.queued > 0) {
       throw new BatchFailureBudgetExceededError(
         `${failed} of ${meta.total} children failed, more than the ${meta.toleratedFailures} tolerated ` +

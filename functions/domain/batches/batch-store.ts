@@ -97,7 +97,7 @@ export async function childPage(
         status: provisioningProgress.status,
         queued: QUEUED,
         currentStep: provisioningProgress.currentStep,
-        error: sql<string | null>`left(${provisioningProgress.error}, ${CHILD_ERROR_CHARS})`,
+        error: sql<string | null>`left(${provisioningProgress.error}, ${sql.raw(String(CHILD_ERROR_CHARS))})`,
         attempt: provisioningProgress.attempt,
         completedAt: provisioningProgress.completedAt,
       })
