@@ -94,7 +94,7 @@ describe("bulk provisioning", () => {
         ],
       },
     });
-    expectApiError(res, 400, "validation_error");
+    expectApiError(res, 400, { code: "validation_error" });
     const fields = (res.body.error.details.fields as { field: string }[]).map((f) => f.field).sort();
     expect(fields).toEqual(["items[1].slug", "items[1].subdomain", "items[2].subdomain", "items[3].templateId"]);
     expect(res.body.error.message).toMatch(/^3 of 4 items are invalid/);
@@ -135,7 +135,7 @@ describe("bulk provisioning", () => {
     const attempts = again.children.items.map((c: any) => c.attempt).sort();
     expect(attempts).toEqual([1, 1, 1, 2]);
     const retryAgain = await server.request("POST", `${BATCHES}/${accepted.id}/retry`);
-    expectApiError(retryAgain, 409, "conflict");
+    expectApiError(retryAgain, 409, { code: "conflict" });
   });
 
   it("stops starting children once the failure budget is exceeded, and says so", async () => {
@@ -170,7 +170,7 @@ describe("bulk provisioning", () => {
       const tenant = await server.request("GET", `${API}/tenants/${c.tenantId}`);
       expect(tenant.body.status).toBe("cancelled");
     }
-    expectApiError(await server.request("POST", `${BATCHES}/${accepted.id}/cancel`), 409, "conflict");
+    expectApiError(await server.request("POST", `${BATCHES}/${accepted.id}/cancel`), 409, { code: "conflict" });
   });
 
   it("replays a batch for the same Idempotency-Key and refuses the key with another body", async () => {
@@ -185,7 +185,7 @@ describe("bulk provisioning", () => {
       body: { items: [await item(slugOf("e2"))] },
       headers: { "idempotency-key": key },
     });
-    expectApiError(other, 409, "conflict");
+    expectApiError(other, 409, { code: "conflict" });
     expect((await settleBatch(first.id)).counts.completed).toBe(1);
   });
 });

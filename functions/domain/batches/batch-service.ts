@@ -38,6 +38,7 @@ import {
   saveProgress,
 } from "../runs/progress-store.ts";
 import { cancelRun } from "../runs/run-control.ts";
+import { emitRunStarted } from "../runs/run-events.ts";
 import { isActive } from "../runs/run-status.ts";
 import { startRun } from "../runs/start-run.ts";
 import { completedCount, initialSteps, resetFrom } from "../runs/step-state.ts";
@@ -297,6 +298,7 @@ export async function requestBatch(
             .values(secrets.map((c) => ({ progressId: c.progressId, adminPasswordHash: hashes.get(c.index)! })));
         }
       }
+      await emitRunStarted(tx, run, now);
       await recordAudit(tx, {
         actorKeyId: actor.keyId,
         action: "batch.start",
