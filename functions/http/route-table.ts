@@ -250,7 +250,8 @@ export const routes = {
     path: "/api/provisioning/batches/{id}",
     group: "provisioning",
     access: "admin",
-    summary: "A batch: its children's counts by status, the failure budget, and a page of its children (filter: status)",
+    summary:
+      "A batch: its children's counts by status, the failure budget, and a page of its children (filter: status)",
     query: getBatchQuerySchema,
     response: batchSchema,
   },

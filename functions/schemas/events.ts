@@ -132,12 +132,14 @@ export const EVENT_CATALOGUE = {
   },
   "batch.started": {
     version: 1,
-    summary: "A batch of provisionings was accepted (its children send their own tenant.provisioning.* events).",
+    summary:
+      "A batch of provisionings was accepted (its children send their own tenant.provisioning.* events).",
     data: runStarted,
   },
   "batch.completed": {
     version: 1,
-    summary: "A batch ended with its failed children within its failure budget (it may list failed children).",
+    summary:
+      "A batch ended with its failed children within its failure budget (it may list failed children).",
     data: runCompleted,
   },
   "batch.failed": {

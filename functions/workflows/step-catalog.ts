@@ -76,7 +76,12 @@ export const RESTORE_STEPS = [
  * outcome against the failure budget.
  */
 export const BATCH_STEPS = [
-  { name: "ProvisionChildren", id: "provision-children", title: "Provision the tenants", lambda: "finish-batch" },
+  {
+    name: "ProvisionChildren",
+    id: "provision-children",
+    title: "Provision the tenants",
+    lambda: "finish-batch",
+  },
 ] as const satisfies readonly StepDefinition[];
 
 /**

@@ -67,7 +67,12 @@ async function batchOf(id: string, query = ""): Promise<any> {
 
 /** Waits for the batch to end and for every execution (its children's too) to stop. */
 async function settleBatch(id: string): Promise<any> {
-  await until(`batch ${id} to end`, () => batchOf(id), (b) => TERMINAL.includes(b.status), 60_000);
+  await until(
+    `batch ${id} to end`,
+    () => batchOf(id),
+    (b) => TERMINAL.includes(b.status),
+    60_000,
+  );
   await server.app.workflows.idle();
   return batchOf(id);
 }
@@ -96,7 +101,12 @@ describe("bulk provisioning", () => {
     });
     expectApiError(res, 400, { code: "validation_error" });
     const fields = (res.body.error.details.fields as { field: string }[]).map((f) => f.field).sort();
-    expect(fields).toEqual(["items[1].slug", "items[1].subdomain", "items[2].subdomain", "items[3].templateId"]);
+    expect(fields).toEqual([
+      "items[1].slug",
+      "items[1].subdomain",
+      "items[2].subdomain",
+      "items[3].templateId",
+    ]);
     expect(res.body.error.message).toMatch(/^3 of 4 items are invalid/);
     expect(await countOf(sql`SELECT count(*) AS n FROM tenants`)).toBe(before);
     expect((await settleBatch(first.id)).status).toBe("completed");
@@ -159,7 +169,10 @@ describe("bulk provisioning", () => {
 
   it("cancels the children that have not ended with their batch", async () => {
     const slugs = [slugOf("d1"), slugOf("d2"), slugOf("d3")];
-    const accepted = await startBatch({ items: await Promise.all(slugs.map((s) => item(s))), maxConcurrency: 1 });
+    const accepted = await startBatch({
+      items: await Promise.all(slugs.map((s) => item(s))),
+      maxConcurrency: 1,
+    });
     const res = await server.request("POST", `${BATCHES}/${accepted.id}/cancel`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.status).toBe("cancelled");
@@ -170,7 +183,9 @@ describe("bulk provisioning", () => {
       const tenant = await server.request("GET", `${API}/tenants/${c.tenantId}`);
       expect(tenant.body.status).toBe("cancelled");
     }
-    expectApiError(await server.request("POST", `${BATCHES}/${accepted.id}/cancel`), 409, { code: "conflict" });
+    expectApiError(await server.request("POST", `${BATCHES}/${accepted.id}/cancel`), 409, {
+      code: "conflict",
+    });
   });
 
   it("replays a batch for the same Idempotency-Key and refuses the key with another body", async () => {

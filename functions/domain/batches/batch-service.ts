@@ -26,7 +26,11 @@ import { BATCH_STEPS, PROVISIONING_STEPS } from "../../workflows/step-catalog.ts
 import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
-import { checkedProvisioningMetadata, type ProvisionDeps, runMetadata } from "../provisioning/provision-service.ts";
+import {
+  checkedProvisioningMetadata,
+  type ProvisionDeps,
+  runMetadata,
+} from "../provisioning/provision-service.ts";
 import { isReplayedPassword } from "../provisioning/replay-password.ts";
 import type { ProvisioningMetadata } from "../provisioning/run-spec.ts";
 import {
@@ -143,7 +147,11 @@ async function checkItems(
     for (const [index, item] of request.items.entries()) {
       const seen = first.get(item[field]);
       if (seen === undefined) first.set(item[field], index);
-      else issues.push({ field: at(index, field), message: `"${item[field]}" is also items[${seen}]'s ${field}` });
+      else
+        issues.push({
+          field: at(index, field),
+          message: `"${item[field]}" is also items[${seen}]'s ${field}`,
+        });
     }
   }
   // Names held by existing tenants (scheduled provisionings included).
@@ -158,7 +166,8 @@ async function checkItems(
     const takenSubdomains = new Set(taken.map((t) => t.subdomain));
     for (const item of part) {
       const index = request.items.indexOf(item);
-      if (takenSlugs.has(item.slug)) issues.push({ field: at(index, "slug"), message: `"${item.slug}" is already taken` });
+      if (takenSlugs.has(item.slug))
+        issues.push({ field: at(index, "slug"), message: `"${item.slug}" is already taken` });
       if (takenSubdomains.has(item.subdomain)) {
         issues.push({ field: at(index, "subdomain"), message: `"${item.subdomain}" is already taken` });
       }
@@ -184,7 +193,11 @@ function refuse(issues: FieldIssue[], total: number): never {
 }
 
 /** An Idempotency-Key's batch, if the key was used: the same request replays it, another is a 409. */
-async function replayed(deps: ProvisionDeps, input: BatchInput, hash: string): Promise<ProgressRow | undefined> {
+async function replayed(
+  deps: ProvisionDeps,
+  input: BatchInput,
+  hash: string,
+): Promise<ProgressRow | undefined> {
   if (!input.idempotencyKey) return undefined;
   const row = await findRunByIdempotencyKey(deps.db, input.idempotencyKey);
   if (!row) return undefined;
@@ -245,7 +258,12 @@ export async function requestBatch(
         requestHash: hash,
         now,
       });
-      const children = checked.map((c, index) => ({ ...c, index, tenantId: randomUUID(), progressId: randomUUID() }));
+      const children = checked.map((c, index) => ({
+        ...c,
+        index,
+        tenantId: randomUUID(),
+        progressId: randomUUID(),
+      }));
       const steps = initialSteps(PROVISIONING_STEPS);
       for (const part of chunks(children, INSERT_CHUNK)) {
         await tx.insert(tenants).values(
@@ -286,7 +304,10 @@ export async function requestBatch(
             inputs.map((c) => ({
               progressId: c.progressId,
               customTemplate: (c.metadata.customTemplate ?? null) as Record<string, unknown> | null,
-              initialDataOverrides: (c.metadata.initialDataOverrides ?? null) as Record<string, unknown> | null,
+              initialDataOverrides: (c.metadata.initialDataOverrides ?? null) as Record<
+                string,
+                unknown
+              > | null,
               createdAt: now,
             })),
           );
@@ -295,7 +316,9 @@ export async function requestBatch(
         if (secrets.length > 0) {
           await tx
             .insert(provisioningSecrets)
-            .values(secrets.map((c) => ({ progressId: c.progressId, adminPasswordHash: hashes.get(c.index)! })));
+            .values(
+              secrets.map((c) => ({ progressId: c.progressId, adminPasswordHash: hashes.get(c.index)! })),
+            );
         }
       }
       await emitRunStarted(tx, run, now);
@@ -334,7 +357,7 @@ function iso(d: Date | null | undefined): string | null {
 
 async function batchRow(db: Database, id: string): Promise<ProgressRow> {
   const row = await getProgressRow(db, id);
-  if (!row || row.kind !== "batch") throw new NotFoundError("batch", id);
+  if (row?.kind !== "batch") throw new NotFoundError("batch", id);
   return row;
 }
 
@@ -420,7 +443,8 @@ export async function retryBatch(deps: ProvisionDeps, id: string, actor: Actor):
   await batchRow(db, id);
   const run = await db.transaction(async (tx) => {
     const batch = await lockProgressRow(tx, id);
-    if (isActive(batch.status)) throw new ConflictError(`batch ${id} is ${batch.status}; retry it once it has ended`);
+    if (isActive(batch.status))
+      throw new ConflictError(`batch ${id} is ${batch.status}; retry it once it has ended`);
     if (!(await hasUnfinishedChildren(tx, id))) {
       throw new ConflictError(`batch ${id} has no child to retry: every child completed (or was cleaned up)`);
     }

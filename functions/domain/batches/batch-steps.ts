@@ -63,7 +63,11 @@ async function markBatchRunning(deps: StepDeps, batchId: string): Promise<void> 
     await saveProgress(
       tx,
       batchId,
-      { status: "running", currentStep: step, steps: updateStep(batch.steps, step, (s) => markRunning(s, now)) },
+      {
+        status: "running",
+        currentStep: step,
+        steps: updateStep(batch.steps, step, (s) => markRunning(s, now)),
+      },
       now,
     );
     await tx
@@ -74,11 +78,7 @@ async function markBatchRunning(deps: StepDeps, batchId: string): Promise<void> 
 }
 
 /** Records, once per attempt, that the budget stopped the batch from starting children. */
-async function recordBudgetExceeded(
-  deps: StepDeps,
-  batch: ProgressRow,
-  failed: number,
-): Promise<void> {
+async function recordBudgetExceeded(deps: StepDeps, batch: ProgressRow, failed: number): Promise<void> {
   const mark = sql`jsonb_build_object('attempt', ${batch.attempt}::int, 'at', ${deps.clock().toISOString()}::text, 'failed', ${failed}::int)`;
   await deps.db
     .update(provisioningProgress)
@@ -123,13 +123,18 @@ async function decide(deps: StepDeps, batch: ProgressRow, childId: string): Prom
     if (child.batchAttempt === batch.attempt) {
       // Claimed by an earlier pass of this iteration that did not get to start it: start it now,
       // under the name that pass would have used.
-      return queued(child) ? { start: child, startAt: firstUnfinishedStep(child.steps)?.name ?? "CreateTenant" } : { status: statusOf(child), waitFor: child.executionRef };
+      return queued(child)
+        ? { start: child, startAt: firstUnfinishedStep(child.steps)?.name ?? "CreateTenant" }
+        : { status: statusOf(child), waitFor: child.executionRef };
     }
     if (child.status === "completed" || child.metadata.cleanup) return { status: statusOf(child) };
     if (isActive(child.status) && !queued(child)) {
       // Running outside the batch (an operator recovered it, or start-up resumed it): the batch
       // adopts it, and its outcome counts for this attempt.
-      await tx.update(provisioningProgress).set({ batchAttempt: batch.attempt }).where(eq(provisioningProgress.id, childId));
+      await tx
+        .update(provisioningProgress)
+        .set({ batchAttempt: batch.attempt })
+        .where(eq(provisioningProgress.id, childId));
       return { status: "running", waitFor: child.executionRef };
     }
     if (queued(child)) {
@@ -158,14 +163,22 @@ async function decide(deps: StepDeps, batch: ProgressRow, childId: string): Prom
       },
       now,
     );
-    await tx.update(provisioningProgress).set({ batchAttempt: batch.attempt }).where(eq(provisioningProgress.id, childId));
+    await tx
+      .update(provisioningProgress)
+      .set({ batchAttempt: batch.attempt })
+      .where(eq(provisioningProgress.id, childId));
     await recordAudit(tx, {
       actorKeyId: null,
       action: "progress.recover",
       targetType: "progress",
       targetId: childId,
       tenantId: child.tenantId,
-      details: { step: step.name, attempt: child.attempt + 1, batchId: batch.id, batchAttempt: batch.attempt },
+      details: {
+        step: step.name,
+        attempt: child.attempt + 1,
+        batchId: batch.id,
+        batchAttempt: batch.attempt,
+      },
       requestId: null,
     });
     return { start: (await getProgressRow(tx, childId)) ?? child, startAt: step.name };
@@ -176,7 +189,8 @@ async function decide(deps: StepDeps, batch: ProgressRow, childId: string): Prom
 export const advanceBatchChildStep: StepFactory = (deps) => async (input) => {
   const { db, workflows } = deps;
   try {
-    if (!workflows) throw new ConfigurationError("AdvanceBatchChild needs a workflow runner to start child runs");
+    if (!workflows)
+      throw new ConfigurationError("AdvanceBatchChild needs a workflow runner to start child runs");
     const batchId = stringField(input, "batchId");
     const childId = stringField(input, "childId");
     let batch = await getProgressRow(db, batchId);

@@ -46,13 +46,15 @@ export async function cancelChildren(tx: Database, batch: ProgressRow, now: Date
     sql`${provisioningProgress.executionRef} IS NULL`,
   );
   const tenantIds = tx.select({ id: provisioningProgress.tenantId }).from(provisioningProgress).where(queued);
-  await tx
-    .update(tenants)
-    .set({ status: "cancelled", updatedAt: now })
-    .where(inArray(tenants.id, tenantIds));
+  await tx.update(tenants).set({ status: "cancelled", updatedAt: now }).where(inArray(tenants.id, tenantIds));
   await tx
     .update(provisioningProgress)
-    .set({ status: "cancelled", completedAt: now, updatedAt: now, error: `${CANCELLED_WITH_BATCH} before it started` })
+    .set({
+      status: "cancelled",
+      completedAt: now,
+      updatedAt: now,
+      error: `${CANCELLED_WITH_BATCH} before it started`,
+    })
     .where(queued);
 }
 

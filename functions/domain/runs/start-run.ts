@@ -44,11 +44,15 @@ export async function startRun(
   try {
     const input = options.input ?? (await definition.input(db, run));
     const startAt = options.startAt ?? definition.steps[0]!.name;
-    const ref = await workflows.start(definition.workflow, executionName(run.id, run.attempt, options.nameAt ?? clock()), {
-      ...input,
-      progressId: run.id,
-      startAt,
-    });
+    const ref = await workflows.start(
+      definition.workflow,
+      executionName(run.id, run.attempt, options.nameAt ?? clock()),
+      {
+        ...input,
+        progressId: run.id,
+        startAt,
+      },
+    );
     return await saveProgress(db, run.id, { executionRef: ref }, clock());
   } catch (error) {
     logger.error(`could not start the ${definition.workflow} workflow`, { progressId: run.id, error });
