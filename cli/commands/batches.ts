@@ -229,8 +229,8 @@ export const batchCommands: readonly Command[] = [
           toleratedFailurePercent:
             number(ctx.flags["tolerated-failure-percent"]) ?? file.toleratedFailurePercent,
         }),
+        // Items stay under --file with their index: `--file: items[3].slug: …`.
         {
-          items: "--file",
           maxConcurrency: "--max-concurrency",
           toleratedFailurePercent: "--tolerated-failure-percent",
         },
