@@ -212,6 +212,18 @@ export async function runPage(nav, id) {
         ["Finished", formatTime(run.completedAt)],
         ["Duration", formatDuration(runDuration(run))],
         ["Attempt", String(run.attempt)],
+        ...(run.kind === "batch"
+          ? [
+              [
+                "Batch",
+                h(
+                  "a",
+                  { href: `#/batches/${run.id}`, "data-testid": "run-batch-link" },
+                  "children and counts",
+                ),
+              ],
+            ]
+          : []),
       ]),
     );
     messages.replaceChildren(
