@@ -155,17 +155,26 @@ async function checkItems(
     }
   }
   // Names held by existing tenants (scheduled provisionings included).
-  for (const part of chunks(request.items, 200)) {
-    const slugs = part.map((i) => i.slug);
-    const subdomains = part.map((i) => i.subdomain);
+  const indexed = request.items.map((item, index) => ({ item, index }));
+  for (const part of chunks(indexed, 200)) {
     const taken = await deps.db
       .select({ slug: tenants.slug, subdomain: tenants.subdomain })
       .from(tenants)
-      .where(or(inArray(tenants.slug, slugs), inArray(tenants.subdomain, subdomains)));
+      .where(
+        or(
+          inArray(
+            tenants.slug,
+            part.map((p) => p.item.slug),
+          ),
+          inArray(
+            tenants.subdomain,
+            part.map((p) => p.item.subdomain),
+          ),
+        ),
+      );
     const takenSlugs = new Set(taken.map((t) => t.slug));
     const takenSubdomains = new Set(taken.map((t) => t.subdomain));
-    for (const item of part) {
-      const index = request.items.indexOf(item);
+    for (const { item, index } of part) {
       if (takenSlugs.has(item.slug))
         issues.push({ field: at(index, "slug"), message: `"${item.slug}" is already taken` });
       if (takenSubdomains.has(item.subdomain)) {
