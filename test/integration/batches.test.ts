@@ -188,6 +188,53 @@ describe("bulk provisioning", () => {
     });
   });
 
+  it("finishes a batch that a stopped process left running, starting no child twice", async () => {
+    // Prepare: a server of its own, stopped while the batch is between children
+    const env = { INVITATION_BASE_URL: "https://app.example.org/set-password" };
+    const first = await startTestServer({ env });
+    let second: TestServer | undefined;
+    cleanups.push(() => (second ?? first).close());
+    const ids = await Promise.all(
+      [slugOf("r1"), slugOf("r2"), slugOf("r3"), slugOf("r4")].map((s) => item(s)),
+    );
+    const accepted = await first.request("POST", BATCHES, { body: { items: ids, maxConcurrency: 1 } });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+    const batchId = accepted.body.id as string;
+    await until(
+      "the first child to complete",
+      async () => (await first.request("GET", `${BATCHES}/${batchId}`)).body,
+      (b) => b.counts.completed >= 1,
+    );
+    await first.stop();
+    const stopped = await first.database.db.execute(
+      sql`SELECT status FROM tenant_provisioning_progress WHERE id = ${batchId}::uuid`,
+    );
+    expect(((stopped as any).rows ?? stopped)[0].status).toBe("running");
+
+    // Act
+    second = await startTestServer({ env, restartOf: first });
+    const server2 = second;
+    await until(
+      `batch ${batchId} to end`,
+      async () => (await server2.request("GET", `${BATCHES}/${batchId}`)).body,
+      (b) => TERMINAL.includes(b.status),
+    );
+    await server2.app.workflows.idle();
+    const done = (await server2.request("GET", `${BATCHES}/${batchId}`)).body;
+
+    // Assess: every child completed in its first attempt, each started (and so provisioned) once
+    expect(done.status).toBe("completed");
+    expect(done.children.items.map((c: any) => [c.status, c.attempt])).toEqual(
+      Array(4).fill(["completed", 1]),
+    );
+    const started = await server2.database.db.execute(
+      sql`SELECT run_id, count(*) AS n FROM event_outbox WHERE type = 'tenant.provisioning.started'
+          AND run_id IN (SELECT id FROM tenant_provisioning_progress WHERE parent_id = ${batchId}::uuid) GROUP BY run_id`,
+    );
+    const rows = ((started as any).rows ?? started) as { n: unknown }[];
+    expect(rows.map((r) => Number(r.n))).toEqual([1, 1, 1, 1]);
+  });
+
   it("replays a batch for the same Idempotency-Key and refuses the key with another body", async () => {
     const key = `batch-${randomUUID()}`;
     const body = { items: [await item(slugOf("e1"))] };
