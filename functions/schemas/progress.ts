@@ -108,6 +108,8 @@ export const progressRecordSchema = z.object({
   updatedAt: isoDateTime,
   /** Present on `GET /progress` and `GET /progress/:id`; null when the run has no tenant (yet). */
   tenant: runTenantSchema.nullable().optional(),
+  /** A provisioning run started by a batch: the batch's id (`GET /batches/:id`). */
+  batchId: z.uuid().optional(),
 });
 export type ProgressRecord = z.infer<typeof progressRecordSchema>;
 

@@ -129,7 +129,7 @@ describe("bulk provisioning", () => {
     expect(failed.slug).toBe(slugs[2]);
     // The child is an ordinary run: its own record names the failed step.
     const child = await progressOf(failed.id);
-    expect(child.kind).toBe("provision");
+    expect(child).toMatchObject({ kind: "provision", batchId: accepted.id });
     expect(child.steps.find((s: any) => s.name === "CreateAdminUser").status).toBe("failed");
 
     await remove();
