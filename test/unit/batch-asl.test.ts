@@ -4,6 +4,8 @@
  * Tasks — an iteration polls its child until it has ended, never more children in flight than
  * `maxConcurrency`, and FinishBatch and CompleteRun follow the Map.
  */
+// Node 20 has no Promise.withResolvers, which aws-local-stepfunctions uses (the local runner adds it too).
+import "../../local/promise-with-resolvers.ts";
 // @ts-expect-error -- asl-validator 4 ships no type declarations.
 import aslValidator from "asl-validator";
 import { StateMachine } from "aws-local-stepfunctions";
