@@ -194,8 +194,11 @@ describe("bulk provisioning", () => {
     const first = await startTestServer({ env });
     let second: TestServer | undefined;
     cleanups.push(() => (second ?? first).close());
+    // The first server's own template (each test server seeds its own defaults).
+    const templates = await first.request("GET", `${API}/templates?limit=100`);
+    const basic = templates.body.items.find((t: any) => t.name === "Basic School System").id as string;
     const ids = await Promise.all(
-      [slugOf("r1"), slugOf("r2"), slugOf("r3"), slugOf("r4")].map((s) => item(s)),
+      [slugOf("r1"), slugOf("r2"), slugOf("r3"), slugOf("r4")].map((s) => item(s, { templateId: basic })),
     );
     const accepted = await first.request("POST", BATCHES, { body: { items: ids, maxConcurrency: 1 } });
     expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
