@@ -191,7 +191,9 @@ describe("bulk provisioning", () => {
   it("finishes a batch that a stopped process left running, starting no child twice", async () => {
     // Prepare: a server of its own, stopped while the batch is between children
     const env = { INVITATION_BASE_URL: "https://app.example.org/set-password" };
-    const first = await startTestServer({ env });
+    // After a restart an iteration may poll its child before start-up has resumed it: it then
+    // waits in the ASL's WaitForChild (10 s), shortened here.
+    const first = await startTestServer({ env, waitTimeOverrideMs: 50 });
     let second: TestServer | undefined;
     cleanups.push(() => (second ?? first).close());
     // The first server's own template (each test server seeds its own defaults).
@@ -215,7 +217,7 @@ describe("bulk provisioning", () => {
     expect(((stopped as any).rows ?? stopped)[0].status).toBe("running");
 
     // Act
-    second = await startTestServer({ env, restartOf: first });
+    second = await startTestServer({ env, restartOf: first, waitTimeOverrideMs: 50 });
     const server2 = second;
     await until(
       `batch ${batchId} to end`,
