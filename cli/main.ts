@@ -24,6 +24,7 @@ import {
   shortUsage,
 } from "./command.ts";
 import { alertCommands } from "./commands/alerts.ts";
+import { batchCommands } from "./commands/batches.ts";
 import { keyCommands } from "./commands/keys.ts";
 import { progressCommands } from "./commands/progress.ts";
 import { provisionCommands } from "./commands/provision.ts";
@@ -49,7 +50,11 @@ export const VERSION: string = packageJson.version;
 
 const GROUPS: readonly Group[] = [
   { name: "template", summary: "Tenant templates: list, show, versions, create, update, delete, restore" },
-  { name: "provision", summary: "Provision a tenant from a template or from a spec file" },
+  {
+    name: "provision",
+    summary: "Provision a tenant from a template or from a spec file, or many from a CSV/JSON file",
+  },
+  { name: "batch", summary: "Batches of provisionings: show (--watch), cancel, retry" },
   { name: "progress", summary: "Runs: list, show (--watch), cancel, retry a step, recover, clean up" },
   { name: "deprovision", summary: "Deprovision a tenant now (or --dry-run), or schedule it" },
   { name: "schedules", summary: "Scheduled deprovisionings: list, cancel" },
@@ -66,6 +71,7 @@ const GROUPS: readonly Group[] = [
 export const COMMANDS: readonly Command[] = [
   ...templateCommands,
   ...provisionCommands,
+  ...batchCommands,
   ...progressCommands,
   ...tenantCommands,
   ...statsCommands,

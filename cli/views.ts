@@ -1,5 +1,6 @@
 /** Human views of the API's records: the types are the API's own, inferred from its zod schemas. */
 import type { z } from "zod";
+import type { Batch } from "../functions/schemas/batches.ts";
 import {
   type Backup,
   type DeprovisioningOptions,
@@ -609,4 +610,62 @@ export function whoamiView(me: Whoami, style: Style): string {
     ],
     style,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batches
+// ---------------------------------------------------------------------------------------------
+
+/** `12:00:05  running  queued 80 · running 10 · completed 8 · failed 2/5 tolerated`. */
+export function batchSummaryLine(b: Batch, style: Style): string {
+  const c = b.counts;
+  const parts = [
+    c.queued ? `queued ${c.queued}` : "",
+    c.pending + c.running ? `running ${c.pending + c.running}` : "",
+    `completed ${c.completed}/${b.total}`,
+    c.failed ? style.red(`failed ${c.failed}`) : "",
+    c.cancelled ? `cancelled ${c.cancelled}` : "",
+  ].filter(Boolean);
+  const budget = b.budgetExceeded ? style.red(" · failure budget exceeded: no more children start") : "";
+  return `${formatTime(new Date().toISOString())}  ${colorStatus(b.status, style)}  ${parts.join(" · ")}${budget}`;
+}
+
+export function batchDetails(b: Batch, style: Style): string {
+  const head = details(
+    [
+      ["Batch", b.id],
+      ["Status", colorStatus(b.status, style)],
+      ["Attempt", String(b.attempt)],
+      ["Progress", progressBar(b.counts.completed, b.total, 20, style.enabled)],
+      [
+        "Children",
+        `${b.total}: ${Object.entries(b.counts)
+          .filter(([, n]) => n > 0)
+          .map(([s, n]) => `${n} ${s}`)
+          .join(", ")}`,
+      ],
+      ["Concurrency", String(b.maxConcurrency)],
+      [
+        "Failure budget",
+        `${b.toleratedFailures} failed children (${b.toleratedFailurePercent} %)${b.budgetExceeded ? style.red(" — exceeded: no more children start") : ""}`,
+      ],
+      ["Error", b.error ?? undefined],
+      ["Created", formatTime(b.createdAt)],
+      ["Completed", b.completedAt ? formatTime(b.completedAt) : undefined],
+    ],
+    style,
+  );
+  const children = table(
+    b.children.items,
+    [
+      { header: "#", value: (c) => String(c.index), right: true },
+      { header: "RUN", value: (c) => c.id },
+      { header: "STATUS", value: (c) => (c.queued ? style.dim("queued") : colorStatus(c.status, style)) },
+      { header: "SLUG", value: (c) => c.slug ?? "" },
+      { header: "STEP", value: (c) => c.currentStep ?? "" },
+      { header: "ERROR", value: (c) => (c.error ?? "").slice(0, 80) },
+    ],
+    style,
+  );
+  return `${head}\n${children}${pageFooter(b.children, style)}`;
 }

@@ -18,6 +18,7 @@ import { NagSuppressions } from "cdk-nag";
 import type { Construct } from "constructs";
 import type { ApiGroup } from "../functions/http/route-table.ts";
 import type { RetryPolicy } from "../functions/shared/config.ts";
+import { stateMachineArnVariable } from "../functions/shared/config.ts";
 import { Alarms } from "./constructs/alarms.ts";
 import { Api } from "./constructs/api.ts";
 import { Backups } from "./constructs/backups.ts";
@@ -153,6 +154,12 @@ export class TenantProvisioningStack extends Stack {
 
     const deprovisioning = this.workflows.stateMachines.get("deprovisioning");
     const provisioning = this.workflows.stateMachines.get("provisioning");
+    // A batch's iteration starts child provisioning runs (StartExecution on the provisioning machine).
+    const advanceBatchChild = this.steps.functions.get("advance-batch-child");
+    if (advanceBatchChild && provisioning) {
+      advanceBatchChild.addEnvironment(stateMachineArnVariable("provisioning"), provisioning.stateMachineArn);
+      provisioning.grantStartExecution(advanceBatchChild);
+    }
     const sweep = entriesOf("sweep")[0];
     this.schedules = new Schedules(this, "Schedules", {
       ...(deprovisioning ? { deprovisioning } : {}),

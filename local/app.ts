@@ -110,6 +110,8 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
 
     const clock = options.clock ?? (() => new Date());
     const backups = LocalBackupStore.forDataDir(config.dataDir);
+    // The runner runs the steps, and a batch's step starts child runs on the runner.
+    let workflows: LocalWorkflowRunner | undefined;
     const stepDeps: StepDeps = {
       db: database.db,
       logger,
@@ -117,8 +119,11 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       notifications: outboxChannel,
       lockTimeoutMs: config.stepLockTimeoutMs,
       backups,
+      get workflows() {
+        return workflows;
+      },
     };
-    const workflows = new LocalWorkflowRunner({
+    workflows = new LocalWorkflowRunner({
       stepDeps,
       logger,
       retry: config.retry,

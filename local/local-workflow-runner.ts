@@ -61,6 +61,22 @@ function taskBindings(definition: unknown): Map<string, string> {
   return bindings;
 }
 
+/** Every Wait state, those inside Map iterators included (their names are unique per definition). */
+function waitStates(definition: unknown): string[] {
+  const waits: string[] = [];
+  const visit = (states: Record<string, Record<string, unknown>>) => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type === "Wait") waits.push(name);
+      const processor = (state.ItemProcessor ?? state.Iterator) as
+        | { States?: Record<string, Record<string, unknown>> }
+        | undefined;
+      if (processor?.States) visit(processor.States);
+    }
+  };
+  visit((definition as { States: Record<string, Record<string, unknown>> }).States);
+  return waits;
+}
+
 /** `CreateTenantFunctionArn` → `create-tenant`. */
 function lambdaNameOf(substitution: string): string {
   return substitution
@@ -119,9 +135,7 @@ export class LocalWorkflowRunner implements WorkflowRunner {
       const handlers: Record<string, StepHandler> = {};
       for (const [state, lambda] of taskBindings(definition))
         handlers[state] = yieldingFirst(handlerFor(lambda));
-      const waits = Object.entries((definition as { States: Record<string, { Type: string }> }).States)
-        .filter(([, s]) => s.Type === "Wait")
-        .map(([n]) => n);
+      const waits = waitStates(definition);
       this.machines.set(kind, {
         // The ASL files are validated by test/unit/definitions.test.ts (as Step Functions does on
         // deploy); validating again here would cost half a second of every start.
@@ -187,6 +201,18 @@ export class LocalWorkflowRunner implements WorkflowRunner {
 
   async stop(executionRef: string): Promise<void> {
     this.running.get(executionRef)?.abort();
+  }
+
+  async waitForEnd(executionRef: string, timeoutMs: number): Promise<void> {
+    const running = this.running.get(executionRef);
+    if (!running) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+    });
+    await Promise.race([running.done, timeout]);
+    clearTimeout(timer);
   }
 
   /** Executions running now. */

@@ -212,6 +212,30 @@ export async function runPage(nav, id) {
         ["Finished", formatTime(run.completedAt)],
         ["Duration", formatDuration(runDuration(run))],
         ["Attempt", String(run.attempt)],
+        ...(run.batchId
+          ? [
+              [
+                "Batch",
+                h(
+                  "a",
+                  { href: `#/batches/${run.batchId}`, "data-testid": "run-parent-batch-link" },
+                  shortId(run.batchId),
+                ),
+              ],
+            ]
+          : []),
+        ...(run.kind === "batch"
+          ? [
+              [
+                "Batch",
+                h(
+                  "a",
+                  { href: `#/batches/${run.id}`, "data-testid": "run-batch-link" },
+                  "children and counts",
+                ),
+              ],
+            ]
+          : []),
       ]),
     );
     messages.replaceChildren(

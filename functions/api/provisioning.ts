@@ -1,8 +1,9 @@
 /**
  * Provisioning endpoints: from a template (now or at a scheduled time), or custom with an inline
- * spec (admin only); accepting
+ * spec (admin only); batches of either (bulk provisioning); accepting
  * an admin invitation (public: the token is the credential).
  */
+import { cancelBatch, getBatch, requestBatch, retryBatch } from "../domain/batches/batch-service.ts";
 import { acceptInvitation } from "../domain/provisioning/admin-invitations.ts";
 import { requestProvisioning } from "../domain/provisioning/provision-service.ts";
 import { scheduleProvisioning } from "../domain/provisioning/schedule-provisioning.ts";
@@ -60,6 +61,17 @@ export function provisioningOperations(deps: ApiDeps): GroupOperations<"provisio
       });
       return ok(record, 202, created ? {} : { "idempotent-replay": "true" });
     },
+    createBatch: async (req) => {
+      const { batch, created } = await requestBatch(deps, {
+        request: req.body,
+        idempotencyKey: idempotencyKey(req),
+        actor: req.actor,
+      });
+      return ok(batch, 202, created ? {} : { "idempotent-replay": "true" });
+    },
+    getBatch: async (req) => ok(await getBatch(deps.db, idParam(req, "id", "batch"), req.query)),
+    cancelBatch: async (req) => ok(await cancelBatch(deps, idParam(req, "id", "batch"), req.actor)),
+    retryBatch: async (req) => ok(await retryBatch(deps, idParam(req, "id", "batch"), req.actor), 202),
     // A public route has no key: the audit entry names the request only.
     acceptInvitation: async (req) =>
       ok(await acceptInvitation(deps, req.body, { keyId: null, requestId: req.requestId })),

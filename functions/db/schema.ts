@@ -91,6 +91,10 @@ export const provisioningProgress = pgTable("tenant_provisioning_progress", {
   executionRef: text("execution_ref"),
   idempotencyKey: varchar("idempotency_key", { length: 255 }),
   requestHash: varchar("request_hash", { length: 64 }),
+  /** The batch run this provisioning run belongs to (migration 0011). */
+  parentId: uuid("parent_id"),
+  batchIndex: integer("batch_index"),
+  batchAttempt: integer("batch_attempt"),
 });
 
 export const users = pgTable("users", {

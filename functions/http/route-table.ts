@@ -5,6 +5,7 @@
  * named here before any handler runs.
  */
 import { z } from "zod";
+import { batchSchema, createBatchSchema, getBatchQuerySchema } from "../schemas/batches.ts";
 import { errorResponseSchema } from "../schemas/common.ts";
 import {
   backupListSchema,
@@ -228,6 +229,51 @@ export const routes = {
     summary: "Provision a tenant from an inline template spec; 202 with the progress record",
     body: provisionCustomSchema,
     response: progressRecordSchema,
+    successStatus: 202,
+  },
+  createBatch: {
+    method: "POST",
+    path: "/api/provisioning/batches",
+    group: "provisioning",
+    access: "admin",
+    summary:
+      "Provision up to 1,000 tenants as one batch (each item a provisioning request with templateId or an inline " +
+      "template; admins invited unless an item gives adminPassword), maxConcurrency at a time, stopping once more " +
+      "than toleratedFailurePercent of them failed. Checked whole: 400 naming every invalid item (items[3].slug), " +
+      "or 202 with the batch. Honours Idempotency-Key.",
+    body: createBatchSchema,
+    response: batchSchema,
+    successStatus: 202,
+  },
+  getBatch: {
+    method: "GET",
+    path: "/api/provisioning/batches/{id}",
+    group: "provisioning",
+    access: "admin",
+    summary:
+      "A batch: its children's counts by status, the failure budget, and a page of its children (filter: status)",
+    query: getBatchQuerySchema,
+    response: batchSchema,
+  },
+  cancelBatch: {
+    method: "POST",
+    path: "/api/provisioning/batches/{id}/cancel",
+    group: "provisioning",
+    access: "admin",
+    summary:
+      "Cancel a batch: no further child starts, and its children that have not ended are cancelled too " +
+      "(running ones stopped as by /progress/{id}/cancel); completed children stay",
+    response: batchSchema,
+  },
+  retryBatch: {
+    method: "POST",
+    path: "/api/provisioning/batches/{id}/retry",
+    group: "provisioning",
+    access: "admin",
+    summary:
+      "Retry an ended batch's children that did not complete, in one call: failed and cancelled ones resume from " +
+      "their first unfinished step, never-started ones start; a new attempt with a fresh failure budget",
+    response: batchSchema,
     successStatus: 202,
   },
   acceptInvitation: {

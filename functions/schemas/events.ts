@@ -130,6 +130,28 @@ export const EVENT_CATALOGUE = {
     summary: "An operator cancelled a restore; the tenant stays deprovisioned.",
     data: runCancelled,
   },
+  "batch.started": {
+    version: 1,
+    summary:
+      "A batch of provisionings was accepted (its children send their own tenant.provisioning.* events).",
+    data: runStarted,
+  },
+  "batch.completed": {
+    version: 1,
+    summary:
+      "A batch ended with its failed children within its failure budget (it may list failed children).",
+    data: runCompleted,
+  },
+  "batch.failed": {
+    version: 1,
+    summary: "A batch failed: more children failed than its budget tolerates, and it started no more.",
+    data: runFailed,
+  },
+  "batch.cancelled": {
+    version: 1,
+    summary: "An operator cancelled a batch; its children that had not ended were cancelled with it.",
+    data: runCancelled,
+  },
   "tenant.step.failed": {
     version: 1,
     summary: "A step of a run failed for good: a permanent error, or a transient one after its last retry.",

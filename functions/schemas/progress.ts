@@ -4,7 +4,7 @@ import { isoDateTime, pageSchema, paginationQuerySchema, uuidSchema } from "./co
 
 export const RUN_STATUSES = ["pending", "running", "completed", "failed", "cancelled"] as const;
 export const STEP_STATUSES = ["pending", "running", "completed", "failed", "skipped"] as const;
-export const RUN_KINDS = ["provision", "deprovision", "restore"] as const;
+export const RUN_KINDS = ["provision", "deprovision", "restore", "batch"] as const;
 
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export type StepStatus = (typeof STEP_STATUSES)[number];
@@ -108,6 +108,8 @@ export const progressRecordSchema = z.object({
   updatedAt: isoDateTime,
   /** Present on `GET /progress` and `GET /progress/:id`; null when the run has no tenant (yet). */
   tenant: runTenantSchema.nullable().optional(),
+  /** A provisioning run started by a batch: the batch's id (`GET /batches/:id`). */
+  batchId: z.uuid().optional(),
 });
 export type ProgressRecord = z.infer<typeof progressRecordSchema>;
 

@@ -5,7 +5,7 @@ import { initialDataSchema, templateSpecSchema } from "./templates.ts";
 
 export const MIN_PASSWORD_LENGTH = 12;
 
-const provisionFields = {
+export const provisionFields = {
   slug: dnsLabelSchema,
   name: z.string().trim().min(1).max(255),
   subdomain: dnsLabelSchema,

@@ -243,6 +243,14 @@ export class RunCancelledError extends Error {
   }
 }
 
+/** A batch attempt had more failed children than its failure budget tolerates; it started no more. */
+export class BatchFailureBudgetExceededError extends ValidationError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BatchFailureBudgetExceededError";
+  }
+}
+
 /** Names every step error the ASL may match, so the ASL test can check them against this file. */
 export const STEP_ERROR_NAMES = [
   "TransientError",
@@ -253,6 +261,7 @@ export const STEP_ERROR_NAMES = [
   "ConfigurationError",
   "NetworkError",
   "RunCancelledError",
+  "BatchFailureBudgetExceededError",
 ] as const;
 export type StepErrorName = (typeof STEP_ERROR_NAMES)[number];
 

@@ -3,6 +3,7 @@
  * The local runner binds Task states to these; in AWS each is its own Lambda (the sibling modules).
  */
 
+import { advanceBatchChildStep, finishBatchStep } from "../domain/batches/batch-steps.ts";
 import {
   backupDataStep,
   checkGracePeriodStep,
@@ -43,4 +44,6 @@ export const STEP_FACTORIES: Record<StepLambda, StepFactory> = {
   "start-scheduled-run": startScheduledRunStep,
   "verify-backup": verifyBackupStep,
   "restore-data": restoreDataStep,
+  "advance-batch-child": advanceBatchChildStep,
+  "finish-batch": finishBatchStep,
 };

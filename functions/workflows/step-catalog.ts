@@ -5,7 +5,7 @@
  */
 
 /** A workflow: one ASL file `statemachines/<name>.asl.json`, one state machine in AWS. */
-export type WorkflowName = "provisioning" | "deprovisioning" | "restore";
+export type WorkflowName = "provisioning" | "deprovisioning" | "restore" | "batch";
 
 export interface StepDefinition {
   /** The Task state's name in the ASL (and the name in progress records). */
@@ -71,6 +71,20 @@ export const RESTORE_STEPS = [
 ] as const satisfies readonly StepDefinition[];
 
 /**
+ * A batch (bulk provisioning): one step, the Map over its children (`AdvanceBatchChild` starts or
+ * resumes a child and reports how it stands), then `FinishBatch` — the step's Task — weighs the
+ * outcome against the failure budget.
+ */
+export const BATCH_STEPS = [
+  {
+    name: "ProvisionChildren",
+    id: "provision-children",
+    title: "Provision the tenants",
+    lambda: "finish-batch",
+  },
+] as const satisfies readonly StepDefinition[];
+
+/**
  * Task states that are not progress steps but bookkeeping shared by the workflows: completion
  * and failure recording.
  */
@@ -81,6 +95,8 @@ export const BOOKKEEPING_TASKS = [
   // lasts longer than a day) and the first state of a scheduled execution (claims the schedule).
   { name: "CheckGracePeriod", lambda: "check-grace-period" },
   { name: "StartScheduledRun", lambda: "start-scheduled-run" },
+  // Batch: the Map's iteration, one per child (starts it, resumes it, or reports how it stands).
+  { name: "AdvanceBatchChild", lambda: "advance-batch-child" },
 ] as const;
 
 /**
@@ -100,10 +116,12 @@ export type StepLambda =
   | (typeof PROVISIONING_STEPS)[number]["lambda"]
   | (typeof DEPROVISIONING_STEPS)[number]["lambda"]
   | (typeof RESTORE_STEPS)[number]["lambda"]
+  | (typeof BATCH_STEPS)[number]["lambda"]
   | (typeof BOOKKEEPING_TASKS)[number]["lambda"];
 
 export const WORKFLOW_STEPS: Record<WorkflowName, readonly StepDefinition[]> = {
   provisioning: PROVISIONING_STEPS,
   deprovisioning: DEPROVISIONING_STEPS,
   restore: RESTORE_STEPS,
+  batch: BATCH_STEPS,
 };

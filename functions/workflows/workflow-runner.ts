@@ -17,4 +17,10 @@ export interface WorkflowRunner {
   start(kind: WorkflowName, name: string, input: WorkflowInput): Promise<string>;
   /** Stops an execution; stopping one that already ended is not an error. */
   stop(executionRef: string, cause: string): Promise<void>;
+  /**
+   * Resolves when the execution has ended or `timeoutMs` has passed, whichever is first. Only an
+   * in-process runner can offer it (a batch's iteration then learns at once that its child ended);
+   * without it the batch's state machine polls (its Wait state).
+   */
+  waitForEnd?(executionRef: string, timeoutMs: number): Promise<void>;
 }

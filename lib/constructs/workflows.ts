@@ -5,7 +5,8 @@
  * substitution the local runner applies (functions/workflows/definitions.ts). Nothing about the
  * states is rebuilt here.
  */
-import { RemovalPolicy, Stack } from "aws-cdk-lib";
+import { ArnFormat, RemovalPolicy, Stack } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -45,6 +46,11 @@ export function vendedLogGroupName(stackName: string, kind: WorkflowName): strin
   return `/aws/vendedlogs/states/${stackName}-${kind}`;
 }
 
+/** A definition with a Distributed Map state starts child executions of its own state machine. */
+export function hasDistributedMap(definition: string): boolean {
+  return /"Mode"\s*:\s*"DISTRIBUTED"/.test(definition);
+}
+
 function pascalCase(kind: string): string {
   return kind.charAt(0).toUpperCase() + kind.slice(1);
 }
@@ -79,7 +85,13 @@ export class Workflows extends Construct {
         retention: props.logRetention,
         removalPolicy: RemovalPolicy.RETAIN,
       });
+      // A Distributed Map runs its iterations as child executions of its own state machine, so the
+      // machine's role must start, describe and stop executions of itself. The ARN is built from a
+      // fixed name: referring to the machine's own ARN token in its role would be a cycle.
+      const distributed = hasDistributedMap(definition);
+      const stateMachineName = distributed ? `${Stack.of(this).stackName}-${kind}` : undefined;
       const stateMachine = new sfn.StateMachine(this, pascalCase(kind), {
+        ...(stateMachineName ? { stateMachineName } : {}),
         comment: `Tenant ${kind} (statemachines/${kind}.asl.json)`,
         definitionBody: sfn.DefinitionBody.fromString(definition),
         definitionSubstitutions: Object.fromEntries(
@@ -90,6 +102,31 @@ export class Workflows extends Construct {
         tracingEnabled: true,
       });
       for (const [, fn] of used) fn.grantInvoke(stateMachine);
+      if (stateMachineName) {
+        const stack = Stack.of(this);
+        const arnOf = (resource: string, resourceName: string) =>
+          stack.formatArn({
+            service: "states",
+            resource,
+            resourceName,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          });
+        stateMachine.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ["states:StartExecution"],
+            resources: [arnOf("stateMachine", stateMachineName)],
+          }),
+        );
+        stateMachine.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ["states:DescribeExecution", "states:StopExecution"],
+            resources: [
+              arnOf("execution", `${stateMachineName}:*`),
+              arnOf("execution", `${stateMachineName}/*`),
+            ],
+          }),
+        );
+      }
       NagSuppressions.addResourceSuppressions(
         stateMachine.role,
         [
@@ -104,6 +141,12 @@ export class Workflows extends Construct {
             reason:
               "lambda:InvokeFunction on '<function ARN>:*' covers the versions and aliases of this workflow's own step functions only.",
             appliesTo: [{ regex: "/^Resource::<[A-Za-z0-9]+\\.Arn>:\\*$/" }],
+          },
+          {
+            id: "AwsSolutions-IAM5",
+            reason:
+              "A Distributed Map's iterations are child executions of this state machine, named by Step Functions; DescribeExecution / StopExecution are limited to executions of this state machine.",
+            appliesTo: [{ regex: "/^Resource::arn:<AWS::Partition>:states:.*:execution:.*[:/]\\*$/" }],
           },
         ],
         true,

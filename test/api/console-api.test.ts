@@ -153,6 +153,7 @@ describe("GET /contract.js", () => {
       provision: "provisioning",
       deprovision: "deprovisioning",
       restore: "restore",
+      batch: "batch",
     });
     const defaults = deprovisioningOptionsSchema.parse({});
     const options = Object.fromEntries(module.DEPROVISIONING_OPTIONS.map((o: any) => [o.name, o]));

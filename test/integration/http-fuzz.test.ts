@@ -63,6 +63,12 @@ function baseBodies(): Record<BodyOperation, unknown> {
     provisionFromTemplate: provision,
     provisionCustom: { ...provision, template: templateSpec },
     scheduleProvision: { ...provision, at: "2099-01-01T00:00:00Z" },
+    // A template that names nothing: a spoiled batch is refused before anything is written.
+    createBatch: {
+      items: [{ ...provision, templateId: "00000000-0000-4000-8000-000000000000" }],
+      maxConcurrency: 2,
+      toleratedFailurePercent: 10,
+    },
     createApiKey: { name: "fuzz key", role: "admin" },
     deprovisionTenant: { dryRun: true, gracePeriodHours: 1 },
     scheduleDeprovision: { at: "2099-01-01T00:00:00Z", gracePeriodHours: 2 },

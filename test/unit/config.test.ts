@@ -196,6 +196,7 @@ describe("the variables the Lambdas read", () => {
       provisioning: "arn:aws:states:eu-west-1:123456789012:stateMachine:provisioning",
       deprovisioning: "arn:aws:states:eu-west-1:123456789012:stateMachine:deprovisioning",
       restore: "arn:aws:states:eu-west-1:123456789012:stateMachine:restore",
+      batch: "arn:aws:states:eu-west-1:123456789012:stateMachine:batch",
     });
     expect(requireStateMachineArns(config, "test")).toEqual(config.stateMachineArns);
     expect(stateMachineArnVariable("deprovisioning")).toBe("DEPROVISIONING_STATE_MACHINE_ARN");

@@ -70,6 +70,7 @@ export function toProgressRecord(row: ProgressRow): ProgressRecord {
     executionRef: row.executionRef,
     createdAt: iso(row.createdAt) ?? new Date(0).toISOString(),
     updatedAt: iso(row.updatedAt) ?? new Date(0).toISOString(),
+    ...(row.parentId ? { batchId: row.parentId } : {}),
   };
 }
 

@@ -4,6 +4,7 @@
  * and its definition here — the compiler points at everything else.
  */
 import type { RunKind } from "../../schemas/progress.ts";
+import { batchRunKind } from "../batches/run-definition.ts";
 import { deprovisionRunKind } from "../deprovisioning/run-definition.ts";
 import { provisionRunKind } from "../provisioning/run-definition.ts";
 import { restoreRunKind } from "../restore/run-definition.ts";
@@ -13,4 +14,5 @@ export const RUN_KIND_REGISTRY: { readonly [K in RunKind]: RunKindDefinition<K> 
   provision: provisionRunKind,
   deprovision: deprovisionRunKind,
   restore: restoreRunKind,
+  batch: batchRunKind,
 };

@@ -167,7 +167,10 @@ export async function resumeUnfinishedRuns(deps: RunDeps): Promise<string[]> {
   const ids = (
     await queryRows<{ id: string }>(
       db,
-      sql`SELECT id FROM tenant_provisioning_progress WHERE status IN ('pending', 'running') ORDER BY created_at`,
+      // A batch's children that were never started are its to start (within its concurrency and
+      // failure budget), when the batch itself resumes.
+      sql`SELECT id FROM tenant_provisioning_progress WHERE status IN ('pending', 'running')
+          AND NOT (parent_id IS NOT NULL AND status = 'pending' AND execution_ref IS NULL) ORDER BY created_at`,
     )
   ).map((r) => r.id);
   const resumed: string[] = [];

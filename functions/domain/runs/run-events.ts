@@ -18,16 +18,23 @@ import type { ProgressRow } from "./progress-store.ts";
 type RunStartedType =
   | "tenant.provisioning.started"
   | "tenant.deprovisioning.started"
-  | "tenant.restore.started";
+  | "tenant.restore.started"
+  | "batch.started";
 type RunCompletedType =
   | "tenant.provisioning.completed"
   | "tenant.deprovisioning.completed"
-  | "tenant.restored";
-type RunFailedType = "tenant.provisioning.failed" | "tenant.deprovisioning.failed" | "tenant.restore.failed";
+  | "tenant.restored"
+  | "batch.completed";
+type RunFailedType =
+  | "tenant.provisioning.failed"
+  | "tenant.deprovisioning.failed"
+  | "tenant.restore.failed"
+  | "batch.failed";
 type RunCancelledType =
   | "tenant.provisioning.cancelled"
   | "tenant.deprovisioning.cancelled"
-  | "tenant.restore.cancelled";
+  | "tenant.restore.cancelled"
+  | "batch.cancelled";
 
 /** A kind's event type for each transition of its runs. */
 export interface RunEventTypes {
@@ -55,6 +62,12 @@ export const RUN_EVENT_TYPES: { readonly [K in RunKind]?: RunEventTypes } = {
     completed: "tenant.restored",
     failed: "tenant.restore.failed",
     cancelled: "tenant.restore.cancelled",
+  },
+  batch: {
+    started: "batch.started",
+    completed: "batch.completed",
+    failed: "batch.failed",
+    cancelled: "batch.cancelled",
   },
 };
 

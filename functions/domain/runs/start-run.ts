@@ -25,6 +25,12 @@ export interface StartRunOptions {
   readonly startAt?: string;
   /** Execution input computed by the caller (it has the run's spec at hand); the kind's by default. */
   readonly input?: Readonly<Record<string, unknown>>;
+  /**
+   * The time in the execution's name (now by default). A caller that may start the same attempt
+   * again after a crash passes a time fixed with the attempt, so that Step Functions sees the same
+   * name twice and does not start a second execution.
+   */
+  readonly nameAt?: Date;
 }
 
 /** Starts (or restarts) the run's execution and stores its reference (one statement). */
@@ -38,11 +44,15 @@ export async function startRun(
   try {
     const input = options.input ?? (await definition.input(db, run));
     const startAt = options.startAt ?? definition.steps[0]!.name;
-    const ref = await workflows.start(definition.workflow, executionName(run.id, run.attempt, clock()), {
-      ...input,
-      progressId: run.id,
-      startAt,
-    });
+    const ref = await workflows.start(
+      definition.workflow,
+      executionName(run.id, run.attempt, options.nameAt ?? clock()),
+      {
+        ...input,
+        progressId: run.id,
+        startAt,
+      },
+    );
     return await saveProgress(db, run.id, { executionRef: ref }, clock());
   } catch (error) {
     logger.error(`could not start the ${definition.workflow} workflow`, { progressId: run.id, error });

@@ -1,5 +1,6 @@
 import type { Database } from "../../db/client.ts";
 import type { Logger } from "../../shared/logger.ts";
+import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
 import type { BackupStore } from "../backups/backup-store.ts";
 import type { NotificationChannel } from "../notifications/notification-channel.ts";
 
@@ -13,6 +14,8 @@ export interface StepDeps {
   readonly lockTimeoutMs: number;
   /** Where deprovisioning writes tenant backups (and restore reads them); required by those steps. */
   readonly backups?: BackupStore;
+  /** Starts child runs (a batch's iterations); required by AdvanceBatchChild. */
+  readonly workflows?: WorkflowRunner | undefined;
 }
 
 /** A step handler as the state machine calls it: JSON in, JSON out. */
