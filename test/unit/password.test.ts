@@ -51,8 +51,10 @@ describe("hashPassword / verifyPassword", () => {
       "$argon2id$v=19$m=3906,t=4,p=1$ejcSAnKlTR6fhI0SRV7cUw$6EvE9S1qgsA8PoS96uZzuBGZZWCaeK91CHdHHYzn/mA",
     ],
   ])("verifies PHC strings other argon2id implementations wrote (%s)", async (password, stored) => {
-    // Act + Assess: the format is the one other libraries read and write
+    // Act + Assess: the format is the one other libraries read and write (a wrong password and a
+    // changed hash are checked on the cheaper hash only: argon2-cffi's costs 16 passes over 32 MiB)
     expect(await verifyPassword(password, stored)).toBe(true);
+    if (stored.includes("m=32768,t=16")) return;
     expect(await verifyPassword(`${password}x`, stored)).toBe(false);
     const tampered = stored.replace(/.$/, (c) => (c === "A" ? "B" : "A"));
     expect(await verifyPassword(password, tampered)).toBe(false);
