@@ -35,7 +35,7 @@ export default defineConfig({
     // more files at once than this machine has cores keeps both cores busy (bench in the note).
     maxWorkers: 4,
     projects: [
-      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"], isolate: false } },
       integration("pglite"),
       integration("postgres"),
       integration("data-api"),
