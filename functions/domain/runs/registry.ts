@@ -7,10 +7,13 @@ import type { RunKind } from "../../schemas/progress.ts";
 import { deprovisionRunKind } from "../deprovisioning/run-definition.ts";
 import { provisionRunKind } from "../provisioning/run-definition.ts";
 import { restoreRunKind } from "../restore/run-definition.ts";
+import { rolloutRunKind, upgradeRunKind } from "../rollouts/run-definition.ts";
 import type { RunKindDefinition } from "./run-kind.ts";
 
 export const RUN_KIND_REGISTRY: { readonly [K in RunKind]: RunKindDefinition<K> } = {
   provision: provisionRunKind,
   deprovision: deprovisionRunKind,
   restore: restoreRunKind,
+  upgrade: upgradeRunKind,
+  rollout: rolloutRunKind,
 };
