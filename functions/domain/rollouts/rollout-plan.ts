@@ -33,7 +33,11 @@ export interface ComputedPlan {
 /** Computes the plan of `request` (reads only). */
 export async function planRollout(db: Database, request: RolloutRequest): Promise<ComputedPlan> {
   const [template] = await db
-    .select({ id: tenantTemplates.id, version: tenantTemplates.version, deletedAt: tenantTemplates.deletedAt })
+    .select({
+      id: tenantTemplates.id,
+      version: tenantTemplates.version,
+      deletedAt: tenantTemplates.deletedAt,
+    })
     .from(tenantTemplates)
     .where(eq(tenantTemplates.id, request.templateId));
   if (!template) throw new NotFoundError("template", request.templateId);

@@ -12,6 +12,7 @@
  *   cancelled (each either committed — the tenant is upgraded — or rolls back to the old version).
  */
 import { and, count, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
 import { provisioningProgress, templateRollouts, templateRolloutTenants, tenants } from "../../db/schema.ts";
 import {
   ROLLOUT_TENANT_STATUSES,
@@ -28,9 +29,8 @@ import { recordAudit } from "../audit.ts";
 import { insertRun, lockProgressRow, saveProgress } from "../runs/progress-store.ts";
 import { cancelRun, recoverRun } from "../runs/run-control.ts";
 import { isActive } from "../runs/run-status.ts";
-import { initialSteps } from "../runs/step-state.ts";
 import { type RunDeps, startRun } from "../runs/start-run.ts";
-import type { Database } from "../../db/client.ts";
+import { initialSteps } from "../runs/step-state.ts";
 import { planRollout } from "./rollout-plan.ts";
 import { lockRollout } from "./rollout-steps.ts";
 
@@ -40,10 +40,17 @@ const INSERT_BATCH = 500;
 type RolloutRow = typeof templateRollouts.$inferSelect;
 
 function emptyCounts(): Record<RolloutTenantStatus, number> {
-  return Object.fromEntries(ROLLOUT_TENANT_STATUSES.map((s) => [s, 0])) as Record<RolloutTenantStatus, number>;
+  return Object.fromEntries(ROLLOUT_TENANT_STATUSES.map((s) => [s, 0])) as Record<
+    RolloutTenantStatus,
+    number
+  >;
 }
 
-function toRollout(row: RolloutRow, counts: Record<RolloutTenantStatus, number>, error: string | null): Rollout {
+function toRollout(
+  row: RolloutRow,
+  counts: Record<RolloutTenantStatus, number>,
+  error: string | null,
+): Rollout {
   const plan = row.plan as Record<string, unknown>;
   return {
     id: row.id,
@@ -149,7 +156,9 @@ export async function startRollout(deps: RunDeps, request: RolloutRequest, actor
     })
     .catch((error: unknown) => {
       if (sqlState(error) === "23505") {
-        throw new ConflictError(`template ${plan.templateId} has a rollout in progress; abort or finish it first`);
+        throw new ConflictError(
+          `template ${plan.templateId} has a rollout in progress; abort or finish it first`,
+        );
       }
       throw error;
     });
@@ -157,7 +166,10 @@ export async function startRollout(deps: RunDeps, request: RolloutRequest, actor
   return getRollout(db, run.id, false);
 }
 
-async function countsOf(db: Database, ids: readonly string[]): Promise<Map<string, Record<RolloutTenantStatus, number>>> {
+async function countsOf(
+  db: Database,
+  ids: readonly string[],
+): Promise<Map<string, Record<RolloutTenantStatus, number>>> {
   const result = new Map<string, Record<RolloutTenantStatus, number>>();
   if (ids.length === 0) return result;
   const rows = await db
@@ -258,7 +270,13 @@ export async function listRollouts(
   };
 }
 
-function audit(tx: Database, actor: Actor, action: "rollout.pause" | "rollout.resume" | "rollout.abort", id: string, details: Record<string, unknown>) {
+function audit(
+  tx: Database,
+  actor: Actor,
+  action: "rollout.pause" | "rollout.resume" | "rollout.abort",
+  id: string,
+  details: Record<string, unknown>,
+) {
   return recordAudit(tx, {
     actorKeyId: actor.keyId,
     action,
@@ -292,10 +310,15 @@ export async function resumeRollout(deps: RunDeps, id: string, actor: Actor): Pr
     const rollout = await lockRollout(tx, id);
     if (rollout.status === "halted") return "recover" as const;
     if (rollout.status !== "pausing" && rollout.status !== "paused") {
-      throw new ConflictError(`rollout ${id} is ${rollout.status}; only a paused or halted rollout can be resumed`);
+      throw new ConflictError(
+        `rollout ${id} is ${rollout.status}; only a paused or halted rollout can be resumed`,
+      );
     }
     const now = clock();
-    await tx.update(templateRollouts).set({ status: "running", updatedAt: now }).where(eq(templateRollouts.id, id));
+    await tx
+      .update(templateRollouts)
+      .set({ status: "running", updatedAt: now })
+      .where(eq(templateRollouts.id, id));
     await audit(tx, actor, "rollout.resume", id, { previousStatus: rollout.status });
     // Pausing: its execution has not ended and simply goes on.
     if (rollout.status === "pausing") return "continues" as const;
@@ -336,9 +359,10 @@ export async function abortRollout(deps: RunDeps, id: string, actor: Actor): Pro
       .where(eq(provisioningProgress.id, id));
     return run?.status !== undefined && run.status !== null && isActive(run.status);
   });
-  if (runActive) await cancelRun(deps, id, actor).catch((error: unknown) => {
-    if (!(error instanceof ConflictError)) throw error;
-  });
+  if (runActive)
+    await cancelRun(deps, id, actor).catch((error: unknown) => {
+      if (!(error instanceof ConflictError)) throw error;
+    });
   const inFlight = await db
     .select({ id: templateRolloutTenants.upgradeProgressId })
     .from(templateRolloutTenants)

@@ -92,12 +92,7 @@ function unfinished(counts: Partial<Record<RolloutTenantStatus, number>> | undef
 }
 
 /** The `NextWave` step with one action per wave: done, current, or still to come. */
-function waveStep(
-  step: ProgressStep,
-  totalWaves: number,
-  current: number,
-  now: Date,
-): ProgressStep {
+function waveStep(step: ProgressStep, totalWaves: number, current: number, now: Date): ProgressStep {
   const iso = now.toISOString();
   const actions: StepAction[] = [];
   for (let wave = 1; wave <= totalWaves; wave++) {
@@ -135,7 +130,12 @@ function waveStep(
 }
 
 export type NextWave =
-  | { readonly action: "wave"; readonly wave: number; readonly maxConcurrency: number; readonly items: { tenantId: string }[] }
+  | {
+      readonly action: "wave";
+      readonly wave: number;
+      readonly maxConcurrency: number;
+      readonly items: { tenantId: string }[];
+    }
   | { readonly action: "paused" | "done" };
 
 export const nextWaveStep: StepFactory = (deps) => async (input) => {
@@ -167,7 +167,9 @@ export const nextWaveStep: StepFactory = (deps) => async (input) => {
           {
             status: "running",
             currentStep: "NextWave",
-            steps: run.steps.map((s) => (s.name === "NextWave" ? waveStep(s, rollout.totalWaves, current, now) : s)),
+            steps: run.steps.map((s) =>
+              s.name === "NextWave" ? waveStep(s, rollout.totalWaves, current, now) : s,
+            ),
           },
           now,
         );
@@ -213,7 +215,12 @@ export const nextWaveStep: StepFactory = (deps) => async (input) => {
 };
 
 export type StartUpgrade =
-  | { readonly action: "start"; readonly progressId: string; readonly startAt: string; readonly executionName: string }
+  | {
+      readonly action: "start";
+      readonly progressId: string;
+      readonly startAt: string;
+      readonly executionName: string;
+    }
   | { readonly action: "skip"; readonly reason: string };
 
 function stringField(input: Record<string, unknown>, name: string): string {
@@ -231,7 +238,9 @@ export const startUpgradeStep: StepFactory = (deps) => async (input) => {
       const [entry] = await tx
         .select()
         .from(templateRolloutTenants)
-        .where(and(eq(templateRolloutTenants.rolloutId, rolloutId), eq(templateRolloutTenants.tenantId, tenantId)))
+        .where(
+          and(eq(templateRolloutTenants.rolloutId, rolloutId), eq(templateRolloutTenants.tenantId, tenantId)),
+        )
         .for("update");
       if (!entry) throw new ValidationError(`tenant ${tenantId} is not part of rollout ${rolloutId}`);
       const now = deps.clock();
@@ -239,7 +248,12 @@ export const startUpgradeStep: StepFactory = (deps) => async (input) => {
         tx
           .update(templateRolloutTenants)
           .set({ ...changes, updatedAt: now })
-          .where(and(eq(templateRolloutTenants.rolloutId, rolloutId), eq(templateRolloutTenants.tenantId, tenantId)));
+          .where(
+            and(
+              eq(templateRolloutTenants.rolloutId, rolloutId),
+              eq(templateRolloutTenants.tenantId, tenantId),
+            ),
+          );
 
       if (entry.status !== "pending" && entry.status !== "running") {
         return { action: "skip", reason: `already ${entry.status}` } as const;
@@ -258,7 +272,8 @@ export const startUpgradeStep: StepFactory = (deps) => async (input) => {
         }
         return { action: "skip", reason: `its upgrade run is ${upgrade?.status ?? "gone"}` } as const;
       }
-      if (rollout.status !== "running") return { action: "skip", reason: `rollout ${rollout.status}` } as const;
+      if (rollout.status !== "running")
+        return { action: "skip", reason: `rollout ${rollout.status}` } as const;
       if ((await failedCount(tx, rolloutId)) > toleratedFailures(rollout)) {
         return { action: "skip", reason: "failure budget exceeded" } as const;
       }

@@ -70,7 +70,10 @@ export const rolloutRunKind: RunKindDefinition<"rollout"> = {
       .update(templateRollouts)
       .set({ status: "halted", updatedAt: now })
       .where(
-        and(eq(templateRollouts.id, run.id), inArray(templateRollouts.status, ["running", "pausing", "paused"])),
+        and(
+          eq(templateRollouts.id, run.id),
+          inArray(templateRollouts.status, ["running", "pausing", "paused"]),
+        ),
       );
   },
   onCancelled: async (tx, run, now) => {

@@ -70,10 +70,14 @@ export const upgradeTenantStep: StepFactory = (deps) => async (input) => {
       // Already there (an execution passing through again, or upgraded another way).
       if (tenant.templateVersion !== null && tenant.templateVersion >= target) return;
       if (tenant.status !== "active") {
-        throw new ValidationError(`tenant ${progress.tenantId} is ${tenant.status}; only active tenants are upgraded`);
+        throw new ValidationError(
+          `tenant ${progress.tenantId} is ${tenant.status}; only active tenants are upgraded`,
+        );
       }
       if (tenant.templateId !== progress.templateId || tenant.templateVersion === null) {
-        throw new ValidationError(`tenant ${progress.tenantId} is not on a version of template ${progress.templateId}`);
+        throw new ValidationError(
+          `tenant ${progress.tenantId} is not on a version of template ${progress.templateId}`,
+        );
       }
       const versions = await loadVersions(tx, progress.templateId, [tenant.templateVersion, target]);
       const from = versions.get(tenant.templateVersion)!;
