@@ -168,9 +168,9 @@ describe("template upgrade rollouts", { timeout: 180_000 }, () => {
         );
         expect(applied.map((r) => r.name)).toEqual(["analytics", "core"]);
         const [flag] = await rows<{ value: unknown }>(
-          sql.raw(`SELECT value FROM ${schemaOf(t.id)}.configurations WHERE key = 'features.analytics'`),
+          sql.raw(`SELECT value::text AS value FROM ${schemaOf(t.id)}.configurations WHERE key = 'features.analytics'`),
         );
-        expect(flag?.value).toBe(true);
+        expect(flag?.value).toBe("true");
       }
       const limits = await rows<{ id: string; max_users: unknown }>(
         sql`SELECT id, limits->>'maxUsers' AS max_users FROM tenants WHERE template_id = ${templateId}::uuid ORDER BY created_at`,
