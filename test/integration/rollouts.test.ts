@@ -168,7 +168,9 @@ describe("template upgrade rollouts", { timeout: 180_000 }, () => {
         );
         expect(applied.map((r) => r.name)).toEqual(["analytics", "core"]);
         const [flag] = await rows<{ value: unknown }>(
-          sql.raw(`SELECT value::text AS value FROM ${schemaOf(t.id)}.configurations WHERE key = 'features.analytics'`),
+          sql.raw(
+            `SELECT value::text AS value FROM ${schemaOf(t.id)}.configurations WHERE key = 'features.analytics'`,
+          ),
         );
         expect(flag?.value).toBe("true");
       }

@@ -196,6 +196,8 @@ describe("the variables the Lambdas read", () => {
       provisioning: "arn:aws:states:eu-west-1:123456789012:stateMachine:provisioning",
       deprovisioning: "arn:aws:states:eu-west-1:123456789012:stateMachine:deprovisioning",
       restore: "arn:aws:states:eu-west-1:123456789012:stateMachine:restore",
+      upgrade: "arn:aws:states:eu-west-1:123456789012:stateMachine:upgrade",
+      rollout: "arn:aws:states:eu-west-1:123456789012:stateMachine:rollout",
     });
     expect(requireStateMachineArns(config, "test")).toEqual(config.stateMachineArns);
     expect(stateMachineArnVariable("deprovisioning")).toBe("DEPROVISIONING_STATE_MACHINE_ARN");
