@@ -227,6 +227,7 @@ describe("template upgrade rollouts", { timeout: 180_000 }, () => {
     const versionsPaused = await Promise.all(tenants.map((t) => versionOf(t.id)));
     const abortSecond = await server.request("POST", `${ROLLOUTS}/${second.body.id}/abort`);
     const afterAbort = await rollout(second.body.id);
+    const versionsAborted = await Promise.all(tenants.map((t) => versionOf(t.id)));
     const resumeAborted = await server.request("POST", `${ROLLOUTS}/${second.body.id}/resume`);
     const third = await server.request("POST", ROLLOUTS, {
       body: { templateId, canary: 1, waveSize: 1, pauseAfterCanary: true },
@@ -249,7 +250,7 @@ describe("template upgrade rollouts", { timeout: 180_000 }, () => {
     // Upgraded tenants stay upgraded; the rest stay on version 1, their rows skipped.
     expect(afterAbort.status).toBe("aborted");
     expect(afterAbort.counts).toMatchObject({ upgraded: 1, skipped: 2, pending: 0, running: 0 });
-    expect(await Promise.all(tenants.map((t) => versionOf(t.id)))).toEqual([1, 2, 1]);
+    expect(versionsAborted).toEqual([1, 2, 1]);
     expect(resumeAborted.status).toBe(409);
     const [abortedRun] = await rows<{ kind: string; status: string }>(
       sql`SELECT kind, status FROM tenant_provisioning_progress WHERE id = ${second.body.id}::uuid`,
