@@ -71,12 +71,13 @@ describe("a rollout interrupted by SIGKILL", { timeout: 300_000 }, () => {
       STEP_LOCK_TIMEOUT_MS: "300",
       STEP_RETRY_INTERVAL_SECONDS: "1",
       STEP_RETRY_MAX_DELAY_SECONDS: "1",
-      STEP_RETRY_MAX_ATTEMPTS: "30",
+      STEP_RETRY_MAX_ATTEMPTS: "20",
     };
     const dataDir = harness.tempDataDir();
     const first = harness.startService({ ...env, PORT: String(await freePort()), DATA_DIR: dataDir });
+    const firstUrl = await urlOf(first);
     const key = readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
-    const api1 = client(await urlOf(first), key);
+    const api1 = client(firstUrl, key);
     const template = await api1("POST", `${API}/templates`, {
       name: "Crash rollout",
       category: "custom",
@@ -112,7 +113,8 @@ describe("a rollout interrupted by SIGKILL", { timeout: 300_000 }, () => {
       await locker.end().catch(() => {});
     });
     await locker.query("BEGIN");
-    await locker.query("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", [tenants[0]]);
+    // What an UPDATE of the tenant's row holds (its upgrade's SELECT … FOR UPDATE waits for it).
+    await locker.query("SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE", [tenants[0]]);
 
     // Act: kill once the other three are upgraded and tenant 0's upgrade is in flight.
     const started = await api1("POST", `${API}/rollouts`, {

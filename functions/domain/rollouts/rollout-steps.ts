@@ -11,7 +11,7 @@
  *
  * Both lock the rollout row, so they serialise with pause, resume and abort.
  */
-import { and, count, eq, sql } from "drizzle-orm";
+import { and, count, eq, getTableColumns, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { provisioningProgress, templateRollouts, templateRolloutTenants, tenants } from "../../db/schema.ts";
 import type { ProgressStep, StepAction } from "../../schemas/progress.ts";
@@ -49,10 +49,23 @@ export function planOptions(rollout: RolloutRow): RolloutPlanOptions {
   };
 }
 
-export async function lockRollout(tx: Database, id: string): Promise<RolloutRow> {
-  const [row] = await tx.select().from(templateRollouts).where(eq(templateRollouts.id, id)).for("update");
+/**
+ * Locks a rollout's row for the rest of the transaction. With `lockTimeoutMs`, the transaction's
+ * `lock_timeout` is set in the same round trip (a step waiting longer fails transiently).
+ */
+export async function lockRollout(tx: Database, id: string, lockTimeoutMs?: number): Promise<RolloutRow> {
+  const columns = getTableColumns(templateRollouts);
+  const query =
+    lockTimeoutMs === undefined
+      ? tx.select(columns)
+      : tx.select({
+          ...columns,
+          lockTimeout: sql<string>`set_config('lock_timeout', ${`${Math.max(1, Math.floor(lockTimeoutMs))}ms`}::text, true)`,
+        });
+  const [row] = await query.from(templateRollouts).where(eq(templateRollouts.id, id)).for("update");
   if (!row) throw new NotFoundError("rollout", id);
-  return row;
+  const { lockTimeout: _set, ...rollout } = row as RolloutRow & { lockTimeout?: string };
+  return rollout;
 }
 
 /** Failed upgrades the rollout tolerates: `toleratedFailurePercent` of its tenants, rounded down. */
@@ -234,7 +247,9 @@ export const startUpgradeStep: StepFactory = (deps) => async (input) => {
   const tenantId = stringField(input, "tenantId");
   try {
     const decision: StartUpgrade = await deps.db.transaction(async (tx) => {
-      const rollout = await lockRollout(tx, rolloutId);
+      // Bounded: a tenant row held elsewhere (its insert's foreign key check waits) must not hold
+      // the rollout's lock, and with it every other item of the wave, for long.
+      const rollout = await lockRollout(tx, rolloutId, deps.lockTimeoutMs);
       const [entry] = await tx
         .select()
         .from(templateRolloutTenants)
