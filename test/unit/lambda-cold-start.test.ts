@@ -40,6 +40,8 @@ describe("cold start", () => {
       PROVISIONING_STATE_MACHINE_ARN: "arn:aws:states:eu-west-1:123456789012:stateMachine:p",
       DEPROVISIONING_STATE_MACHINE_ARN: "arn:aws:states:eu-west-1:123456789012:stateMachine:d",
       RESTORE_STATE_MACHINE_ARN: "arn:aws:states:eu-west-1:123456789012:stateMachine:r",
+      UPGRADE_STATE_MACHINE_ARN: "arn:aws:states:eu-west-1:123456789012:stateMachine:u",
+      ROLLOUT_STATE_MACHINE_ARN: "arn:aws:states:eu-west-1:123456789012:stateMachine:ro",
       SCHEDULE_GROUP_NAME: "tp-tenant-operations",
       SCHEDULER_ROLE_ARN: "arn:aws:iam::123456789012:role/scheduler",
     });

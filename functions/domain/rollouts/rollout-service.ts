@@ -28,6 +28,7 @@ import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
 import { insertRun, lockProgressRow, saveProgress } from "../runs/progress-store.ts";
 import { cancelRun, recoverRun } from "../runs/run-control.ts";
+import { emitRunStarted } from "../runs/run-events.ts";
 import { isActive } from "../runs/run-status.ts";
 import { type RunDeps, startRun } from "../runs/start-run.ts";
 import { initialSteps } from "../runs/step-state.ts";
@@ -139,6 +140,7 @@ export async function startRollout(deps: RunDeps, request: RolloutRequest, actor
           })),
         );
       }
+      await emitRunStarted(tx, inserted, now);
       await recordAudit(tx, {
         actorKeyId: actor.keyId,
         action: "rollout.start",

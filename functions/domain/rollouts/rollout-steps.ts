@@ -25,6 +25,7 @@ import {
 import { executionName } from "../../workflows/execution-name.ts";
 import { UPGRADE_STEPS } from "../../workflows/step-catalog.ts";
 import { getProgressRow, insertRun, lockProgressRow, saveProgress } from "../runs/progress-store.ts";
+import { emitRunStarted } from "../runs/run-events.ts";
 import { isActive } from "../runs/run-status.ts";
 import { firstUnfinishedStep, initialSteps } from "../runs/step-state.ts";
 import { classifyStepError, databaseError, progressIdOf } from "../steps/run-step.ts";
@@ -332,6 +333,7 @@ export const startUpgradeStep: StepFactory = (deps) => async (input) => {
         now,
       });
       await setEntry({ status: "running", upgradeProgressId: run.id, error: null });
+      await emitRunStarted(tx, run, now);
       return {
         action: "start",
         progressId: run.id,

@@ -18,16 +18,27 @@ import type { ProgressRow } from "./progress-store.ts";
 type RunStartedType =
   | "tenant.provisioning.started"
   | "tenant.deprovisioning.started"
-  | "tenant.restore.started";
+  | "tenant.restore.started"
+  | "tenant.upgrade.started"
+  | "template.rollout.started";
 type RunCompletedType =
   | "tenant.provisioning.completed"
   | "tenant.deprovisioning.completed"
-  | "tenant.restored";
-type RunFailedType = "tenant.provisioning.failed" | "tenant.deprovisioning.failed" | "tenant.restore.failed";
+  | "tenant.restored"
+  | "tenant.upgraded"
+  | "template.rollout.completed";
+type RunFailedType =
+  | "tenant.provisioning.failed"
+  | "tenant.deprovisioning.failed"
+  | "tenant.restore.failed"
+  | "tenant.upgrade.failed"
+  | "template.rollout.failed";
 type RunCancelledType =
   | "tenant.provisioning.cancelled"
   | "tenant.deprovisioning.cancelled"
-  | "tenant.restore.cancelled";
+  | "tenant.restore.cancelled"
+  | "tenant.upgrade.cancelled"
+  | "template.rollout.cancelled";
 
 /** A kind's event type for each transition of its runs. */
 export interface RunEventTypes {
@@ -55,6 +66,18 @@ export const RUN_EVENT_TYPES: { readonly [K in RunKind]?: RunEventTypes } = {
     completed: "tenant.restored",
     failed: "tenant.restore.failed",
     cancelled: "tenant.restore.cancelled",
+  },
+  upgrade: {
+    started: "tenant.upgrade.started",
+    completed: "tenant.upgraded",
+    failed: "tenant.upgrade.failed",
+    cancelled: "tenant.upgrade.cancelled",
+  },
+  rollout: {
+    started: "template.rollout.started",
+    completed: "template.rollout.completed",
+    failed: "template.rollout.failed",
+    cancelled: "template.rollout.cancelled",
   },
 };
 
