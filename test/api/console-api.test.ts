@@ -153,6 +153,8 @@ describe("GET /contract.js", () => {
       provision: "provisioning",
       deprovision: "deprovisioning",
       restore: "restore",
+      upgrade: "upgrade",
+      rollout: "rollout",
     });
     const defaults = deprovisioningOptionsSchema.parse({});
     const options = Object.fromEntries(module.DEPROVISIONING_OPTIONS.map((o: any) => [o.name, o]));
