@@ -28,6 +28,7 @@ import { batchCommands } from "./commands/batches.ts";
 import { keyCommands } from "./commands/keys.ts";
 import { progressCommands } from "./commands/progress.ts";
 import { provisionCommands } from "./commands/provision.ts";
+import { rolloutCommands } from "./commands/rollouts.ts";
 import { statsCommands } from "./commands/stats.ts";
 import { templateCommands } from "./commands/templates.ts";
 import { tenantCommands } from "./commands/tenants.ts";
@@ -66,6 +67,11 @@ const GROUPS: readonly Group[] = [
   { name: "keys", summary: "API keys: create, list, revoke" },
   { name: "whoami", summary: "The API key in use" },
   { name: "webhooks", summary: "Webhooks: add, list, remove, deliveries, redeliver, test, rotate-secret" },
+  {
+    name: "rollout",
+    summary:
+      "Template upgrades rolled out to tenants in waves: plan, start, list, show, pause, resume, abort",
+  },
 ];
 
 export const COMMANDS: readonly Command[] = [
@@ -79,6 +85,7 @@ export const COMMANDS: readonly Command[] = [
   ...keyCommands,
   ...whoamiCommands,
   ...webhookCommands,
+  ...rolloutCommands,
 ];
 
 const DEFAULT_API_URL = "http://localhost:3000";

@@ -65,7 +65,8 @@ export function taskStates(kind: WorkflowName, dir: string = join(REPO_ROOT, "st
   const tasks: TaskState[] = [];
   const visit = (states: Record<string, AslState>) => {
     for (const [name, state] of Object.entries(states)) {
-      if (state.Type === "Task") {
+      // A Step Functions service integration (a child execution) runs no Lambda of ours.
+      if (state.Type === "Task" && !String(state.Resource).startsWith("arn:aws:states:::")) {
         const placeholder = /^\$\{(\w+)\}$/.exec(String(state.Resource))?.[1];
         const lambda = placeholder ? lambdaForPlaceholder(placeholder) : undefined;
         if (!lambda) throw new Error(`statemachines/${kind}.asl.json ${name}: Resource is not a step Lambda`);

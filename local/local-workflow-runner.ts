@@ -38,9 +38,36 @@ interface Running {
   readonly input: WorkflowInput;
   readonly abort: () => void;
   readonly done: Promise<void>;
+  /** How the execution ended: SUCCEEDED (with its output), FAILED or ABORTED. */
+  readonly outcome: Promise<ExecutionOutcome>;
 }
 
-/** Task state name → Lambda module name, from the ASL itself (`${XFunctionArn}` resources). */
+interface ExecutionOutcome {
+  readonly status: "SUCCEEDED" | "FAILED" | "ABORTED";
+  readonly output?: unknown;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+/** The error a `startExecution.sync` Task fails with when its child execution did not succeed. */
+class ChildExecutionError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** The Step Functions integration that starts a child execution and waits for its end. */
+const START_EXECUTION_SYNC = /^arn:aws:states:::states:startExecution\.sync(:2)?$/;
+/** A local state machine's ARN (the `${XStateMachineArn}` substitution): `...:stateMachine:<workflow>`. */
+const LOCAL_STATE_MACHINE = /^arn:aws:states:local:000000000000:stateMachine:(.+)$/;
+
+/**
+ * Task state name → Lambda module name, from the ASL itself (`${XFunctionArn}` resources); Tasks
+ * that start a child execution (`states:startExecution.sync:2`) map to `CHILD_EXECUTION`.
+ */
+const CHILD_EXECUTION = "(child execution)";
+
 function taskBindings(definition: unknown): Map<string, string> {
   const bindings = new Map<string, string>();
   const visit = (states: Record<string, Record<string, unknown>>) => {
@@ -48,6 +75,7 @@ function taskBindings(definition: unknown): Map<string, string> {
       if (state.Type === "Task" && typeof state.Resource === "string") {
         const m = /^arn:aws:lambda:local:000000000000:function:(.+)$/.exec(state.Resource);
         if (m?.[1]) bindings.set(name, m[1]);
+        if (START_EXECUTION_SYNC.test(state.Resource)) bindings.set(name, CHILD_EXECUTION);
       }
       const processor = (state.ItemProcessor ?? state.Iterator) as
         | { States?: Record<string, Record<string, unknown>> }
@@ -75,6 +103,15 @@ function waitStates(definition: unknown): string[] {
   };
   visit((definition as { States: Record<string, Record<string, unknown>> }).States);
   return waits;
+}
+
+/** A `${...}` substitution's local value: a step Lambda's ARN, or a local state machine's. */
+function localArnOf(substitution: string): string {
+  const machine = /^([A-Z][A-Za-z0-9]*)StateMachineArn$/.exec(substitution);
+  if (machine?.[1]) {
+    return `arn:aws:states:local:000000000000:stateMachine:${lambdaNameOf(machine[1])}`;
+  }
+  return `arn:aws:lambda:local:000000000000:function:${lambdaNameOf(substitution)}`;
 }
 
 /** `CreateTenantFunctionArn` → `create-tenant`. */
@@ -121,20 +158,19 @@ export class LocalWorkflowRunner implements WorkflowRunner {
     };
     for (const kind of kinds) {
       const text = readDefinitionText(kind);
-      const substitutions = Object.fromEntries(
-        substitutionNames(text).map((n) => [
-          n,
-          `arn:aws:lambda:local:000000000000:function:${lambdaNameOf(n)}`,
-        ]),
-      );
+      const substitutions = Object.fromEntries(substitutionNames(text).map((n) => [n, localArnOf(n)]));
       const definition = applyRetryPolicy(
         JSON.parse(substitute(text, substitutions)) as StateMachineDefinition,
         options.retry,
         options.unavailableRetry,
       );
       const handlers: Record<string, StepHandler> = {};
-      for (const [state, lambda] of taskBindings(definition))
-        handlers[state] = yieldingFirst(handlerFor(lambda));
+      for (const [state, lambda] of taskBindings(definition)) {
+        handlers[state] =
+          lambda === CHILD_EXECUTION
+            ? (input) => this.runChildExecution(input)
+            : yieldingFirst(handlerFor(lambda));
+      }
       const waits = waitStates(definition);
       this.machines.set(kind, {
         // The ASL files are validated by test/unit/definitions.test.ts (as Step Functions does on
@@ -188,15 +224,64 @@ export class LocalWorkflowRunner implements WorkflowRunner {
         await this.recordUnexpectedFailure(input, ref, name, error);
       },
     );
+    let aborted = false;
+    const outcome: Promise<ExecutionOutcome> = execution.result.then(
+      (output: unknown) =>
+        aborted ? { status: "ABORTED" as const } : { status: "SUCCEEDED" as const, output },
+      (error: unknown) => {
+        const e = error as { name?: string; message?: string; cause?: { name?: string; message?: string } };
+        return {
+          status: "FAILED" as const,
+          error: e.cause?.name ?? e.name ?? "States.TaskFailed",
+          cause: e.cause?.message ?? e.message ?? "",
+        };
+      },
+    );
     const tracked: Running = {
       kind,
       input,
-      abort: execution.abort,
+      abort: () => {
+        aborted = true;
+        execution.abort();
+      },
       done: Promise.all([done, events]).then(() => undefined),
+      outcome,
     };
     this.running.set(ref, tracked);
     void tracked.done.finally(() => this.running.delete(ref));
     return ref;
+  }
+
+  /**
+   * A `states:startExecution.sync:2` Task: starts the named state machine with the Task's `Name`
+   * and `Input` and waits for the execution's end, as Step Functions does; the Task succeeds with
+   * the execution's output (`Output`, parsed: `:2`) or fails with `States.TaskFailed`.
+   */
+  private async runChildExecution(input: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const arn = String(input.StateMachineArn ?? "");
+    const kind = LOCAL_STATE_MACHINE.exec(arn)?.[1] as WorkflowName | undefined;
+    if (!kind || !this.machines.has(kind)) {
+      throw new ChildExecutionError(
+        "StepFunctions.StateMachineDoesNotExistException",
+        `no state machine ${arn}`,
+      );
+    }
+    const name = typeof input.Name === "string" ? input.Name : randomUUID();
+    if (!/^[\w-]{1,80}$/.test(name)) {
+      throw new ChildExecutionError("StepFunctions.InvalidNameException", `invalid execution name ${name}`);
+    }
+    const childInput = (input.Input ?? {}) as WorkflowInput;
+    const ref = await this.start(kind, name, childInput);
+    const running = this.running.get(ref);
+    const ended = running ? await running.outcome : { status: "SUCCEEDED" as const, output: null };
+    await running?.done;
+    if (ended.status !== "SUCCEEDED") {
+      throw new ChildExecutionError(
+        "States.TaskFailed",
+        JSON.stringify({ ExecutionArn: ref, Status: ended.status, Error: ended.error, Cause: ended.cause }),
+      );
+    }
+    return { ExecutionArn: ref, Name: name, Status: "SUCCEEDED", Output: ended.output ?? null };
   }
 
   async stop(executionRef: string): Promise<void> {

@@ -10,6 +10,7 @@ import { metaOperations } from "./meta.ts";
 import { operationsOperations } from "./operations.ts";
 import { progressOperations } from "./progress.ts";
 import { provisioningOperations } from "./provisioning.ts";
+import { rolloutOperations } from "./rollouts.ts";
 import { scheduleOperations } from "./schedules.ts";
 import { templateOperations } from "./templates.ts";
 import { tenantOperations } from "./tenants.ts";
@@ -26,5 +27,6 @@ export function createAllGroupHandlers(deps: ApiDeps): Record<ApiGroup, GroupHan
     tenants: createGroupHandler("tenants", tenantOperations(deps), deps.logger),
     schedules: createGroupHandler("schedules", scheduleOperations(deps), deps.logger),
     webhooks: createGroupHandler("webhooks", webhookOperations(deps), deps.logger),
+    rollouts: createGroupHandler("rollouts", rolloutOperations(deps), deps.logger),
   };
 }

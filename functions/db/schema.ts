@@ -329,6 +329,45 @@ export const webhookDeliveryAttempts = pgTable("webhook_delivery_attempts", {
   error: text("error"),
 });
 
+/** Template upgrade rollouts (migrations/0012_rollouts.sql); the id is the rollout run's. */
+export const templateRollouts = pgTable("template_rollouts", {
+  id: uuid("id").primaryKey(),
+  templateId: uuid("template_id").notNull(),
+  targetVersion: integer("target_version").notNull(),
+  status: varchar("status", { length: 20 })
+    .notNull()
+    .default("running")
+    .$type<"running" | "pausing" | "paused" | "completed" | "halted" | "aborted">(),
+  plan: jsonb("plan").$type<Record<string, unknown>>().notNull(),
+  totalWaves: integer("total_waves").notNull(),
+  currentWave: integer("current_wave").notNull().default(1),
+  tenantCount: integer("tenant_count").notNull(),
+  createdBy: uuid("created_by"),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+  updatedAt: tstz("updated_at").notNull().defaultNow(),
+  completedAt: tstz("completed_at"),
+});
+
+/** One row per tenant of a rollout: its wave and upgrade (migrations/0012_rollouts.sql). */
+export const templateRolloutTenants = pgTable(
+  "template_rollout_tenants",
+  {
+    rolloutId: uuid("rollout_id").notNull(),
+    tenantId: uuid("tenant_id").notNull(),
+    wave: integer("wave").notNull(),
+    position: integer("position").notNull(),
+    fromVersion: integer("from_version").notNull(),
+    status: varchar("status", { length: 20 })
+      .notNull()
+      .default("pending")
+      .$type<"pending" | "running" | "upgraded" | "failed" | "skipped">(),
+    upgradeProgressId: uuid("upgrade_progress_id"),
+    error: text("error"),
+    updatedAt: tstz("updated_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.tenantId] })],
+);
+
 export const schema = {
   tenantTemplates,
   tenantTemplateVersions,
@@ -347,4 +386,6 @@ export const schema = {
   webhooks,
   webhookDeliveries,
   webhookDeliveryAttempts,
+  templateRollouts,
+  templateRolloutTenants,
 };

@@ -33,7 +33,11 @@ export type AuditAction =
   | "webhook.rotate_secret"
   | "webhook.enable"
   | "webhook.test"
-  | "webhook.redeliver";
+  | "webhook.redeliver"
+  | "rollout.start"
+  | "rollout.pause"
+  | "rollout.resume"
+  | "rollout.abort";
 
 export interface AuditEntry {
   readonly actorKeyId: string | null;

@@ -56,6 +56,13 @@ import {
   scheduleProvisionSchema,
 } from "../schemas/provisioning.ts";
 import {
+  listRolloutsQuerySchema,
+  rolloutPageSchema,
+  rolloutPlanSchema,
+  rolloutRequestSchema,
+  rolloutSchema,
+} from "../schemas/rollouts.ts";
+import {
   getTemplateQuerySchema,
   listTemplatesQuerySchema,
   templatePageSchema,
@@ -83,7 +90,8 @@ export type ApiGroup =
   | "operations"
   | "tenants"
   | "schedules"
-  | "webhooks";
+  | "webhooks"
+  | "rollouts";
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -471,6 +479,65 @@ export const routes = {
     summary:
       "Cancel a scheduled operation that has not started; it never runs (a scheduled provisioning frees its slug and subdomain)",
     response: scheduledOperationSchema,
+  },
+  startRollout: {
+    method: "POST",
+    path: "/api/provisioning/rollouts",
+    group: "rollouts",
+    access: "admin",
+    summary:
+      "Roll a template version out to the tenants on older versions, in waves (canary first, then waveSize at a time, " +
+      "maxConcurrency upgrades in flight, halting beyond toleratedFailurePercent); 202 with the rollout. " +
+      "dryRun: 200 with the plan (tenants, waves, each version's migrations and configuration changes), nothing changed. " +
+      "Migrations that drop or rewrite data are a 409 unless confirmDestructive",
+    body: rolloutRequestSchema,
+    response: z.union([rolloutSchema, rolloutPlanSchema]),
+    successStatus: 202,
+  },
+  listRollouts: {
+    method: "GET",
+    path: "/api/provisioning/rollouts",
+    group: "rollouts",
+    access: "admin",
+    summary:
+      "List rollouts, newest first (filters: status, templateId), with counts of their tenants by status",
+    query: listRolloutsQuerySchema,
+    response: rolloutPageSchema,
+  },
+  getRollout: {
+    method: "GET",
+    path: "/api/provisioning/rollouts/{id}",
+    group: "rollouts",
+    access: "admin",
+    summary: "One rollout with every wave and each tenant's status and upgrade run",
+    response: rolloutSchema,
+  },
+  pauseRollout: {
+    method: "POST",
+    path: "/api/provisioning/rollouts/{id}/pause",
+    group: "rollouts",
+    access: "admin",
+    summary: "Pause a running rollout: no new upgrade starts, the ones in flight finish",
+    response: rolloutSchema,
+  },
+  resumeRollout: {
+    method: "POST",
+    path: "/api/provisioning/rollouts/{id}/resume",
+    group: "rollouts",
+    access: "admin",
+    summary:
+      "Resume a paused rollout, or one halted by its failure budget (which is checked again: recover the failed upgrades first)",
+    response: rolloutSchema,
+    successStatus: 202,
+  },
+  abortRollout: {
+    method: "POST",
+    path: "/api/provisioning/rollouts/{id}/abort",
+    group: "rollouts",
+    access: "admin",
+    summary:
+      "Abort a rollout: tenants not started stay on their version, upgrades in flight are cancelled, upgraded tenants stay upgraded",
+    response: rolloutSchema,
   },
   listWebhooks: {
     method: "GET",

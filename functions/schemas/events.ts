@@ -152,6 +152,49 @@ export const EVENT_CATALOGUE = {
     summary: "An operator cancelled a batch; its children that had not ended were cancelled with it.",
     data: runCancelled,
   },
+  "tenant.upgrade.started": {
+    version: 1,
+    summary: "A rollout started upgrading a tenant to a newer version of its template.",
+    data: runStarted,
+  },
+  "tenant.upgraded": {
+    version: 1,
+    summary:
+      "A tenant is on the newer template version: its new tenant migrations, configuration and limits applied.",
+    data: runCompleted,
+  },
+  "tenant.upgrade.failed": {
+    version: 1,
+    summary: "A tenant's upgrade failed (after its retries); the tenant stays entirely on its old version.",
+    data: runFailed,
+  },
+  "tenant.upgrade.cancelled": {
+    version: 1,
+    summary:
+      "A tenant's upgrade was cancelled (its rollout aborted, or an operator); it is on whichever version it committed.",
+    data: runCancelled,
+  },
+  "template.rollout.started": {
+    version: 1,
+    summary:
+      "A rollout of a template version to the tenants on older versions started (no tenant: it is the template's).",
+    data: runStarted,
+  },
+  "template.rollout.completed": {
+    version: 1,
+    summary: "A rollout went through all its waves.",
+    data: runCompleted,
+  },
+  "template.rollout.failed": {
+    version: 1,
+    summary: "A rollout halted: more upgrades failed than it tolerates; no further upgrade was started.",
+    data: runFailed,
+  },
+  "template.rollout.cancelled": {
+    version: 1,
+    summary: "A rollout was aborted: upgraded tenants stay upgraded, the rest stay on their version.",
+    data: runCancelled,
+  },
   "tenant.step.failed": {
     version: 1,
     summary: "A step of a run failed for good: a permanent error, or a transient one after its last retry.",

@@ -4,7 +4,7 @@ import { isoDateTime, pageSchema, paginationQuerySchema, uuidSchema } from "./co
 
 export const RUN_STATUSES = ["pending", "running", "completed", "failed", "cancelled"] as const;
 export const STEP_STATUSES = ["pending", "running", "completed", "failed", "skipped"] as const;
-export const RUN_KINDS = ["provision", "deprovision", "restore", "batch"] as const;
+export const RUN_KINDS = ["provision", "deprovision", "restore", "batch", "upgrade", "rollout"] as const;
 
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export type StepStatus = (typeof STEP_STATUSES)[number];

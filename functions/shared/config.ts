@@ -167,6 +167,8 @@ export const STATE_MACHINE_ARN_VARIABLES = {
   deprovisioning: "DEPROVISIONING_STATE_MACHINE_ARN",
   restore: "RESTORE_STATE_MACHINE_ARN",
   batch: "BATCH_STATE_MACHINE_ARN",
+  upgrade: "UPGRADE_STATE_MACHINE_ARN",
+  rollout: "ROLLOUT_STATE_MACHINE_ARN",
 } as const satisfies Record<WorkflowName, `${Uppercase<WorkflowName>}_STATE_MACHINE_ARN`>;
 
 /** The environment variable holding a workflow's state machine ARN. */
@@ -288,6 +290,8 @@ const envShape = {
   [STATE_MACHINE_ARN_VARIABLES.deprovisioning]: stateMachineArn,
   [STATE_MACHINE_ARN_VARIABLES.restore]: stateMachineArn,
   [STATE_MACHINE_ARN_VARIABLES.batch]: stateMachineArn,
+  [STATE_MACHINE_ARN_VARIABLES.upgrade]: stateMachineArn,
+  [STATE_MACHINE_ARN_VARIABLES.rollout]: stateMachineArn,
   // API Gateway gives up on an integration after 29 s; the API's Lambdas wait less (CDK sets it).
   DATABASE_RESUME_WAIT_SECONDS: z.coerce.number().int().min(0).max(600).default(20),
   MIGRATIONS_DIR: bundledDirectory,

@@ -203,6 +203,17 @@ export class ValidationError extends Error {
   }
 }
 
+/**
+ * A rollout stopped starting upgrades: more of its tenants failed than its
+ * `toleratedFailurePercent` allows (the rollout run fails with this name; it is not retried).
+ */
+export class FailureBudgetExceededError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "FailureBudgetExceededError";
+  }
+}
+
 /** A database operation failed in a way a retry will not fix (constraint, syntax, missing object). */
 export class DatabaseError extends Error {
   constructor(message: string, options?: ErrorOptions) {

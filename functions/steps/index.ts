@@ -22,6 +22,8 @@ import {
   setupConfigurationsStep,
 } from "../domain/provisioning/provisioning-steps.ts";
 import { restoreDataStep, verifyBackupStep } from "../domain/restore/restore-steps.ts";
+import { nextWaveStep, startUpgradeStep } from "../domain/rollouts/rollout-steps.ts";
+import { upgradeTenantStep } from "../domain/rollouts/upgrade-steps.ts";
 import { completeRunStep, recordFailureStep } from "../domain/runs/run-completion.ts";
 import type { StepFactory } from "../domain/steps/step-deps.ts";
 import type { StepLambda } from "../workflows/step-catalog.ts";
@@ -46,4 +48,7 @@ export const STEP_FACTORIES: Record<StepLambda, StepFactory> = {
   "restore-data": restoreDataStep,
   "advance-batch-child": advanceBatchChildStep,
   "finish-batch": finishBatchStep,
+  "upgrade-tenant": upgradeTenantStep,
+  "next-wave": nextWaveStep,
+  "start-upgrade": startUpgradeStep,
 };

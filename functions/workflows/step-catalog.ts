@@ -5,7 +5,7 @@
  */
 
 /** A workflow: one ASL file `statemachines/<name>.asl.json`, one state machine in AWS. */
-export type WorkflowName = "provisioning" | "deprovisioning" | "restore" | "batch";
+export type WorkflowName = "provisioning" | "deprovisioning" | "restore" | "batch" | "upgrade" | "rollout";
 
 export interface StepDefinition {
   /** The Task state's name in the ASL (and the name in progress records). */
@@ -85,6 +85,27 @@ export const BATCH_STEPS = [
 ] as const satisfies readonly StepDefinition[];
 
 /**
+ * Upgrading one tenant to a newer version of its template: its new tenant migrations, settings,
+ * limits and feature flags and its new version, in one transaction.
+ */
+export const UPGRADE_STEPS = [
+  {
+    name: "UpgradeTenant",
+    id: "upgrade-tenant",
+    title: "Upgrade tenant to the new template version",
+    lambda: "upgrade-tenant",
+  },
+] as const satisfies readonly StepDefinition[];
+
+/**
+ * A rollout: one step, `NextWave`, that the state machine comes back to after each wave (a Map of
+ * upgrade runs); each wave is an action of it.
+ */
+export const ROLLOUT_STEPS = [
+  { name: "NextWave", id: "waves", title: "Upgrade tenants wave by wave", lambda: "next-wave" },
+] as const satisfies readonly StepDefinition[];
+
+/**
  * Task states that are not progress steps but bookkeeping shared by the workflows: completion
  * and failure recording.
  */
@@ -97,6 +118,9 @@ export const BOOKKEEPING_TASKS = [
   { name: "StartScheduledRun", lambda: "start-scheduled-run" },
   // Batch: the Map's iteration, one per child (starts it, resumes it, or reports how it stands).
   { name: "AdvanceBatchChild", lambda: "advance-batch-child" },
+  // Rollout: one tenant of a wave; creates its upgrade run (or says why not) before the Map item
+  // starts the upgrade state machine.
+  { name: "StartUpgrade", lambda: "start-upgrade" },
 ] as const;
 
 /**
@@ -117,6 +141,8 @@ export type StepLambda =
   | (typeof DEPROVISIONING_STEPS)[number]["lambda"]
   | (typeof RESTORE_STEPS)[number]["lambda"]
   | (typeof BATCH_STEPS)[number]["lambda"]
+  | (typeof UPGRADE_STEPS)[number]["lambda"]
+  | (typeof ROLLOUT_STEPS)[number]["lambda"]
   | (typeof BOOKKEEPING_TASKS)[number]["lambda"];
 
 export const WORKFLOW_STEPS: Record<WorkflowName, readonly StepDefinition[]> = {
@@ -124,4 +150,6 @@ export const WORKFLOW_STEPS: Record<WorkflowName, readonly StepDefinition[]> = {
   deprovisioning: DEPROVISIONING_STEPS,
   restore: RESTORE_STEPS,
   batch: BATCH_STEPS,
+  upgrade: UPGRADE_STEPS,
+  rollout: ROLLOUT_STEPS,
 };

@@ -64,17 +64,39 @@ export class Workflows extends Construct {
     for (const [name, fn] of props.stepFunctions) byPlaceholder.set(functionArnSubstitution(name), fn);
 
     const stateMachines = new Map<WorkflowName, sfn.StateMachine>();
-    for (const kind of props.kinds) {
-      const definition = deployedDefinition(kind, props.retryPolicy, props.statemachinesDir);
-      const used = substitutionNames(definition).map((placeholder) => {
-        const fn = byPlaceholder.get(placeholder);
-        if (!fn) {
+    // A workflow that starts another (`${UpgradeStateMachineArn}`) is made after it.
+    const definitions = new Map(
+      props.kinds.map((kind) => [kind, deployedDefinition(kind, props.retryPolicy, props.statemachinesDir)]),
+    );
+    const children = (kind: WorkflowName) =>
+      substitutionNames(definitions.get(kind)!)
+        .map((p) => /^([A-Z][A-Za-z0-9]*)StateMachineArn$/.exec(p)?.[1])
+        .filter((name): name is string => name !== undefined)
+        .map((name) => name.toLowerCase() as WorkflowName);
+    const ordered = [...props.kinds].sort((a, b) => children(a).length - children(b).length);
+    for (const kind of ordered) {
+      const definition = definitions.get(kind)!;
+      const childMachines = children(kind).map((child) => {
+        const machine = stateMachines.get(child);
+        if (!machine) {
           throw new Error(
-            `statemachines/${kind}.asl.json uses \${${placeholder}}, but no step Lambda of the step catalog has that name`,
+            `statemachines/${kind}.asl.json starts the ${child} workflow, which is not deployed`,
           );
         }
-        return [placeholder, fn] as const;
+        return [`${pascalCase(child)}StateMachineArn`, machine] as const;
       });
+      const isChild = new Set<string>(childMachines.map(([placeholder]) => placeholder));
+      const used = substitutionNames(definition)
+        .filter((p) => !isChild.has(p))
+        .map((placeholder) => {
+          const fn = byPlaceholder.get(placeholder);
+          if (!fn) {
+            throw new Error(
+              `statemachines/${kind}.asl.json uses \${${placeholder}}, but no step Lambda of the step catalog has that name`,
+            );
+          }
+          return [placeholder, fn] as const;
+        });
 
       // Under /aws/vendedlogs/: Step Functions adds every logging state machine's log group to the
       // account's CloudWatch Logs resource policy, which is limited to 5,120 characters; log groups
@@ -94,9 +116,10 @@ export class Workflows extends Construct {
         ...(stateMachineName ? { stateMachineName } : {}),
         comment: `Tenant ${kind} (statemachines/${kind}.asl.json)`,
         definitionBody: sfn.DefinitionBody.fromString(definition),
-        definitionSubstitutions: Object.fromEntries(
-          used.map(([placeholder, fn]) => [placeholder, fn.functionArn]),
-        ),
+        definitionSubstitutions: Object.fromEntries([
+          ...used.map(([placeholder, fn]) => [placeholder, fn.functionArn] as const),
+          ...childMachines.map(([placeholder, machine]) => [placeholder, machine.stateMachineArn] as const),
+        ]),
         stateMachineType: sfn.StateMachineType.STANDARD,
         logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
         tracingEnabled: true,
@@ -127,6 +150,25 @@ export class Workflows extends Construct {
           }),
         );
       }
+      // `states:startExecution.sync:2`: start the child, follow it, stop it when this one stops, and
+      // the managed rule through which Step Functions learns that the child ended
+      // (step-functions/latest/dg/stepfunctions-iam.html).
+      for (const [, child] of childMachines) {
+        child.grantStartExecution(stateMachine);
+        child.grantExecution(stateMachine, "states:DescribeExecution", "states:StopExecution");
+        stateMachine.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            resources: [
+              Stack.of(this).formatArn({
+                service: "events",
+                resource: "rule",
+                resourceName: "StepFunctionsGetEventsForStepFunctionsExecutionRule",
+              }),
+            ],
+          }),
+        );
+      }
       NagSuppressions.addResourceSuppressions(
         stateMachine.role,
         [
@@ -147,6 +189,17 @@ export class Workflows extends Construct {
             reason:
               "A Distributed Map's iterations are child executions of this state machine, named by Step Functions; DescribeExecution / StopExecution are limited to executions of this state machine.",
             appliesTo: [{ regex: "/^Resource::arn:<AWS::Partition>:states:.*:execution:.*[:/]\\*$/" }],
+          },
+          {
+            id: "AwsSolutions-IAM5",
+            reason:
+              "states:DescribeExecution and StopExecution on the executions of the one child state machine this workflow starts (startExecution.sync:2); execution names are made per run.",
+            appliesTo: [
+              {
+                regex:
+                  "/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\\*$/",
+              },
+            ],
           },
         ],
         true,

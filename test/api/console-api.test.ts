@@ -154,6 +154,8 @@ describe("GET /contract.js", () => {
       deprovision: "deprovisioning",
       restore: "restore",
       batch: "batch",
+      upgrade: "upgrade",
+      rollout: "rollout",
     });
     const defaults = deprovisioningOptionsSchema.parse({});
     const options = Object.fromEntries(module.DEPROVISIONING_OPTIONS.map((o: any) => [o.name, o]));

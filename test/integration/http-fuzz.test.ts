@@ -76,6 +76,15 @@ function baseBodies(): Record<BodyOperation, unknown> {
     createWebhook: { url: "https://hooks.example.org/tenants", eventTypes: ["*"], description: "fuzz" },
     rotateWebhookSecret: { overlapHours: 1 },
     acceptInvitation: { token: "A".repeat(43), password: "correct horse battery staple" },
+    startRollout: {
+      templateId: randomUUID(),
+      targetVersion: 2,
+      canary: ["fuzz-tenant"],
+      waveSize: 10,
+      maxConcurrency: 2,
+      toleratedFailurePercent: 10,
+      dryRun: true,
+    },
   };
 }
 

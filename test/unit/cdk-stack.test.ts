@@ -385,7 +385,8 @@ describe("workflows", { timeout: TEST_TIMEOUT_MS }, () => {
         props.DefinitionSubstitutions[placeholder]["Fn::GetAtt"][0] as string;
       const visit = (states: Record<string, Json>): void => {
         for (const [name, state] of Object.entries(states)) {
-          if (state.Type === "Task") {
+          // A child execution (states:startExecution.sync:2) invokes no Lambda.
+          if (state.Type === "Task" && !(state.Resource as string).startsWith("arn:aws:states:::")) {
             const placeholder = /^\$\{(\w+)\}$/.exec(state.Resource as string)![1]!;
             const fnId = functionOf(placeholder);
             const lambdaTimeout = resources[fnId]!.Properties.Timeout as number;
@@ -426,6 +427,15 @@ describe("workflows", { timeout: TEST_TIMEOUT_MS }, () => {
         });
         arnOf[placeholder] = `arn:aws:lambda:eu-west-1:123456789012:function:${lambdaName}`;
       }
+      // A workflow that starts another gets that state machine's ARN.
+      for (const [child, machine] of stack.workflows.stateMachines) {
+        const placeholder = `${child.charAt(0).toUpperCase()}${child.slice(1)}StateMachineArn`;
+        if (!names.includes(placeholder)) continue;
+        expect(props.DefinitionSubstitutions[placeholder], `${kind} ${placeholder}`).toEqual({
+          Ref: logicalId(machine),
+        });
+        arnOf[placeholder] = `arn:aws:states:eu-west-1:123456789012:stateMachine:${child}`;
+      }
       // What CloudFormation deploys is what the local runner runs: the same substitution.
       const deployed = substitute(props.DefinitionString as string, arnOf);
       expect(deployed).toBe(substitute(text, arnOf));
@@ -445,13 +455,33 @@ describe("workflows", { timeout: TEST_TIMEOUT_MS }, () => {
         .flatMap((s) => asArray(s.Resource) as Json[])
         .map((r) => (r["Fn::GetAtt"] ? (r["Fn::GetAtt"][0] as string) : undefined))
         .filter((id): id is string => id !== undefined);
-      const expected = substitutionNames(readDefinitionText(kind)).map((placeholder) => {
-        const [name] = [...stack.steps.functions.keys()].filter(
-          (n) => functionArnSubstitution(n) === placeholder,
-        );
-        return logicalId(stack.steps.functions.get(name!)!);
-      });
+      const expected = substitutionNames(readDefinitionText(kind))
+        .filter((placeholder) => placeholder.endsWith("FunctionArn"))
+        .map((placeholder) => {
+          const [name] = [...stack.steps.functions.keys()].filter(
+            (n) => functionArnSubstitution(n) === placeholder,
+          );
+          return logicalId(stack.steps.functions.get(name!)!);
+        });
       expect(new Set(invoked), kind).toEqual(new Set(expected));
+    }
+  });
+
+  it("lets the rollout state machine start, follow and stop executions of the upgrade state machine only", () => {
+    const rollout = stack.workflows.stateMachines.get("rollout")!;
+    const upgrade = stack.workflows.stateMachines.get("upgrade")!;
+    const statements = statementsOfRole(logicalId(rollout.role as never));
+    const start = statements.filter((s) => asArray(s.Action).includes("states:StartExecution"));
+    expect(start.flatMap((s) => asArray(s.Resource))).toEqual([{ Ref: logicalId(upgrade) }]);
+    expect(statements.some((s) => asArray(s.Action).includes("states:StopExecution"))).toBe(true);
+    const rule = statements.find((s) => asArray(s.Action).includes("events:PutRule"));
+    expect(JSON.stringify(rule?.Resource)).toContain("StepFunctionsGetEventsForStepFunctionsExecutionRule");
+    for (const kind of ["provisioning", "deprovisioning", "restore", "upgrade"] as const) {
+      const role = logicalId(stack.workflows.stateMachines.get(kind)!.role as never);
+      expect(
+        statementsOfRole(role).some((s) => asArray(s.Action).includes("states:StartExecution")),
+        kind,
+      ).toBe(false);
     }
   });
 

@@ -197,6 +197,8 @@ describe("the variables the Lambdas read", () => {
       deprovisioning: "arn:aws:states:eu-west-1:123456789012:stateMachine:deprovisioning",
       restore: "arn:aws:states:eu-west-1:123456789012:stateMachine:restore",
       batch: "arn:aws:states:eu-west-1:123456789012:stateMachine:batch",
+      upgrade: "arn:aws:states:eu-west-1:123456789012:stateMachine:upgrade",
+      rollout: "arn:aws:states:eu-west-1:123456789012:stateMachine:rollout",
     });
     expect(requireStateMachineArns(config, "test")).toEqual(config.stateMachineArns);
     expect(stateMachineArnVariable("deprovisioning")).toBe("DEPROVISIONING_STATE_MACHINE_ARN");

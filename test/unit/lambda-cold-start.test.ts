@@ -41,6 +41,8 @@ describe("cold start", () => {
       DEPROVISIONING_STATE_MACHINE_ARN: "arn:aws:states:eu-west-1:123456789012:stateMachine:d",
       RESTORE_STATE_MACHINE_ARN: "arn:aws:states:eu-west-1:123456789012:stateMachine:r",
       BATCH_STATE_MACHINE_ARN: "arn:aws:states:eu-west-1:123456789012:stateMachine:b",
+      UPGRADE_STATE_MACHINE_ARN: "arn:aws:states:eu-west-1:123456789012:stateMachine:u",
+      ROLLOUT_STATE_MACHINE_ARN: "arn:aws:states:eu-west-1:123456789012:stateMachine:ro",
       SCHEDULE_GROUP_NAME: "tp-tenant-operations",
       SCHEDULER_ROLE_ARN: "arn:aws:iam::123456789012:role/scheduler",
     });

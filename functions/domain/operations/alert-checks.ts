@@ -24,7 +24,11 @@ import { utcTimestamp } from "./stats.ts";
 /** A naive UTC timestamp column as ISO 8601 text for jsonb details. */
 const isoText = (column: SQL) => sql`to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-const RUN_LABEL = sql.raw(`CASE p.kind WHEN 'deprovision' THEN 'Deprovisioning' ELSE 'Provisioning' END`);
+/** How an alert names a run of each kind (`alias.kind`). */
+const runLabel = (alias: string) =>
+  sql.raw(`CASE ${alias}.kind WHEN 'deprovision' THEN 'Deprovisioning' WHEN 'restore' THEN 'Restore'
+    WHEN 'upgrade' THEN 'Upgrade' WHEN 'rollout' THEN 'Rollout' ELSE 'Provisioning' END`);
+const RUN_LABEL = runLabel("p");
 
 /**
  * Failures that finished longer ago than this when the sweep first sees them (the sweep was down,
@@ -80,6 +84,9 @@ export async function raiseLongRunningAlerts(db: Database, options: LongRunningO
              floor(date_part('epoch', ${utcTimestamp(now)} - p.started_at) / 60)::bigint AS minutes
       FROM tenant_provisioning_progress p
       WHERE p.status = 'running' AND p.started_at < ${utcTimestamp(cutoff)}
+        -- A rollout runs as long as its waves take, and stays running while paused; its upgrade
+        -- runs are the ones that must not hang.
+        AND p.kind <> 'rollout'
         AND NOT EXISTS (
           SELECT 1 FROM alerts a WHERE a.dedupe_key = 'run_long_running:' || p.id || ':' || p.attempt)
       FOR UPDATE OF p SKIP LOCKED
@@ -88,7 +95,7 @@ export async function raiseLongRunningAlerts(db: Database, options: LongRunningO
       INSERT INTO alerts (kind, severity, dedupe_key, subject_type, subject_id, tenant_id, message, details, raised_at)
       SELECT 'run_long_running', 'warning', 'run_long_running:' || s.id || ':' || s.attempt, 'progress', s.id::text,
              s.tenant_id,
-             CASE s.kind WHEN 'deprovision' THEN 'Deprovisioning' ELSE 'Provisioning' END || ' run ' || s.id
+             ${runLabel("s")} || ' run ' || s.id
                || ' has been running for ' || s.minutes || ' minutes (threshold ' || ${thresholdMinutes}::integer
                || ')' || coalesce(', at step ' || s.current_step, ''),
              jsonb_build_object('progressId', s.id, 'runKind', s.kind, 'attempt', s.attempt,

@@ -8,6 +8,7 @@ import { batchRunKind } from "../batches/run-definition.ts";
 import { deprovisionRunKind } from "../deprovisioning/run-definition.ts";
 import { provisionRunKind } from "../provisioning/run-definition.ts";
 import { restoreRunKind } from "../restore/run-definition.ts";
+import { rolloutRunKind, upgradeRunKind } from "../rollouts/run-definition.ts";
 import type { RunKindDefinition } from "./run-kind.ts";
 
 export const RUN_KIND_REGISTRY: { readonly [K in RunKind]: RunKindDefinition<K> } = {
@@ -15,4 +16,6 @@ export const RUN_KIND_REGISTRY: { readonly [K in RunKind]: RunKindDefinition<K> 
   deprovision: deprovisionRunKind,
   restore: restoreRunKind,
   batch: batchRunKind,
+  upgrade: upgradeRunKind,
+  rollout: rolloutRunKind,
 };

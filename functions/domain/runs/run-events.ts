@@ -19,22 +19,30 @@ type RunStartedType =
   | "tenant.provisioning.started"
   | "tenant.deprovisioning.started"
   | "tenant.restore.started"
-  | "batch.started";
+  | "batch.started"
+  | "tenant.upgrade.started"
+  | "template.rollout.started";
 type RunCompletedType =
   | "tenant.provisioning.completed"
   | "tenant.deprovisioning.completed"
   | "tenant.restored"
-  | "batch.completed";
+  | "batch.completed"
+  | "tenant.upgraded"
+  | "template.rollout.completed";
 type RunFailedType =
   | "tenant.provisioning.failed"
   | "tenant.deprovisioning.failed"
   | "tenant.restore.failed"
-  | "batch.failed";
+  | "batch.failed"
+  | "tenant.upgrade.failed"
+  | "template.rollout.failed";
 type RunCancelledType =
   | "tenant.provisioning.cancelled"
   | "tenant.deprovisioning.cancelled"
   | "tenant.restore.cancelled"
-  | "batch.cancelled";
+  | "batch.cancelled"
+  | "tenant.upgrade.cancelled"
+  | "template.rollout.cancelled";
 
 /** A kind's event type for each transition of its runs. */
 export interface RunEventTypes {
@@ -68,6 +76,18 @@ export const RUN_EVENT_TYPES: { readonly [K in RunKind]?: RunEventTypes } = {
     completed: "batch.completed",
     failed: "batch.failed",
     cancelled: "batch.cancelled",
+  },
+  upgrade: {
+    started: "tenant.upgrade.started",
+    completed: "tenant.upgraded",
+    failed: "tenant.upgrade.failed",
+    cancelled: "tenant.upgrade.cancelled",
+  },
+  rollout: {
+    started: "template.rollout.started",
+    completed: "template.rollout.completed",
+    failed: "template.rollout.failed",
+    cancelled: "template.rollout.cancelled",
   },
 };
 
