@@ -103,6 +103,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       clock,
       notifications: outboxChannel,
       lockTimeoutMs: config.stepLockTimeoutMs,
+      backupBudget: config.backupBudget,
       backups,
     };
     const workflows = new LocalWorkflowRunner({

@@ -27,6 +27,7 @@ export function productionStepDeps(): Promise<StepDeps> {
       // The SQS queue when the step has one (NOTIFICATIONS_QUEUE_URL), else the outbox table.
       notifications: queueUrl ? sqsNotificationChannel(new SQSClient({}), queueUrl) : outboxChannel,
       lockTimeoutMs: config.stepLockTimeoutMs,
+      backupBudget: config.backupBudget,
       ...(bucket
         ? {
             backups: new S3BackupStore(new S3Client({}), {

@@ -1,6 +1,7 @@
 import type { Database } from "../../db/client.ts";
 import type { Logger } from "../../shared/logger.ts";
 import type { BackupStore } from "../backups/backup-store.ts";
+import type { BackupBudget } from "../backups/paged-backup.ts";
 import type { NotificationChannel } from "../notifications/notification-channel.ts";
 
 /** What step handlers need, passed in (local: in-process; AWS: built per Lambda container). */
@@ -13,6 +14,8 @@ export interface StepDeps {
   readonly lockTimeoutMs: number;
   /** Where deprovisioning writes tenant backups (and restore reads them); required by those steps. */
   readonly backups?: BackupStore;
+  /** How much one BackupData or RestoreData invocation does (default `DEFAULT_BACKUP_BUDGET`). */
+  readonly backupBudget?: BackupBudget;
 }
 
 /** A step handler as the state machine calls it: JSON in, JSON out. */
