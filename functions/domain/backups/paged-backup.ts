@@ -110,7 +110,11 @@ const invocationKey = (loop: LoopInput) => `${loop.executionRef}#${loop.iteratio
  * invocation again: the state machine's Retry after a failure or a timeout) are; the loop's next
  * iteration is not (the step is one step, whose attempts count tries, not pages).
  */
-export async function startLoopInvocation(db: Database, progressId: string, loop: LoopInput): Promise<boolean> {
+export async function startLoopInvocation(
+  db: Database,
+  progressId: string,
+  loop: LoopInput,
+): Promise<boolean> {
   const key = invocationKey(loop);
   const [row] = await queryRows<{ previous: string | null }>(
     db,
@@ -349,7 +353,8 @@ export async function completePagedBackup(
   const plan = await planExport(tx, run.tenantId, "full");
   const pages = await pagesOf(tx, run.id);
   const counts = new Map<string, number>();
-  for (const p of pages) counts.set(`${p.section}.${p.table}`, (counts.get(`${p.section}.${p.table}`) ?? 0) + p.rows);
+  for (const p of pages)
+    counts.set(`${p.section}.${p.table}`, (counts.get(`${p.section}.${p.table}`) ?? 0) + p.rows);
   const header = headerOf(run.tenantId, plan, counts, {
     kind: "full",
     progressId: run.id,
@@ -396,7 +401,9 @@ export async function readBackupPage(store: BackupStore, page: ManifestPage): Pr
   const body = await store.get(page.location);
   const actual = sha256Hex(body);
   if (actual !== page.sha256) {
-    throw new ValidationError(`backup page ${page.n} checksum mismatch: expected ${page.sha256}, got ${actual}`);
+    throw new ValidationError(
+      `backup page ${page.n} checksum mismatch: expected ${page.sha256}, got ${actual}`,
+    );
   }
   const chunk = JSON.parse(gunzipSync(body).toString("utf8")) as BackupChunk;
   if (chunk.section !== page.section || chunk.table !== page.table) {

@@ -31,7 +31,13 @@ import {
   sha256Hex,
 } from "../backups/tenant-export.ts";
 import { type ProgressRow, saveProgress } from "../runs/progress-store.ts";
-import { classifyStepError, databaseError, progressIdOf, runStep, type StepContext } from "../steps/run-step.ts";
+import {
+  classifyStepError,
+  databaseError,
+  progressIdOf,
+  runStep,
+  type StepContext,
+} from "../steps/run-step.ts";
 import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
 import { restoreMetadata } from "./restore-service.ts";
 
@@ -53,7 +59,8 @@ async function readBackup(db: Database, deps: StepDeps, progress: ProgressRow): 
   const backup = await getBackupRow(db, backupId);
   if (!backup) throw new ValidationError(`backup ${backupId} not found`);
   if (backup.deletedAt) throw new ValidationError(`backup ${backupId} was deleted`);
-  if (backup.tenantId !== progress.tenantId) throw new ValidationError(`backup ${backupId} is another tenant's`);
+  if (backup.tenantId !== progress.tenantId)
+    throw new ValidationError(`backup ${backupId} is another tenant's`);
   const store = requireBackupStore(deps.backups);
   const gzip = await store.get(backup.location);
   if (isPagedBackup(backup.formatVersion)) {
@@ -62,13 +69,15 @@ async function readBackup(db: Database, deps: StepDeps, progress: ProgressRow): 
       throw new ValidationError(`backup checksum mismatch: expected ${backup.sha256.trim()}, got ${actual}`);
     }
     const manifest = parseManifest(gzip);
-    if (manifest.tenantId !== backup.tenantId) throw new ValidationError("backup content names another tenant");
+    if (manifest.tenantId !== backup.tenantId)
+      throw new ValidationError("backup content names another tenant");
     const page = manifest.pages.find((p) => p.section === "controlPlane" && p.table === "tenants");
     const chunk = page ? await readBackupPage(store, page) : undefined;
     return { paged: true, manifest, tenantRow: chunk ? tenantRowOf(chunk.rowsJson) : undefined };
   }
   const parsed = parseBackup(gzip, backup.sha256);
-  if (parsed.header.tenantId !== backup.tenantId) throw new ValidationError("backup content names another tenant");
+  if (parsed.header.tenantId !== backup.tenantId)
+    throw new ValidationError("backup content names another tenant");
   const chunk = parsed.chunks.find((c) => c.section === "controlPlane" && c.table === "tenants");
   return { paged: false, parsed, tenantRow: chunk ? tenantRowOf(chunk.rowsJson) : undefined };
 }
@@ -189,8 +198,14 @@ export const restoreDataStep: StepFactory = (deps) => async (input) => {
         read = await readBackup(ctx.deps.db, ctx.deps, ctx.progress);
         if (!read.paged) return undefined;
         const { manifest, tenantRow } = read;
-        return restoreInvocation(deps, requireBackupStore(deps.backups), progressId, manifest, loop, budget, (tx) =>
-          assertNamesFree(tx, manifest.tenantId, tenantRow),
+        return restoreInvocation(
+          deps,
+          requireBackupStore(deps.backups),
+          progressId,
+          manifest,
+          loop,
+          budget,
+          (tx) => assertNamesFree(tx, manifest.tenantId, tenantRow),
         );
       },
     },

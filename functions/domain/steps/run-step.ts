@@ -87,7 +87,7 @@ export interface StepOptions {
    * completes. A step run as a loop of the state machine (BackupData, RestoreData) answers
    * `"more"` while work remains: the step's transaction waits for a later invocation.
    */
-  readonly beforeTransaction?: (ctx: Omit<StepContext, "tx">) => Promise<void | "more">;
+  readonly beforeTransaction?: (ctx: Omit<StepContext, "tx">) => Promise<unknown>;
   /**
    * Whether this invocation is an attempt (default true). The next iteration of a step's loop is
    * not: the step stays one step, running, its attempts counting tries, not iterations.
@@ -114,7 +114,10 @@ export async function runStep(
     // The attempt: one autocommit statement, visible at once (status running, attempts + 1). The
     // next iteration of a loop is no new attempt while the step is still running.
     const continuation = options.countAttempt === false && (await isRunning(db, progressId, stepName));
-    if (!continuation && (await markStepAttempt(db, progressId, stepName, action, clock())) === "not-marked") {
+    if (
+      !continuation &&
+      (await markStepAttempt(db, progressId, stepName, action, clock())) === "not-marked"
+    ) {
       const row = await getProgressRow(db, progressId);
       if (!row) throw new NotFoundError("progress record", progressId);
       if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
