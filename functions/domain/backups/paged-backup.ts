@@ -200,7 +200,7 @@ async function backupPage(
     await setGuard(tx, plan, true);
     await tx.execute(
       sql`INSERT INTO backup_cursors (progress_id, kind, schema_name, iterations, invocation, started_at, updated_at)
-          VALUES (${run.id}::uuid, 'backup', ${plan.schemaName}, 1, ${invocationKey(loop)}, ${now}, ${now})`,
+          VALUES (${run.id}::uuid, 'backup', ${plan.schemaName}, 1, ${invocationKey(loop)}, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz)`,
     );
     cursor = (await cursorOf(tx, run.id))!;
   }
@@ -212,7 +212,7 @@ async function backupPage(
       sql`UPDATE backup_pages SET discarded = TRUE WHERE progress_id = ${run.id}::uuid AND NOT discarded`,
     );
     await tx.execute(
-      sql`UPDATE backup_cursors SET source_index = 0, after_key = NULL, restart = FALSE, updated_at = ${now}
+      sql`UPDATE backup_cursors SET source_index = 0, after_key = NULL, restart = FALSE, updated_at = ${now.toISOString()}::timestamptz
           WHERE progress_id = ${run.id}::uuid`,
     );
     deps.logger.warn("backup starts over: the tenant's schema changed while its run was not active", {
@@ -242,7 +242,7 @@ async function backupPage(
       sourceIndex++;
       after = null;
       await tx.execute(
-        sql`UPDATE backup_cursors SET source_index = ${sourceIndex}, after_key = NULL, updated_at = ${now}
+        sql`UPDATE backup_cursors SET source_index = ${sourceIndex}, after_key = NULL, updated_at = ${now.toISOString()}::timestamptz
             WHERE progress_id = ${run.id}::uuid`,
       );
       continue;
@@ -261,7 +261,7 @@ async function backupPage(
                   ${sha256Hex(body)}, ${stored.location})`,
     );
     await tx.execute(
-      sql`UPDATE backup_cursors SET after_key = ${page.lastKey}, next_page = ${n + 1}, updated_at = ${now}
+      sql`UPDATE backup_cursors SET after_key = ${page.lastKey}, next_page = ${n + 1}, updated_at = ${now.toISOString()}::timestamptz
           WHERE progress_id = ${run.id}::uuid`,
     );
     return "page";
@@ -466,7 +466,7 @@ async function restorePage(
     await prepareRestore(tx, manifest);
     await tx.execute(
       sql`INSERT INTO backup_cursors (progress_id, kind, schema_name, iterations, invocation, started_at, updated_at)
-          VALUES (${runId}::uuid, 'restore', ${manifest.schemaName}, 1, ${invocationKey(loop)}, ${now}, ${now})`,
+          VALUES (${runId}::uuid, 'restore', ${manifest.schemaName}, 1, ${invocationKey(loop)}, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz)`,
     );
     return "page";
   }
@@ -478,7 +478,7 @@ async function restorePage(
   const table = manifest.tables.filter((t) => t.section === page.section && t.table === page.table);
   await restoreChunk(tx, manifest, await restoreTargets(tx, manifest, table), chunk, now);
   await tx.execute(
-    sql`UPDATE backup_cursors SET next_page = ${n + 1}, updated_at = ${now} WHERE progress_id = ${runId}::uuid`,
+    sql`UPDATE backup_cursors SET next_page = ${n + 1}, updated_at = ${now.toISOString()}::timestamptz WHERE progress_id = ${runId}::uuid`,
   );
   return "page";
 }
