@@ -101,7 +101,6 @@ describe("a realistic-scale tenant", () => {
     expect(Number(before["(users)"]!.split(" ")[0])).toBeGreaterThan(TEST_SCALE.users);
     expect(before.stock_movements!.startsWith(`${TEST_SCALE.stockMovements} `)).toBe(true);
     expect(after).toEqual(before);
-    console.log(`scale fixture: ${written.pages} pages, ${written.iterations} BackupData invocations`);
     if (url !== undefined) expect(await dataDump(url, schemaOf(tenantId))).toEqual(dumpBefore);
   });
 
