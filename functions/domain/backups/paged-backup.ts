@@ -26,6 +26,7 @@ import { RunCancelledError, ValidationError } from "../../shared/errors.ts";
 import { lockProgressRow, type ProgressRow } from "../runs/progress-store.ts";
 import { isActive } from "../runs/run-status.ts";
 import type { StepDeps } from "../steps/step-deps.ts";
+import type { BackupBudget } from "./backup-budget.ts";
 import type { BackupStore } from "./backup-store.ts";
 import {
   BACKUP_FORMAT,
@@ -34,7 +35,6 @@ import {
   type ExportPlan,
   finishRestore,
   headerOf,
-  PAGE_BYTES,
   planExport,
   prepareRestore,
   type RowCounts,
@@ -48,22 +48,6 @@ import {
 } from "./tenant-export.ts";
 
 export const PAGED_BACKUP_VERSION = 3;
-
-/** How much one BackupData or RestoreData invocation does (configurable: tests force many iterations). */
-export interface BackupBudget {
-  /** Row bytes per backup page (one database call answers at most this, base64-encoded). */
-  readonly pageBytes: number;
-  /** Pages one invocation writes or restores at most. */
-  readonly pagesPerInvocation: number;
-  /** Milliseconds after which an invocation starts no new page (well under the Lambda's timeout). */
-  readonly invocationMs: number;
-}
-
-export const DEFAULT_BACKUP_BUDGET: BackupBudget = {
-  pageBytes: PAGE_BYTES,
-  pagesPerInvocation: 64,
-  invocationMs: 60_000,
-};
 
 /** Pages of the backup's page list read per call (each entry ≈ 200 bytes: far below 1 MiB). */
 const PAGE_LIST_BATCH = 2000;

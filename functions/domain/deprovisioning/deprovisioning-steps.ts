@@ -10,12 +10,12 @@ import type { Database } from "../../db/client.ts";
 import { auditLogs, tenantBackups, tenants } from "../../db/schema.ts";
 import { numberValue, queryRows } from "../../db/sql.ts";
 import { NetworkError, RunCancelledError, ValidationError } from "../../shared/errors.ts";
+import { DEFAULT_BACKUP_BUDGET } from "../backups/backup-budget.ts";
 import { saveBackupRecord } from "../backups/backup-records.ts";
 import { requireBackupStore } from "../backups/backup-store.ts";
 import {
   backupInvocation,
   completePagedBackup,
-  DEFAULT_BACKUP_BUDGET,
   deleteBackupObjects,
   loopInputOf,
   startLoopInvocation,

@@ -10,12 +10,12 @@ import { and, eq, isNull, ne, or } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { apiKeys, tenants } from "../../db/schema.ts";
 import { ValidationError } from "../../shared/errors.ts";
+import { DEFAULT_BACKUP_BUDGET } from "../backups/backup-budget.ts";
 import { getBackupRow } from "../backups/backup-records.ts";
 import { requireBackupStore } from "../backups/backup-store.ts";
 import {
   type BackupManifest,
   completePagedRestore,
-  DEFAULT_BACKUP_BUDGET,
   isPagedBackup,
   loopInputOf,
   parseManifest,

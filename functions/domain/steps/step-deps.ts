@@ -1,7 +1,7 @@
 import type { Database } from "../../db/client.ts";
 import type { Logger } from "../../shared/logger.ts";
+import type { BackupBudget } from "../backups/backup-budget.ts";
 import type { BackupStore } from "../backups/backup-store.ts";
-import type { BackupBudget } from "../backups/paged-backup.ts";
 import type { NotificationChannel } from "../notifications/notification-channel.ts";
 
 /** What step handlers need, passed in (local: in-process; AWS: built per Lambda container). */
