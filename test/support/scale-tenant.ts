@@ -35,18 +35,24 @@ export const TEST_SCALE: ScaleSize = {
   textChars: 300,
 };
 
-/** A size of roughly `mb` MB of tenant data (the benchmark's). */
+/**
+ * A size of roughly `mb` MB of row data (measured: ~11 MB at 10, ~100 B per history row): the
+ * catalogue grows to the Municipality template's limits (2,000 users, 200 schools, 5,000
+ * products), the history linearly.
+ */
 export function scaleOfMegabytes(mb: number): ScaleSize {
-  const f = Math.max(1, mb);
+  const f = Math.max(0.1, mb / 10);
+  const schools = Math.min(200, Math.round(50 * f));
   return {
     users: Math.min(2000, Math.round(200 * f)),
-    schools: Math.min(200, Math.round(20 * f)),
-    products: Math.min(5000, Math.round(500 * f)),
-    orders: Math.round(4000 * f),
-    itemsPerSchool: 25,
-    stockMovements: Math.round(8000 * f),
-    metricDays: Math.min(3650, Math.round(90 * f)),
-    auditLogs: Math.round(1500 * f),
+    schools,
+    products: Math.min(5000, Math.round(1000 * f)),
+    orders: Math.round(15_000 * f),
+    itemsPerSchool: 20,
+    stockMovements: Math.round(30_000 * f),
+    // Two metrics a day per school: about 20,000 rows per 10 MB.
+    metricDays: Math.max(1, Math.round((10_000 * f) / schools)),
+    auditLogs: Math.round(3000 * f),
     textChars: 500,
   };
 }

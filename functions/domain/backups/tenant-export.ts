@@ -52,9 +52,11 @@ const READABLE_VERSIONS: readonly number[] = [1, BACKUP_FORMAT_VERSION];
  *   a 500-row chunk of an older backup) is sent in pieces to a temporary table first.
  * The value encoding (`rowJsonOf`) is separate: the paging only sees each row's JSON text.
  */
-export const SIZE_PROBE_ROWS = 1000;
+export const SIZE_PROBE_ROWS = 4000;
 export const PAGE_BYTES = 256 * 1024;
 export const RESTORE_PIECE_CHARS = 128 * 1024;
+/** Heap blocks (8 KB) a tenant-schema table is probed in at a time (`readPage`). */
+const TID_WINDOW_BLOCKS = 64;
 
 export type BackupKind = "full" | "audit_logs";
 export type Section = "controlPlane" | "tenantSchema";
@@ -218,6 +220,8 @@ export interface Source {
   readonly key: SQL;
   /** The key's type, to compare it with a cursor (sent as text). */
   readonly keyType: "uuid" | "tid";
+  /** A tenant-schema table's qualified name (its size in blocks bounds the `ctid` windows). */
+  readonly relationName?: string;
   readonly columnsSchema: SQL;
 }
 
@@ -247,6 +251,7 @@ function tenantSource(schemaName: string, table: string): Source {
     // Under the SHARE locks a backup takes, no row moves while it is read in pages.
     key: sql.raw("ctid"),
     keyType: "tid",
+    relationName: `${safeIdentifier(schemaName)}.${safeIdentifier(table)}`,
     columnsSchema: sql`${schemaName}`,
   };
 }
@@ -394,12 +399,35 @@ export async function readPage(
   pageBytes: number,
 ): Promise<ExportPage | null> {
   const keyType = sql.raw(s.keyType);
-  const from: SQL = after === null ? sql`TRUE` : sql`${s.key} > ${after}::${keyType}`;
-  const probe = await queryRows<{ k: string; b: unknown }>(
-    tx,
-    sql`SELECT ${s.key}::text AS k, octet_length(${rowJson}) AS b FROM ${s.relation} t
-        WHERE ${s.where} AND ${from} ORDER BY ${s.key} LIMIT ${SIZE_PROBE_ROWS}`,
-  );
+  let from: SQL = after === null ? sql`TRUE` : sql`${s.key} > ${after}::${keyType}`;
+  let probe: { k: string; b: unknown }[];
+  if (s.keyType === "tid" && s.relationName) {
+    // `ORDER BY ctid` sorts every row after the cursor: read a window of blocks at a time (a TID
+    // range scan), moving on to the next window while one is empty, until the table's end.
+    let block = after === null ? 0 : Number(/^\((\d+),/.exec(after)?.[1] ?? 0);
+    for (;;) {
+      const upper = `(${block + TID_WINDOW_BLOCKS},0)`;
+      probe = await queryRows<{ k: string; b: unknown }>(
+        tx,
+        sql`SELECT ${s.key}::text AS k, octet_length(${rowJson}) AS b FROM ${s.relation} t
+            WHERE ${from} AND ${s.key} < ${upper}::tid ORDER BY ${s.key} LIMIT ${SIZE_PROBE_ROWS}`,
+      );
+      if (probe.length > 0) break;
+      const [size] = await queryRows<{ blocks: unknown }>(
+        tx,
+        sql`SELECT pg_relation_size(${s.relationName}::regclass) / current_setting('block_size')::int AS blocks`,
+      );
+      block += TID_WINDOW_BLOCKS;
+      if (block >= numberValue(size?.blocks)) return null;
+      from = sql`${s.key} >= ${`(${block},0)`}::tid`;
+    }
+  } else {
+    probe = await queryRows<{ k: string; b: unknown }>(
+      tx,
+      sql`SELECT ${s.key}::text AS k, octet_length(${rowJson}) AS b FROM ${s.relation} t
+          WHERE ${s.where} AND ${from} ORDER BY ${s.key} LIMIT ${SIZE_PROBE_ROWS}`,
+    );
+  }
   const first = probe[0];
   if (!first) return null;
   if (numberValue(first.b) > PIECE_BYTES) {
