@@ -313,7 +313,9 @@ async function main() {
   for (const size of sizes) {
     for (const driver of drivers) {
       console.error(`backing up ~${size} MB on ${driver} ...`);
-      results.push(await benchOne(driver, size));
+      const r = await benchOne(driver, size);
+      results.push(r);
+      if (!args.json) console.error(JSON.stringify(r));
     }
   }
   if (args.json) {
