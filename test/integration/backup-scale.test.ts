@@ -3,13 +3,14 @@
  * schools and products with long multibyte texts, and grown history) backs up, deprovisions and
  * restores with identical data on every driver — through the strict Data API adapter too. The
  * backup budget is small (32 KB pages, 4 pages per invocation), so BackupData and RestoreData each
- * loop through the state machine many times from little data; the step stays one step with one
- * attempt. Rows are compared per table (count and md5 of the record texts) on every driver, and
+ * loop through the state machine many times from little data; the step stays one step, its
+ * attempts counting tries (a page that fails once is retried: two), not iterations. Rows are compared per table (count and md5 of the record texts) on every driver, and
  * as `pg_dump --data-only` of the tenant schema on a PostgreSQL server.
  */
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { failInserts } from "../support/fault-injection.ts";
 import { dataDump } from "../support/pg-dump.ts";
 import { provisionBody } from "../support/provision-body.ts";
 import { API, runHelpers, schemaOf, stepOf } from "../support/runs.ts";
@@ -45,7 +46,7 @@ async function snapshot(tenantId: string): Promise<Record<string, string>> {
 }
 
 describe("a realistic-scale tenant", () => {
-  it("backs up in many pages and loop iterations, deprovisions and restores with identical data", async () => {
+  it("backs up in many pages and loop iterations, survives a failed page, deprovisions and restores with identical data", async () => {
     // Prepare: a Municipality tenant, grown
     const list = await server.request("GET", `${API}/templates?limit=100`);
     const template = list.body.items.find((t: any) => t.name === "Municipality");
@@ -62,12 +63,23 @@ describe("a realistic-scale tenant", () => {
     const url = server.database.url;
     const dumpBefore = url === undefined ? null : await dataDump(url, schemaOf(tenantId));
 
+    // The sixth page fails once (after its object was written): the state machine retries it.
+    const removeFault = await failInserts((statement) => h.rows(sql.raw(statement)), {
+      name: `scale_page_fault_${slug.replace(/-/g, "_")}`,
+      table: "backup_pages",
+      when: "NEW.page_no = 5",
+      sqlstate: "40001",
+      message: "'injected: page % failed', NEW.page_no",
+      times: 1,
+    });
+
     // Act
     const dep = await server.request("POST", `${API}/tenants/${tenantId}/deprovision`, {
       body: { preserveBackups: true, gracePeriodHours: 0 },
     });
     expect(dep.status, JSON.stringify(dep.body)).toBe(202);
     const deprovisioned = await h.settle(dep.body.id);
+    await removeFault();
     expect(deprovisioned.status, JSON.stringify(deprovisioned).slice(0, 2000)).toBe("completed");
     const gone = await h.schemaExists(tenantId);
     const backups = await server.request("GET", `${API}/tenants/${tenantId}/backups`);
@@ -85,7 +97,12 @@ describe("a realistic-scale tenant", () => {
     const written = deprovisioned.metadata.backup;
     expect(written.pages).toBeGreaterThanOrEqual(12);
     expect(written.iterations).toBeGreaterThanOrEqual(Math.ceil(written.pages / 4));
-    expect(stepOf(deprovisioned, "BackupData")).toMatchObject({ status: "completed", attempts: 1 });
+    // One retry, after the failed page; the loop's iterations are no attempts.
+    const backupStep = stepOf(deprovisioned, "BackupData");
+    expect(backupStep).toMatchObject({ status: "completed", attempts: 2 });
+    expect(backupStep.attemptErrors.map((e: any) => [e.transient, e.message])).toEqual([
+      [true, expect.stringContaining("injected: page 5 failed")],
+    ]);
     expect(restored.metadata.pages).toBe(written.pages);
     expect(restored.metadata.iterations).toBeGreaterThanOrEqual(Math.ceil(written.pages / 4));
     expect(stepOf(restored, "RestoreData")).toMatchObject({ status: "completed", attempts: 1 });
