@@ -14,6 +14,10 @@
  * through a JavaScript number or date. Version 1 backups (rows as `json_agg` wrote them, which
  * cannot tell jsonb `null` from SQL NULL) are still restored as they were written.
  *
+ * Deprovisioning backs up in pages instead (format version 3, paged-backup.ts): each chunk is an
+ * object of its own and the header, with the page list, is the manifest; dry runs and audit-log
+ * archives are still one object (version 2).
+ *
  * A full export holds the tenant's control-plane rows (its `tenants` row, `users` with their
  * password hashes, tenant-scoped `api_keys` with their key hashes — the object is encrypted, and
  * both are one-way hashes — and its `audit_logs`) and every table of its schema `tenant_<id>`,
