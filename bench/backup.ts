@@ -101,8 +101,8 @@ async function benchOne(driver: TestDatabaseKind, targetMb: number): Promise<Siz
   const events: { type: string; state: string | undefined; at: number }[] = [];
   const logger = createLogger("debug", (line) => {
     if (!line.includes('"workflow event"')) return;
-    const e = JSON.parse(line) as { type: string; state?: string };
-    events.push({ type: e.type, state: e.state, at: Date.now() });
+    const e = JSON.parse(line) as { type: string; state?: string; time: string };
+    events.push({ type: e.type, state: e.state, at: Date.parse(e.time) });
   });
   const dataDir = mkdtempSync(join(tmpdir(), "tp-bench-backup-"));
   const hour = String(3_600_000);
@@ -185,7 +185,15 @@ async function benchOne(driver: TestDatabaseKind, targetMb: number): Promise<Siz
     const dumpBefore = await dataDump(url, schema);
     const dataMb = mb(rowBytes);
 
-    const phase = (step: string, run: any, from: number, to: number, pages: number): PhaseFigures => {
+    const phase = (
+      step: string,
+      run: any,
+      from: number,
+      to: number,
+      pages: number,
+      iterations: number,
+      runEvents: typeof events,
+    ): PhaseFigures => {
       const s = run.steps.find((x: any) => x.name === step);
       const seconds = (s.durationMs ?? 0) / 1000;
       const windowCalls = calls.filter((c) => c.at >= from && c.at <= to);
@@ -193,15 +201,12 @@ async function benchOne(driver: TestDatabaseKind, targetMb: number): Promise<Siz
         (a, c) => (a === null || c.responseBytes > a.responseBytes ? c : a),
         null,
       );
-      const entered = events.filter((e) => e.state === step && e.at >= from && e.at <= to);
+      // The longest invocation: from a Task state's entry to its exit, in this run's events.
       let longest = 0;
-      let iterations = 0;
       let start: number | null = null;
-      for (const e of entered) {
-        if (e.type === "StateEntered") {
-          start = e.at;
-          iterations++;
-        } else if (e.type === "StateExited" && start !== null) {
+      for (const e of runEvents.filter((x) => x.state === step)) {
+        if (e.type === "StateEntered") start = e.at;
+        else if (e.type === "StateExited" && start !== null) {
           longest = Math.max(longest, e.at - start);
           start = null;
         }
@@ -222,6 +227,7 @@ async function benchOne(driver: TestDatabaseKind, targetMb: number): Promise<Siz
 
     // Act: back up (deprovisioning, no grace period), then restore
     const t0 = Date.now();
+    const e0 = events.length;
     const dep = await request("POST", `${API}/tenants/${tenantId}/deprovision`, {
       preserveBackups: true,
       gracePeriodHours: 0,
@@ -232,7 +238,9 @@ async function benchOne(driver: TestDatabaseKind, targetMb: number): Promise<Siz
     const backupTo = Date.parse(backupStep.completedAt);
     const backups = await request("GET", `${API}/tenants/${tenantId}/backups`);
     const backup = backups.items.find((b: any) => b.kind === "full");
+    const depEvents = events.slice(e0);
     const t1 = Date.now();
+    const e1 = events.length;
     const res = await request("POST", `${API}/tenants/${tenantId}/restore`, { backupId: backup.id });
     const restored = await settle(res.id);
     const restoreStep = restored.steps.find((s: any) => s.name === "RestoreData");
@@ -247,8 +255,24 @@ async function benchOne(driver: TestDatabaseKind, targetMb: number): Promise<Siz
       onDiskMb: round(mb(disk)),
       rows,
       backupStoredMb: round(mb(backup.sizeBytes)),
-      backup: phase("BackupData", deprovisioned, backupFrom, backupTo, deprovisioned.metadata.backup.pages),
-      restore: phase("RestoreData", restored, restoreFrom, restoreTo, restored.metadata.pages),
+      backup: phase(
+        "BackupData",
+        deprovisioned,
+        backupFrom,
+        backupTo,
+        deprovisioned.metadata.backup.pages,
+        deprovisioned.metadata.backup.iterations,
+        depEvents,
+      ),
+      restore: phase(
+        "RestoreData",
+        restored,
+        restoreFrom,
+        restoreTo,
+        restored.metadata.pages,
+        restored.metadata.iterations,
+        events.slice(e1),
+      ),
       identical,
     };
   } finally {
