@@ -8,6 +8,7 @@
  * as `pg_dump --data-only` of the tenant schema on a PostgreSQL server.
  */
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failInserts } from "../support/fault-injection.ts";
@@ -119,6 +120,63 @@ describe("a realistic-scale tenant", () => {
     expect(before.stock_movements!.startsWith(`${TEST_SCALE.stockMovements} `)).toBe(true);
     expect(after).toEqual(before);
     if (url !== undefined) expect(await dataDump(url, schemaOf(tenantId))).toEqual(dumpBefore);
+  });
+
+  it("a backup whose run failed and whose tenant was written to meanwhile starts over when retried", async () => {
+    // Prepare: a Municipality tenant; its backup fails for good at its third page
+    const list = await server.request("GET", `${API}/templates?limit=100`);
+    const template = list.body.items.find((t: any) => t.name === "Municipality");
+    const slug = `restart-${randomUUID().slice(0, 8)}`;
+    const provisioned = await server.request("POST", `${API}/templates/${template.id}/provision`, {
+      body: provisionBody(slug, PASSWORD),
+    });
+    const tenantId: string = (await h.settle(provisioned.body.id)).tenantId;
+    const removeFault = await failInserts((statement) => h.rows(sql.raw(statement)), {
+      name: `restart_page_fault_${slug.replace(/-/g, "_")}`,
+      table: "backup_pages",
+      when: "NEW.page_no = 2",
+      sqlstate: "22023",
+      message: "'injected: page % failed for good', NEW.page_no",
+      times: 1,
+    });
+    const dep = await server.request("POST", `${API}/tenants/${tenantId}/deprovision`, {
+      body: { preserveBackups: true, gracePeriodHours: 0 },
+    });
+    const failed = await h.settle(dep.body.id);
+    await removeFault();
+    const s = `"${schemaOf(tenantId)}"`;
+    // The run is over: the schema takes writes again, which makes the pages read so far stale.
+    await h.rows(
+      sql.raw(`INSERT INTO ${s}.schools (name, code) VALUES ('Written after the failure', 'LATE-1')`),
+    );
+    const before = await snapshot(tenantId);
+
+    // Act
+    const retried = await server.request("POST", `${API}/progress/${dep.body.id}/steps/backup-data/retry`);
+    const deprovisioned = await h.settle(dep.body.id);
+    const backups = await server.request("GET", `${API}/tenants/${tenantId}/backups`);
+    const backup = backups.body.items.find((b: any) => b.kind === "full");
+    const res = await server.request("POST", `${API}/tenants/${tenantId}/restore`, {
+      body: { backupId: backup.id },
+    });
+    const restored = await h.settle(res.body.id);
+
+    // Assess
+    expect(failed.status).toBe("failed");
+    expect(stepOf(failed, "BackupData").error.message).toContain("injected: page 2 failed for good");
+    expect(retried.status, JSON.stringify(retried.body)).toBeLessThan(300);
+    expect(deprovisioned.status, JSON.stringify(deprovisioned).slice(0, 2000)).toBe("completed");
+    expect(restored.status, JSON.stringify(restored).slice(0, 2000)).toBe("completed");
+    expect(await snapshot(tenantId)).toEqual(before);
+    expect(before.schools).toMatch(/^\d+ /);
+    expect(await h.countOf(sql.raw(`SELECT count(*) AS n FROM ${s}.schools WHERE code = 'LATE-1'`))).toBe(1);
+    // The discarded pages' objects are gone: only the manifest and its pages are left.
+    const manifestPages = deprovisioned.metadata.backup.pages as number;
+    const { readdirSync } = await import("node:fs");
+    const files = readdirSync(join(server.dataDir, "backups", tenantId)).filter((f) =>
+      f.includes(dep.body.id),
+    );
+    expect(files.length).toBe(manifestPages + 1);
   });
 
   it("keeps the tenant's schema still while it is backed up, and writable once the backup is done", async () => {
