@@ -60,3 +60,9 @@ BEGIN
   RETURN NULL;
 END
 $$;
+
+-- A backup reads a tenant's control-plane rows in id order, a page at a time (`id > cursor ORDER BY
+-- id LIMIT n`): with years of audit logs, only an index on (tenant_id, id) keeps each page from
+-- sorting all of the tenant's remaining rows.
+CREATE INDEX audit_logs_tenant_id_idx ON audit_logs (tenant_id, id);
+CREATE INDEX users_tenant_id_idx ON users (tenant_id, id);
