@@ -49,8 +49,8 @@ import {
 
 export const PAGED_BACKUP_VERSION = 3;
 
-/** Pages of the backup's page list read per call (each entry ≈ 200 bytes: far below 1 MiB). */
-const PAGE_LIST_BATCH = 2000;
+/** Pages of the backup's page list read per call (each ≈ 300 bytes as the Data API answers: 2,000 made 627 KB). */
+const PAGE_LIST_BATCH = 1000;
 
 export interface ManifestPage {
   readonly n: number;
