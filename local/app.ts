@@ -118,6 +118,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       clock,
       notifications: outboxChannel,
       lockTimeoutMs: config.stepLockTimeoutMs,
+      backupBudget: config.backupBudget,
       backups,
       get workflows() {
         return workflows;

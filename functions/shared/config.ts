@@ -148,6 +148,12 @@ export interface Config {
   readonly unavailableRetry: RetryPolicy;
   /** `lock_timeout` of a step's transaction; waiting longer is a transient error (retried). */
   readonly stepLockTimeoutMs: number;
+  /** How much one BackupData or RestoreData invocation does (the loop's budget). */
+  readonly backupBudget: {
+    readonly pageBytes: number;
+    readonly pagesPerInvocation: number;
+    readonly invocationMs: number;
+  };
   readonly operations: OperationsConfig;
   readonly deprovisioning: DeprovisioningConfig;
   readonly notifications: NotificationDeliveryConfig;
@@ -222,6 +228,16 @@ const envShape = {
   STEP_DB_UNAVAILABLE_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).max(20).default(4),
   STEP_DB_UNAVAILABLE_RETRY_MAX_DELAY_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
   STEP_LOCK_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(5000),
+  // A page is answered base64-encoded (4/3 of its bytes): 512 KiB stays under the 1 MiB response.
+  BACKUP_PAGE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(512 * 1024)
+    .default(256 * 1024),
+  BACKUP_PAGES_PER_INVOCATION: z.coerce.number().int().min(1).max(10_000).default(64),
+  // Well under the BackupData / RestoreData Lambdas' 300 s timeout (the ASL's TimeoutSeconds).
+  BACKUP_INVOCATION_SECONDS: z.coerce.number().int().min(1).max(200).default(60),
   ALERT_LONG_RUNNING_MINUTES: z.coerce.number().int().min(1).max(10080).default(30),
   PROGRESS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86400).default(60),
@@ -427,6 +443,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxDelaySeconds: e.STEP_DB_UNAVAILABLE_RETRY_MAX_DELAY_SECONDS,
     },
     stepLockTimeoutMs: e.STEP_LOCK_TIMEOUT_MS,
+    backupBudget: {
+      pageBytes: e.BACKUP_PAGE_BYTES,
+      pagesPerInvocation: e.BACKUP_PAGES_PER_INVOCATION,
+      invocationMs: e.BACKUP_INVOCATION_SECONDS * 1000,
+    },
     operations: {
       longRunningMinutes: e.ALERT_LONG_RUNNING_MINUTES,
       retentionDays: e.PROGRESS_RETENTION_DAYS,

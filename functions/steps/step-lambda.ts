@@ -34,6 +34,7 @@ export function productionStepDeps(): Promise<StepDeps> {
       ...(provisioningArn
         ? { workflows: new SfnWorkflowRunner(new SFNClient({}), { provisioning: provisioningArn }) }
         : {}),
+      backupBudget: config.backupBudget,
       ...(bucket
         ? {
             backups: new S3BackupStore(new S3Client({}), {

@@ -6,15 +6,23 @@
  * The service is driven through its API only. The row counts are read from the database once the
  * service has stopped (PGlite: the data directory itself; DATABASE_URL: the PostgreSQL server).
  *
+ * A deprovisioning killed in the middle of its backup loop resumes from the last page it committed:
+ * the finished backup lists every page once (those committed before the kill unchanged), holds
+ * every row once, and restores to the same `pg_dump --data-only`.
+ *
  * As in local-start.test.ts, the project's tsx binary runs `local/main.ts` in its own process
  * group; SIGKILL goes to the whole group (tsx cannot relay a SIGKILL to the service it runs).
  */
+import { createDecipheriv, createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFreshPgDatabase } from "../support/database.ts";
+import { dataDump } from "../support/pg-dump.ts";
 import { provisionBody } from "../support/provision-body.ts";
+import { growTenantStatements, TEST_SCALE } from "../support/scale-tenant.ts";
 import { freePort, type ServiceProcess, serviceHarness, urlOf } from "../support/service-process.ts";
 import { until as waitUntil } from "../support/wait.ts";
 
@@ -348,5 +356,139 @@ describe("a local server killed mid-run", { timeout: 600_000 }, () => {
     } finally {
       await check.end();
     }
+  });
+
+  it("with DATABASE_URL: a backup killed mid-loop resumes from its last committed page, losing and repeating none", async () => {
+    // Prepare: a grown Municipality tenant; a small backup budget, so BackupData loops many times
+    const fresh = await createFreshPgDatabase();
+    harness.onCleanup(() => fresh.drop());
+    const env = {
+      DATABASE_URL: fresh.url,
+      BACKUP_PAGE_BYTES: "8192",
+      BACKUP_PAGES_PER_INVOCATION: "2",
+    };
+    const dataDir = tempDataDir();
+    const first = startService({ ...env, PORT: String(await freePort()), DATA_DIR: dataDir });
+    const firstUrl = await urlOf(first);
+    const key = readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
+    const api1 = client(firstUrl, key);
+    const template = await municipalityId(api1);
+    const provisioned = await api1(
+      "POST",
+      `${API}/templates/${template}/provision`,
+      provisionBody("crash-backup", PASSWORD),
+    );
+    expect(provisioned.status, JSON.stringify(provisioned.body)).toBe(202);
+    const tenantRun = await until(
+      "the provisioning to finish",
+      async () => (await api1("GET", `${API}/progress/${provisioned.body.id}`)).body,
+      (r) => ["completed", "failed", "cancelled"].includes(r.status),
+    );
+    expect(tenantRun.status).toBe("completed");
+    const tenantId: string = tenantRun.tenantId;
+    const db = new pg.Client({ connectionString: fresh.url });
+    await db.connect();
+    harness.onCleanup(async () => {
+      await db.end().catch(() => {});
+    });
+    for (const statement of growTenantStatements(tenantId, TEST_SCALE)) await db.query(statement);
+    const schema = `tenant_${tenantId.replace(/-/g, "")}`;
+    const dumpBefore = await dataDump(fresh.url, schema);
+
+    // Act: deprovision, SIGKILL once several pages are committed, start again
+    const dep = await api1("POST", `${API}/tenants/${tenantId}/deprovision`, {
+      preserveBackups: true,
+      gracePeriodHours: 0,
+    });
+    expect(dep.status, JSON.stringify(dep.body)).toBe(202);
+    const runId: string = dep.body.id;
+    const committed = async () =>
+      (
+        await db.query(
+          "SELECT page_no, sha256, row_count FROM backup_pages WHERE progress_id = $1 ORDER BY page_no",
+          [runId],
+        )
+      ).rows as { page_no: number; sha256: string; row_count: number }[];
+    await until("six backup pages to be committed", committed, (rows) => rows.length >= 6);
+    const killed = await kill(first);
+    const atKill = await committed();
+    const writeRefused = await db
+      .query(`INSERT INTO "${schema}".schools (name, code) VALUES ('late', 'LATE-1')`)
+      .then(
+        () => "written",
+        (error: Error) => error.message,
+      );
+    const second = startService({ ...env, PORT: String(await freePort()), DATA_DIR: dataDir });
+    const api2 = client(await urlOf(second), key);
+    const run = await until(
+      "the deprovisioning to finish",
+      async () => (await api2("GET", `${API}/progress/${runId}`)).body,
+      (r) => ["completed", "failed", "cancelled"].includes(r.status),
+    );
+    const resumed = resumedRuns(second);
+    const backups = await api2("GET", `${API}/tenants/${tenantId}/backups`);
+    const backup = backups.body.items.find((b: any) => b.kind === "full");
+    const restore = await api2("POST", `${API}/tenants/${tenantId}/restore`, { backupId: backup.id });
+    expect(restore.status, JSON.stringify(restore.body)).toBe(202);
+    const restored = await until(
+      "the restore to finish",
+      async () => (await api2("GET", `${API}/progress/${restore.body.id}`)).body,
+      (r) => ["completed", "failed", "cancelled"].includes(r.status),
+    );
+    await stop(second);
+
+    // Assess: the kill landed mid-loop, and the resumed run completed
+    expect(killed).toBe("SIGKILL");
+    expect(atKill.length).toBeGreaterThanOrEqual(6);
+    // The schema stayed read-only while the killed run was still running.
+    expect(writeRefused).toMatch(/read-only while it is backed up/);
+    expect(resumed).toEqual([runId]);
+    expect(run.status, JSON.stringify(run).slice(0, 2000)).toBe("completed");
+    // One attempt before the kill, one by the resumed execution: iterations are not attempts.
+    expect(run.steps.find((s: any) => s.name === "BackupData").attempts).toBe(2);
+
+    // Assess: the manifest lists every page once, in order, the pages committed before the kill
+    // unchanged, and the rows of each table exactly once
+    const backupKey = Buffer.from(readFileSync(join(dataDir, "backup.key"), "utf8").trim(), "base64");
+    const decrypt = (location: string) => {
+      const file = readFileSync(join(dataDir, "backups", location));
+      const decipher = createDecipheriv("aes-256-gcm", backupKey, file.subarray(4, 16));
+      decipher.setAAD(Buffer.from(location, "utf8"));
+      decipher.setAuthTag(file.subarray(16, 32));
+      return Buffer.concat([decipher.update(file.subarray(32)), decipher.final()]);
+    };
+    const manifest = JSON.parse(gunzipSync(decrypt(backup.location)).toString("utf8"));
+    const numbers = manifest.pages.map((p: any) => p.n);
+    expect(numbers).toEqual(numbers.map((_: unknown, i: number) => i));
+    expect(manifest.pages.length).toBeGreaterThan(atKill.length);
+    for (const page of atKill) {
+      expect(manifest.pages[page.page_no]).toMatchObject({
+        sha256: page.sha256.trim(),
+        rows: page.row_count,
+      });
+    }
+    const rowsPerTable = new Map<string, number>();
+    const keysSeen = new Set<string>();
+    for (const page of manifest.pages) {
+      const plain = decrypt(page.location);
+      expect(createHash("sha256").update(plain).digest("hex")).toBe(page.sha256);
+      const chunk = JSON.parse(gunzipSync(plain).toString("utf8"));
+      const rows = JSON.parse(chunk.rowsJson) as Record<string, unknown>[];
+      expect(rows.length).toBe(page.rows);
+      for (const row of rows) {
+        const identity = `${chunk.table}:${JSON.stringify(row)}`;
+        expect(keysSeen.has(identity), identity).toBe(false);
+        keysSeen.add(identity);
+      }
+      rowsPerTable.set(chunk.table, (rowsPerTable.get(chunk.table) ?? 0) + rows.length);
+    }
+    for (const table of manifest.tables) {
+      expect(rowsPerTable.get(table.table) ?? 0, table.table).toBe(table.rows);
+    }
+    expect(rowsPerTable.get("stock_movements")).toBe(TEST_SCALE.stockMovements);
+
+    // Assess: the restore gives back exactly the data backed up
+    expect(restored.status, JSON.stringify(restored).slice(0, 2000)).toBe("completed");
+    expect(await dataDump(fresh.url, schema)).toEqual(dumpBefore);
   });
 });

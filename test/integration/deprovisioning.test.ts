@@ -172,9 +172,19 @@ describe("deprovisioning", () => {
     expect(() => gunzipSync(raw)).toThrow();
     const plain = decryptBackupFile(server.dataDir, backup.location);
     expect(sha256(plain)).toBe(backup.sha256);
-    expect(plain.length).toBe(backup.sizeBytes);
-    const header = JSON.parse(gunzipSync(plain).toString("utf8").split("\n")[0]!);
-    expect(header).toMatchObject({ format: "tenant-backup", tenantId, kind: "full" });
+    // A paged backup: the manifest (whose checksum is the backup's) lists every page with its own.
+    const header = JSON.parse(gunzipSync(plain).toString("utf8"));
+    expect(header).toMatchObject({ format: "tenant-backup", version: 3, tenantId, kind: "full" });
+    expect(header.pages.length).toBeGreaterThan(5);
+    let pageBytes = 0;
+    for (const page of header.pages) {
+      const rawPage = readFileSync(join(server.dataDir, "backups", page.location));
+      expect(rawPage.includes(Buffer.from(adminEmail))).toBe(false);
+      const plainPage = decryptBackupFile(server.dataDir, page.location);
+      expect(sha256(plainPage)).toBe(page.sha256);
+      pageBytes += plainPage.length;
+    }
+    expect(plain.length + pageBytes).toBe(backup.sizeBytes);
     expect(
       header.tables
         .filter((t: any) => t.section === "tenantSchema")

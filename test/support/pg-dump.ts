@@ -26,7 +26,9 @@ export async function dataDump(url: string, schema: string): Promise<string[]> {
   for (const line of stdout.split("\n")) {
     if (block) {
       if (line === "\\.") {
-        out.push(...block.sort(), line);
+        // A loop, not a spread: a large table's rows would overflow the call's arguments.
+        for (const row of block.sort()) out.push(row);
+        out.push(line);
         block = null;
       } else {
         block.push(line);

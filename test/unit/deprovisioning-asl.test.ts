@@ -34,6 +34,7 @@ interface State {
   ResultPath?: string | null;
   TimestampPath?: string;
   Parameters?: Record<string, unknown>;
+  TimeoutSeconds?: number;
   Choices?: { Variable: string; StringEquals?: string; BooleanEquals?: boolean; Next: string }[];
   Retry?: {
     ErrorEquals: string[];
@@ -141,7 +142,9 @@ describe.each(WORKFLOWS)("the %s state machine", (kind, steps, first) => {
 
   it("starts at the step the input names, and at the first step by default", () => {
     const choose = states.ChooseStartStep!;
-    expect(choose.Default).toBe(first);
+    // A step run as a loop is entered through the Pass state that starts its count.
+    const entry = states[choose.Default!]!;
+    expect(entry.Type === "Pass" ? entry.Next : choose.Default).toBe(first);
     const targets = new Map(choose.Choices!.map((c) => [c.StringEquals, c.Next]));
     for (const step of steps.slice(1)) expect(targets.has(step.name), step.name).toBe(true);
   });
@@ -168,10 +171,20 @@ describe("the deprovisioning route", () => {
     expect(states.CompleteRun!.Parameters).toMatchObject({ kind: "deprovision" });
   });
 
-  async function run(input: Record<string, unknown>, checks: boolean[]): Promise<string[]> {
+  async function run(
+    input: Record<string, unknown>,
+    checks: boolean[],
+    backupIterations = 1,
+    loops: unknown[] = [],
+  ): Promise<string[]> {
     const calls: string[] = [];
     const handler = (name: string) => async (event: Record<string, unknown>) => {
       calls.push(name);
+      if (name === "BackupData") {
+        loops.push({ executionRef: event.executionRef, loop: event.loop });
+        const iteration = (event.loop as { iteration: number }).iteration + 1;
+        return { step: name, outcome: "continuing", done: iteration >= backupIterations, iteration };
+      }
       if (name === "StartScheduledRun") {
         expect(event.scheduledOperationId).toBe("op-1");
         return { progressId: "op-1", startAt: "BackupData", notifyUsers: false };
@@ -251,6 +264,83 @@ describe("the deprovisioning route", () => {
       "CompleteRun",
     ]);
     expect(resumed).toEqual(["CheckGracePeriod", "CleanupData", "CleanupAuditLogs", "CompleteRun"]);
+  });
+});
+
+describe("steps run as a loop", () => {
+  it("BackupData is entered until it answers done, with the execution and the iteration, then the run goes on", async () => {
+    // Prepare
+    const { text, states } = load("deprovisioning");
+    const calls: string[] = [];
+    const loops: unknown[] = [];
+    const handler = (name: string) => async (event: Record<string, unknown>) => {
+      calls.push(name);
+      if (name === "BackupData") {
+        loops.push({ executionRef: event.executionRef, loop: event.loop });
+        const iteration = (event.loop as { iteration: number }).iteration + 1;
+        return { step: name, done: iteration >= 3, iteration };
+      }
+      if (name === "DisableAccess" || name === "CheckGracePeriod")
+        return { waitUntil: "2020-01-01T00:00:00Z", over: true };
+      return { step: name };
+    };
+    const names = [
+      ...DEPROVISIONING_STEPS.map((s) => s.name),
+      "CheckGracePeriod",
+      "CompleteRun",
+      "RecordFailure",
+    ];
+    const machine = new StateMachine(runnable(text), { validationOptions: { checkArn: false } });
+
+    // Act
+    await machine.run({ progressId: "p", startAt: "BackupData", notifyUsers: false } as never, {
+      overrides: {
+        taskResourceLocalHandlers: Object.fromEntries(names.map((n) => [n, handler(n)])) as never,
+        waitTimeOverrides: { GracePeriod: 0 },
+      },
+      context: { Execution: { Id: "arn:aws:states:eu-west-1:1:execution:deprovisioning:x" } } as never,
+    }).result;
+
+    // Assess
+    expect(calls.slice(0, 4)).toEqual(["BackupData", "BackupData", "BackupData", "DisableAccess"]);
+    expect(loops.map((l: any) => l.loop.iteration)).toEqual([0, 1, 2]);
+    expect(loops.map((l: any) => l.executionRef)).toEqual(
+      Array(3).fill("arn:aws:states:eu-west-1:1:execution:deprovisioning:x"),
+    );
+    expect(states.BackupDataDone).toMatchObject({ Type: "Choice", Default: "ShouldNotifyUsers" });
+    expect(states.BackupData!.TimeoutSeconds).toBeLessThanOrEqual(300);
+  });
+
+  it("RestoreData is entered until it answers done, also when a run resumes at it", async () => {
+    // Prepare
+    const { text, states } = load("restore");
+    const run = async (startAt: string) => {
+      const calls: string[] = [];
+      const handler = (name: string) => async (event: Record<string, unknown>) => {
+        calls.push(name);
+        if (name !== "RestoreData") return { step: name };
+        const iteration = (event.loop as { iteration: number }).iteration + 1;
+        return { step: name, done: iteration >= 2, iteration };
+      };
+      const names = [...RESTORE_STEPS.map((s) => s.name), "CompleteRun", "RecordFailure"];
+      const machine = new StateMachine(runnable(text), { validationOptions: { checkArn: false } });
+      await machine.run({ progressId: "p", startAt } as never, {
+        overrides: {
+          taskResourceLocalHandlers: Object.fromEntries(names.map((n) => [n, handler(n)])) as never,
+        },
+        context: { Execution: { Id: "x" } } as never,
+      }).result;
+      return calls;
+    };
+
+    // Act
+    const fresh = await run("VerifyBackup");
+    const resumed = await run("RestoreData");
+
+    // Assess
+    expect(fresh).toEqual(["VerifyBackup", "RestoreData", "RestoreData", "CompleteRun"]);
+    expect(resumed).toEqual(["RestoreData", "RestoreData", "CompleteRun"]);
+    expect(states.RestoreDataDone).toMatchObject({ Type: "Choice", Default: "CompleteRun" });
   });
 });
 

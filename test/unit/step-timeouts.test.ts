@@ -79,6 +79,6 @@ describe("step Lambda timeouts", () => {
     }
     // The 60-second bookkeeping Tasks no longer get the 300 s every step Lambda used to have.
     expect(timeouts.get("record-failure")).toBe(50);
-    expect(timeouts.get("backup-data")).toBe(855);
+    expect(timeouts.get("backup-data")).toBe(285);
   });
 });

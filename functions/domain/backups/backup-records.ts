@@ -42,7 +42,9 @@ export async function saveBackupRecord(
     readonly tenantId: string;
     readonly progressId: string;
     readonly kind: BackupKind;
-    readonly exported: TenantExport;
+    readonly exported: Pick<TenantExport, "header" | "sha256" | "rowCounts">;
+    /** Bytes in the store (a paged backup: its manifest and every page). */
+    readonly sizeBytes: number;
     readonly stored: StoredObject;
     readonly preserved: boolean;
     readonly now: Date;
@@ -66,7 +68,7 @@ export async function saveBackupRecord(
       kind: input.kind,
       store: input.stored.store,
       location: input.stored.location,
-      sizeBytes: input.exported.gzip.length,
+      sizeBytes: input.sizeBytes,
       sha256: input.exported.sha256,
       encryption: input.stored.encryption,
       rowCounts: input.exported.rowCounts as unknown as Record<string, unknown>,

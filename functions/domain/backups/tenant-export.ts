@@ -14,6 +14,10 @@
  * through a JavaScript number or date. Version 1 backups (rows as `json_agg` wrote them, which
  * cannot tell jsonb `null` from SQL NULL) are still restored as they were written.
  *
+ * Deprovisioning backs up in pages instead (format version 3, paged-backup.ts): each chunk is an
+ * object of its own and the header, with the page list, is the manifest; dry runs and audit-log
+ * archives are still one object (version 2).
+ *
  * A full export holds the tenant's control-plane rows (its `tenants` row, `users` with their
  * password hashes, tenant-scoped `api_keys` with their key hashes — the object is encrypted, and
  * both are one-way hashes — and its `audit_logs`) and every table of its schema `tenant_<id>`,
@@ -52,9 +56,11 @@ const READABLE_VERSIONS: readonly number[] = [1, BACKUP_FORMAT_VERSION];
  *   a 500-row chunk of an older backup) is sent in pieces to a temporary table first.
  * The value encoding (`rowJsonOf`) is separate: the paging only sees each row's JSON text.
  */
-export const SIZE_PROBE_ROWS = 1000;
+export const SIZE_PROBE_ROWS = 4000;
 export const PAGE_BYTES = 256 * 1024;
 export const RESTORE_PIECE_CHARS = 128 * 1024;
+/** Heap blocks (8 KB) a tenant-schema table is probed in at a time (`readPage`). */
+const TID_WINDOW_BLOCKS = 64;
 
 export type BackupKind = "full" | "audit_logs";
 export type Section = "controlPlane" | "tenantSchema";
@@ -205,7 +211,7 @@ function decodedColumns(columns: readonly string[], target: readonly ColumnDefin
   );
 }
 
-interface Source {
+export interface Source {
   readonly section: Section;
   readonly table: string;
   /** `FROM ... WHERE ...` of the rows to export. */
@@ -218,6 +224,8 @@ interface Source {
   readonly key: SQL;
   /** The key's type, to compare it with a cursor (sent as text). */
   readonly keyType: "uuid" | "tid";
+  /** A tenant-schema table's qualified name (its size in blocks bounds the `ctid` windows). */
+  readonly relationName?: string;
   readonly columnsSchema: SQL;
 }
 
@@ -247,6 +255,7 @@ function tenantSource(schemaName: string, table: string): Source {
     // Under the SHARE locks a backup takes, no row moves while it is read in pages.
     key: sql.raw("ctid"),
     keyType: "tid",
+    relationName: `${safeIdentifier(schemaName)}.${safeIdentifier(table)}`,
     columnsSchema: sql`${schemaName}`,
   };
 }
@@ -262,35 +271,39 @@ export interface ExportOptions {
   readonly lock: boolean;
 }
 
-/** Exports a tenant (or its audit logs) inside `tx`. */
-export async function exportTenant(
-  tx: Database,
-  tenantId: string,
-  options: ExportOptions,
-): Promise<TenantExport> {
+/** What an export reads: its sources in restore order, their table descriptions (no row counts yet), the migrations. */
+export interface ExportPlan {
+  readonly sources: readonly Source[];
+  readonly tables: readonly Omit<BackupTable, "rows">[];
+  readonly migrations: readonly string[];
+  readonly schemaName: string;
+  /** The tenant schema's tables (empty when it has none). */
+  readonly tenantTables: readonly string[];
+}
+
+/**
+ * The tables of a tenant's export, in restore order, with their columns and constraints; the same
+ * every time for the same schema (a paged backup plans again in each invocation).
+ */
+export async function planExport(tx: Database, tenantId: string, kind: BackupKind): Promise<ExportPlan> {
   const schemaName = tenantSchemaName(tenantId);
   const sources: Source[] = [];
   let migrations: string[] = [];
-  if (options.kind === "audit_logs") {
+  let tenantTables: string[] = [];
+  if (kind === "audit_logs") {
     sources.push(controlPlaneSource("audit_logs", "tenant_id", tenantId));
   } else {
     for (const c of CONTROL_PLANE) sources.push(controlPlaneSource(c.table, c.key, tenantId));
     if (await schemaExists(tx, schemaName)) {
-      const tables = await tenantTablesInOrder(tx, schemaName);
-      if (options.lock && tables.length > 0) {
-        const list = tables.map((t) => `${safeIdentifier(schemaName)}.${safeIdentifier(t)}`).join(", ");
-        await tx.execute(sql.raw(`LOCK TABLE ${list} IN SHARE MODE`));
-      }
-      for (const t of tables) sources.push(tenantSource(schemaName, t));
-      if (tables.includes("schema_migrations"))
+      tenantTables = await tenantTablesInOrder(tx, schemaName);
+      for (const t of tenantTables) sources.push(tenantSource(schemaName, t));
+      if (tenantTables.includes("schema_migrations"))
         migrations = await appliedMigrations(tx, tenantId, schemaName);
     }
   }
-
-  const tables: BackupTable[] = [];
   const shape = sources.some((s) => s.section === "tenantSchema") ? await schemaShape(tx, schemaName) : null;
+  const tables: Omit<BackupTable, "rows">[] = [];
   for (const s of sources) {
-    const [row] = await queryRows<{ n: unknown }>(tx, sql`SELECT count(*) AS n FROM ${s.from}`);
     const definitions = await columnDefinitionsOf(tx, s.columnsSchema, s.table);
     tables.push({
       section: s.section,
@@ -298,26 +311,65 @@ export async function exportTenant(
       columns: definitions.map((d) => d.name),
       definitions,
       ...(s.section === "tenantSchema" ? { constraints: shape?.constraints.get(s.table) ?? [] } : {}),
-      rows: numberValue(row?.n),
     });
   }
-  const header: BackupHeader = {
+  return { sources, tables, migrations, schemaName, tenantTables };
+}
+
+/** The backup header of a plan, with the rows each table holds. */
+export function headerOf(
+  tenantId: string,
+  plan: ExportPlan,
+  rows: ReadonlyMap<string, number>,
+  options: { kind: BackupKind; progressId: string | null; now: Date; version?: number },
+): BackupHeader {
+  return {
     format: BACKUP_FORMAT,
-    version: BACKUP_FORMAT_VERSION,
+    version: options.version ?? BACKUP_FORMAT_VERSION,
     kind: options.kind,
     tenantId,
-    schemaName,
+    schemaName: plan.schemaName,
     progressId: options.progressId,
     createdAt: options.now.toISOString(),
-    tables,
-    migrations,
+    tables: plan.tables.map((t) => ({ ...t, rows: rows.get(`${t.section}.${t.table}`) ?? 0 })),
+    migrations: [...plan.migrations],
   };
+}
+
+/** The text of one row `t` of a planned table as the backup keeps it. */
+export function rowJsonFor(table: Pick<BackupTable, "columns">): SQL {
+  return sql`(${rowJsonOf(table.columns)})::text`;
+}
+
+/** Exports a tenant (or its audit logs) inside `tx`, in one go (dry runs, audit-log archives). */
+export async function exportTenant(
+  tx: Database,
+  tenantId: string,
+  options: ExportOptions,
+): Promise<TenantExport> {
+  const plan = await planExport(tx, tenantId, options.kind);
+  if (options.lock && plan.tenantTables.length > 0) {
+    const list = plan.tenantTables
+      .map((t) => `${safeIdentifier(plan.schemaName)}.${safeIdentifier(t)}`)
+      .join(", ");
+    await tx.execute(sql.raw(`LOCK TABLE ${list} IN SHARE MODE`));
+  }
+  const counts = new Map<string, number>();
+  for (const s of plan.sources) {
+    const [row] = await queryRows<{ n: unknown }>(tx, sql`SELECT count(*) AS n FROM ${s.from}`);
+    counts.set(`${s.section}.${s.table}`, numberValue(row?.n));
+  }
+  const header = headerOf(tenantId, plan, counts, options);
   const lines: string[] = [JSON.stringify(header)];
-  for (const [i, s] of sources.entries()) {
-    const rowJson = sql`(${rowJsonOf(tables[i]!.columns)})::text`;
-    for await (const rowsJson of exportPages(tx, s, rowJson)) {
+  for (const [i, s] of plan.sources.entries()) {
+    const rowJson = rowJsonFor(plan.tables[i]!);
+    let after: string | null = null;
+    for (;;) {
+      const page = await readPage(tx, s, rowJson, after, PAGE_BYTES);
+      if (!page) break;
       // As a JSON string: the rows' JSON text may hold line breaks of its own.
-      lines.push(JSON.stringify({ section: s.section, table: s.table }), JSON.stringify(rowsJson));
+      lines.push(JSON.stringify({ section: s.section, table: s.table }), JSON.stringify(page.rowsJson));
+      after = page.lastKey;
     }
   }
   const text = Buffer.from(`${lines.join("\n")}\n`, "utf8");
@@ -331,59 +383,87 @@ export async function exportTenant(
   };
 }
 
+/** One page of a source's rows: a JSON array (one chunk of a backup), its row count, its last key. */
+export interface ExportPage {
+  readonly rowsJson: string;
+  readonly rows: number;
+  readonly lastKey: string;
+}
+
 /**
- * The rows of one source as JSON arrays (the backup's chunks), page by page in key order: each
- * call answers at most `PAGE_BYTES` of rows (base64) or one piece of a long row. `rowJson` is the
- * text of one row `t` as the backup keeps it (`rowJsonOf`).
+ * The next page of a source's rows after key `after` (`null`: from the start), in key order, or
+ * `null` when none is left: at most `pageBytes` of rows (base64 in transit) or one piece-read long
+ * row. `rowJson` is the text of one row `t` as the backup keeps it (`rowJsonFor`).
  */
-async function* exportPages(tx: Database, s: Source, rowJson: SQL): AsyncGenerator<string> {
+export async function readPage(
+  tx: Database,
+  s: Source,
+  rowJson: SQL,
+  after: string | null,
+  pageBytes: number,
+): Promise<ExportPage | null> {
   const keyType = sql.raw(s.keyType);
-  let cursor: string | null = null;
-  for (;;) {
-    const after: SQL = cursor === null ? sql`TRUE` : sql`${s.key} > ${cursor}::${keyType}`;
-    const probe = await queryRows<{ k: string; b: unknown }>(
+  let from: SQL = after === null ? sql`TRUE` : sql`${s.key} > ${after}::${keyType}`;
+  let probe: { k: string; b: unknown }[];
+  if (s.keyType === "tid" && s.relationName) {
+    // `ORDER BY ctid` sorts every row after the cursor: read a window of blocks at a time (a TID
+    // range scan), moving on to the next window while one is empty, until the table's end.
+    let block = after === null ? 0 : Number(/^\((\d+),/.exec(after)?.[1] ?? 0);
+    for (;;) {
+      const upper = `(${block + TID_WINDOW_BLOCKS},0)`;
+      probe = await queryRows<{ k: string; b: unknown }>(
+        tx,
+        sql`SELECT ${s.key}::text AS k, octet_length(${rowJson}) AS b FROM ${s.relation} t
+            WHERE ${from} AND ${s.key} < ${upper}::tid ORDER BY ${s.key} LIMIT ${SIZE_PROBE_ROWS}`,
+      );
+      if (probe.length > 0) break;
+      const [size] = await queryRows<{ blocks: unknown }>(
+        tx,
+        sql`SELECT pg_relation_size(${s.relationName}::regclass) / current_setting('block_size')::int AS blocks`,
+      );
+      block += TID_WINDOW_BLOCKS;
+      if (block >= numberValue(size?.blocks)) return null;
+      from = sql`${s.key} >= ${`(${block},0)`}::tid`;
+    }
+  } else {
+    probe = await queryRows<{ k: string; b: unknown }>(
       tx,
       sql`SELECT ${s.key}::text AS k, octet_length(${rowJson}) AS b FROM ${s.relation} t
-          WHERE ${s.where} AND ${after} ORDER BY ${s.key} LIMIT ${SIZE_PROBE_ROWS}`,
+          WHERE ${s.where} AND ${from} ORDER BY ${s.key} LIMIT ${SIZE_PROBE_ROWS}`,
     );
-    if (probe.length === 0) return;
-    let i = 0;
-    while (i < probe.length) {
-      const first = probe[i]!;
-      if (numberValue(first.b) > PIECE_BYTES) {
-        const row = await readLargeText(
-          tx,
-          sql`SELECT ${rowJson} AS v FROM ${s.relation} t WHERE ${s.where} AND ${s.key} = ${first.k}::${keyType}`,
-        );
-        if (typeof row !== "string")
-          throw new Error(`row ${first.k} of ${s.table} vanished while it was read`);
-        yield `[${row}]`;
-        i++;
-        continue;
-      }
-      let n = 0;
-      let bytes = 0;
-      while (i + n < probe.length) {
-        const b = numberValue(probe[i + n]!.b);
-        if (b > PIECE_BYTES || (n > 0 && bytes + b > PAGE_BYTES)) break;
-        bytes += b;
-        n++;
-      }
-      const from = i === 0 ? after : sql`${s.key} > ${probe[i - 1]!.k}::${keyType}`;
-      const rows = await queryRows<{ j: string }>(
-        tx,
-        sql`SELECT encode(convert_to(${rowJson}, 'UTF8'), 'base64') AS j FROM ${s.relation} t
-            WHERE ${s.where} AND ${from} AND ${s.key} <= ${probe[i + n - 1]!.k}::${keyType}
-            ORDER BY ${s.key}`,
-      );
-      if (rows.length !== n)
-        throw new Error(`${s.table} changed while it was read (${rows.length} rows, not ${n})`);
-      yield `[${rows.map((r) => Buffer.from(r.j, "base64").toString("utf8")).join(",")}]`;
-      i += n;
-    }
-    cursor = probe[probe.length - 1]!.k;
-    if (probe.length < SIZE_PROBE_ROWS) return;
   }
+  const first = probe[0];
+  if (!first) return null;
+  if (numberValue(first.b) > PIECE_BYTES) {
+    const row = await readLargeText(
+      tx,
+      sql`SELECT ${rowJson} AS v FROM ${s.relation} t WHERE ${s.where} AND ${s.key} = ${first.k}::${keyType}`,
+    );
+    if (typeof row !== "string") throw new Error(`row ${first.k} of ${s.table} vanished while it was read`);
+    return { rowsJson: `[${row}]`, rows: 1, lastKey: first.k };
+  }
+  let n = 0;
+  let bytes = 0;
+  while (n < probe.length) {
+    const b = numberValue(probe[n]!.b);
+    if (b > PIECE_BYTES || (n > 0 && bytes + b > pageBytes)) break;
+    bytes += b;
+    n++;
+  }
+  const lastKey = probe[n - 1]!.k;
+  const rows = await queryRows<{ j: string }>(
+    tx,
+    sql`SELECT encode(convert_to(${rowJson}, 'UTF8'), 'base64') AS j FROM ${s.relation} t
+        WHERE ${s.where} AND ${from} AND ${s.key} <= ${lastKey}::${keyType}
+        ORDER BY ${s.key}`,
+  );
+  if (rows.length !== n)
+    throw new Error(`${s.table} changed while it was read (${rows.length} rows, not ${n})`);
+  return {
+    rowsJson: `[${rows.map((r) => Buffer.from(r.j, "base64").toString("utf8")).join(",")}]`,
+    rows: n,
+    lastKey,
+  };
 }
 
 export function rowCountsOf(header: BackupHeader): RowCounts {
@@ -448,24 +528,44 @@ function target(section: Section, schemaName: string, table: string): SQL {
  */
 export async function restoreTenant(tx: Database, backup: ParsedBackup, now: Date): Promise<RowCounts> {
   const { header } = backup;
+  const targets = await prepareRestore(tx, header);
+  for (const chunk of backup.chunks) await restoreChunk(tx, header, targets, chunk, now);
+  return finishRestore(tx, header);
+}
+
+/** Each backed-up table's target columns (`section.table` → the catalog's definitions now). */
+export type RestoreTargets = ReadonlyMap<string, readonly ColumnDefinition[]>;
+
+/**
+ * The first part of a restore: the schema recreated by the tenant migrations the backup names and
+ * the drift it recorded, and every backed-up column checked to exist (a backup column with nowhere
+ * to go would be data silently lost). Nothing is inserted yet.
+ */
+export async function prepareRestore(tx: Database, header: BackupHeader): Promise<RestoreTargets> {
   if (header.kind !== "full") throw new ValidationError(`a ${header.kind} archive cannot restore a tenant`);
   const schemaName = tenantSchemaName(header.tenantId);
   if (schemaName !== header.schemaName) throw new ValidationError("backup names another schema");
   if (await schemaExists(tx, schemaName)) {
     throw new ValidationError(`schema ${schemaName} exists; only a deprovisioned tenant can be restored`);
   }
-
-  // Columns must still exist: a backup column with nowhere to go would be data silently lost.
-  const insertColumns = new Map<string, readonly string[]>();
-  const targetColumns = new Map<string, readonly ColumnDefinition[]>();
   const tenantTables = header.tables.filter((t) => t.section === "tenantSchema");
-  const migrations = header.migrations;
   if (tenantTables.length > 0) {
-    await applyTenantMigrations(tx, header.tenantId, migrations);
+    await applyTenantMigrations(tx, header.tenantId, header.migrations);
     await tx.execute(sql.raw(`DELETE FROM ${safeIdentifier(schemaName)}.schema_migrations`));
     await rebuildRecordedSchema(tx, schemaName, tenantTables, await schemaShape(tx, schemaName));
   }
-  for (const t of header.tables) {
+  return restoreTargets(tx, header, header.tables);
+}
+
+/** The target columns of some of a backup's tables, checked against what the backup holds. */
+export async function restoreTargets(
+  tx: Database,
+  header: BackupHeader,
+  tables: readonly BackupTable[],
+): Promise<RestoreTargets> {
+  const schemaName = tenantSchemaName(header.tenantId);
+  const targets = new Map<string, readonly ColumnDefinition[]>();
+  for (const t of tables) {
     const schema = t.section === "controlPlane" ? sql`current_schema()` : sql`${schemaName}`;
     const definitions = await columnDefinitionsOf(tx, schema, t.table);
     const actual = new Set(definitions.map((d) => d.name));
@@ -474,42 +574,51 @@ export async function restoreTenant(tx: Database, backup: ParsedBackup, now: Dat
     if (missing.length > 0) {
       throw new ValidationError(`table ${t.table} has no column ${missing.join(", ")} the backup holds`);
     }
-    insertColumns.set(`${t.section}.${t.table}`, t.columns);
-    targetColumns.set(`${t.section}.${t.table}`, definitions);
+    targets.set(`${t.section}.${t.table}`, definitions);
   }
+  return targets;
+}
 
-  for (const chunk of backup.chunks) {
-    const columns = insertColumns.get(`${chunk.section}.${chunk.table}`);
-    if (!columns) throw new ValidationError(`backup chunk of unknown table ${chunk.table}`);
-    const into = target(chunk.section, schemaName, chunk.table);
-    const list = sql.raw(columns.map((c) => safeIdentifier(c)).join(", "));
-    const values =
-      header.version >= 2
-        ? decodedColumns(columns, targetColumns.get(`${chunk.section}.${chunk.table}`)!)
-        : list;
-    const rows = await chunkRowsParameter(tx, chunk.rowsJson);
-    const select = sql`SELECT ${values} FROM json_populate_recordset(NULL::${into}, ${rows})`;
-    if (chunk.section === "controlPlane" && chunk.table === "tenants") {
-      // The tombstone keeps the tenant's id (its runs refer to it): overwrite it.
-      const updates = sql.raw(
-        columns
-          .filter((c) => c !== "id")
-          .map((c) => `${safeIdentifier(c)} = EXCLUDED.${safeIdentifier(c)}`)
-          .join(", "),
-      );
-      await tx.execute(
-        sql`INSERT INTO ${into} (${list}) ${select} ON CONFLICT (id) DO UPDATE SET ${updates}`,
-      );
-      await tx.update(tenants).set({ updatedAt: now }).where(eq(tenants.id, header.tenantId));
-    } else if (chunk.section === "controlPlane" && chunk.table === "audit_logs") {
-      // Audit logs kept by `preserveAuditLogs` are still there.
-      await tx.execute(sql`INSERT INTO ${into} (${list}) ${select} ON CONFLICT (id) DO NOTHING`);
-    } else {
-      await tx.execute(sql`INSERT INTO ${into} (${list}) ${select}`);
-    }
+/** Inserts one chunk (page) of a backup. */
+export async function restoreChunk(
+  tx: Database,
+  header: BackupHeader,
+  targets: RestoreTargets,
+  chunk: BackupChunk,
+  now: Date,
+): Promise<void> {
+  const key = `${chunk.section}.${chunk.table}`;
+  const table = header.tables.find((t) => `${t.section}.${t.table}` === key);
+  const definitions = targets.get(key);
+  if (!table || !definitions) throw new ValidationError(`backup chunk of unknown table ${chunk.table}`);
+  const columns = table.columns;
+  const into = target(chunk.section, header.schemaName, chunk.table);
+  const list = sql.raw(columns.map((c) => safeIdentifier(c)).join(", "));
+  const values = header.version >= 2 ? decodedColumns(columns, definitions) : list;
+  const rows = await chunkRowsParameter(tx, chunk.rowsJson);
+  const select = sql`SELECT ${values} FROM json_populate_recordset(NULL::${into}, ${rows})`;
+  if (chunk.section === "controlPlane" && chunk.table === "tenants") {
+    // The tombstone keeps the tenant's id (its runs refer to it): overwrite it.
+    const updates = sql.raw(
+      columns
+        .filter((c) => c !== "id")
+        .map((c) => `${safeIdentifier(c)} = EXCLUDED.${safeIdentifier(c)}`)
+        .join(", "),
+    );
+    await tx.execute(sql`INSERT INTO ${into} (${list}) ${select} ON CONFLICT (id) DO UPDATE SET ${updates}`);
+    await tx.update(tenants).set({ updatedAt: now }).where(eq(tenants.id, header.tenantId));
+  } else if (chunk.section === "controlPlane" && chunk.table === "audit_logs") {
+    // Audit logs kept by `preserveAuditLogs` are still there.
+    await tx.execute(sql`INSERT INTO ${into} (${list}) ${select} ON CONFLICT (id) DO NOTHING`);
+  } else {
+    await tx.execute(sql`INSERT INTO ${into} (${list}) ${select}`);
   }
-  if (tenantTables.length > 0) await resetSequences(tx, schemaName);
+}
 
+/** The last part of a restore: sequences continue after the rows, and every table holds what the backup holds. */
+export async function finishRestore(tx: Database, header: BackupHeader): Promise<RowCounts> {
+  const schemaName = tenantSchemaName(header.tenantId);
+  if (header.tables.some((t) => t.section === "tenantSchema")) await resetSequences(tx, schemaName);
   const restored: RowCounts = { controlPlane: {}, tenantSchema: {} };
   for (const t of header.tables) {
     const from =

@@ -38,7 +38,14 @@ export interface DeprovisionMetadata {
   readonly requestedBy: string | null;
   readonly tenantStatusBefore: string;
   readonly scheduledOperationId?: string;
-  readonly backup?: { readonly id: string; readonly sizeBytes: number; readonly sha256: string };
+  readonly backup?: {
+    readonly id: string;
+    readonly sizeBytes: number;
+    readonly sha256: string;
+    /** A paged backup: its pages, and the invocations of BackupData that wrote them. */
+    readonly pages?: number;
+    readonly iterations?: number;
+  };
   readonly notified?: number;
   readonly access?: DisabledAccess;
   readonly reenabled?: { readonly at: string; readonly apiKeys: number; readonly users: number };

@@ -7,11 +7,19 @@
  */
 import { and, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { auditLogs, tenantBackups, tenants } from "../../db/schema.ts";
+import { tenantBackups, tenants } from "../../db/schema.ts";
 import { numberValue, queryRows } from "../../db/sql.ts";
 import { NetworkError, RunCancelledError, ValidationError } from "../../shared/errors.ts";
+import { DEFAULT_BACKUP_BUDGET } from "../backups/backup-budget.ts";
 import { saveBackupRecord } from "../backups/backup-records.ts";
 import { requireBackupStore } from "../backups/backup-store.ts";
+import {
+  backupInvocation,
+  completePagedBackup,
+  deleteBackupObjects,
+  loopInputOf,
+  startLoopInvocation,
+} from "../backups/paged-backup.ts";
 import { exportTenant } from "../backups/tenant-export.ts";
 import { dedupeKey, emitEvent } from "../events/outbox.ts";
 import { MAX_BATCH_ENTRIES, type Notification } from "../notifications/notification-channel.ts";
@@ -86,29 +94,63 @@ const objectName = (tenantId: string, progressId: string, kind: "full" | "audit-
 
 // --- BackupData ---------------------------------------------------------------------------------
 
-/** A complete, consistent export of the tenant, compressed, checksummed, encrypted, recorded. */
-export const backupDataStep = deprovisioningStep("BackupData", async (ctx) => {
-  const store = requireBackupStore(ctx.deps.backups);
-  const exported = await exportTenant(ctx.tx, ctx.tenantId, {
-    kind: "full",
-    progressId: ctx.progress.id,
-    now: ctx.now,
-    lock: true,
-  });
-  const stored = await store.put(objectName(ctx.tenantId, ctx.progress.id, "full"), exported.gzip);
-  const row = await saveBackupRecord(ctx.tx, {
-    tenantId: ctx.tenantId,
-    progressId: ctx.progress.id,
-    kind: "full",
-    exported,
-    stored,
-    preserved: false,
-    now: ctx.now,
-  });
-  await updateMetadata(ctx, {
-    backup: { id: row.id, sizeBytes: exported.gzip.length, sha256: exported.sha256 },
-  });
-});
+/**
+ * A complete, consistent export of the tenant as a paged backup (paged-backup.ts): each invocation
+ * writes a bounded number of pages and answers `done: false` while pages remain; the state machine
+ * loops back (`BackupDataDone`). The last invocation writes the manifest, records the backup and
+ * completes the step, in one transaction.
+ */
+export const backupDataStep: StepFactory = (deps) => async (input) => {
+  const progressId = progressIdOf(input);
+  const loop = loopInputOf(input);
+  const budget = deps.backupBudget ?? DEFAULT_BACKUP_BUDGET;
+  let countAttempt: boolean;
+  try {
+    countAttempt = await startLoopInvocation(deps.db, progressId, loop);
+  } catch (error) {
+    throw classifyStepError(error, databaseError);
+  }
+  const runOf = (progress: ProgressRow) => {
+    if (!progress.tenantId) throw new ValidationError(`run ${progress.id} names no tenant`);
+    return { id: progress.id, tenantId: progress.tenantId };
+  };
+  const outcome = await runStep(
+    deps,
+    progressId,
+    "BackupData",
+    async (ctx) => {
+      const store = requireBackupStore(ctx.deps.backups);
+      const run = runOf(ctx.progress);
+      const backup = await completePagedBackup(ctx.tx, store, run, ctx.now);
+      const row = await saveBackupRecord(ctx.tx, {
+        tenantId: run.tenantId,
+        progressId: run.id,
+        kind: "full",
+        exported: backup,
+        sizeBytes: backup.sizeBytes,
+        stored: backup.stored,
+        preserved: false,
+        now: ctx.now,
+      });
+      await updateMetadata(ctx, {
+        backup: {
+          id: row.id,
+          sizeBytes: backup.sizeBytes,
+          sha256: backup.sha256,
+          pages: backup.pages,
+          iterations: backup.iterations,
+        },
+      });
+    },
+    databaseError,
+    {
+      countAttempt,
+      beforeTransaction: (ctx) =>
+        backupInvocation(deps, requireBackupStore(deps.backups), runOf(ctx.progress), loop, budget),
+    },
+  );
+  return { step: "BackupData", outcome, done: outcome !== "continuing", iteration: loop.iteration + 1 };
+};
 
 // --- NotifyUsers --------------------------------------------------------------------------------
 
@@ -301,12 +343,12 @@ export const cleanupDataStep = deprovisioningStep(
 /** Deletes the objects of this run's backups marked deleted (idempotent: runs on every pass). */
 async function purgeDeletedBackups(deps: StepDeps, run: ProgressRow): Promise<number> {
   const marked = await deps.db
-    .select({ location: tenantBackups.location })
+    .select({ location: tenantBackups.location, formatVersion: tenantBackups.formatVersion })
     .from(tenantBackups)
     .where(and(eq(tenantBackups.progressId, run.id), isNotNull(tenantBackups.deletedAt)));
   if (marked.length === 0) return 0;
   const store = requireBackupStore(deps.backups);
-  for (const m of marked) await store.delete(m.location);
+  for (const m of marked) await deleteBackupObjects(store, m.location, m.formatVersion);
   return marked.length;
 }
 
@@ -334,6 +376,7 @@ export const cleanupAuditLogsStep = deprovisioningStep("CleanupAuditLogs", async
       progressId: ctx.progress.id,
       kind: "audit_logs",
       exported,
+      sizeBytes: exported.gzip.length,
       stored,
       preserved: true,
       now,
@@ -342,10 +385,12 @@ export const cleanupAuditLogsStep = deprovisioningStep("CleanupAuditLogs", async
       auditLogs: { kept: exported.header.tables[0]?.rows ?? 0, archiveBackupId: row.id },
     });
   } else {
-    const deleted = await tx
-      .delete(auditLogs)
-      .where(eq(auditLogs.tenantId, tenantId))
-      .returning({ id: auditLogs.id });
-    await updateMetadata(ctx, { auditLogs: { deleted: deleted.length } });
+    // Counted in the statement: years of audit logs' ids would not fit one Data API response.
+    const [deleted] = await queryRows<{ n: unknown }>(
+      tx,
+      sql`WITH d AS (DELETE FROM audit_logs WHERE tenant_id = ${tenantId}::uuid RETURNING 1)
+          SELECT count(*) AS n FROM d`,
+    );
+    await updateMetadata(ctx, { auditLogs: { deleted: numberValue(deleted?.n) } });
   }
 });

@@ -1,41 +1,93 @@
 /**
- * The restore workflow's steps. Both read the backup object afresh (decrypt, verify the checksum
- * against `tenant_backups`): VerifyBackup proves it can be restored before anything changes,
- * RestoreData recreates the tenant in one transaction — so a failure leaves it deprovisioned, not
- * half restored.
+ * The restore workflow's steps. Both read the backup afresh (decrypt, verify the checksum against
+ * `tenant_backups`): VerifyBackup proves it is whole and its names are free before anything
+ * changes; RestoreData recreates the tenant. A one-piece backup is restored in one transaction; a
+ * paged one page by page in a loop of the state machine (each page's checksum checked as it is
+ * read), the tenant row and its API keys last — so until the last transaction commits, the tenant
+ * stays deprovisioned, and a failed or interrupted restore resumes from its last committed page.
  */
 import { and, eq, isNull, ne, or } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { apiKeys, tenants } from "../../db/schema.ts";
 import { ValidationError } from "../../shared/errors.ts";
+import { DEFAULT_BACKUP_BUDGET } from "../backups/backup-budget.ts";
 import { getBackupRow } from "../backups/backup-records.ts";
 import { requireBackupStore } from "../backups/backup-store.ts";
-import { type ParsedBackup, parseBackup, restoreTenant } from "../backups/tenant-export.ts";
-import { saveProgress } from "../runs/progress-store.ts";
-import { progressIdOf, runStep, type StepContext } from "../steps/run-step.ts";
-import type { StepFactory } from "../steps/step-deps.ts";
+import {
+  type BackupManifest,
+  completePagedRestore,
+  isPagedBackup,
+  loopInputOf,
+  parseManifest,
+  readBackupPage,
+  restoreInvocation,
+  startLoopInvocation,
+} from "../backups/paged-backup.ts";
+import {
+  type ParsedBackup,
+  parseBackup,
+  type RowCounts,
+  restoreTenant,
+  sha256Hex,
+} from "../backups/tenant-export.ts";
+import { type ProgressRow, saveProgress } from "../runs/progress-store.ts";
+import {
+  classifyStepError,
+  databaseError,
+  progressIdOf,
+  runStep,
+  type StepContext,
+} from "../steps/run-step.ts";
+import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
 import { restoreMetadata } from "./restore-service.ts";
 
-async function readBackup(ctx: StepContext): Promise<ParsedBackup> {
-  const { backupId } = restoreMetadata(ctx.progress);
-  const backup = await getBackupRow(ctx.tx, backupId);
+type ReadBackup =
+  | { readonly paged: false; readonly parsed: ParsedBackup; readonly tenantRow: TenantNames | undefined }
+  | { readonly paged: true; readonly manifest: BackupManifest; readonly tenantRow: TenantNames | undefined };
+
+interface TenantNames {
+  readonly slug: string | null;
+  readonly subdomain: string | null;
+}
+
+/**
+ * The run's backup, decrypted and checked against the checksum in `tenant_backups`: a one-piece
+ * backup (format 1, 2) whole; a paged one (3) its manifest, and the page holding the tenant row.
+ */
+async function readBackup(db: Database, deps: StepDeps, progress: ProgressRow): Promise<ReadBackup> {
+  const { backupId } = restoreMetadata(progress);
+  const backup = await getBackupRow(db, backupId);
   if (!backup) throw new ValidationError(`backup ${backupId} not found`);
   if (backup.deletedAt) throw new ValidationError(`backup ${backupId} was deleted`);
-  if (backup.tenantId !== ctx.progress.tenantId)
+  if (backup.tenantId !== progress.tenantId)
     throw new ValidationError(`backup ${backupId} is another tenant's`);
-  const gzip = await requireBackupStore(ctx.deps.backups).get(backup.location);
+  const store = requireBackupStore(deps.backups);
+  const gzip = await store.get(backup.location);
+  if (isPagedBackup(backup.formatVersion)) {
+    const actual = sha256Hex(gzip);
+    if (actual !== backup.sha256.trim()) {
+      throw new ValidationError(`backup checksum mismatch: expected ${backup.sha256.trim()}, got ${actual}`);
+    }
+    const manifest = parseManifest(gzip);
+    if (manifest.tenantId !== backup.tenantId)
+      throw new ValidationError("backup content names another tenant");
+    const page = manifest.pages.find((p) => p.section === "controlPlane" && p.table === "tenants");
+    const chunk = page ? await readBackupPage(store, page) : undefined;
+    return { paged: true, manifest, tenantRow: chunk ? tenantRowOf(chunk.rowsJson) : undefined };
+  }
   const parsed = parseBackup(gzip, backup.sha256);
   if (parsed.header.tenantId !== backup.tenantId)
     throw new ValidationError("backup content names another tenant");
-  return parsed;
+  const chunk = parsed.chunks.find((c) => c.section === "controlPlane" && c.table === "tenants");
+  return { paged: false, parsed, tenantRow: chunk ? tenantRowOf(chunk.rowsJson) : undefined };
+}
+
+function tenantRowOf(rowsJson: string): TenantNames | undefined {
+  return (JSON.parse(rowsJson) as TenantNames[])[0];
 }
 
 /** The backed-up tenant row's slug and subdomain must not have been taken by another tenant since. */
-async function assertNamesFree(tx: Database, parsed: ParsedBackup): Promise<void> {
-  const chunk = parsed.chunks.find((c) => c.section === "controlPlane" && c.table === "tenants");
-  const [row] = chunk
-    ? (JSON.parse(chunk.rowsJson) as { slug: string | null; subdomain: string | null }[])
-    : [];
+async function assertNamesFree(tx: Database, tenantId: string, row: TenantNames | undefined): Promise<void> {
   if (!row) throw new ValidationError("backup holds no tenant row");
   const names = [
     ...(row.slug ? [eq(tenants.slug, row.slug)] : []),
@@ -45,12 +97,14 @@ async function assertNamesFree(tx: Database, parsed: ParsedBackup): Promise<void
   const [taken] = await tx
     .select({ id: tenants.id, slug: tenants.slug, subdomain: tenants.subdomain })
     .from(tenants)
-    .where(and(ne(tenants.id, parsed.header.tenantId), or(...names)));
+    .where(and(ne(tenants.id, tenantId), or(...names)));
   if (taken) {
     const what = taken.slug === row.slug ? `slug "${row.slug}"` : `subdomain "${row.subdomain}"`;
     throw new ValidationError(`the ${what} now belongs to tenant ${taken.id}; the backup cannot be restored`);
   }
 }
+
+const headerOfBackup = (read: ReadBackup) => (read.paged ? read.manifest : read.parsed.header);
 
 async function mergeMetadata(ctx: StepContext, changes: Record<string, unknown>): Promise<void> {
   await saveProgress(
@@ -63,13 +117,15 @@ async function mergeMetadata(ctx: StepContext, changes: Record<string, unknown>)
 
 export const verifyBackupStep: StepFactory = (deps) => async (input) => {
   const outcome = await runStep(deps, progressIdOf(input), "VerifyBackup", async (ctx) => {
-    const parsed = await readBackup(ctx);
-    await assertNamesFree(ctx.tx, parsed);
+    const read = await readBackup(ctx.tx, ctx.deps, ctx.progress);
+    const header = headerOfBackup(read);
+    await assertNamesFree(ctx.tx, header.tenantId, read.tenantRow);
     await mergeMetadata(ctx, {
       verified: {
-        createdAt: parsed.header.createdAt,
-        tables: parsed.header.tables.length,
-        rows: parsed.header.tables.reduce((n, t) => n + t.rows, 0),
+        createdAt: header.createdAt,
+        tables: header.tables.length,
+        rows: header.tables.reduce((n, t) => n + t.rows, 0),
+        ...(read.paged ? { pages: read.manifest.pages.length } : {}),
       },
     });
   });
@@ -91,13 +147,68 @@ async function revokeRestoredKeys(tx: Database, tenantId: string, now: Date): Pr
   return revoked.map((k) => k.id);
 }
 
+/**
+ * A paged backup (format 3) is restored as a loop of the state machine (paged-backup.ts): the
+ * first invocation recreates the empty schema, each one restores a bounded number of pages, each
+ * page committed with the cursor; the last restores the tenant row and API keys, checks every
+ * table and completes the step in one transaction. A one-piece backup (format 1, 2) is restored
+ * in that last transaction alone.
+ */
 export const restoreDataStep: StepFactory = (deps) => async (input) => {
-  const outcome = await runStep(deps, progressIdOf(input), "RestoreData", async (ctx) => {
-    const parsed = await readBackup(ctx);
-    await assertNamesFree(ctx.tx, parsed);
-    const restored = await restoreTenant(ctx.tx, parsed, ctx.now);
-    const revokedApiKeys = await revokeRestoredKeys(ctx.tx, parsed.header.tenantId, ctx.now);
-    await mergeMetadata(ctx, { restored, revokedApiKeys });
-  });
-  return { step: "RestoreData", outcome };
+  const progressId = progressIdOf(input);
+  const loop = loopInputOf(input);
+  const budget = deps.backupBudget ?? DEFAULT_BACKUP_BUDGET;
+  let countAttempt: boolean;
+  try {
+    countAttempt = await startLoopInvocation(deps.db, progressId, loop);
+  } catch (error) {
+    throw classifyStepError(error, databaseError);
+  }
+  let read: ReadBackup | undefined;
+  const outcome = await runStep(
+    deps,
+    progressId,
+    "RestoreData",
+    async (ctx) => {
+      read ??= await readBackup(ctx.tx, ctx.deps, ctx.progress);
+      const tenantId = headerOfBackup(read).tenantId;
+      let restored: RowCounts;
+      let paging: Record<string, number> = {};
+      if (read.paged) {
+        const done = await completePagedRestore(
+          ctx.tx,
+          requireBackupStore(ctx.deps.backups),
+          progressId,
+          read.manifest,
+          ctx.now,
+        );
+        restored = done.restored;
+        paging = { pages: done.pages, iterations: done.iterations };
+      } else {
+        await assertNamesFree(ctx.tx, tenantId, read.tenantRow);
+        restored = await restoreTenant(ctx.tx, read.parsed, ctx.now);
+      }
+      const revokedApiKeys = await revokeRestoredKeys(ctx.tx, tenantId, ctx.now);
+      await mergeMetadata(ctx, { restored, revokedApiKeys, ...paging });
+    },
+    databaseError,
+    {
+      countAttempt,
+      beforeTransaction: async (ctx) => {
+        read = await readBackup(ctx.deps.db, ctx.deps, ctx.progress);
+        if (!read.paged) return undefined;
+        const { manifest, tenantRow } = read;
+        return restoreInvocation(
+          deps,
+          requireBackupStore(deps.backups),
+          progressId,
+          manifest,
+          loop,
+          budget,
+          (tx) => assertNamesFree(tx, manifest.tenantId, tenantRow),
+        );
+      },
+    },
+  );
+  return { step: "RestoreData", outcome, done: outcome !== "continuing", iteration: loop.iteration + 1 };
 };

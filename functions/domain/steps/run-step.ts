@@ -84,9 +84,15 @@ export interface StepOptions {
    * Work done after the attempt is marked and before the step's transaction, in short statements
    * and transactions of its own (sending a notice to each of thousands of users must not hold one
    * transaction open). It must be idempotent: it runs again on every attempt until the step
-   * completes.
+   * completes. A step run as a loop of the state machine (BackupData, RestoreData) answers
+   * `"more"` while work remains: the step's transaction waits for a later invocation.
    */
-  readonly beforeTransaction?: (ctx: Omit<StepContext, "tx">) => Promise<void>;
+  readonly beforeTransaction?: (ctx: Omit<StepContext, "tx">) => Promise<unknown>;
+  /**
+   * Whether this invocation is an attempt (default true). The next iteration of a step's loop is
+   * not: the step stays one step, running, its attempts counting tries, not iterations.
+   */
+  readonly countAttempt?: boolean;
 }
 
 /**
@@ -100,13 +106,18 @@ export async function runStep(
   work: (ctx: StepContext) => Promise<void>,
   permanent: PermanentErrorFactory = databaseError,
   options: StepOptions = {},
-): Promise<"completed" | "already-completed"> {
+): Promise<"completed" | "already-completed" | "continuing"> {
   const { db, clock, logger } = deps;
   const { step: stepName, action } =
     typeof target === "string" ? { step: target, action: undefined } : target;
   try {
-    // The attempt: one autocommit statement, visible at once (status running, attempts + 1).
-    if ((await markStepAttempt(db, progressId, stepName, action, clock())) === "not-marked") {
+    // The attempt: one autocommit statement, visible at once (status running, attempts + 1). The
+    // next iteration of a loop is no new attempt while the step is still running.
+    const continuation = options.countAttempt === false && (await isRunning(db, progressId, stepName));
+    if (
+      !continuation &&
+      (await markStepAttempt(db, progressId, stepName, action, clock())) === "not-marked"
+    ) {
       const row = await getProgressRow(db, progressId);
       if (!row) throw new NotFoundError("progress record", progressId);
       if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
@@ -118,11 +129,35 @@ export async function runStep(
       throw new TransientError(`run ${progressId}: the attempt at ${stepName} could not be recorded`);
     }
 
+    return await continueStep(deps, progressId, work, options);
+  } catch (error) {
+    const classified = classifyStepError(error, permanent);
+    if (!(classified instanceof RunCancelledError) && !(classified instanceof ActionNotStartedError)) {
+      await recordAttemptError(deps, progressId, stepName, action, classified);
+    }
+    logger.warn("step failed", {
+      progressId,
+      step: stepName,
+      ...(action ? { action } : {}),
+      error: classified.name,
+      message: classified.message,
+    });
+    throw classified;
+  }
+
+  /** The work after the attempt is recorded: `beforeTransaction`, then the step's transaction. */
+  async function continueStep(
+    deps: StepDeps,
+    progressId: string,
+    work: (ctx: StepContext) => Promise<void>,
+    options: StepOptions,
+  ): Promise<"completed" | "already-completed" | "continuing"> {
     if (options.beforeTransaction) {
       const row = await getProgressRow(db, progressId);
       if (!row) throw new NotFoundError("progress record", progressId);
       if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
-      await options.beforeTransaction({ progress: row, now: clock(), deps });
+      if ((await options.beforeTransaction({ progress: row, now: clock(), deps })) === "more")
+        return "continuing";
     }
 
     const outcome = await db.transaction(async (tx) => {
@@ -145,20 +180,15 @@ export async function runStep(
     if (outcome === "already-completed") return outcome;
     logger.info("step completed", { progressId, step: stepName, ...(action ? { action } : {}) });
     return "completed";
-  } catch (error) {
-    const classified = classifyStepError(error, permanent);
-    if (!(classified instanceof RunCancelledError) && !(classified instanceof ActionNotStartedError)) {
-      await recordAttemptError(deps, progressId, stepName, action, classified);
-    }
-    logger.warn("step failed", {
-      progressId,
-      step: stepName,
-      ...(action ? { action } : {}),
-      error: classified.name,
-      message: classified.message,
-    });
-    throw classified;
   }
+}
+
+/** Whether the run is active and its step running (a loop's next iteration goes on without a new attempt). */
+async function isRunning(db: Database, progressId: string, stepName: string): Promise<boolean> {
+  const row = await getProgressRow(db, progressId);
+  if (!row) throw new NotFoundError("progress record", progressId);
+  if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
+  return row.steps.find((s) => s.name === stepName)?.status === "running";
 }
 
 /** Records the attempt's error on the step (running while it may be retried, failed if permanent). */

@@ -1,6 +1,7 @@
 import type { Database } from "../../db/client.ts";
 import type { Logger } from "../../shared/logger.ts";
 import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
+import type { BackupBudget } from "../backups/backup-budget.ts";
 import type { BackupStore } from "../backups/backup-store.ts";
 import type { NotificationChannel } from "../notifications/notification-channel.ts";
 
@@ -16,6 +17,8 @@ export interface StepDeps {
   readonly backups?: BackupStore;
   /** Starts child runs (a batch's iterations); required by AdvanceBatchChild. */
   readonly workflows?: WorkflowRunner | undefined;
+  /** How much one BackupData or RestoreData invocation does (default `DEFAULT_BACKUP_BUDGET`). */
+  readonly backupBudget?: BackupBudget;
 }
 
 /** A step handler as the state machine calls it: JSON in, JSON out. */
