@@ -51,7 +51,12 @@ export default defineConfig({
       { extends: true, test: { name: "adapters", include: ["test/adapters/**/*.test.ts"] } },
       {
         extends: true,
-        test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], env: { TEST_DATABASE: "pglite" } },
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          env: { TEST_DATABASE: "pglite" },
+          isolate: false,
+        },
       },
     ],
   },
