@@ -12,6 +12,12 @@ import { defineConfig } from "vitest/config";
  * - adapters: the local stand-ins' own tests (test/adapters/: the Data API adapter and drizzle's
  *   driver on it), once, against the local PostgreSQL server;
  * - e2e: whole-process tests (the CLI as a subprocess, `npm start`, the browser) on PGlite.
+ *
+ * Every project but adapters shares its workers' modules across files (`isolate: false`): loading
+ * the service and the AWS SDK once per file was a third of the suite's CPU time. A file must leave
+ * no state behind: servers closed, AWS client mocks restored, environment variables put back, in
+ * its afterAll. Each PGlite test database opens from one migrated image per worker
+ * (test/support/database.ts), not from initdb.
  */
 const integration = (db: "pglite" | "postgres" | "data-api") => ({
   extends: true as const,
