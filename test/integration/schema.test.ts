@@ -72,6 +72,9 @@ const ADDED_PROGRESS_COLUMNS: Record<string, Column> = {
   execution_ref: col("text"),
   idempotency_key: col(VARCHAR),
   request_hash: col(VARCHAR),
+  parent_id: col("uuid"),
+  batch_index: col("integer"),
+  batch_attempt: col("integer"),
 };
 
 interface ColumnRow extends Record<string, unknown> {
@@ -148,7 +151,7 @@ describe("control-plane schema", () => {
     expect(rows.map((r) => r.column_name)).toEqual(["name"]);
   });
 
-  it("progress references tenants (ON DELETE CASCADE) and templates (ON DELETE SET NULL)", async () => {
+  it("progress references tenants (ON DELETE CASCADE), templates and its batch (ON DELETE SET NULL)", async () => {
     // Act
     const rows = await queryRows<{ column_name: string; foreign_table: string; delete_rule: string }>(
       database.db,
@@ -164,6 +167,7 @@ describe("control-plane schema", () => {
 
     // Assess
     expect(rows).toEqual([
+      { column_name: "parent_id", foreign_table: "tenant_provisioning_progress", delete_rule: "SET NULL" },
       { column_name: "template_id", foreign_table: "tenant_templates", delete_rule: "SET NULL" },
       { column_name: "tenant_id", foreign_table: "tenants", delete_rule: "CASCADE" },
     ]);

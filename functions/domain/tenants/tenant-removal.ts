@@ -36,6 +36,8 @@ export const TENANT_ROWS = {
   audit_logs: "kept",
   /** Lifecycle events are the record of what happened (ids and statuses, no personal data); `tenant.deleted` is one. */
   event_outbox: "kept",
+  /** A rollout's plan and per-tenant outcome (ids, versions, statuses): the rollout's record. */
+  template_rollout_tenants: "kept",
 } as const satisfies Record<string, "removed" | "tombstone" | "kept">;
 
 /** Keys of a run's metadata that hold personal data (names, e-mail addresses, initial users). */
