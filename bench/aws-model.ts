@@ -8,9 +8,10 @@
  * (test/support/data-api-adapter.ts) on a fresh database of the local PostgreSQL server. Every
  * `RDSDataClient#send` is counted by command; the runner's state events give the transitions (every
  * state entered, every retry), the Lambda invocations (Task states entered or retried) and the
- * distinct step functions invoked — each step module is its own Lambda in the CDK stack today
- * (lib/lambda-entries.ts), so each distinct one is a cold start on a service that is seldom used.
- * The API request is one more invocation of one more function (the API group's Lambda). Background
+ * distinct step functions invoked — one Lambda per workflow in the CDK stack (lib/lambda-entries.ts),
+ * and each distinct one is a cold start on a service that is seldom used. The API request is one
+ * more invocation of one more function (the API group's Lambda): `distinctFunctions` counts it, so
+ * a run's figure is its step functions + 1. Background
  * work (sweep, schedule poller, outbox and event workers) is pushed to hour-long intervals so that
  * it does not run during the measurement; on AWS it is separate Lambdas, not part of a run.
  *

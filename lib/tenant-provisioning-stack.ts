@@ -33,7 +33,7 @@ import { ServiceFunction } from "./constructs/service-function.ts";
 import { StepFunctions } from "./constructs/step-functions.ts";
 import { Workflows } from "./constructs/workflows.ts";
 import { type LambdaEntry, lambdaEntries, workflowKinds } from "./lambda-entries.ts";
-import { stepLambdaTimeouts } from "./step-timeouts.ts";
+import { shortestTaskDeadlines, stepLambdaTimeouts } from "./step-timeouts.ts";
 
 export interface TenantProvisioningStackProps extends StackProps {
   /** Aurora deletion protection (and a final snapshot on delete); off only for disposable dev stacks. */
@@ -142,6 +142,7 @@ export class TenantProvisioningStack extends Stack {
       backups: this.backups,
       logRetention,
       timeoutSeconds: stepLambdaTimeouts(kinds),
+      shortestDeadlineSeconds: shortestTaskDeadlines(kinds),
     });
     this.workflows = new Workflows(this, "Workflows", {
       kinds,
