@@ -156,8 +156,9 @@ export const setupConfigurationsStep = atomicProvisioningStep(
     return [
       {
         run: sql`INSERT INTO ${table} (key, value, source)
-          SELECT x.key, x.value, x.source
-          FROM jsonb_to_recordset(${JSON.stringify(entries)}::jsonb) AS x(key text, value jsonb, source text)
+          SELECT e->>'key', e->'value', e->>'source'
+          -- e->'value', not a recordset column: a JSON null stays a jsonb null, not SQL NULL.
+          FROM jsonb_array_elements(${JSON.stringify(entries)}::jsonb) AS e
           ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, source = EXCLUDED.source, updated_at = now()`,
       },
     ];
