@@ -3,9 +3,12 @@
  * 1. the run must still be wanted (not cancelled or finished) — checked before anything is done;
  * 2. an attempt is recorded (status running, attempts + 1) by one autocommit statement, so the
  *    step shows as running while it works;
- * 3. the step's work and its "completed" mark commit in ONE transaction, under a lock on the
- *    progress row, so a step either happened completely or not at all, and a completed step is
- *    never run again (idempotency). A failed attempt's error is recorded after the rollback.
+ * 3. the step's work and its "completed" mark commit together, under a lock on the progress row —
+ *    in ONE transaction (`runStep`), or, for a step whose work is statements only, in ONE
+ *    statement that also checks the row is as the attempt mark left it (`runAtomicStep`: two Data
+ *    API calls in all, no Begin or Commit) — so a step either happened completely or not at all,
+ *    and a completed step is never run again (idempotency). A failed attempt's error is recorded
+ *    after the rollback.
  * 4. failures are classified: `TransientError` (retried by the state machine's Retry) or a named
  *    permanent error (caught by its Catch and recorded).
  */
