@@ -12,6 +12,7 @@ import {
   type PostProvisioningAction,
 } from "../../schemas/templates.ts";
 import { ConfigurationError, MigrationError, ValidationError } from "../../shared/errors.ts";
+import type { ProgressRow } from "../runs/progress-store.ts";
 import {
   type AtomicContext,
   type AtomicStatement,
@@ -24,7 +25,7 @@ import {
 import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
 import { tenantMigrationsStatement, tenantSchemaName } from "../tenants/tenant-schema.ts";
 import { POST_PROVISIONING_REGISTRY } from "./post-provisioning-actions.ts";
-import { loadRunSpec, type RunSpec } from "./run-spec.ts";
+import { loadRunSpec, type RunSpec, runSpecNeedsRead } from "./run-spec.ts";
 
 /** Rows per INSERT statement when creating initial data. */
 export const INSERT_BATCH_SIZE = 500;
@@ -32,9 +33,24 @@ export const INSERT_BATCH_SIZE = 500;
 type AtomicWork = (ctx: AtomicContext, spec: RunSpec) => readonly AtomicStatement[];
 
 /**
+ * The run's spec for a step that runs outside a transaction. A spec that must be read is read in a
+ * short transaction whose `lock_timeout` is the step's, so a lock held on what it reads ends the
+ * attempt with a TransientError (retried) as it would inside a step's transaction; a spec this
+ * container has read (the pinned version is immutable) costs no call.
+ */
+async function stepRunSpec(deps: StepDeps, progress: ProgressRow): Promise<RunSpec> {
+  if (!runSpecNeedsRead(progress)) return loadRunSpec(deps.db, progress);
+  return deps.db.transaction(async (tx) => {
+    const ms = `${Math.max(1, Math.floor(deps.lockTimeoutMs))}ms`;
+    await tx.execute(sql`SELECT set_config('lock_timeout', ${ms}::text, true)`);
+    return loadRunSpec(tx, progress);
+  });
+}
+
+/**
  * A step whose work is statements only: the attempt mark and ONE statement with the work and the
- * completion mark (`runAtomicStep`). The run's spec is read outside the step's statement: the
- * pinned template version and the run's inputs never change.
+ * completion mark (`runAtomicStep`). The run's spec is read before that statement (`stepRunSpec`):
+ * the pinned template version and the run's inputs never change.
  */
 function atomicProvisioningStep(
   step: string,
@@ -47,7 +63,7 @@ function atomicProvisioningStep(
       deps,
       progressId,
       step,
-      async (ctx) => work(ctx, await loadRunSpec(deps.db, ctx.progress)),
+      async (ctx) => work(ctx, await stepRunSpec(deps, ctx.progress)),
       permanent,
     );
     return { step, outcome };
@@ -257,7 +273,7 @@ export const postProvisioningStep: StepFactory = (deps) => async (input) => {
   const outcome =
     "statements" in definition
       ? await runAtomicStep(deps, progressId, target, async (ctx) =>
-          definition.statements(await loadRunSpec(deps.db, ctx.progress)),
+          definition.statements(await stepRunSpec(deps, ctx.progress)),
         )
       : await runStep(deps, progressId, target, async (ctx) =>
           definition.run(ctx, await loadRunSpec(ctx.tx, ctx.progress)),
