@@ -351,6 +351,16 @@ describe("IAM", { timeout: TEST_TIMEOUT_MS }, () => {
         );
       }
       for (const action of actions) expect(action, name).not.toMatch(/\*/);
+      // Only the batch workflow's Lambda starts executions (AdvanceBatchChild: provisioning runs).
+      const starts = statements.filter((s) => asArray(s.Action).includes("states:StartExecution"));
+      expect(
+        starts.flatMap((s) => asArray(s.Resource)),
+        name,
+      ).toEqual(
+        name === workflowLambda("batch")
+          ? [{ Ref: logicalId(stack.workflows.stateMachines.get("provisioning")!) }]
+          : [],
+      );
     }
   });
 });
