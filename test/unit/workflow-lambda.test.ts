@@ -5,8 +5,16 @@
 import { describe, expect, it } from "vitest";
 import type { StepDeps } from "../../functions/domain/steps/step-deps.ts";
 import { ValidationError } from "../../functions/shared/errors.ts";
+import { TASK_HANDLERS } from "../../functions/steps/index.ts";
 import { workflowLambda } from "../../functions/steps/step-lambda.ts";
-import { taskDeadlines } from "../../functions/workflows/task-timeouts.ts";
+import { readDefinitionText } from "../../functions/workflows/definitions.ts";
+import {
+  functionArnSubstitution,
+  workflowLambda as lambdaOf,
+  WORKFLOW_TASKS,
+} from "../../functions/workflows/step-catalog.ts";
+import { aslTasks, taskDeadlines } from "../../functions/workflows/task-timeouts.ts";
+import { workflowKinds } from "../../lib/lambda-entries.ts";
 
 /** Dependencies that never arrive: the Task's work is still waiting when its deadline passes. */
 const never = () => new Promise<StepDeps>(() => {});
@@ -44,5 +52,18 @@ describe("a workflow Lambda", () => {
     await expect(
       workflowLambda("restore", options)({ task: "CreateTenant", progressId: "p" }),
     ).rejects.toThrow(/the restore workflow has no Task CreateTenant/);
+  });
+
+  it("runs every Lambda Task of every workflow (Map iterations too), each naming itself, nothing else", () => {
+    for (const kind of workflowKinds()) {
+      const definition = readDefinitionText(kind);
+      const tasks = aslTasks(kind, definition);
+      expect(tasks.map((t) => t.state).sort(), kind).toEqual([...WORKFLOW_TASKS[kind]].sort());
+      expect(Object.keys(TASK_HANDLERS[kind]).sort(), kind).toEqual([...WORKFLOW_TASKS[kind]].sort());
+      for (const t of tasks)
+        expect(t.placeholder, `${kind} ${t.state}`).toBe(functionArnSubstitution(lambdaOf(kind)));
+      const named = [...definition.matchAll(/"task": "(\w+)"/g)].map((m) => m[1]);
+      expect(named.sort(), kind).toEqual(tasks.map((t) => t.state).sort());
+    }
   });
 });
