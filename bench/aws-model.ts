@@ -8,9 +8,10 @@
  * (test/support/data-api-adapter.ts) on a fresh database of the local PostgreSQL server. Every
  * `RDSDataClient#send` is counted by command; the runner's state events give the transitions (every
  * state entered, every retry), the Lambda invocations (Task states entered or retried) and the
- * distinct step functions invoked — each step module is its own Lambda in the CDK stack today
- * (lib/lambda-entries.ts), so each distinct one is a cold start on a service that is seldom used.
- * The API request is one more invocation of one more function (the API group's Lambda). Background
+ * distinct step functions invoked — one Lambda per workflow in the CDK stack (lib/lambda-entries.ts),
+ * and each distinct one is a cold start on a service that is seldom used. The API request is one
+ * more invocation of one more function (the API group's Lambda): `distinctFunctions` counts it, so
+ * a run's figure is its step functions + 1. Background
  * work (sweep, schedule poller, outbox and event workers) is pushed to hour-long intervals so that
  * it does not run during the measurement; on AWS it is separate Lambdas, not part of a run.
  *
@@ -116,25 +117,26 @@ interface RunFigures {
   costUsd: number;
 }
 
-/** Task state name → Lambda module name, from the ASL files (`${XFunctionArn}` resources). */
-function taskLambdas(): Map<string, string> {
+/**
+ * Task state name → Lambda module name per workflow, from the ASL files (`${XFunctionArn}`
+ * resources): the workflows share Task names (CompleteRun, RecordFailure), not their Lambdas.
+ */
+function taskLambdas(kind: "provisioning" | "deprovisioning"): Map<string, string> {
   const map = new Map<string, string>();
-  for (const kind of ["provisioning", "deprovisioning", "restore"]) {
-    const text = readFileSync(join(import.meta.dirname, "..", "statemachines", `${kind}.asl.json`), "utf8");
-    const visit = (states: Record<string, Record<string, unknown>>) => {
-      for (const [name, state] of Object.entries(states)) {
-        const m = typeof state.Resource === "string" ? /^\$\{(\w+)FunctionArn\}$/.exec(state.Resource) : null;
-        if (state.Type === "Task" && m?.[1]) map.set(name, m[1]);
-        for (const b of (state.Branches ?? []) as { States: Record<string, Record<string, unknown>> }[])
-          visit(b.States);
-        const p = (state.ItemProcessor ?? state.Iterator) as
-          | { States?: Record<string, Record<string, unknown>> }
-          | undefined;
-        if (p?.States) visit(p.States);
-      }
-    };
-    visit((JSON.parse(text) as { States: Record<string, Record<string, unknown>> }).States);
-  }
+  const text = readFileSync(join(import.meta.dirname, "..", "statemachines", `${kind}.asl.json`), "utf8");
+  const visit = (states: Record<string, Record<string, unknown>>) => {
+    for (const [name, state] of Object.entries(states)) {
+      const m = typeof state.Resource === "string" ? /^\$\{(\w+)FunctionArn\}$/.exec(state.Resource) : null;
+      if (state.Type === "Task" && m?.[1]) map.set(name, m[1]);
+      for (const b of (state.Branches ?? []) as { States: Record<string, Record<string, unknown>> }[])
+        visit(b.States);
+      const p = (state.ItemProcessor ?? state.Iterator) as
+        | { States?: Record<string, Record<string, unknown>> }
+        | undefined;
+      if (p?.States) visit(p.States);
+    }
+  };
+  visit((JSON.parse(text) as { States: Record<string, Record<string, unknown>> }).States);
   return map;
 }
 
@@ -203,7 +205,6 @@ async function main() {
     SWEEP_INTERVAL_SECONDS: "86400",
   });
   const app = await startLocalApp({ config, logger, database });
-  const lambdas = taskLambdas();
   const request = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${app.url}${path}`, {
       method,
@@ -225,7 +226,12 @@ async function main() {
   const hashMs = Math.round(hashes.sort((a, b) => a - b)[2] ?? 0);
 
   /** Runs `start` (one API request that starts a run), waits for the workflow, returns its figures. */
-  const measure = async (start: () => Promise<Record<string, unknown>>, withHash: boolean) => {
+  const measure = async (
+    kind: "provisioning" | "deprovisioning",
+    start: () => Promise<Record<string, unknown>>,
+    withHash: boolean,
+  ) => {
+    const lambdas = taskLambdas(kind);
     await app.workflows.idle();
     const c0 = counts.dataApiCalls;
     const t0 = counts.transactions;
@@ -280,6 +286,7 @@ async function main() {
     if (!template) throw new Error(`default template ${t.name} not found`);
     const slug = `model-${++n}`;
     const { figures, started } = await measure(
+      "provisioning",
       () =>
         request(
           "POST",
@@ -296,6 +303,7 @@ async function main() {
   if (!lastTenant) throw new Error("no tenant provisioned");
   const tenantId = lastTenant;
   const { figures: deprovisioning, started } = await measure(
+    "deprovisioning",
     () => request("POST", `/api/provisioning/tenants/${tenantId}/deprovision`, { gracePeriodHours: 0 }),
     false,
   );

@@ -1,7 +1,7 @@
 /**
  * Which Lambdas the service has, derived from the code rather than listed by hand: one per API
- * group of the route table, the authorizer, one per step module that a workflow runs (the step
- * catalog's steps and every Task of the ASL files that exist), the deploy-time migration, the
+ * group of the route table, the authorizer, one per workflow that has an ASL file (it runs every
+ * Task of that workflow: one cold start per run), the deploy-time migration, the
  * admin-key bootstrap, the execution status-change handler, the notification sender, the event
  * publisher, the webhook sender and, when `functions/sweep.ts` exists, the periodic sweep. The
  * stack and `bench/bundle-size.ts` read it.
@@ -11,10 +11,10 @@ import { join } from "node:path";
 import { type ApiGroup, routeList } from "../functions/http/route-table.ts";
 import { readDefinitionText, substitutionNames } from "../functions/workflows/definitions.ts";
 import {
-  BOOKKEEPING_TASKS,
   functionArnSubstitution,
   WORKFLOW_STEPS,
   type WorkflowName,
+  workflowLambda,
 } from "../functions/workflows/step-catalog.ts";
 import { REPO_ROOT } from "./bundling.ts";
 
@@ -31,7 +31,7 @@ export type LambdaRole =
   | "webhook-sender";
 
 export interface LambdaEntry {
-  /** Stable name: the API group, the step module name, or the role for single functions. */
+  /** Stable name: the API group, the workflow's step module name, or the role for single functions. */
   readonly name: string;
   readonly role: LambdaRole;
   /** Absolute path of the entry module (exports `handler`). */
@@ -73,8 +73,8 @@ export function workflowKinds(dir: string = join(REPO_ROOT, "statemachines")): W
 }
 
 /**
- * The step module a `${XFunctionArn}` placeholder names (`StartScheduledRunFunctionArn` →
- * `start-scheduled-run`), or undefined for a placeholder of another shape.
+ * The step module a `${XFunctionArn}` placeholder names (`ProvisioningStepsFunctionArn` →
+ * `provisioning-steps`), or undefined for a placeholder of another shape.
  */
 export function lambdaForPlaceholder(placeholder: string): string | undefined {
   const m = /^([A-Z][A-Za-z0-9]*)FunctionArn$/.exec(placeholder);
@@ -84,17 +84,15 @@ export function lambdaForPlaceholder(placeholder: string): string | undefined {
 }
 
 /**
- * The step modules the given workflows run, once each: their catalog steps, the bookkeeping tasks,
- * and any other Task the ASL files name (e.g. a workflow's own helper tasks), in that order.
+ * The step modules the given workflows run, once each: each workflow's one Lambda, and any other
+ * Lambda the ASL files name (an ASL Task naming an unknown one fails at its entry's lookup).
  */
 export function stepLambdaNames(
   kinds: readonly WorkflowName[],
   dir: string = join(REPO_ROOT, "statemachines"),
 ): string[] {
-  if (kinds.length === 0) return [];
-  const names = [
-    ...kinds.flatMap((k) => WORKFLOW_STEPS[k].map((s) => s.lambda)),
-    ...BOOKKEEPING_TASKS.map((t) => t.lambda),
+  const names: string[] = [
+    ...kinds.map(workflowLambda),
     ...kinds.flatMap((k) =>
       substitutionNames(readDefinitionText(k, dir))
         .map(lambdaForPlaceholder)
@@ -128,7 +126,7 @@ export function lambdaEntries(kinds: readonly WorkflowName[] = workflowKinds()):
       role: "step" as const,
       entry: requireEntry(
         functionsPath("steps", `${name}.ts`),
-        `step "${name}" named by the step catalog or a statemachines/*.asl.json Task`,
+        `the step Lambda "${name}" of a workflow or of a statemachines/*.asl.json Task`,
       ),
     })),
     {

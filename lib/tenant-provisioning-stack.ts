@@ -19,6 +19,7 @@ import type { Construct } from "constructs";
 import type { ApiGroup } from "../functions/http/route-table.ts";
 import type { RetryPolicy } from "../functions/shared/config.ts";
 import { stateMachineArnVariable } from "../functions/shared/config.ts";
+import { workflowLambda } from "../functions/workflows/step-catalog.ts";
 import { Alarms } from "./constructs/alarms.ts";
 import { Api } from "./constructs/api.ts";
 import { Backups } from "./constructs/backups.ts";
@@ -34,7 +35,7 @@ import { ServiceFunction } from "./constructs/service-function.ts";
 import { StepFunctions } from "./constructs/step-functions.ts";
 import { Workflows } from "./constructs/workflows.ts";
 import { type LambdaEntry, lambdaEntries, workflowKinds } from "./lambda-entries.ts";
-import { stepLambdaTimeouts } from "./step-timeouts.ts";
+import { shortestTaskDeadlines, stepLambdaTimeouts } from "./step-timeouts.ts";
 
 export interface TenantProvisioningStackProps extends StackProps {
   /** Aurora deletion protection (and a final snapshot on delete); off only for disposable dev stacks. */
@@ -143,6 +144,7 @@ export class TenantProvisioningStack extends Stack {
       backups: this.backups,
       logRetention,
       timeoutSeconds: stepLambdaTimeouts(kinds),
+      shortestDeadlineSeconds: shortestTaskDeadlines(kinds),
     });
     this.workflows = new Workflows(this, "Workflows", {
       kinds,
@@ -154,11 +156,12 @@ export class TenantProvisioningStack extends Stack {
 
     const deprovisioning = this.workflows.stateMachines.get("deprovisioning");
     const provisioning = this.workflows.stateMachines.get("provisioning");
-    // A batch's iteration starts child provisioning runs (StartExecution on the provisioning machine).
-    const advanceBatchChild = this.steps.functions.get("advance-batch-child");
-    if (advanceBatchChild && provisioning) {
-      advanceBatchChild.addEnvironment(stateMachineArnVariable("provisioning"), provisioning.stateMachineArn);
-      provisioning.grantStartExecution(advanceBatchChild);
+    // A batch's iteration (AdvanceBatchChild) starts child provisioning runs: the batch workflow's
+    // Lambda, and no other, may start executions of the provisioning machine.
+    const batchSteps = this.steps.functions.get(workflowLambda("batch"));
+    if (batchSteps && provisioning) {
+      batchSteps.addEnvironment(stateMachineArnVariable("provisioning"), provisioning.stateMachineArn);
+      provisioning.grantStartExecution(batchSteps);
     }
     const sweep = entriesOf("sweep")[0];
     this.schedules = new Schedules(this, "Schedules", {

@@ -1,6 +1,7 @@
 /**
  * The local workflow runner: executes the ASL files in `statemachines/` in-process with
- * aws-local-stepfunctions, each Task state bound to the same step handler a Lambda would run.
+ * aws-local-stepfunctions, every Task state bound to the handler of its workflow's one Lambda
+ * (the same dispatch on the Task's `task` parameter, functions/steps/index.ts).
  * Its event stream is logged and watched, so an execution that ends without reaching its own
  * failure handler (a timeout, a runtime error) still leaves its progress record failed — through
  * `recordExecutionEnded`, the code the AWS status-change handler (functions/execution-ended.ts) runs.
@@ -9,17 +10,17 @@ import "./promise-with-resolvers.ts";
 import { randomUUID } from "node:crypto";
 import { ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
 import { recordExecutionEnded } from "../functions/domain/runs/execution-ended.ts";
-import type { StepDeps, StepFactory, StepHandler } from "../functions/domain/steps/step-deps.ts";
+import type { StepDeps, StepHandler } from "../functions/domain/steps/step-deps.ts";
 import type { RetryPolicy } from "../functions/shared/config.ts";
 import type { Logger } from "../functions/shared/logger.ts";
-import { STEP_FACTORIES } from "../functions/steps/index.ts";
+import { TASK_HANDLERS, workflowTaskHandler } from "../functions/steps/index.ts";
 import {
   applyRetryPolicy,
   readDefinitionText,
   substitute,
   substitutionNames,
 } from "../functions/workflows/definitions.ts";
-import { BOOKKEEPING_TASKS, WORKFLOW_STEPS, type WorkflowName } from "../functions/workflows/step-catalog.ts";
+import { WORKFLOW_STEPS, type WorkflowName, workflowLambda } from "../functions/workflows/step-catalog.ts";
 import type { WorkflowInput, WorkflowRunner } from "../functions/workflows/workflow-runner.ts";
 
 export interface LocalWorkflowRunnerOptions {
@@ -62,21 +63,18 @@ const START_EXECUTION_SYNC = /^arn:aws:states:::states:startExecution\.sync(:2)?
 /** A local state machine's ARN (the `${XStateMachineArn}` substitution): `...:stateMachine:<workflow>`. */
 const LOCAL_STATE_MACHINE = /^arn:aws:states:local:000000000000:stateMachine:(.+)$/;
 
-/**
- * Task state name → Lambda module name, from the ASL itself (`${XFunctionArn}` resources); Tasks
- * that start a child execution (`states:startExecution.sync:2`) map to `CHILD_EXECUTION`.
- */
-const CHILD_EXECUTION = "(child execution)";
+interface AslTaskState {
+  readonly Type?: string;
+  readonly Resource?: unknown;
+  readonly Parameters?: Record<string, unknown>;
+}
 
-function taskBindings(definition: unknown): Map<string, string> {
-  const bindings = new Map<string, string>();
+/** Every Task state of a definition (inside Map item processors and Parallel branches too), by name. */
+function taskStatesOf(definition: unknown): Map<string, AslTaskState> {
+  const tasks = new Map<string, AslTaskState>();
   const visit = (states: Record<string, Record<string, unknown>>) => {
     for (const [name, state] of Object.entries(states)) {
-      if (state.Type === "Task" && typeof state.Resource === "string") {
-        const m = /^arn:aws:lambda:local:000000000000:function:(.+)$/.exec(state.Resource);
-        if (m?.[1]) bindings.set(name, m[1]);
-        if (START_EXECUTION_SYNC.test(state.Resource)) bindings.set(name, CHILD_EXECUTION);
-      }
+      if (state.Type === "Task") tasks.set(name, state as AslTaskState);
       const processor = (state.ItemProcessor ?? state.Iterator) as
         | { States?: Record<string, Record<string, unknown>> }
         | undefined;
@@ -86,7 +84,7 @@ function taskBindings(definition: unknown): Map<string, string> {
     }
   };
   visit((definition as { States: Record<string, Record<string, unknown>> }).States);
-  return bindings;
+  return tasks;
 }
 
 /** Every Wait state, those inside Map iterators included (their names are unique per definition). */
@@ -114,7 +112,7 @@ function localArnOf(substitution: string): string {
   return `arn:aws:lambda:local:000000000000:function:${lambdaNameOf(substitution)}`;
 }
 
-/** `CreateTenantFunctionArn` → `create-tenant`. */
+/** `ProvisioningStepsFunctionArn` → `provisioning-steps`. */
 function lambdaNameOf(substitution: string): string {
   return substitution
     .replace(/FunctionArn$/, "")
@@ -145,17 +143,6 @@ export class LocalWorkflowRunner implements WorkflowRunner {
     const kinds =
       options.kinds ??
       (Object.keys(WORKFLOW_STEPS) as WorkflowName[]).filter((k) => WORKFLOW_STEPS[k].length > 0);
-    const stepHandlers = new Map<string, StepHandler>();
-    const handlerFor = (lambda: string): StepHandler => {
-      let handler = stepHandlers.get(lambda);
-      if (!handler) {
-        const factory = (STEP_FACTORIES as Record<string, StepFactory | undefined>)[lambda];
-        if (!factory) throw new Error(`no step handler for Lambda ${lambda}`);
-        handler = factory(options.stepDeps);
-        stepHandlers.set(lambda, handler);
-      }
-      return handler;
-    };
     for (const kind of kinds) {
       const text = readDefinitionText(kind);
       const substitutions = Object.fromEntries(substitutionNames(text).map((n) => [n, localArnOf(n)]));
@@ -164,12 +151,26 @@ export class LocalWorkflowRunner implements WorkflowRunner {
         options.retry,
         options.unavailableRetry,
       );
+      // Every Task invokes its workflow's one Lambda and names itself in `task`, and a handler of
+      // that name exists: a mismatch in the ASL fails at start, not mid-run.
+      const lambdaArn = `arn:aws:lambda:local:000000000000:function:${workflowLambda(kind)}`;
+      const dispatch = yieldingFirst(workflowTaskHandler(kind, options.stepDeps));
       const handlers: Record<string, StepHandler> = {};
-      for (const [state, lambda] of taskBindings(definition)) {
-        handlers[state] =
-          lambda === CHILD_EXECUTION
-            ? (input) => this.runChildExecution(input)
-            : yieldingFirst(handlerFor(lambda));
+      for (const [state, task] of taskStatesOf(definition)) {
+        if (typeof task.Resource === "string" && START_EXECUTION_SYNC.test(task.Resource)) {
+          handlers[state] = (input) => this.runChildExecution(input);
+          continue;
+        }
+        if (
+          task.Resource !== lambdaArn ||
+          task.Parameters?.task !== state ||
+          !Object.hasOwn(TASK_HANDLERS[kind], state)
+        ) {
+          throw new Error(
+            `statemachines/${kind}.asl.json ${state}: a Task must invoke \${${workflowLambda(kind)}} with "task": "${state}" in its Parameters, and name a handler of functions/steps/index.ts`,
+          );
+        }
+        handlers[state] = dispatch;
       }
       const waits = waitStates(definition);
       this.machines.set(kind, {
@@ -179,10 +180,6 @@ export class LocalWorkflowRunner implements WorkflowRunner {
         handlers,
         waits,
       });
-    }
-    // Every Lambda of the catalog must be bound (a typo in the ASL or catalog fails at start, not mid-run).
-    for (const kind of kinds) {
-      for (const step of [...WORKFLOW_STEPS[kind], ...BOOKKEEPING_TASKS]) handlerFor(step.lambda);
     }
   }
 

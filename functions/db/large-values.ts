@@ -19,18 +19,29 @@ export const PIECES_PER_CALL = 8;
  * pieces. `undefined` when the query has no row, `null` when the value is NULL.
  */
 export async function readLargeText(db: Database, query: SQL): Promise<string | null | undefined> {
-  const [size] = await queryRows<{ n: unknown }>(db, sql`SELECT octet_length(x.v) AS n FROM (${query}) x`);
+  const span = PIECE_BYTES * PIECES_PER_CALL;
+  const bytesOf = sql`SELECT convert_to(x.v, 'UTF8') AS b FROM (${query}) x`;
+  // The size and the first span's pieces in one call: most values need no other.
+  const first = await queryRows<{ n: unknown; i: unknown; p: string | null }>(
+    db,
+    sql`SELECT octet_length(y.b) AS n, i, encode(substring(y.b FROM i FOR ${PIECE_BYTES}::int), 'base64') AS p
+        FROM (${bytesOf}) y
+        LEFT JOIN generate_series(1, ${span}::int, ${PIECE_BYTES}::int) AS i ON i <= octet_length(y.b)
+        ORDER BY i`,
+  );
+  const [size] = first;
   if (!size) return undefined;
   if (size.n === null || size.n === undefined) return null;
   const total = numberValue(size.n);
-  const parts: Buffer[] = [];
-  const span = PIECE_BYTES * PIECES_PER_CALL;
-  for (let from = 1; from <= total; from += span) {
+  const parts: Buffer[] = first
+    .filter((piece) => piece.i !== null)
+    .map((piece) => Buffer.from(piece.p ?? "", "base64"));
+  for (let from = 1 + span; from <= total; from += span) {
     const last = Math.min(total, from + span - 1);
     const pieces = await queryRows<{ i: unknown; p: string | null }>(
       db,
       sql`SELECT i, encode(substring(y.b FROM i FOR ${PIECE_BYTES}::int), 'base64') AS p
-          FROM (SELECT convert_to(x.v, 'UTF8') AS b FROM (${query}) x) y,
+          FROM (${bytesOf}) y,
                generate_series(${from}::int, ${last}::int, ${PIECE_BYTES}::int) AS i
           ORDER BY i`,
     );

@@ -3,6 +3,7 @@
  * strings), so every raw query goes through `queryRows`, which hands back plain rows.
  */
 import { type SQL, sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import type { Database } from "./client.ts";
 
 /** Runs a raw statement and returns its rows. */
@@ -113,7 +114,7 @@ export function splitStatements(script: string): string[] {
 }
 
 /** A dollar-quote tag that does not occur in `text`. */
-function dollarTag(text: string): string {
+export function dollarTag(text: string): string {
   let tag = "$s$";
   while (text.includes(tag)) tag = `$s${tag.slice(1)}`;
   return tag;
@@ -145,4 +146,41 @@ export function scriptAsStatement(script: string): string {
 export async function executeScript(db: Database, script: string): Promise<void> {
   if (splitStatements(script).length === 0) return;
   await db.execute(sql.raw(scriptAsStatement(script)));
+}
+
+/**
+ * A value as a PostgreSQL literal: strings (and JSON for objects and arrays) as escape-string
+ * constants (`E'…'`, which mean the same whatever `standard_conforming_strings` says), numbers
+ * parenthesised (a negative one never makes `--`), dates as ISO text. For statements that cannot
+ * take bind parameters: an anonymous code block (`DO`) has none.
+ */
+export function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return "NULL";
+  if (typeof value === "boolean") return value ? "TRUE" : "FALSE";
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
+    return `(${value})`;
+  }
+  if (typeof value === "bigint") return `(${value.toString()})`;
+  const text =
+    value instanceof Date ? value.toISOString() : typeof value === "string" ? value : JSON.stringify(value);
+  // PostgreSQL text cannot hold NUL; refusing it here keeps the literal exactly the value.
+  if (text.includes("\0")) throw new Error("a SQL literal cannot hold a NUL character");
+  return `E'${text.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+}
+
+const inliningDialect = new PgDialect();
+
+/**
+ * A query with its parameters written in as literals (`sqlLiteral`): the same statement as one
+ * text, to run inside an anonymous code block. Only for SQL this code writes: its text holds no
+ * `$n` of its own outside the parameters.
+ */
+export function inlineSql(query: SQL): string {
+  const { sql: text, params } = inliningDialect.sqlToQuery(query);
+  return text.replace(/\$(\d+)(?!\d)/g, (_, n: string) => {
+    const index = Number(n) - 1;
+    if (index < 0 || index >= params.length) throw new Error(`no parameter $${n}`);
+    return sqlLiteral(params[index]);
+  });
 }

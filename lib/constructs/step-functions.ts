@@ -1,15 +1,21 @@
 /**
- * One Lambda per step module the workflows run (the step catalog, `functions/steps/<lambda>.ts`).
- * Each may use the Data API on the cluster and read its secret, and only a step that needs more
- * (sending notifications, writing backups) gets that too. Each one's timeout comes from the
- * `TimeoutSeconds` of the Tasks that invoke it (lib/step-timeouts.ts).
+ * One Lambda per workflow (`functions/steps/<kind>-steps.ts`), running every Task of that workflow
+ * so that a run has one cold start. Each may use the Data API on the cluster and read its secret,
+ * and gets more (sending notifications, writing backups) only when a Task of its own workflow
+ * needs it. Each one's timeout is the largest the `TimeoutSeconds` of its Tasks allow
+ * (lib/step-timeouts.ts); each Task is held to its own deadline inside the function.
  */
 import { Duration } from "aws-cdk-lib";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import type { LambdaEnvironment } from "../../functions/shared/config.ts";
-import { functionArnSubstitution } from "../../functions/workflows/step-catalog.ts";
+import {
+  functionArnSubstitution,
+  WORKFLOW_TASKS,
+  type WorkflowName,
+  workflowLambda,
+} from "../../functions/workflows/step-catalog.ts";
 import type { BackupAccess, Backups } from "./backups.ts";
 import type { Database } from "./database.ts";
 import type { Notifications } from "./notifications.ts";
@@ -19,21 +25,29 @@ import { ServiceFunction } from "./service-function.ts";
 export type StepResource = "notifications" | BackupAccess;
 
 /**
- * The steps that need more than the database, by module name (what their domain code calls:
+ * The Tasks that need more than the database, by Task state name (what their domain code calls:
  * `deps.notifications` in AWS is the SQS queue, `deps.backups` the S3 bucket).
  */
-export const STEP_RESOURCES: Readonly<Record<string, readonly StepResource[]>> = {
+export const TASK_RESOURCES: Readonly<Record<string, readonly StepResource[]>> = {
   // The welcome notification to the tenant admin.
-  "post-provisioning-step": ["notifications"],
-  "notify-users": ["notifications"],
+  PostProvisioningStep: ["notifications"],
+  NotifyUsers: ["notifications"],
   // Deprovisioning writes the backup and, with preserveAuditLogs, the audit-log archive; CleanupData
   // deletes the backup objects that are not preserved; restore reads a backup.
-  "backup-data": ["backups:write"],
-  "cleanup-audit-logs": ["backups:write"],
-  "cleanup-data": ["backups:delete"],
-  "verify-backup": ["backups:read"],
-  "restore-data": ["backups:read"],
+  BackupData: ["backups:write"],
+  CleanupAuditLogs: ["backups:write"],
+  CleanupData: ["backups:delete"],
+  VerifyBackup: ["backups:read"],
+  RestoreData: ["backups:read"],
 };
+
+/** What each workflow's Lambda may use beyond the database: what its own Tasks need, no more. */
+export const STEP_RESOURCES: Readonly<Record<string, readonly StepResource[]>> = Object.fromEntries(
+  (Object.keys(WORKFLOW_TASKS) as WorkflowName[]).map((kind) => [
+    workflowLambda(kind),
+    [...new Set(WORKFLOW_TASKS[kind].flatMap((task: string) => TASK_RESOURCES[task] ?? []))],
+  ]),
+);
 
 export interface StepFunctionsProps {
   /** The step module names (`functions/steps/<name>.ts`) and their entry paths. */
@@ -44,6 +58,8 @@ export interface StepFunctionsProps {
   readonly logRetention: logs.RetentionDays;
   /** Each step Lambda's timeout in seconds (`stepLambdaTimeouts`, derived from the ASL). */
   readonly timeoutSeconds: ReadonlyMap<string, number>;
+  /** Each step Lambda's shortest Task deadline in seconds (`shortestTaskDeadlines`). */
+  readonly shortestDeadlineSeconds: ReadonlyMap<string, number>;
 }
 
 export class StepFunctions extends Construct {
@@ -57,7 +73,8 @@ export class StepFunctions extends Construct {
       const needs = STEP_RESOURCES[step.name] ?? [];
       const backupAccess = needs.filter((n): n is BackupAccess => n.startsWith("backups:"));
       const timeoutSeconds = props.timeoutSeconds.get(step.name);
-      if (timeoutSeconds === undefined)
+      const shortest = props.shortestDeadlineSeconds.get(step.name);
+      if (timeoutSeconds === undefined || shortest === undefined)
         throw new Error(`no Task of the workflows invokes step Lambda ${step.name}`);
       const environment: LambdaEnvironment = {
         ...props.database.dataApiEnvironment,
@@ -70,15 +87,16 @@ export class StepFunctions extends Construct {
               BACKUP_KMS_KEY_ID: props.backups.key.keyArn,
             }
           : {}),
-        // Wait for a resuming database at most a third of the invocation; the state's Retry does the rest.
-        DATABASE_RESUME_WAIT_SECONDS: String(Math.min(60, Math.floor(timeoutSeconds / 3))),
+        // Wait for a resuming database at most a third of the shortest Task's time; the state's
+        // Retry does the rest.
+        DATABASE_RESUME_WAIT_SECONDS: String(Math.min(60, Math.floor(shortest / 3))),
       };
 
-      // Construct ids from the ASL substitution name: `CreateTenantFunctionArn` → `CreateTenant`.
+      // Construct ids from the ASL substitution name: `ProvisioningStepsFunctionArn` → `ProvisioningSteps`.
       const constructId = functionArnSubstitution(step.name).replace(/FunctionArn$/, "");
       const fn = new ServiceFunction(this, constructId, {
         entry: step.entry,
-        description: `Tenant provisioning step ${step.name}`,
+        description: `Tenant provisioning: every Task of a workflow (${step.name})`,
         environment,
         timeout: Duration.seconds(timeoutSeconds),
         logRetention: props.logRetention,

@@ -24,7 +24,7 @@ import { functionArnSubstitution, type WorkflowName } from "../../functions/work
 
 export interface WorkflowsProps {
   readonly kinds: readonly WorkflowName[];
-  /** The step Lambdas by module name (`functions/steps/<name>.ts`). */
+  /** The step Lambdas by module name (`functions/steps/<kind>-steps.ts`). */
   readonly stepFunctions: ReadonlyMap<string, lambda.IFunction>;
   /** Encrypts the execution logs. */
   readonly logsKey: kms.IKey;

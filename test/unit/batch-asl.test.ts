@@ -34,12 +34,8 @@ describe("statemachines/batch.asl.json", () => {
       ItemProcessor: { ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" } },
       Next: "FinishBatch",
     });
-    expect(substitutionNames(text)).toEqual([
-      "AdvanceBatchChildFunctionArn",
-      "CompleteRunFunctionArn",
-      "FinishBatchFunctionArn",
-      "RecordFailureFunctionArn",
-    ]);
+    // Every Task runs in the batch workflow's one Lambda.
+    expect(substitutionNames(text)).toEqual(["BatchStepsFunctionArn"]);
   });
 
   it("polls each child until it has ended, at most maxConcurrency at a time, then finishes the batch", async () => {
@@ -59,7 +55,8 @@ describe("statemachines/batch.asl.json", () => {
         overrides: {
           waitTimeOverrides: { WaitForChild: 1 },
           taskResourceLocalHandlers: {
-            AdvanceBatchChild: async (input: { batchId: string; childId: string }) => {
+            AdvanceBatchChild: async (input: { task: string; batchId: string; childId: string }) => {
+              expect(input.task).toBe("AdvanceBatchChild");
               expect(input.batchId).toBe("b");
               const n = (polls.get(input.childId) ?? 0) + 1;
               polls.set(input.childId, n);
@@ -71,8 +68,8 @@ describe("statemachines/batch.asl.json", () => {
               inFlight--;
               return { status: input.childId === "c3" ? "failed" : "completed" };
             },
-            FinishBatch: async (input: { progressId: string; step: string }) => {
-              calls.push(`FinishBatch:${input.progressId}:${input.step}`);
+            FinishBatch: async (input: { task: string; progressId: string; step: string }) => {
+              calls.push(`${input.task}:${input.progressId}:${input.step}`);
               return {};
             },
             CompleteRun: async () => {

@@ -34,7 +34,8 @@ import {
   substitute,
   substitutionNames,
 } from "../../functions/workflows/definitions.ts";
-import { functionArnSubstitution, WORKFLOW_STEPS } from "../../functions/workflows/step-catalog.ts";
+import { functionArnSubstitution, workflowLambda } from "../../functions/workflows/step-catalog.ts";
+import { taskDeadlines } from "../../functions/workflows/task-timeouts.ts";
 import { Database } from "../../lib/constructs/database.ts";
 import { Events, webhookDestinationsFromContext } from "../../lib/constructs/events.ts";
 import { NotificationSender } from "../../lib/constructs/notification-sender.ts";
@@ -110,11 +111,12 @@ describe("Lambdas", { timeout: TEST_TIMEOUT_MS }, () => {
 
     expect(functions.size).toBe(entries.length);
     for (const group of apiGroups()) expect(functions.has(`api:${group}`)).toBe(true);
-    for (const kind of workflowKinds()) {
-      for (const step of WORKFLOW_STEPS[kind]) expect(functions.has(`step:${step.lambda}`)).toBe(true);
-    }
-    expect(functions.has("step:complete-run")).toBe(true);
-    expect(functions.has("step:record-failure")).toBe(true);
+    // One step Lambda per workflow, and no other: one cold start per run.
+    expect([...functions.keys()].filter((k) => k.startsWith("step:")).sort()).toEqual(
+      workflowKinds()
+        .map((kind) => `step:${workflowLambda(kind)}`)
+        .sort(),
+    );
     expect(functions.has("execution-ended")).toBe(true);
     expect(functions.has("notification-sender")).toBe(true);
     expect(functions.has("sweep")).toBe(sweepEntry() !== undefined);
@@ -154,8 +156,8 @@ describe("Lambdas", { timeout: TEST_TIMEOUT_MS }, () => {
     }
   });
 
-  it("ships migrations/ and statemachines/ inside the bundles, next to index.mjs", () => {
-    for (const name of ["step:run-migrations", "migrate-on-deploy", "api:templates"]) {
+  it("ships migrations/ and statemachines/ inside the bundles, next to index.mjs (the step Lambda reads its Tasks' deadlines there)", () => {
+    for (const name of ["step:provisioning-steps", "migrate-on-deploy", "api:templates"]) {
       const fn = stack.serviceFunctions.get(name)!;
       const key = resources[logicalId(fn)]!.Properties.Code.S3Key as string;
       const assetDir = join(app.outdir, `asset.${key.replace(/\.zip$/, "")}`);
@@ -349,6 +351,16 @@ describe("IAM", { timeout: TEST_TIMEOUT_MS }, () => {
         );
       }
       for (const action of actions) expect(action, name).not.toMatch(/\*/);
+      // Only the batch workflow's Lambda starts executions (AdvanceBatchChild: provisioning runs).
+      const starts = statements.filter((s) => asArray(s.Action).includes("states:StartExecution"));
+      expect(
+        starts.flatMap((s) => asArray(s.Resource)),
+        name,
+      ).toEqual(
+        name === workflowLambda("batch")
+          ? [{ Ref: logicalId(stack.workflows.stateMachines.get("provisioning")!) }]
+          : [],
+      );
     }
   });
 });
@@ -374,13 +386,15 @@ describe("workflows", { timeout: TEST_TIMEOUT_MS }, () => {
     }
   });
 
-  it("gives each step Lambda a timeout below the TimeoutSeconds of every Task that invokes it", () => {
+  it("gives each step Lambda the time its longest Task needs, and each Task a deadline below its TimeoutSeconds", () => {
     const lambdaOfFunctionId = new Map(
       [...stack.steps.functions].map(([name, fn]) => [logicalId(fn), name] as const),
     );
     let checked = 0;
+    const longest = new Map<string, number>();
     for (const kind of workflowKinds()) {
       const props = resources[logicalId(stack.workflows.stateMachines.get(kind)!)]!.Properties as Json;
+      const deadlines = taskDeadlines(kind, props.DefinitionString as string);
       const functionOf = (placeholder: string): string =>
         props.DefinitionSubstitutions[placeholder]["Fn::GetAtt"][0] as string;
       const visit = (states: Record<string, Json>): void => {
@@ -391,12 +405,16 @@ describe("workflows", { timeout: TEST_TIMEOUT_MS }, () => {
             const fnId = functionOf(placeholder);
             const lambdaTimeout = resources[fnId]!.Properties.Timeout as number;
             const stateTimeout = state.TimeoutSeconds as number;
+            const deadline = deadlines.get(name);
             expect(stateTimeout, `${kind} ${name} has a TimeoutSeconds`).toBeGreaterThan(0);
-            // The Lambda gives up first, with a margin: a late commit after a States.Timeout is impossible.
-            expect(lambdaTimeout, `${kind} ${name} (${lambdaOfFunctionId.get(fnId)})`).toBeLessThanOrEqual(
+            // The function gives up first, with a margin: a late commit after a States.Timeout is
+            // impossible. Its own timeout covers the Task; the Task's deadline ends it sooner.
+            expect(deadline, `${kind} ${name} (${lambdaOfFunctionId.get(fnId)})`).toBeLessThanOrEqual(
               stateTimeout - 10,
             );
+            expect(lambdaTimeout, `${kind} ${name}`).toBeGreaterThanOrEqual(deadline!);
             expect(lambdaTimeout, `${kind} ${name}`).toBeLessThanOrEqual(900);
+            longest.set(fnId, Math.max(longest.get(fnId) ?? 0, stateTimeout));
             checked++;
           }
           const inner = (state.ItemProcessor ?? state.Iterator) as
@@ -408,6 +426,10 @@ describe("workflows", { timeout: TEST_TIMEOUT_MS }, () => {
       visit(JSON.parse(props.DefinitionString as string).States as Record<string, Json>);
     }
     expect(checked).toBeGreaterThanOrEqual(stack.steps.functions.size);
+    // No more than the longest Task needs.
+    for (const [fnId, stateTimeout] of longest) {
+      expect(resources[fnId]!.Properties.Timeout, fnId).toBeLessThanOrEqual(stateTimeout - 10);
+    }
   });
 
   it("deploys the ASL file's text unchanged, with every placeholder substituted by its step Lambda's ARN", () => {

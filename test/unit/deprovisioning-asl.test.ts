@@ -14,14 +14,16 @@ import {
   waitTimestamp,
 } from "../../functions/domain/deprovisioning/deprovision-run.ts";
 import { STEP_ERROR_NAMES } from "../../functions/shared/errors.ts";
+import { TASK_HANDLERS } from "../../functions/steps/index.ts";
 import { readDefinitionText, substitute, substitutionNames } from "../../functions/workflows/definitions.ts";
 import {
-  BOOKKEEPING_TASKS,
   DEPROVISIONING_STEPS,
   functionArnSubstitution,
   RESTORE_STEPS,
   type StepDefinition,
+  WORKFLOW_TASKS,
   type WorkflowName,
+  workflowLambda,
 } from "../../functions/workflows/step-catalog.ts";
 
 const validate = aslValidator as (definition: unknown) => { isValid: boolean; errors: unknown[] };
@@ -81,8 +83,12 @@ describe.each(WORKFLOWS)("the %s state machine", (kind, steps, first) => {
     for (const step of steps) {
       const state = states[step.name];
       expect(state?.Type, step.name).toBe("Task");
-      expect(state!.Resource).toBe(`\${${functionArnSubstitution(step.lambda)}}`);
-      expect(state!.Parameters).toMatchObject({ "progressId.$": "$.progressId", step: step.name });
+      expect(state!.Resource).toBe(`\${${functionArnSubstitution(workflowLambda(kind))}}`);
+      expect(state!.Parameters).toMatchObject({
+        task: step.name,
+        "progressId.$": "$.progressId",
+        step: step.name,
+      });
       expect(state!.Retry?.[0]?.ErrorEquals).toEqual(
         expect.arrayContaining(["TransientError", "Lambda.ServiceException"]),
       );
@@ -119,9 +125,20 @@ describe.each(WORKFLOWS)("the %s state machine", (kind, steps, first) => {
     }
   });
 
-  it("names only Lambdas of the catalog and errors of the error vocabulary", () => {
+  it("has exactly the catalog's Tasks, each invoking the workflow's one Lambda and naming itself", () => {
+    const tasks = Object.entries(states).filter(([, s]) => s.Type === "Task");
+
+    expect(tasks.map(([n]) => n).sort()).toEqual([...WORKFLOW_TASKS[kind]].sort());
+    for (const [name, state] of tasks) {
+      expect(state.Resource, name).toBe(`\${${functionArnSubstitution(workflowLambda(kind))}}`);
+      expect(state.Parameters?.task, name).toBe(name);
+      expect(Object.keys(TASK_HANDLERS[kind]), name).toContain(name);
+    }
+  });
+
+  it("names only its workflow's Lambda and errors of the error vocabulary", () => {
     // Prepare
-    const known = new Set([...steps, ...BOOKKEEPING_TASKS].map((s) => functionArnSubstitution(s.lambda)));
+    const known = new Set([functionArnSubstitution(workflowLambda(kind))]);
     const errorNames = new Set<string>();
     for (const s of Object.values(states)) {
       for (const r of [...(s.Retry ?? []), ...(s.Catch ?? [])])

@@ -14,6 +14,7 @@ import aslValidator from "asl-validator";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { STEP_ERROR_NAMES } from "../../functions/shared/errors.ts";
+import { TASK_HANDLERS } from "../../functions/steps/index.ts";
 import {
   applyRetryPolicy,
   readDefinitionText,
@@ -25,6 +26,8 @@ import {
   BOOKKEEPING_TASKS,
   functionArnSubstitution,
   PROVISIONING_STEPS,
+  WORKFLOW_TASKS,
+  workflowLambda,
 } from "../../functions/workflows/step-catalog.ts";
 import type { WorkflowInput } from "../../functions/workflows/workflow-runner.ts";
 
@@ -49,6 +52,7 @@ interface Catcher {
 interface State {
   Type: string;
   Resource?: string;
+  Parameters?: Record<string, unknown>;
   Next?: string;
   End?: boolean;
   Default?: string;
@@ -156,26 +160,23 @@ describe("statemachines/provisioning.asl.json", () => {
     }
   });
 
-  it("has exactly the catalog's Task states, each bound to its Lambda's substitution", () => {
-    // Prepare: one Task per provisioning step (a Map step's inner Task), plus the bookkeeping
-    // Tasks it uses (BOOKKEEPING_TASKS is shared by every workflow; deprovisioning has its own).
-    const steps = new Map<string, string>();
-    for (const step of PROVISIONING_STEPS) {
-      const [taskName] = taskOf(step.name);
-      steps.set(taskName, step.lambda);
-    }
-    const bookkeeping = new Map<string, string>(BOOKKEEPING_TASKS.map((t) => [t.name, t.lambda]));
-    const others = tasks.map(([n]) => n).filter((n) => !steps.has(n));
+  it("has exactly the catalog's Task states, each invoking the workflow's one Lambda and naming itself", () => {
+    // Prepare: one Task per provisioning step (a Map step's inner Task), plus the bookkeeping Tasks.
+    const steps = PROVISIONING_STEPS.map((step) => taskOf(step.name)[0]);
+    const others = tasks.map(([n]) => n).filter((n) => !steps.includes(n));
 
     // Assess
-    expect(steps.has("PostProvisioningStep")).toBe(true);
+    expect(steps).toContain("PostProvisioningStep");
     expect(STATES.PostProvisioningSteps!.Type).toBe("Map");
-    for (const name of steps.keys()) expect(allStates().get(name)?.Type, name).toBe("Task");
+    for (const name of steps) expect(allStates().get(name)?.Type, name).toBe("Task");
     expect(others.sort()).toEqual(["CompleteRun", "RecordFailure", "StartScheduledRun"]);
-    for (const name of others) expect(bookkeeping.has(name), `${name} is a bookkeeping Task`).toBe(true);
+    for (const name of others) expect(BOOKKEEPING_TASKS, `${name} is a bookkeeping Task`).toContain(name);
+    expect(tasks.map(([n]) => n).sort()).toEqual([...WORKFLOW_TASKS.provisioning].sort());
     for (const [name, state] of tasks) {
-      const lambda = steps.get(name) ?? bookkeeping.get(name)!;
-      expect(state.Resource, name).toBe(`\${${functionArnSubstitution(lambda)}}`);
+      expect(state.Resource, name).toBe(`\${${functionArnSubstitution(workflowLambda("provisioning"))}}`);
+      // aws-local-stepfunctions has no $$.State.Name: the Task names itself for the dispatch.
+      expect(state.Parameters?.task, name).toBe(name);
+      expect(Object.keys(TASK_HANDLERS.provisioning), name).toContain(name);
     }
   });
 

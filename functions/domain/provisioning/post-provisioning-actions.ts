@@ -1,22 +1,29 @@
 /**
  * The named post-provisioning actions a template may list. The Map state runs them one by one;
- * each runs in its step transaction, so a retried action never does its work twice. A template
+ * each commits with its completion mark, so a retried action never does its work twice. A template
  * naming an unknown action, or one whose tenant migration it lacks, is rejected when the template
  * is validated (template-rules.ts), not at run time.
  */
 import { sql } from "drizzle-orm";
 import type { PostProvisioningAction } from "../../schemas/templates.ts";
-import type { StepContext } from "../steps/run-step.ts";
+import type { AtomicStatement, StepContext } from "../steps/run-step.ts";
 import { tenantSchemaName } from "../tenants/tenant-schema.ts";
 import { invitationLink, invitationTokenHash, issueInvitationToken } from "./admin-invitations.ts";
 import type { RunSpec } from "./run-spec.ts";
 
-export interface PostProvisioningActionDefinition {
+interface ActionBase {
   readonly description: string;
   /** Tenant migrations the action's tables come from. */
   readonly requires: readonly string[];
-  run(ctx: StepContext, spec: RunSpec): Promise<void>;
 }
+
+/**
+ * An action is either statements only — run with the completion mark as ONE statement
+ * (`runAtomicStep`) — or work that needs the step's transaction (reads, a notification channel).
+ */
+export type PostProvisioningActionDefinition =
+  | (ActionBase & { statements(spec: RunSpec): readonly AtomicStatement[] })
+  | (ActionBase & { run(ctx: StepContext, spec: RunSpec): Promise<void> });
 
 const qualified = (spec: RunSpec, table: string) =>
   sql.raw(`"${tenantSchemaName(spec.tenantId)}"."${table}"`);
@@ -56,38 +63,46 @@ export const POST_PROVISIONING_REGISTRY: Record<PostProvisioningAction, PostProv
   "create-default-reports": {
     description: "Creates the standard report definitions",
     requires: ["reports"],
-    async run(ctx, spec) {
-      await ctx.tx.execute(sql`
+    statements: (spec) => [
+      {
+        run: sql`
         INSERT INTO ${qualified(spec, "report_definitions")} (name, query_kind, parameters) VALUES
           ('Monthly spend by school', 'spend_by_school', '{"period":"month"}'::jsonb),
           ('Open orders', 'open_orders', '{}'::jsonb),
           ('Top products', 'top_products', '{"limit":20}'::jsonb)
-        ON CONFLICT (name) DO NOTHING`);
-    },
+        ON CONFLICT (name) DO NOTHING`,
+      },
+    ],
   },
   "enable-integrations": {
     description: "Registers the ERP and e-invoicing integrations (disabled until configured)",
     requires: ["integrations"],
-    async run(ctx, spec) {
-      await ctx.tx.execute(sql`
+    statements: (spec) => [
+      {
+        run: sql`
         INSERT INTO ${qualified(spec, "integration_endpoints")} (kind, enabled, settings) VALUES
           ('erp', false, '{}'::jsonb), ('einvoice', false, '{}'::jsonb)
-        ON CONFLICT (kind) DO NOTHING`);
-    },
+        ON CONFLICT (kind) DO NOTHING`,
+      },
+    ],
   },
   "record-onboarding-checklist": {
     description: "Stores the onboarding checklist in the tenant configuration",
     requires: ["core"],
-    async run(ctx, spec) {
+    statements(spec) {
       const checklist = JSON.stringify([
         "invite users",
         "import products",
         "configure approvals",
         "place first order",
       ]);
-      await ctx.tx.execute(sql`
+      return [
+        {
+          run: sql`
         INSERT INTO ${qualified(spec, "configurations")} (key, value, source) VALUES ('onboarding.checklist', ${checklist}::jsonb, 'post_provisioning')
-        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`);
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+        },
+      ];
     },
   },
 };

@@ -1,124 +1,148 @@
 /**
- * The work of each provisioning step. Every function here runs inside `runStep`, i.e. in the one
- * transaction that also marks the step completed, with the progress row locked.
+ * The work of each provisioning step. Each is statements only, run by `runAtomicStep` as ONE
+ * statement with the step's completion mark (the progress row locked and checked unchanged since
+ * the attempt mark); the welcome notification, which needs a notification channel, runs in the
+ * step's transaction (`runStep`).
  */
-import { eq, sql } from "drizzle-orm";
-import type { Database } from "../../db/client.ts";
-import { adminInvitations, provisioningSecrets, tenants, users } from "../../db/schema.ts";
-import { numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
+import { type SQL, sql } from "drizzle-orm";
+import { safeIdentifier } from "../../db/sql.ts";
 import {
   FEATURE_FLAGS,
   POST_PROVISIONING_ACTIONS,
   type PostProvisioningAction,
 } from "../../schemas/templates.ts";
 import { ConfigurationError, MigrationError, ValidationError } from "../../shared/errors.ts";
+import type { ProgressRow } from "../runs/progress-store.ts";
 import {
+  type AtomicContext,
+  type AtomicStatement,
   type PermanentErrorFactory,
   progressIdOf,
+  runAtomicStep,
   runStep,
-  type StepContext,
   type StepTarget,
 } from "../steps/run-step.ts";
 import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
-import { applyTenantMigrations, tenantSchemaName } from "../tenants/tenant-schema.ts";
+import { tenantMigrationsStatement, tenantSchemaName } from "../tenants/tenant-schema.ts";
 import { POST_PROVISIONING_REGISTRY } from "./post-provisioning-actions.ts";
-import { loadRunSpec, type RunSpec } from "./run-spec.ts";
+import { loadRunSpec, type RunSpec, runSpecNeedsRead } from "./run-spec.ts";
 
 /** Rows per INSERT statement when creating initial data. */
 export const INSERT_BATCH_SIZE = 500;
 
-type Work = (ctx: StepContext, spec: RunSpec) => Promise<void>;
+type AtomicWork = (ctx: AtomicContext, spec: RunSpec) => readonly AtomicStatement[];
 
-function provisioningStep(step: string, work: Work, permanent?: PermanentErrorFactory): StepFactory {
+/**
+ * The run's spec for a step that runs outside a transaction. A spec that must be read is read in a
+ * short transaction whose `lock_timeout` is the step's, so a lock held on what it reads ends the
+ * attempt with a TransientError (retried) as it would inside a step's transaction; a spec this
+ * container has read (the pinned version is immutable) costs no call.
+ */
+async function stepRunSpec(deps: StepDeps, progress: ProgressRow): Promise<RunSpec> {
+  if (!runSpecNeedsRead(progress)) return loadRunSpec(deps.db, progress);
+  return deps.db.transaction(async (tx) => {
+    const ms = `${Math.max(1, Math.floor(deps.lockTimeoutMs))}ms`;
+    await tx.execute(sql`SELECT set_config('lock_timeout', ${ms}::text, true)`);
+    return loadRunSpec(tx, progress);
+  });
+}
+
+/**
+ * A step whose work is statements only: the attempt mark and ONE statement with the work and the
+ * completion mark (`runAtomicStep`). The run's spec is read before that statement (`stepRunSpec`):
+ * the pinned template version and the run's inputs never change.
+ */
+function atomicProvisioningStep(
+  step: string,
+  work: AtomicWork,
+  permanent?: PermanentErrorFactory,
+): StepFactory {
   return (deps: StepDeps) => async (input) => {
     const progressId = progressIdOf(input);
-    const outcome = await runStep(
+    const outcome = await runAtomicStep(
       deps,
       progressId,
       step,
-      async (ctx) => work(ctx, await loadRunSpec(ctx.tx, ctx.progress)),
+      async (ctx) => work(ctx, await stepRunSpec(deps, ctx.progress)),
       permanent,
     );
     return { step, outcome };
   };
 }
 
+/** A check's SQL: `problem` is the message when `condition` holds, else null. */
+function problemWhen(condition: SQL, message: SQL): AtomicStatement {
+  return { check: sql`SELECT CASE WHEN ${condition} THEN ${message}::text END AS problem` };
+}
+
 // --- CreateTenant -------------------------------------------------------------------------------
 
 /** Applies the template's settings, limits and version to the tenant row the API reserved. */
-export const createTenantStep = provisioningStep("CreateTenant", async ({ tx, progress, now }, spec) => {
-  const updated = await tx
-    .update(tenants)
-    .set({
-      name: spec.metadata.tenant.name,
-      settings: spec.template.settings,
-      limits: spec.template.limits as Record<string, number>,
-      templateId: progress.templateId,
-      templateVersion: progress.templateVersion,
-      status: "provisioning",
-      updatedAt: now,
-    })
-    .where(eq(tenants.id, spec.tenantId))
-    .returning({ id: tenants.id });
-  if (updated.length === 0)
-    throw new ValidationError(`tenant ${spec.tenantId} no longer exists (cleaned up?)`);
-});
+export const createTenantStep = atomicProvisioningStep("CreateTenant", ({ progress, now }, spec) => [
+  problemWhen(
+    sql`NOT EXISTS (SELECT 1 FROM tenants WHERE id = ${spec.tenantId}::uuid)`,
+    sql`${`tenant ${spec.tenantId} no longer exists (cleaned up?)`}`,
+  ),
+  {
+    run: sql`UPDATE tenants SET name = ${spec.metadata.tenant.name},
+      settings = ${JSON.stringify(spec.template.settings)}::jsonb,
+      limits = ${JSON.stringify(spec.template.limits)}::jsonb,
+      template_id = ${progress.templateId}::uuid, template_version = ${progress.templateVersion}::int,
+      status = 'provisioning', updated_at = ${now.toISOString()}::timestamp
+      WHERE id = ${spec.tenantId}::uuid`,
+  },
+]);
 
 // --- CreateAdminUser ----------------------------------------------------------------------------
 
 /**
  * Creates the tenant administrator from the password hash the API stored; then forgets the hash.
+ * The hash goes from `provisioning_secrets` to `users` inside the database: it is never read out.
  * A run requested without a password creates the admin with none, and its invitation (whose token
- * the welcome notification issues: a token made here would have to be kept until then).
+ * the welcome notification issues: a token made here would have to be kept until then). A retried
+ * step finds the admin created and adds nothing.
  */
-export const createAdminUserStep = provisioningStep(
-  "CreateAdminUser",
-  async ({ tx, progress, now }, spec) => {
-    const email = spec.metadata.admin.email.toLowerCase();
-    const invited = spec.metadata.admin.invitation !== undefined;
-    // Whether the admin exists (a retried step) and the stored hash, in one round trip.
-    const [found] = await queryRows<{ existing: string | null; hash: string | null }>(
-      tx,
-      sql`SELECT (SELECT id::text FROM users WHERE tenant_id = ${spec.tenantId}::uuid AND email = ${email}) AS existing,
-                 (SELECT admin_password_hash FROM provisioning_secrets WHERE progress_id = ${progress.id}::uuid) AS hash`,
-    );
-    let adminId = found?.existing ?? null;
-    if (!adminId) {
-      if (!found?.hash && !invited) {
-        throw new ValidationError(
-          "the admin password is no longer available; clean up this run and provision again",
-        );
-      }
-      const [created] = await tx
-        .insert(users)
-        .values({
-          tenantId: spec.tenantId,
-          email,
-          name: spec.metadata.admin.name,
-          role: "tenant_admin",
-          passwordHash: invited ? null : found!.hash,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .returning({ id: users.id });
-      adminId = created!.id;
-    }
-    if (invited) {
-      await tx
-        .insert(adminInvitations)
-        .values({ tenantId: spec.tenantId, userId: adminId, progressId: progress.id, createdAt: now })
-        .onConflictDoNothing();
-    }
-    await tx.delete(provisioningSecrets).where(eq(provisioningSecrets.progressId, progress.id));
-  },
-);
+export const createAdminUserStep = atomicProvisioningStep("CreateAdminUser", ({ progress, now }, spec) => {
+  const email = spec.metadata.admin.email.toLowerCase();
+  const invited = spec.metadata.admin.invitation !== undefined;
+  const stamp = now.toISOString();
+  const admin = sql`SELECT 1 FROM users WHERE tenant_id = ${spec.tenantId}::uuid AND email = ${email}`;
+  const hash = sql`SELECT admin_password_hash FROM provisioning_secrets WHERE progress_id = ${progress.id}::uuid`;
+  return [
+    ...(invited
+      ? []
+      : [
+          problemWhen(
+            sql`NOT EXISTS (${admin}) AND (${hash}) IS NULL`,
+            sql`${"the admin password is no longer available; clean up this run and provision again"}`,
+          ),
+        ]),
+    {
+      run: sql`INSERT INTO users (tenant_id, email, name, role, password_hash, created_at, updated_at)
+        SELECT ${spec.tenantId}::uuid, ${email}, ${spec.metadata.admin.name}, 'tenant_admin',
+               ${invited ? sql`NULL` : sql`(${hash})`}, ${stamp}::timestamp, ${stamp}::timestamp
+        ON CONFLICT (tenant_id, email) DO NOTHING`,
+    },
+    ...(invited
+      ? [
+          {
+            run: sql`INSERT INTO admin_invitations (tenant_id, user_id, progress_id, created_at)
+              SELECT u.tenant_id, u.id, ${progress.id}::uuid, ${stamp}::timestamptz FROM users u
+              WHERE u.tenant_id = ${spec.tenantId}::uuid AND u.email = ${email}
+              ON CONFLICT DO NOTHING`,
+          },
+        ]
+      : []),
+    { run: sql`DELETE FROM provisioning_secrets WHERE progress_id = ${progress.id}::uuid` },
+  ];
+});
 
 // --- RunMigrations ------------------------------------------------------------------------------
 
 /** Creates the tenant schema and applies the template's tenant migrations that are not applied yet. */
-export const runMigrationsStep = provisioningStep(
+export const runMigrationsStep = atomicProvisioningStep(
   "RunMigrations",
-  async ({ tx }, spec) => applyTenantMigrations(tx, spec.tenantId, spec.template.migrations),
+  (_ctx, spec) => [{ run: sql.raw(tenantMigrationsStatement(spec.tenantId, spec.template.migrations)) }],
   (message, cause) => new MigrationError(message, { cause }),
 );
 
@@ -139,96 +163,101 @@ export function configurationEntries(spec: RunSpec): { key: string; value: unkno
   return entries;
 }
 
-export const setupConfigurationsStep = provisioningStep(
+export const setupConfigurationsStep = atomicProvisioningStep(
   "SetupConfigurations",
-  async ({ tx }, spec) => {
+  (_ctx, spec) => {
     const table = sql.raw(`${safeIdentifier(tenantSchemaName(spec.tenantId))}.configurations`);
-    const rows = configurationEntries(spec).map(
-      (e) => sql`(${e.key}, ${JSON.stringify(e.value)}::jsonb, ${e.source})`,
-    );
-    if (rows.length === 0) return;
-    await tx.execute(sql`
-      INSERT INTO ${table} (key, value, source) VALUES ${sql.join(rows, sql`, `)}
-      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, source = EXCLUDED.source, updated_at = now()`);
+    const entries = configurationEntries(spec);
+    if (entries.length === 0) return [];
+    return [
+      {
+        run: sql`INSERT INTO ${table} (key, value, source)
+          SELECT e->>'key', e->'value', e->>'source'
+          -- e->'value', not a recordset column: a JSON null stays a jsonb null, not SQL NULL.
+          FROM jsonb_array_elements(${JSON.stringify(entries)}::jsonb) AS e
+          ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, source = EXCLUDED.source, updated_at = now()`,
+      },
+    ];
   },
   (message, cause) => new ConfigurationError(message, { cause }),
 );
 
 // --- CreateInitialData --------------------------------------------------------------------------
 
-async function insertInBatches(
-  tx: Database,
-  rows: ReturnType<typeof sql>[],
-  insert: (values: ReturnType<typeof sql>) => ReturnType<typeof sql>,
-) {
+/** `rows` in batches of INSERT_BATCH_SIZE, each one statement reading its batch as one jsonb value. */
+function batches<T>(rows: readonly T[], insert: (json: string) => SQL): AtomicStatement[] {
+  const statements: AtomicStatement[] = [];
   for (let i = 0; i < rows.length; i += INSERT_BATCH_SIZE) {
-    await tx.execute(insert(sql.join(rows.slice(i, i + INSERT_BATCH_SIZE), sql`, `)));
+    statements.push({ run: insert(JSON.stringify(rows.slice(i, i + INSERT_BATCH_SIZE))) });
   }
+  return statements;
 }
 
-/** Rows the tenant has now, counted in one round trip. */
-async function existingCounts(
-  tx: Database,
-  tenantId: string,
-  schools: ReturnType<typeof sql.raw>,
-  products: ReturnType<typeof sql.raw>,
-): Promise<{ schools: number; products: number; users: number }> {
-  const [row] = await queryRows<{ schools: unknown; products: unknown; users: unknown }>(
-    tx,
-    sql`SELECT (SELECT count(*) FROM ${schools}) AS schools, (SELECT count(*) FROM ${products}) AS products,
-               (SELECT count(*) FROM users WHERE tenant_id = ${tenantId}::uuid) AS users`,
-  );
-  return {
-    schools: numberValue(row?.schools),
-    products: numberValue(row?.products),
-    users: numberValue(row?.users),
-  };
-}
-
-/** Schools, products and users from the template plus overrides, in batches, never beyond the limits. */
-export const createInitialDataStep = provisioningStep("CreateInitialData", async ({ tx, now }, spec) => {
+/**
+ * Schools, products and users from the template plus overrides, never beyond the limits: the
+ * counts the tenant has are checked in the same statement as the inserts.
+ */
+export const createInitialDataStep = atomicProvisioningStep("CreateInitialData", ({ now }, spec) => {
   const schema = safeIdentifier(tenantSchemaName(spec.tenantId));
   const schoolsTable = sql.raw(`${schema}.schools`);
   const productsTable = sql.raw(`${schema}.products`);
   const { schools = [], products = [], users: people = [] } = spec.initialData;
   const limits = spec.template.limits;
-
-  const existing = await existingCounts(tx, spec.tenantId, schoolsTable, productsTable);
-  const checks: [string, number, number, number | undefined][] = [
-    ["schools", existing.schools, schools.length, limits.maxSchools],
-    ["products", existing.products, products.length, limits.maxProducts],
-    ["users", existing.users, people.length, limits.maxUsers],
+  const counts: [string, SQL, number, number | undefined][] = [
+    ["schools", sql`SELECT count(*) FROM ${schoolsTable}`, schools.length, limits.maxSchools],
+    ["products", sql`SELECT count(*) FROM ${productsTable}`, products.length, limits.maxProducts],
+    [
+      "users",
+      sql`SELECT count(*) FROM users WHERE tenant_id = ${spec.tenantId}::uuid`,
+      people.length,
+      limits.maxUsers,
+    ],
   ];
-  for (const [what, existing, adding, max] of checks) {
-    if (max !== undefined && existing + adding > max) {
-      throw new ValidationError(`${existing} existing + ${adding} new ${what} exceed the limit of ${max}`);
-    }
-  }
-
-  await insertInBatches(
-    tx,
-    schools.map((s) => sql`(${s.name}, ${s.code ?? null}, ${s.type ?? "other"}, ${s.address ?? null})`),
-    (values) =>
-      sql`INSERT INTO ${schoolsTable} (name, code, type, address) VALUES ${values} ON CONFLICT DO NOTHING`,
-  );
-  await insertInBatches(
-    tx,
-    products.map(
-      (p) => sql`(${p.sku}, ${p.name}, ${p.category ?? null}, ${p.unit ?? "pcs"}, ${p.unitPrice})`,
-    ),
-    (values) =>
-      sql`INSERT INTO ${productsTable} (sku, name, category, unit, unit_price) VALUES ${values} ON CONFLICT (sku) DO NOTHING`,
-  );
+  const checks = counts
+    .filter(([, , adding, max]) => max !== undefined && adding > 0)
+    .map(([what, existing, adding, max]) =>
+      problemWhen(
+        sql`(${existing}) + ${adding}::int > ${max}::int`,
+        sql`format('%s existing + %s new %s exceed the limit of %s', (${existing}), ${adding}::int, ${what}::text, ${max}::int)`,
+      ),
+    );
   const stamp = now.toISOString();
-  await insertInBatches(
-    tx,
-    people.map(
-      (u) =>
-        sql`(${spec.tenantId}::uuid, ${u.email.toLowerCase()}, ${u.name}, ${u.role}, ${stamp}::timestamptz, ${stamp}::timestamptz)`,
+  return [
+    ...checks,
+    ...batches(
+      schools.map((s) => ({
+        name: s.name,
+        code: s.code ?? null,
+        type: s.type ?? "other",
+        address: s.address ?? null,
+      })),
+      (json) => sql`INSERT INTO ${schoolsTable} (name, code, type, address)
+        SELECT x.name, x.code, x.type, x.address
+        FROM jsonb_to_recordset(${json}::jsonb) AS x(name text, code text, type text, address text)
+        ON CONFLICT DO NOTHING`,
     ),
-    (values) =>
-      sql`INSERT INTO users (tenant_id, email, name, role, created_at, updated_at) VALUES ${values} ON CONFLICT (tenant_id, email) DO NOTHING`,
-  );
+    ...batches(
+      products.map((p) => ({
+        sku: p.sku,
+        name: p.name,
+        category: p.category ?? null,
+        unit: p.unit ?? "pcs",
+        unit_price: p.unitPrice,
+      })),
+      (json) => sql`INSERT INTO ${productsTable} (sku, name, category, unit, unit_price)
+        SELECT x.sku, x.name, x.category, x.unit, x.unit_price
+        FROM jsonb_to_recordset(${json}::jsonb)
+          AS x(sku text, name text, category text, unit text, unit_price numeric)
+        ON CONFLICT (sku) DO NOTHING`,
+    ),
+    ...batches(
+      people.map((u) => ({ email: u.email.toLowerCase(), name: u.name, role: u.role })),
+      (json) => sql`INSERT INTO users (tenant_id, email, name, role, created_at, updated_at)
+        SELECT ${spec.tenantId}::uuid, x.email, x.name, x.role, ${stamp}::timestamp, ${stamp}::timestamp
+        FROM jsonb_to_recordset(${json}::jsonb) AS x(email text, name text, role text)
+        ON CONFLICT (tenant_id, email) DO NOTHING`,
+    ),
+  ];
 });
 
 // --- PostProvisioningSteps (one Map iteration per action) ---------------------------------------
@@ -241,8 +270,13 @@ export const postProvisioningStep: StepFactory = (deps) => async (input) => {
   }
   const definition = POST_PROVISIONING_REGISTRY[action as PostProvisioningAction];
   const target: StepTarget = { step: "PostProvisioningSteps", action };
-  const outcome = await runStep(deps, progressId, target, async (ctx) =>
-    definition.run(ctx, await loadRunSpec(ctx.tx, ctx.progress)),
-  );
+  const outcome =
+    "statements" in definition
+      ? await runAtomicStep(deps, progressId, target, async (ctx) =>
+          definition.statements(await stepRunSpec(deps, ctx.progress)),
+        )
+      : await runStep(deps, progressId, target, async (ctx) =>
+          definition.run(ctx, await loadRunSpec(ctx.tx, ctx.progress)),
+        );
   return { action, outcome };
 };

@@ -140,6 +140,17 @@ async function pinnedTemplate(tx: Database, templateId: string, version: number)
   return template;
 }
 
+/**
+ * Whether `loadRunSpec` reads the database for this run: its inputs, or a template version this
+ * container has not read yet.
+ */
+export function runSpecNeedsRead(progress: ProgressRow): boolean {
+  const stored = progress.metadata as Partial<ProvisioningMetadata>;
+  if (stored.inputs) return true;
+  if (stored.customTemplate || !progress.templateId || progress.templateVersion === null) return false;
+  return !pinnedVersions.has(`${progress.templateId}:${progress.templateVersion}`);
+}
+
 export async function loadRunSpec(tx: Database, progress: ProgressRow): Promise<RunSpec> {
   const stored = progress.metadata as Partial<ProvisioningMetadata>;
   if (!progress.tenantId || !stored.tenant || !stored.admin) {

@@ -7,7 +7,7 @@
 import { and, count, desc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { provisioningProgress, tenants } from "../../db/schema.ts";
-import { queryRows } from "../../db/sql.ts";
+import { dateValue, queryRows } from "../../db/sql.ts";
 import type {
   ProgressRecord,
   ProgressStep,
@@ -260,6 +260,39 @@ export async function markStepAttempt(
   action: string | undefined,
   now: Date,
 ): Promise<"marked" | "not-marked"> {
+  return (await markStepAttemptRow(db, id, step, action, now)) ? "marked" : "not-marked";
+}
+
+/** A marked attempt: the row as the mark left it, and a fingerprint of its steps then. */
+export interface MarkedAttempt {
+  readonly row: ProgressRow;
+  /** `md5(steps::text)` after the mark: the steps are unchanged while it still matches. */
+  readonly version: string;
+}
+
+const TIMESTAMP_COLUMNS = new Set(["startedAt", "completedAt", "createdAt", "updatedAt"]);
+
+/** A progress row read as one JSON value (`to_jsonb(row)`): the same on every driver. */
+function progressRowFromJson(json: Record<string, unknown>): ProgressRow {
+  const row: Record<string, unknown> = {};
+  for (const [key, column] of Object.entries(getTableColumns(provisioningProgress))) {
+    const value = json[column.name] ?? null;
+    row[key] = TIMESTAMP_COLUMNS.has(key) ? dateValue(value) : value;
+  }
+  return toProgressRow(row as StoredRow);
+}
+
+/**
+ * `markStepAttempt` returning the row as marked (undefined: not marked), so that a step needs no
+ * other read before its work.
+ */
+export async function markStepAttemptRow(
+  db: Database,
+  id: string,
+  step: string,
+  action: string | undefined,
+  now: Date,
+): Promise<MarkedAttempt | undefined> {
   const iso = now.toISOString();
   const stepJson = sql`e.value`;
   const wasRunning = sql`(${stepJson}->>'status' = 'running')`;
@@ -286,7 +319,7 @@ export async function markStepAttempt(
                             AND x->>'status' = 'completed')`
     : sql``;
   const isoText = sql`to_jsonb(${iso}::text)`;
-  const marked = await queryRows<{ id: string }>(
+  const marked = await queryRows<{ row: string; version: string }>(
     db,
     sql`
     UPDATE tenant_provisioning_progress AS p SET
@@ -312,7 +345,12 @@ export async function markStepAttempt(
                   WHERE s->>'name' = ${step}::text
                     AND coalesce(s->>'status', '') NOT IN (${sql.raw(action ? `${DONE}, 'failed'` : DONE)}))
       ${actionNotDone}
-    RETURNING p.id`,
+    RETURNING to_jsonb(p)::text AS row, md5(p.steps::text) AS version`,
   );
-  return marked.length > 0 ? "marked" : "not-marked";
+  const [first] = marked;
+  if (!first) return undefined;
+  return {
+    row: progressRowFromJson(JSON.parse(first.row) as Record<string, unknown>),
+    version: first.version,
+  };
 }

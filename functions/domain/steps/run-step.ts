@@ -3,13 +3,19 @@
  * 1. the run must still be wanted (not cancelled or finished) — checked before anything is done;
  * 2. an attempt is recorded (status running, attempts + 1) by one autocommit statement, so the
  *    step shows as running while it works;
- * 3. the step's work and its "completed" mark commit in ONE transaction, under a lock on the
- *    progress row, so a step either happened completely or not at all, and a completed step is
- *    never run again (idempotency). A failed attempt's error is recorded after the rollback.
+ * 3. the step's work and its "completed" mark commit together, under a lock on the progress row —
+ *    in ONE transaction (`runStep`), or, for a step whose work is statements only, in ONE
+ *    statement that also checks the row is as the attempt mark left it (`runAtomicStep`: two Data
+ *    API calls in all, no Begin or Commit) — so a step either happened completely or not at all,
+ *    and a completed step is never run again (idempotency). A failed attempt's error is recorded
+ *    after the rollback.
  * 4. failures are classified: `TransientError` (retried by the state machine's Retry) or a named
  *    permanent error (caught by its Catch and recorded).
  */
+import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
+import { dollarTag, inlineSql, queryRows, sqlLiteral } from "../../db/sql.ts";
+import type { ProgressStep } from "../../schemas/progress.ts";
 import {
   ConfigurationError,
   DatabaseError,
@@ -18,6 +24,7 @@ import {
   NotFoundError,
   RunCancelledError,
   rootMessage,
+  sqlState,
   TransientError,
   transientDatabaseError,
   ValidationError,
@@ -26,11 +33,18 @@ import {
   getProgressRow,
   lockProgressRow,
   markStepAttempt,
+  markStepAttemptRow,
   type ProgressRow,
   saveProgress,
 } from "../runs/progress-store.ts";
 import { isActive } from "../runs/run-status.ts";
-import { isDoneFor, markAttemptFailed, markCompleted, updateStep } from "../runs/step-state.ts";
+import {
+  completedCount,
+  isDoneFor,
+  markAttemptFailed,
+  markCompleted,
+  updateStep,
+} from "../runs/step-state.ts";
 import type { StepDeps } from "./step-deps.ts";
 
 export interface StepContext {
@@ -118,15 +132,7 @@ export async function runStep(
       !continuation &&
       (await markStepAttempt(db, progressId, stepName, action, clock())) === "not-marked"
     ) {
-      const row = await getProgressRow(db, progressId);
-      if (!row) throw new NotFoundError("progress record", progressId);
-      if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
-      const step = row.steps.find((s) => s.name === stepName);
-      if (!step) throw new ValidationError(`run ${progressId} has no step ${stepName}`);
-      if (isDoneFor(step, action)) return "already-completed";
-      if (action && step.status === "failed") throw new ActionNotStartedError(stepName, action);
-      // The row changed between the two statements (a concurrent mark): a retry sorts it out.
-      throw new TransientError(`run ${progressId}: the attempt at ${stepName} could not be recorded`);
+      return await whyNotMarked(db, progressId, stepName, action);
     }
 
     return await continueStep(deps, progressId, work, options);
@@ -189,6 +195,187 @@ async function isRunning(db: Database, progressId: string, stepName: string): Pr
   if (!row) throw new NotFoundError("progress record", progressId);
   if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
   return row.steps.find((s) => s.name === stepName)?.status === "running";
+}
+
+/**
+ * Why an attempt was not marked: the run is gone or no longer active (an error), the step or
+ * action completed already (`"already-completed"`), or the row changed under the mark (a
+ * TransientError: a retry sorts it out).
+ */
+async function whyNotMarked(
+  db: Database,
+  progressId: string,
+  stepName: string,
+  action: string | undefined,
+): Promise<"already-completed"> {
+  const row = await getProgressRow(db, progressId);
+  if (!row) throw new NotFoundError("progress record", progressId);
+  if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
+  const step = row.steps.find((s) => s.name === stepName);
+  if (!step) throw new ValidationError(`run ${progressId} has no step ${stepName}`);
+  if (isDoneFor(step, action)) return "already-completed";
+  if (action && step.status === "failed") throw new ActionNotStartedError(stepName, action);
+  throw new TransientError(`run ${progressId}: the attempt at ${stepName} could not be recorded`);
+}
+
+// --- Atomic steps: the work and the completion mark in ONE statement -----------------------------
+
+/**
+ * One piece of an atomic step's work, in order: a statement to run, or a check — a query returning
+ * one row with a text column `problem`; a problem that is not null stops the step (nothing of it
+ * is kept) with a ValidationError carrying it.
+ */
+export type AtomicStatement = { readonly run: SQL } | { readonly check: SQL };
+
+/** What an atomic step's work sees: the row as its attempt mark left it. No transaction is open. */
+export interface AtomicContext {
+  readonly progress: ProgressRow;
+  readonly now: Date;
+  readonly deps: StepDeps;
+}
+
+/** The SQL text one Data API call takes (ExecuteStatement `sql`: at most 65,536 characters). */
+export const MAX_STATEMENT_CHARS = 65_536;
+
+/** Raised by the atomic statement when the row is not as the attempt mark left it. */
+const RUN_CHANGED = "TP001";
+/** Raised by the atomic statement when a check found a problem. */
+const CHECK_FAILED = "TP002";
+
+/** The message a check raised, without the driver's decoration ("ERROR: …; SQLState: TP002"). */
+function raisedMessage(error: unknown): string {
+  return rootMessage(error)
+    .replace(/^ERROR:\s*/, "")
+    .replace(/;\s*SQLState:[\s\S]*$/, "")
+    .trim();
+}
+
+/**
+ * The step's work and its completion mark as ONE statement (an anonymous code block; values
+ * written in as literals, since a DO block takes no parameters): it locks the progress row and
+ * goes on only if the row is as the attempt mark left it (still active, its steps unchanged —
+ * no cancel, no other execution's mark or completion since), runs the work in order, and writes
+ * the completed steps. One statement commits or rolls back as a whole, so no Begin and Commit
+ * calls are needed for the guarantee a transaction gave.
+ */
+export function atomicStepStatement(
+  progressId: string,
+  version: string,
+  statements: readonly AtomicStatement[],
+  steps: readonly ProgressStep[],
+  now: Date,
+  lockTimeoutMs: number,
+): string {
+  const parts = statements.map((s) => {
+    const text = inlineSql("run" in s ? s.run : s.check);
+    const tag = dollarTag(text);
+    return "run" in s
+      ? `EXECUTE ${tag}${text}${tag};`
+      : `EXECUTE ${tag}${text}${tag} INTO problem;
+  IF problem IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = '${CHECK_FAILED}', MESSAGE = problem; END IF;`;
+  });
+  const id = `${sqlLiteral(progressId)}::uuid`;
+  const body = `DECLARE problem text;
+BEGIN
+  PERFORM set_config('lock_timeout', ${sqlLiteral(`${Math.max(1, Math.floor(lockTimeoutMs))}ms`)}, true);
+  PERFORM 1 FROM tenant_provisioning_progress
+    WHERE id = ${id} AND status IN ('pending', 'running') AND md5(steps::text) = ${sqlLiteral(version)}
+    FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '${RUN_CHANGED}', MESSAGE = 'the run changed since the attempt was marked';
+  END IF;
+  ${parts.join("\n  ")}
+  UPDATE tenant_provisioning_progress
+    SET steps = ${sqlLiteral(steps)}::jsonb, completed_steps = ${sqlLiteral(completedCount(steps))},
+        updated_at = ${sqlLiteral(now)}::timestamp
+    WHERE id = ${id};
+END`;
+  const tag = dollarTag(body);
+  return `DO ${tag} ${body} ${tag}`;
+}
+
+/**
+ * Runs a step whose work is statements only (it reads nothing inside the step's transaction), in
+ * two calls: the attempt mark, which returns the row, and one statement holding the work and the
+ * completion mark (`atomicStepStatement`). Work too large for one call's SQL text runs in a
+ * transaction instead, as `runStep` runs it. Same contract, errors and outcome as `runStep`.
+ */
+export async function runAtomicStep(
+  deps: StepDeps,
+  progressId: string,
+  target: string | StepTarget,
+  work: (ctx: AtomicContext) => Promise<readonly AtomicStatement[]>,
+  permanent: PermanentErrorFactory = databaseError,
+): Promise<"completed" | "already-completed"> {
+  const { db, clock, logger } = deps;
+  const { step: stepName, action } =
+    typeof target === "string" ? { step: target, action: undefined } : target;
+  try {
+    const marked = await markStepAttemptRow(db, progressId, stepName, action, clock());
+    if (!marked) return await whyNotMarked(db, progressId, stepName, action);
+    const statements = await work({ progress: marked.row, now: clock(), deps });
+    const done = clock();
+    const steps = updateStep(marked.row.steps, stepName, (s) => markCompleted(s, done, action));
+    const statement = atomicStepStatement(
+      progressId,
+      marked.version,
+      statements,
+      steps,
+      done,
+      deps.lockTimeoutMs,
+    );
+    let outcome: "completed" | "already-completed" = "completed";
+    if (statement.length <= MAX_STATEMENT_CHARS) {
+      try {
+        await db.execute(sql.raw(statement));
+      } catch (error) {
+        const state = sqlState(error);
+        if (state === CHECK_FAILED) throw new ValidationError(raisedMessage(error), { cause: error });
+        if (state !== RUN_CHANGED) throw error;
+        // Cancelled, completed by another execution, or marked again meanwhile.
+        outcome = await whyNotMarked(db, progressId, stepName, action);
+      }
+    } else {
+      outcome = await db.transaction(async (tx) => {
+        const row = await lockProgressRow(tx, progressId, deps.lockTimeoutMs);
+        if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
+        const current = row.steps.find((s) => s.name === stepName);
+        if (current && isDoneFor(current, action)) return "already-completed" as const;
+        for (const s of statements) {
+          if ("run" in s) {
+            await tx.execute(s.run);
+          } else {
+            const [found] = await queryRows<{ problem: string | null }>(tx, s.check);
+            if (found?.problem) throw new ValidationError(found.problem);
+          }
+        }
+        const at = clock();
+        await saveProgress(
+          tx,
+          progressId,
+          { steps: updateStep(row.steps, stepName, (s) => markCompleted(s, at, action)) },
+          at,
+        );
+        return "completed" as const;
+      });
+    }
+    if (outcome === "already-completed") return outcome;
+    logger.info("step completed", { progressId, step: stepName, ...(action ? { action } : {}) });
+    return "completed";
+  } catch (error) {
+    const classified = classifyStepError(error, permanent);
+    if (!(classified instanceof RunCancelledError) && !(classified instanceof ActionNotStartedError)) {
+      await recordAttemptError(deps, progressId, stepName, action, classified);
+    }
+    logger.warn("step failed", {
+      progressId,
+      step: stepName,
+      ...(action ? { action } : {}),
+      error: classified.name,
+      message: classified.message,
+    });
+    throw classified;
+  }
 }
 
 /** Records the attempt's error on the step (running while it may be retried, failed if permanent). */

@@ -7,7 +7,7 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { executeScript, queryRows, safeIdentifier } from "../../db/sql.ts";
+import { dollarTag, queryRows, safeIdentifier, splitStatements, sqlLiteral } from "../../db/sql.ts";
 import { ValidationError } from "../../shared/errors.ts";
 import { readTenantMigration } from "./tenant-migrations.ts";
 
@@ -44,39 +44,46 @@ export async function tenantTableNames(db: Database, tenantId: string): Promise<
 }
 
 /**
+ * ONE statement (an anonymous code block) that creates the tenant's schema and its migration
+ * table if needed, and applies the named tenant migrations that are not applied yet, in order,
+ * recording each. Unqualified names in the tenant migrations resolve to the tenant's schema; the
+ * names are the template's, checked against migrations/tenant/ when the template was validated.
+ */
+export function tenantMigrationsStatement(tenantId: string, migrations: readonly string[]): string {
+  const schema = safeIdentifier(tenantSchemaName(tenantId));
+  const run = (statement: string) => {
+    const tag = dollarTag(statement);
+    return `EXECUTE ${tag}${statement}${tag};`;
+  };
+  const steps = migrations.map((name) => {
+    const literal = sqlLiteral(name);
+    return `IF NOT (${literal} = ANY (applied)) THEN
+    ${splitStatements(readTenantMigration(name)).map(run).join("\n    ")}
+    ${run(`INSERT INTO ${schema}.schema_migrations (name) VALUES (${literal})`)}
+  END IF;`;
+  });
+  const applied = `SELECT coalesce(array_agg(name::text), ARRAY[]::text[]) FROM ${schema}.schema_migrations`;
+  const body = `DECLARE applied text[];
+BEGIN
+  ${run(`CREATE SCHEMA IF NOT EXISTS ${schema}`)}
+  ${run(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (name VARCHAR(100) PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`)}
+  ${run(applied).replace(/;$/, " INTO applied;")}
+  ${run(`SET LOCAL search_path TO ${schema}, public`)}
+  ${steps.join("\n  ")}
+  ${run("SET LOCAL search_path TO public")}
+END`;
+  const tag = dollarTag(body);
+  return `DO ${tag} ${body} ${tag}`;
+}
+
+/**
  * Creates the tenant's schema (if needed) and applies the named tenant migrations that are not
- * applied yet, in order, recording each. Three round trips (the schema and its migration table;
- * which are applied; the pending scripts with their records as one script).
+ * applied yet, in order, recording each: one round trip (`tenantMigrationsStatement`).
  */
 export async function applyTenantMigrations(
   tx: Database,
   tenantId: string,
   migrations: readonly string[],
 ): Promise<void> {
-  const schema = safeIdentifier(tenantSchemaName(tenantId));
-  await executeScript(
-    tx,
-    `CREATE SCHEMA IF NOT EXISTS ${schema};
-     CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (name VARCHAR(100) PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());`,
-  );
-  const applied = new Set(
-    (await queryRows<{ name: string }>(tx, sql.raw(`SELECT name FROM ${schema}.schema_migrations`))).map(
-      (r) => r.name,
-    ),
-  );
-  const pending = migrations.filter((name) => !applied.has(name));
-  if (pending.length === 0) return;
-  // Unqualified names in the tenant migrations resolve to the tenant's schema; the names are the
-  // template's, checked against migrations/tenant/ when the template was validated.
-  const records = pending.map((name) => `('${name.replace(/'/g, "''")}')`).join(", ");
-  await executeScript(
-    tx,
-    [
-      `SET LOCAL search_path TO ${schema}, public;`,
-      // A script may end in a comment: its statements are closed on a line of their own.
-      ...pending.map((name) => `${readTenantMigration(name)}\n;`),
-      `INSERT INTO ${schema}.schema_migrations (name) VALUES ${records};`,
-      "SET LOCAL search_path TO public;",
-    ].join("\n"),
-  );
+  await tx.execute(sql.raw(tenantMigrationsStatement(tenantId, migrations)));
 }

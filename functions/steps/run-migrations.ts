@@ -1,5 +1,0 @@
-/** Step Lambda: see `runMigrationsStep` in functions/domain/provisioning/provisioning-steps.ts. */
-import { runMigrationsStep } from "../domain/provisioning/provisioning-steps.ts";
-import { lambdaStep } from "./step-lambda.ts";
-
-export const handler = lambdaStep(runMigrationsStep);

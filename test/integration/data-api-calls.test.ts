@@ -1,0 +1,94 @@
+/**
+ * Round trips per provisioning (issue 17, item 1): the RDS Data API calls one provisioning makes —
+ * its API request and every step of its workflow, Begin and Commit included — stay at or under a
+ * bound for each default template. Each call is an HTTPS request on AWS, so the count is what a
+ * user waits for; it is deterministic (no fault, no retry), so a change that adds calls fails here.
+ * Counted at the strict adapter's client, so only on the data-api project (`bench/aws-model.ts`
+ * prints the same figures with their model).
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_TEMPLATES } from "../../functions/domain/templates/default-templates.ts";
+import { testDatabaseKind } from "../support/database.ts";
+import { provisionBody } from "../support/provision-body.ts";
+import { startTestServer, type TestServer } from "../support/server.ts";
+
+/**
+ * The bound per default template: what the service makes today (85 / 79 / 73 for Municipality /
+ * District / Basic before issue 17). The issue's target for Municipality is 25.
+ */
+const MAX_DATA_API_CALLS: Record<string, number> = {
+  "Basic School System": 43,
+  "School District": 45,
+  Municipality: 47,
+};
+
+const HOUR_MS = String(3_600_000);
+
+describe.runIf(testDatabaseKind === "data-api")(
+  "Data API calls per provisioning",
+  { timeout: 60_000 },
+  () => {
+    let server: TestServer;
+    const calls: string[] = [];
+
+    beforeAll(async () => {
+      // Background work (schedules, outbox, webhooks, sweep) waits an hour: only the run is counted.
+      server = await startTestServer({
+        env: {
+          SCHEDULE_POLL_INTERVAL_MS: HOUR_MS,
+          OUTBOX_DRAIN_INTERVAL_MS: HOUR_MS,
+          WEBHOOK_POLL_INTERVAL_MS: HOUR_MS,
+          SWEEP_INTERVAL_SECONDS: "86400",
+        },
+      });
+      const client = server.database.dataApi!.client as unknown as { send: (c: unknown) => Promise<unknown> };
+      const send = client.send.bind(client);
+      client.send = (command: unknown) => {
+        calls.push((command as object).constructor.name.replace(/Command$/, ""));
+        return send(command);
+      };
+      // The start-up's own work (its first sweep and polls) ends before anything is counted.
+      let seen = -1;
+      while (seen !== calls.length) {
+        seen = calls.length;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }, 60_000);
+
+    afterAll(async () => {
+      await server?.close();
+    });
+
+    it.each(DEFAULT_TEMPLATES.map((t) => t.name))(
+      "%s: the API request and the workflow together stay within the bound",
+      async (name) => {
+        // Prepare
+        const list = await server.request("GET", "/api/provisioning/templates?limit=100");
+        const template = list.body.items.find((t: { name: string }) => t.name === name);
+        const slug = `calls-${randomUUID().slice(0, 8)}`;
+        await server.app.workflows.idle();
+        const before = calls.length;
+
+        // Act
+        const accepted = await server.request(
+          "POST",
+          `/api/provisioning/templates/${template.id}/provision`,
+          {
+            body: provisionBody(slug, `Zebra!Quartz-${randomUUID().slice(0, 8)}`),
+          },
+        );
+        await server.app.workflows.idle();
+        const counted = calls.slice(before);
+
+        // Assess
+        expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+        const run = await server.request("GET", `/api/provisioning/progress/${accepted.body.id}`);
+        expect(run.body.status).toBe("completed");
+        expect(counted.length, counted.join(" ")).toBeLessThanOrEqual(MAX_DATA_API_CALLS[name]!);
+        // The count is of calls that reached the client: Begin and Commit are among them.
+        expect(counted).toContain("ExecuteStatement");
+      },
+    );
+  },
+);
