@@ -11,7 +11,7 @@ export async function until<T>(
   probe: () => Promise<T>,
   done: (value: T) => boolean,
   timeoutMs = 120_000,
-  intervalMs = 100,
+  intervalMs = 200,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
