@@ -137,18 +137,7 @@ export async function runStep(
 
     return await continueStep(deps, progressId, work, options);
   } catch (error) {
-    const classified = classifyStepError(error, permanent);
-    if (!(classified instanceof RunCancelledError) && !(classified instanceof ActionNotStartedError)) {
-      await recordAttemptError(deps, progressId, stepName, action, classified);
-    }
-    logger.warn("step failed", {
-      progressId,
-      step: stepName,
-      ...(action ? { action } : {}),
-      error: classified.name,
-      message: classified.message,
-    });
-    throw classified;
+    throw await stepFailed(deps, progressId, stepName, action, classifyStepError(error, permanent));
   }
 
   /** The work after the attempt is recorded: `beforeTransaction`, then the step's transaction. */
@@ -363,19 +352,32 @@ export async function runAtomicStep(
     logger.info("step completed", { progressId, step: stepName, ...(action ? { action } : {}) });
     return "completed";
   } catch (error) {
-    const classified = classifyStepError(error, permanent);
-    if (!(classified instanceof RunCancelledError) && !(classified instanceof ActionNotStartedError)) {
-      await recordAttemptError(deps, progressId, stepName, action, classified);
-    }
-    logger.warn("step failed", {
-      progressId,
-      step: stepName,
-      ...(action ? { action } : {}),
-      error: classified.name,
-      message: classified.message,
-    });
-    throw classified;
+    throw await stepFailed(deps, progressId, stepName, action, classifyStepError(error, permanent));
   }
+}
+
+/**
+ * A step's attempt ended in `classified`: records it on the step (unless the run was cancelled or
+ * the action never started), logs it, and returns it for the caller to throw.
+ */
+async function stepFailed(
+  deps: StepDeps,
+  progressId: string,
+  stepName: string,
+  action: string | undefined,
+  classified: Error,
+): Promise<Error> {
+  if (!(classified instanceof RunCancelledError) && !(classified instanceof ActionNotStartedError)) {
+    await recordAttemptError(deps, progressId, stepName, action, classified);
+  }
+  deps.logger.warn("step failed", {
+    progressId,
+    step: stepName,
+    ...(action ? { action } : {}),
+    error: classified.name,
+    message: classified.message,
+  });
+  return classified;
 }
 
 /** Records the attempt's error on the step (running while it may be retried, failed if permanent). */
