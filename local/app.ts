@@ -45,6 +45,8 @@ export interface LocalAppOptions {
   readonly waitTimeOverrideMs?: number;
   /** How webhook hosts resolve (tests hand in their own names); the system resolver by default. */
   readonly resolveHost?: ResolveHost;
+  /** How long `close()` waits for a graceful stop before releasing the data directory anyway (30 s). */
+  readonly shutdownTimeoutMs?: number;
 }
 
 export interface LocalApp {
@@ -78,6 +80,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     last = now;
   };
   const ownsDatabase = options.database === undefined;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
   secureDataDir(config.dataDir);
   const lock =
     ownsDatabase && config.database.kind === "pglite" ? acquireDataDirLock(config.dataDir) : undefined;
@@ -227,18 +230,64 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       close: async () => {
         if (closed) return;
         closed = true;
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        await sweeper.stop();
-        await schedulePoller.stop();
-        await outboxWorker.stop();
-        await eventWorker.stop();
-        senderAgents.http.destroy();
-        senderAgents.https.destroy();
-        // Runs in flight stay `running` in the database and resume at the next start.
-        await workflows.close();
-        if (ownsDatabase) await db.close();
-        lock?.release();
+        // Each stage is awaited in turn and logged; one that fails is logged and the rest still
+        // run. If the whole shutdown outlasts SHUTDOWN_TIMEOUT_MS (a stage that hangs), the data
+        // directory lock is released anyway: the caller (main.ts) exits next, which leaves the
+        // database as a crash would, and the next start recovers it as from a crash.
+        let stage = "start";
+        const stages: [string, () => Promise<void> | void][] = [
+          [
+            "http server",
+            async () => {
+              server.closeAllConnections();
+              await new Promise<void>((resolve) => server.close(() => resolve()));
+            },
+          ],
+          ["sweeper", () => sweeper.stop()],
+          ["schedule poller", () => schedulePoller.stop()],
+          ["outbox worker", () => outboxWorker.stop()],
+          ["event worker", () => eventWorker.stop()],
+          [
+            "webhook agents",
+            () => {
+              senderAgents.http.destroy();
+              senderAgents.https.destroy();
+            },
+          ],
+          // Runs in flight stay `running` in the database and resume at the next start.
+          ["workflows", () => workflows.close()],
+          [
+            "database",
+            async () => {
+              if (ownsDatabase) await db.close();
+            },
+          ],
+        ];
+        const graceful = (async () => {
+          for (const [name, run] of stages) {
+            stage = name;
+            const started = performance.now();
+            try {
+              await run();
+            } catch (error) {
+              logger.error("shutdown stage failed", { stage: name, error });
+            }
+            logger.debug("shutdown stage", { stage: name, ms: Math.round(performance.now() - started) });
+          }
+          stage = "done";
+        })();
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), shutdownTimeoutMs);
+          timer.unref();
+        });
+        try {
+          if (await Promise.race([graceful.then(() => false), timedOut]))
+            logger.error("shutdown timed out", { stage, timeoutMs: shutdownTimeoutMs });
+        } finally {
+          clearTimeout(timer);
+          lock?.release();
+        }
       },
     };
   } catch (error) {

@@ -133,7 +133,9 @@ describe("npm start", { timeout: 180_000 }, () => {
       "the service to release the data directory",
       async () => existsSync(lockPath),
       (exists) => !exists,
-    );
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\nservice stderr:\n${service.stderr}`);
+    });
     const second = startService({ PORT: String(await freePort()), DATA_DIR: dataDir });
     const secondUrl = await urlOf(second);
 

@@ -106,7 +106,9 @@ export function serviceHarness(dirPrefix: string) {
     },
     async cleanup(): Promise<void> {
       for (const service of started.splice(0)) {
-        if (service.child.exitCode === null && service.child.signalCode === null && service.child.pid) {
+        // The whole process group, even when its leader has exited: `npm start`'s service
+        // outlives npm when npm alone is signalled.
+        if (service.child.pid) {
           try {
             process.kill(-service.child.pid, "SIGKILL");
           } catch {
