@@ -12,8 +12,36 @@ async function main(): Promise<void> {
   const loaded = performance.now();
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  // Signals are handled from here on: one that arrives while the service is still starting (a
+  // fresh data directory takes seconds) stops it once it has started, cleanly, instead of
+  // killing it half-way through writing its database.
+  let app: Awaited<ReturnType<typeof startLocalApp>> | undefined;
+  let stopReason: string | undefined;
+  const shutDown = (running: NonNullable<typeof app>) => {
+    logger.info("shutting down", { signal: stopReason });
+    running.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error("shutdown failed", { error });
+        process.exit(1);
+      },
+    );
+  };
+  const stop = (reason: string) => {
+    if (stopReason !== undefined) return;
+    stopReason = reason;
+    if (app) shutDown(app);
+    else logger.info("stopping once started", { signal: reason });
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  stopWhenNpmExits(stop);
   logger.debug("start-up phase", { phase: "process and modules", ms: Math.round(loaded) });
-  const app = await startLocalApp({ config, logger });
+  app = await startLocalApp({ config, logger });
+  if (stopReason !== undefined) {
+    shutDown(app);
+    return;
+  }
   const where =
     config.database.kind === "pglite"
       ? `embedded PostgreSQL in ${config.database.dataDir}`
@@ -23,22 +51,6 @@ async function main(): Promise<void> {
       `Admin API key: ${app.adminKeyPath}\n` +
       `Try: curl -H "Authorization: Bearer $(cat ${app.adminKeyPath})" ${app.url}/api/provisioning/templates\n`,
   );
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info("shutting down", { signal });
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error("shutdown failed", { error });
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  stopWhenNpmExits(stop);
 }
 
 /**

@@ -116,6 +116,30 @@ describe("npm start", { timeout: 180_000 }, () => {
     );
   });
 
+  it("stops cleanly on a SIGTERM that arrives while it is still starting, releasing the data directory", async () => {
+    // Prepare
+    const dataDir = tempDataDir();
+    const service = startService({ PORT: String(await freePort()), DATA_DIR: dataDir, LOG_LEVEL: "debug" });
+    // Signal handlers are in place once the modules are loaded (this line), before the database opens.
+    await until(
+      "the service to load its modules",
+      async () => service.stderr,
+      (stderr) => stderr.includes('"phase":"process and modules"'),
+      60_000,
+      20,
+    );
+
+    // Act
+    const exitCode = await stop(service);
+
+    // Assess
+    expect(exitCode).toBe(0);
+    expect(service.stderr).toContain('"message":"stopping once started","signal":"SIGTERM"');
+    expect(service.stderr).toContain('"message":"shutting down","signal":"SIGTERM"');
+    expect(service.stdout).not.toContain("listening on");
+    expect(existsSync(join(dataDir, "server.pid"))).toBe(false);
+  });
+
   it("run by npm start, stops cleanly when npm is sent SIGTERM (npm does not pass it on)", async () => {
     // Prepare
     const dataDir = tempDataDir();
