@@ -540,7 +540,7 @@ export async function raiseTemplatePatternAlerts(db: Database, now: Date): Promi
              count(*) FILTER (WHERE p.created_at < ${utcTimestamp(dayAgo)}
                               AND p.status IN ('completed', 'failed', 'cancelled')) AS bn,
              count(*) FILTER (WHERE p.created_at < ${utcTimestamp(dayAgo)} AND p.status = 'failed') AS bf
-      FROM tenant_provisioning_progress p
+      FROM progress_run_facts p
       WHERE p.kind = 'provision' AND p.template_id IS NOT NULL
         AND p.created_at >= ${utcTimestamp(weekBefore)} AND p.created_at < ${utcTimestamp(now)}
       GROUP BY p.template_id
