@@ -424,7 +424,10 @@ export async function checkTenantLimits(tx: Database, options: LimitCheckOptions
           FROM jsonb_to_recordset(${JSON.stringify(limited)}::jsonb) AS l(tenant_id text, table_name text)
           CROSS JOIN LATERAL (SELECT to_regclass(format('%I.%I',
                  'tenant_' || replace(l.tenant_id, '-', ''), l.table_name))::oid::bigint AS relid) r
-          LEFT JOIN tenant_table_counts c ON c.tenant_id = l.tenant_id::uuid AND c.table_name = l.table_name
+          -- By primary key, one lookup per table (LIMIT keeps the planner from turning it into a hash
+          -- join over every recorded count: the table has no statistics here).
+          LEFT JOIN LATERAL (SELECT k.row_count, k.relid, k.inserted, k.deleted, k.live FROM tenant_table_counts k
+                             WHERE k.tenant_id = l.tenant_id::uuid AND k.table_name = l.table_name LIMIT 1) c ON TRUE
           WHERE r.relid IS NOT NULL`,
         );
   const tables: TenantTable[] = [];
