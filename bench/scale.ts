@@ -13,7 +13,7 @@
  * tenants are provisioned through the service instead, and it prints:
  *   - provisioning: the median time of three runs one at a time (POST → completed), and the
  *     throughput of the rest requested at once (tenants/s);
- *   - GET /api/provisioning/progress?limit=50 and GET /api/provisioning/stats: median of 5 (ms),
+ *   - GET /api/provisioning/progress?limit=50 and GET /api/provisioning/stats: median of 15 (ms),
  *     after 10 unmeasured (the pool's connections catch up on the filler's catalog changes);
  *   - one sweep (`runSweep`, the tenant limit checks a batch) on a fresh single connection: its time
  *     and that connection's memory afterwards (pg_backend_memory_contexts, MB); then the sweeps
@@ -23,7 +23,7 @@
  *     round costs after the tenants were created (or the statistics reset), the second what
  *     every round after it costs;
  *   - a deprovisioning dry run (POST .../deprovision {dryRun: true}) of a service-provisioned
- *     tenant: median of 3 after 10 unmeasured (ms);
+ *     tenant: median of 5 after 10 unmeasured (ms);
  *   - the database's relations (pg_class rows) and size;
  *   - the sample's progress-row updates per run and the share of them that were HOT (heap-only:
  *     no new index entries), from pg_stat_user_tables.
@@ -328,7 +328,7 @@ async function main(): Promise<void> {
       // go unmeasured first.
       const endpoint = async (path: string) => {
         const ms: number[] = [];
-        for (let i = 0; i < WARM + 5; i++) {
+        for (let i = 0; i < WARM + 15; i++) {
           const t = await timed(() => api(app, "GET", path));
           if (t.value.status !== 200) throw new Error(`${path} answered ${t.value.status}`);
           if (i >= WARM) ms.push(t.ms);
@@ -375,7 +375,7 @@ async function main(): Promise<void> {
       const steady = await oneSweep();
 
       const dryRuns: number[] = [];
-      for (let i = 0; i < WARM + 3; i++) {
+      for (let i = 0; i < WARM + 5; i++) {
         const t = await timed(() =>
           api(app, "POST", `/api/provisioning/tenants/${lastServiceTenant}/deprovision`, { dryRun: true }),
         );
