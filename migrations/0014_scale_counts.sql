@@ -1,8 +1,9 @@
 -- Tenant limit checks that count a tenant table only when it changed (issue 18): the exact row
 -- count of each tenant's `schools` and `products` the last time the sweep counted them, with the
 -- table's cumulative statistics counters read just before that count (rows inserted and deleted,
--- live rows: pg_stat_get_tuples_inserted / _deleted / pg_stat_get_live_tuples). Every committed
--- insert, delete or truncate moves them, so while a table's counters and oid are as recorded the
+-- live rows: pg_stat_get_tuples_inserted / _deleted / pg_stat_get_live_tuples). Every insert or
+-- delete moves them (aborted ones too: a needless count), and a truncate the live rows, so while a
+-- table's counters and oid are as recorded (and the statistics have taken in what committed) the
 -- recorded count is still exact, and the sweep reads it instead of opening the table (opening a
 -- tenant table and its indexes for count(*) costs ~2.7 ms on a connection that has not touched
 -- it; reading its counters, 0.1 ms). See checkTenantLimits in
@@ -34,7 +35,7 @@ ALTER TABLE sweep_cursors ADD COLUMN stats_reset_at TEXT;
 -- of a progress row with its steps). Counting runs by kind, status and template, or taking the
 -- median completion time, reads every run of the window: from progress_stats_idx that was an
 -- index-only scan only where vacuum keeps the visibility map (with autovacuum off, a heap fetch per
--- run: 22.8 ms at 10,000 runs); here it is a scan of ~150 pages. Kept by row triggers that fire only
+-- run: 22.8 ms at 10,000 runs); here it is a scan of ~200 pages. Kept by row triggers that fire only
 -- when one of these columns changes (a step's update does not), so it holds exactly what the
 -- progress table holds.
 CREATE TABLE progress_run_facts (

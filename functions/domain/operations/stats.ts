@@ -2,7 +2,7 @@
  * Provisioning statistics, computed by the database: every figure is an aggregate, no progress
  * record is read into the process. Run counts, rates, per-template figures and completion times
  * come from `progress_run_facts`, a narrow copy of each run's kind, status,
- * template and times kept by triggers (migrations/0014_scale_counts.sql): a scan of it reads ~150
+ * template and times kept by triggers (migrations/0014_scale_counts.sql): a scan of it reads ~200
  * pages at 10,000 runs, visibility map or not; per-step figures come from the
  * `progress_step_daily` rollup (kept by triggers, see migrations/0004_operations.sql), plus the
  * records themselves for the partial days at the edges of a window; runs in progress from the
