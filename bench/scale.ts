@@ -13,18 +13,29 @@
  * tenants are provisioned through the service instead, and it prints:
  *   - provisioning: the median time of three runs one at a time (POST → completed), and the
  *     throughput of the rest requested at once (tenants/s);
- *   - GET /api/provisioning/progress?limit=50 and GET /api/provisioning/stats: median of 5 (ms),
+ *   - GET /api/provisioning/progress?limit=50 and GET /api/provisioning/stats: median of 15 (ms),
  *     after 10 unmeasured (the pool's connections catch up on the filler's catalog changes);
  *   - one sweep (`runSweep`, the tenant limit checks a batch) on a fresh single connection: its time
- *     and that connection's memory afterwards (pg_backend_memory_contexts, MB);
+ *     and that connection's memory afterwards (pg_backend_memory_contexts, MB); then the sweeps
+ *     that finish the limit checks' round (a simulated minute apart, each on a fresh connection),
+ *     and one more sweep measured the same way. A tenant table is counted by the first round that
+ *     sees it and afterwards only when it changed (alert-checks.ts), so the first figure is what a
+ *     round costs after the tenants were created (or the statistics reset), the second what
+ *     every round after it costs;
  *   - a deprovisioning dry run (POST .../deprovision {dryRun: true}) of a service-provisioned
- *     tenant: median of 3 after 10 unmeasured (ms);
- *   - the database's relations (pg_class rows) and size.
+ *     tenant: median of 5 after 10 unmeasured (ms);
+ *   - the database's relations (pg_class rows) and size;
+ *   - the sample's progress-row updates per run and the share of them that were HOT (heap-only:
+ *     no new index entries), from pg_stat_user_tables.
  * At the last milestone it also deprovisions one tenant for real (grace period 0) and prints the
  * run's time.
  *
  * Options: `--tenants N`, `--milestones a,b,c`, `--sample N`, `--chunk N`, `--keep` (keep the
- * database and print its URL), `--json`. Exit codes: 0 done, 1 a run failed or the setup failed.
+ * database and print its URL), `--database NAME` (use that database on the server, created if
+ * missing and never dropped: a rerun grows it from the tenants it already holds, and milestones at
+ * or below that count are measured once at the count it holds, so a grown database is measured
+ * again in a minute rather than regrown), `--json`. Exit codes: 0 done, 1 a run failed or the setup
+ * failed.
  */
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -47,7 +58,7 @@ import type { ProgressRecord } from "../functions/schemas/progress.ts";
 import { loadConfig } from "../functions/shared/config.ts";
 import { silentLogger } from "../functions/shared/logger.ts";
 import { type LocalApp, startLocalApp } from "../local/app.ts";
-import { createFreshPgDatabase } from "../test/support/database.ts";
+import { adminPgUrl, createFreshPgDatabase } from "../test/support/database.ts";
 import { provisionBody } from "../test/support/provision-body.ts";
 
 const { values: args } = parseArgs({
@@ -57,6 +68,7 @@ const { values: args } = parseArgs({
     sample: { type: "string", default: "10" },
     chunk: { type: "string", default: "10" },
     keep: { type: "boolean", default: false },
+    database: { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
@@ -166,12 +178,44 @@ interface Milestone {
   readonly sweepMs: number;
   readonly sweepTenantsChecked: number;
   readonly sweepConnectionMb: number;
+  /** Sweeps the first round took, and a sweep of the round after it (tables counted only if changed). */
+  readonly roundSweeps: number;
+  readonly steadySweepMs: number;
+  readonly steadySweepTenantsChecked: number;
+  readonly steadySweepConnectionMb: number;
   readonly dryRunMs: number;
   readonly deprovisionMs?: number;
+  /** The sample's runs: updates of their progress rows per run, and the share of them that were HOT. */
+  readonly progressUpdatesPerRun: number;
+  readonly progressHotPercent: number;
+}
+
+/** The progress table's cumulative update counters (the statistics of every backend so far). */
+async function progressUpdates(admin: pg.Client): Promise<{ updates: number; hot: number }> {
+  const row = (
+    await admin.query<{ upd: string; hot: string }>(
+      `SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables
+       WHERE relname = 'tenant_provisioning_progress' AND schemaname = current_schema()`,
+    )
+  ).rows[0];
+  return { updates: Number(row?.upd ?? 0), hot: Number(row?.hot ?? 0) };
+}
+
+/** `--database NAME`: that database on the server, created when missing; never dropped. */
+async function namedDatabase(name: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`--database: not a plain name: ${name}`);
+  const server = new pg.Client({ connectionString: adminPgUrl });
+  await server.connect();
+  const { rowCount } = await server.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+  if (rowCount === 0) await server.query(`CREATE DATABASE ${name}`);
+  await server.end();
+  const url = new URL(adminPgUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: async () => {} };
 }
 
 async function main(): Promise<void> {
-  const fresh = await createFreshPgDatabase();
+  const fresh = args.database ? await namedDatabase(args.database) : await createFreshPgDatabase();
   const dataDir = mkdtempSync(join(tmpdir(), "tp-scale-"));
   const handle = await openDatabase({ kind: "postgres", url: fresh.url });
   await migrate(handle.db);
@@ -218,10 +262,24 @@ async function main(): Promise<void> {
     const first = await provisionOne();
     await app.workflows.idle();
     let steps = (await finished(first)).steps;
-    let count = 1;
+    let count = Number(
+      (await admin.query<{ n: string }>("SELECT count(*) AS n FROM tenants WHERE status = 'active'")).rows[0]!
+        .n,
+    );
     let lastServiceTenant = (await finished(first)).tenantId!;
+    // Sweeps run a (simulated) minute after the one before, as the service's timer runs them: the
+    // limit checks size their batch by the time since the last sweep.
+    const [lastSweep] = (
+      await admin.query<{ at: Date | null }>(
+        "SELECT max(last_swept_at) AS at FROM sweep_cursors WHERE name = 'tenant_limits'",
+      )
+    ).rows;
+    let sweepClock = lastSweep?.at ? lastSweep.at.getTime() : Date.now() - 60_000;
+    // A reused database: the milestones it already passed are measured once, at what it holds.
+    const milestones = MILESTONES.filter((m) => m > count);
+    if (milestones.length < MILESTONES.length) milestones.unshift(count + SAMPLE);
 
-    for (const milestone of MILESTONES) {
+    for (const milestone of milestones) {
       // Grow set-based to the milestone less the sample.
       const fillTo = milestone - SAMPLE;
       const fillStart = performance.now();
@@ -238,6 +296,9 @@ async function main(): Promise<void> {
       const fillSeconds = (performance.now() - fillStart) / 1000;
 
       // The sample through the service: three one at a time, the rest at once.
+      // (The service's backends report their statistics within a second or so of going idle.)
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const updatesBefore = await progressUpdates(admin);
       const sequential: number[] = [];
       for (let i = 0; i < 3; i++) {
         const { ms, value: id } = await timed(async () => {
@@ -257,13 +318,17 @@ async function main(): Promise<void> {
       });
       for (const id of burst.value) await finished(id);
       count += SAMPLE;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const updatesAfter = await progressUpdates(admin);
+      const sampleUpdates = updatesAfter.updates - updatesBefore.updates;
+      const sampleHot = updatesAfter.hot - updatesBefore.hot;
 
       // The first request on each of the pool's connections after the filler's DDL pays for a
       // reset of that connection's catalog caches (it fell behind on invalidations): WARM requests
       // go unmeasured first.
       const endpoint = async (path: string) => {
         const ms: number[] = [];
-        for (let i = 0; i < WARM + 5; i++) {
+        for (let i = 0; i < WARM + 15; i++) {
           const t = await timed(() => api(app, "GET", path));
           if (t.value.status !== 200) throw new Error(`${path} answered ${t.value.status}`);
           if (i >= WARM) ms.push(t.ms);
@@ -273,26 +338,44 @@ async function main(): Promise<void> {
       const progressListMs = await endpoint("/api/provisioning/progress?limit=50");
       const statsMs = await endpoint("/api/provisioning/stats");
 
-      // One sweep on a fresh connection of its own, then that connection's memory.
-      const sweepDb = await openDatabase({ kind: "postgres", url: fresh.url }, { poolSize: 1 });
-      const sweep = await timed(() =>
-        runSweep(sweepDb.db, {
-          now: new Date(),
-          longRunningMinutes: 30,
-          retentionDays: 90,
-          notifier: { notify: async () => {} },
-          limitChecks: { periodSeconds: 3600, intervalSeconds: 60 },
-        }),
-      );
-      if (sweep.value.errors.length > 0) throw new Error(`sweep: ${JSON.stringify(sweep.value.errors)}`);
-      const [memory] = await queryRows<{ bytes: unknown }>(
-        sweepDb.db,
-        sql`SELECT sum(total_bytes) AS bytes FROM pg_backend_memory_contexts`,
-      );
-      await sweepDb.close();
+      // One sweep on a fresh connection of its own, then that connection's memory; then the rest of
+      // the limit checks' round, sweeps a (simulated) minute apart, and one more sweep measured the
+      // same way: in the first round every tenant table is counted (none was counted before), in
+      // the next only the tables that changed.
+      const oneSweep = async () => {
+        sweepClock += 60_000;
+        const sweepDb = await openDatabase({ kind: "postgres", url: fresh.url }, { poolSize: 1 });
+        try {
+          const sweep = await timed(() =>
+            runSweep(sweepDb.db, {
+              now: new Date(sweepClock),
+              longRunningMinutes: 30,
+              retentionDays: 90,
+              notifier: { notify: async () => {} },
+              limitChecks: { periodSeconds: 3600, intervalSeconds: 60 },
+            }),
+          );
+          if (sweep.value.errors.length > 0) throw new Error(`sweep: ${JSON.stringify(sweep.value.errors)}`);
+          const [memory] = await queryRows<{ bytes: unknown }>(
+            sweepDb.db,
+            sql`SELECT sum(total_bytes) AS bytes FROM pg_backend_memory_contexts`,
+          );
+          return { ms: sweep.ms, checked: sweep.value.tenantsChecked, bytes: numberValue(memory?.bytes) };
+        } finally {
+          await sweepDb.close();
+        }
+      };
+      const sweep = await oneSweep();
+      let roundChecked = sweep.checked;
+      let roundSweeps = 1;
+      while (roundChecked < count) {
+        roundChecked += (await oneSweep()).checked;
+        roundSweeps++;
+      }
+      const steady = await oneSweep();
 
       const dryRuns: number[] = [];
-      for (let i = 0; i < WARM + 3; i++) {
+      for (let i = 0; i < WARM + 5; i++) {
         const t = await timed(() =>
           api(app, "POST", `/api/provisioning/tenants/${lastServiceTenant}/deprovision`, { dryRun: true }),
         );
@@ -301,7 +384,7 @@ async function main(): Promise<void> {
       }
 
       let deprovisionMs: number | undefined;
-      if (milestone === MILESTONES.at(-1)) {
+      if (milestone === milestones.at(-1)) {
         const t = await timed(async () => {
           const res = await api(app, "POST", `/api/provisioning/tenants/${lastServiceTenant}/deprovision`, {
             gracePeriodHours: 0,
@@ -330,18 +413,26 @@ async function main(): Promise<void> {
         progressListMs: Math.round(progressListMs * 10) / 10,
         statsMs: Math.round(statsMs * 10) / 10,
         sweepMs: Math.round(sweep.ms),
-        sweepTenantsChecked: sweep.value.tenantsChecked,
-        sweepConnectionMb: Math.round((numberValue(memory?.bytes) / 1e6) * 10) / 10,
+        sweepTenantsChecked: sweep.checked,
+        sweepConnectionMb: Math.round((sweep.bytes / 1e6) * 10) / 10,
+        roundSweeps,
+        steadySweepMs: Math.round(steady.ms),
+        steadySweepTenantsChecked: steady.checked,
+        steadySweepConnectionMb: Math.round((steady.bytes / 1e6) * 10) / 10,
         dryRunMs: Math.round(median(dryRuns)),
         ...(deprovisionMs === undefined ? {} : { deprovisionMs: Math.round(deprovisionMs) }),
+        progressUpdatesPerRun: Math.round((sampleUpdates / SAMPLE) * 10) / 10,
+        progressHotPercent: sampleUpdates > 0 ? Math.round((100 * sampleHot) / sampleUpdates) : 0,
       };
       results.push(row);
       if (!args.json) {
         console.log(
           `${String(row.tenants).padStart(6)} tenants  ${String(row.relations).padStart(7)} relations  ${String(row.databaseMb).padStart(5)} MB | ` +
-            `provision ${row.provisionMedianMs} ms, ${row.throughputPerSecond}/s (filled ${row.fillTenantsPerSecond}/s) | ` +
+            `provision ${row.provisionMedianMs} ms, ${row.throughputPerSecond}/s (filled ${row.fillTenantsPerSecond}/s), ` +
+            `${row.progressUpdatesPerRun} progress updates a run, ${row.progressHotPercent}% HOT | ` +
             `progress list ${row.progressListMs} ms, stats ${row.statsMs} ms | ` +
-            `sweep ${row.sweepMs} ms (${row.sweepTenantsChecked} tenants checked), connection ${row.sweepConnectionMb} MB | ` +
+            `sweep ${row.sweepMs} ms (${row.sweepTenantsChecked} tenants checked), connection ${row.sweepConnectionMb} MB; ` +
+            `a round (${row.roundSweeps} sweeps) later ${row.steadySweepMs} ms (${row.steadySweepTenantsChecked} checked), ${row.steadySweepConnectionMb} MB | ` +
             `dry run ${row.dryRunMs} ms${row.deprovisionMs === undefined ? "" : `, deprovisioning ${row.deprovisionMs} ms`}`,
         );
       }
@@ -351,7 +442,7 @@ async function main(): Promise<void> {
     await handle.close();
     await admin.end();
     rmSync(dataDir, { recursive: true, force: true });
-    if (args.keep) console.error(`kept: ${fresh.url}`);
+    if (args.keep || args.database) console.error(`kept: ${fresh.url}`);
     else await fresh.drop();
   }
   if (args.json) console.log(JSON.stringify({ loadavg: loadavg(), milestones: results }, null, 2));

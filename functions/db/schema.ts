@@ -97,6 +97,20 @@ export const provisioningProgress = pgTable("tenant_provisioning_progress", {
   batchAttempt: integer("batch_attempt"),
 });
 
+/**
+ * What statistics and counts read of each run, kept by triggers from the progress table
+ * (migrations/0014_scale_counts.sql); never written by the service.
+ */
+export const progressRunFacts = pgTable("progress_run_facts", {
+  id: uuid("id").primaryKey(),
+  createdAt: ts("created_at"),
+  kind: varchar("kind", { length: 20 }).$type<RunKind>().notNull(),
+  status: varchar("status", { length: 20 }).$type<RunStatus>(),
+  templateId: uuid("template_id"),
+  startedAt: ts("started_at"),
+  completedAt: ts("completed_at"),
+});
+
 export const users = pgTable("users", {
   id: uuid("id").primaryKey().defaultRandom(),
   tenantId: uuid("tenant_id").notNull(),

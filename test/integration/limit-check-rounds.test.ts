@@ -1,13 +1,17 @@
 /**
  * The tenant limit checks are bounded per sweep, not per fleet (issue 18, item 1): each sweep
  * checks a batch of tenants, round-robin, and every tenant is checked within the configured period
- * however many tenants there are.
+ * however many tenants there are; a tenant's table is counted again only when its statistics
+ * counters show a change since its recorded count.
  */
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { tenants, users } from "../../functions/db/schema.ts";
+import { executeScript, numberValue, queryRows } from "../../functions/db/sql.ts";
 import { checkTenantLimits, type LimitCheckOptions } from "../../functions/domain/operations/alert-checks.ts";
+import { CORE_MIGRATION } from "../../functions/domain/tenants/tenant-migrations.ts";
+import { applyTenantMigrations, tenantSchemaName } from "../../functions/domain/tenants/tenant-schema.ts";
 import { openTestDatabase, type TestDatabase } from "../support/database.ts";
 
 let t: TestDatabase;
@@ -46,6 +50,7 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   await t.db.execute(sql`DELETE FROM sweep_cursors`);
+  await t.db.execute(sql`DELETE FROM tenant_table_counts`);
   await t.db.execute(sql`DELETE FROM users`);
   await t.db.execute(sql`DELETE FROM tenants`);
 });
@@ -117,5 +122,86 @@ describe("tenant limit checks", () => {
     // Assess
     expect(checked.map((b) => b.length)).toEqual([4, 4, 1]);
     expect([...checked.flat()].sort()).toEqual([...ids].sort());
+  });
+
+  describe("a tenant table's count", () => {
+    /** A tenant with its core tables, `schools` schools and a maxSchools limit of 1. */
+    async function tenantWithSchools(schools: number): Promise<string> {
+      const slug = `c-${randomUUID().slice(0, 8)}`;
+      const [row] = await t.db
+        .insert(tenants)
+        .values({
+          name: `Tenant ${slug}`,
+          slug,
+          subdomain: slug,
+          status: "active",
+          limits: { maxSchools: 1 },
+        })
+        .returning({ id: tenants.id });
+      await t.db.transaction((tx) => applyTenantMigrations(tx, row!.id, [CORE_MIGRATION]));
+      await addSchools(row!.id, schools);
+      return row!.id;
+    }
+
+    /** Inserts schools and has the statistics take the insert in before the next statement. */
+    async function addSchools(tenantId: string, n: number): Promise<void> {
+      if (n === 0) return;
+      const values = Array.from({ length: n }, (_, i) => `('School ${i}')`).join(", ");
+      await executeScript(
+        t.db,
+        `INSERT INTO ${tenantSchemaName(tenantId)}.schools (name) VALUES ${values};
+         SELECT pg_stat_force_next_flush();`,
+      );
+      await t.db.execute(sql`SELECT 1`);
+    }
+
+    const check = async (now: Date) =>
+      (
+        await t.db.transaction((tx) =>
+          checkTenantLimits(tx, { now, periodSeconds: 3600, intervalSeconds: 60, minBatch: 100 }),
+        )
+      ).over.map((u) => ({ what: u.what, actual: u.actual }));
+
+    const setRecorded = (tenantId: string, rows: number) =>
+      t.db.execute(
+        sql`UPDATE tenant_table_counts SET row_count = ${rows}::bigint
+            WHERE tenant_id = ${tenantId}::uuid AND table_name = 'schools'`,
+      );
+
+    it("is taken again only when the table's statistics show a change", async () => {
+      // Prepare: one school (within the limit), counted by a first check.
+      const id = await tenantWithSchools(1);
+      expect(await check(START)).toEqual([]);
+      const [recorded] = await queryRows<{ n: unknown }>(
+        t.db,
+        sql`SELECT row_count AS n FROM tenant_table_counts WHERE tenant_id = ${id}::uuid AND table_name = 'schools'`,
+      );
+      expect(numberValue(recorded?.n)).toBe(1);
+
+      // Act: the recorded count is altered behind the check's back; then a school is added.
+      await setRecorded(id, 7);
+      const unchanged = await check(new Date(START.getTime() + MINUTE));
+      await addSchools(id, 1);
+      const changed = await check(new Date(START.getTime() + 2 * MINUTE));
+
+      // Assess: while the table did not change, the recorded count stood (the table was not
+      // counted); after the insert it was counted again.
+      expect(unchanged).toEqual([{ what: "schools", actual: 7 }]);
+      expect(changed).toEqual([{ what: "schools", actual: 2 }]);
+    });
+
+    it("is taken again for every table after the statistics were reset", async () => {
+      // Prepare: counted once, then the recorded count altered.
+      const id = await tenantWithSchools(0);
+      expect(await check(START)).toEqual([]);
+      await setRecorded(id, 7);
+
+      // Act: the database's commit counter as last seen is far above today's, as after a reset.
+      await t.db.execute(sql`UPDATE sweep_cursors SET stats_commits = 9000000000000`);
+      const result = await check(new Date(START.getTime() + MINUTE));
+
+      // Assess: the recorded counts were dropped and the table counted again.
+      expect(result).toEqual([]);
+    });
   });
 });

@@ -6,7 +6,7 @@
  */
 import { and, count, desc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { provisioningProgress, tenants } from "../../db/schema.ts";
+import { progressRunFacts, provisioningProgress, tenants } from "../../db/schema.ts";
 import { dateValue, queryRows } from "../../db/sql.ts";
 import type {
   ProgressRecord,
@@ -178,6 +178,33 @@ export interface ListProgressOptions {
   readonly kind?: RunKind | undefined;
 }
 
+/**
+ * How many runs a list filter matches. A tenant's runs are counted through progress_tenant_idx;
+ * the others in `progress_run_facts`, the runs' narrow copy (~90 bytes a run against ~1.4 kB of a
+ * progress row: a count over every run reads ~190 pages at 10,000 runs rather than ~2,500, and
+ * needs no visibility map, which only vacuum keeps).
+ */
+async function countRuns(db: Database, options: ListProgressOptions): Promise<{ n: number }[]> {
+  if (options.tenantId) {
+    const conditions: SQL[] = [eq(provisioningProgress.tenantId, options.tenantId)];
+    if (options.status) conditions.push(eq(provisioningProgress.status, options.status));
+    if (options.templateId) conditions.push(eq(provisioningProgress.templateId, options.templateId));
+    if (options.kind) conditions.push(eq(provisioningProgress.kind, options.kind));
+    return db
+      .select({ n: count() })
+      .from(provisioningProgress)
+      .where(and(...conditions));
+  }
+  const conditions: SQL[] = [];
+  if (options.status) conditions.push(eq(progressRunFacts.status, options.status));
+  if (options.templateId) conditions.push(eq(progressRunFacts.templateId, options.templateId));
+  if (options.kind) conditions.push(eq(progressRunFacts.kind, options.kind));
+  return db
+    .select({ n: count() })
+    .from(progressRunFacts)
+    .where(conditions.length > 0 ? and(...conditions) : undefined);
+}
+
 export async function listProgress(
   db: Database,
   options: ListProgressOptions,
@@ -197,7 +224,7 @@ export async function listProgress(
       .orderBy(desc(provisioningProgress.createdAt), desc(provisioningProgress.id))
       .limit(options.limit)
       .offset(options.offset),
-    db.select({ n: count() }).from(provisioningProgress).where(where),
+    countRuns(db, options),
   ]);
   return {
     items: rows.map((r) => ({ ...toProgressRecord(toProgressRow(r.progress)), tenant: r.tenant })),

@@ -119,8 +119,29 @@ class Rollback extends Error {
   }
 }
 
+/**
+ * The reference shapes this process has built, by migration list. A list's shape depends only on
+ * the migration files, which ship with the code: building it (a scratch schema of a dozen tables,
+ * rolled back) was most of a dry run's time (120-180 ms at 10,000 tenants, where each DDL statement
+ * also updates catalogs of ~360,000 relations), so each process builds it once.
+ */
+const referenceShapes = new Map<string, Promise<SchemaShape>>();
+
+/** The schema `migrations` make (built once per process and migration list; see `referenceShapes`). */
+function referenceShape(db: Database, migrations: readonly string[]): Promise<SchemaShape> {
+  const key = JSON.stringify(migrations);
+  let shape = referenceShapes.get(key);
+  if (!shape) {
+    shape = buildReferenceShape(db, migrations);
+    referenceShapes.set(key, shape);
+    // A failed build (a lock timeout, a lost connection) is tried again by the next caller.
+    shape.catch(() => referenceShapes.delete(key));
+  }
+  return shape;
+}
+
 /** The schema `migrations` make, built in a scratch schema that is rolled back. */
-async function referenceShape(db: Database, migrations: readonly string[]): Promise<SchemaShape> {
+async function buildReferenceShape(db: Database, migrations: readonly string[]): Promise<SchemaShape> {
   const scratchId = randomUUID();
   try {
     await db.transaction(async (tx) => {

@@ -24,6 +24,8 @@ export const TENANT_ROWS = {
   admin_invitations: "removed",
   /** Reached through the tenant's runs (no tenant_id column). */
   provisioning_secrets: "removed",
+  /** The limit checks' recorded counts of its schema's tables (operations/alert-checks.ts). */
+  tenant_table_counts: "removed",
   /** The row stays as a `deprovisioned` tombstone (no slug, subdomain, name or settings): its runs refer to it. */
   tenants: "tombstone",
   /** Runs keep their records, without personal data. */
@@ -97,6 +99,7 @@ export async function countTenantData(
                (SELECT count(*) FROM alerts WHERE tenant_id = ${tenantId}::uuid) AS alerts,
                (SELECT count(*) FROM admin_invitations WHERE tenant_id = ${tenantId}::uuid) AS admin_invitations,
                (SELECT count(*) FROM ${secretsOf(tenantId)}) AS provisioning_secrets,
+               (SELECT count(*) FROM tenant_table_counts WHERE tenant_id = ${tenantId}::uuid) AS tenant_table_counts,
                (SELECT count(*) FROM tenants WHERE id = ${tenantId}::uuid) AS tenants`,
   );
   const tenantSchema = await countTenantSchema(db, tenantId);
@@ -142,13 +145,15 @@ export async function removeTenantData(
              a AS (DELETE FROM alerts WHERE tenant_id = ${tenantId}::uuid RETURNING 1),
              i AS (DELETE FROM admin_invitations WHERE tenant_id = ${tenantId}::uuid RETURNING 1),
              s AS (DELETE FROM ${secretsOf(tenantId)} RETURNING 1),
+             c AS (DELETE FROM tenant_table_counts WHERE tenant_id = ${tenantId}::uuid RETURNING 1),
              t AS (UPDATE tenants SET slug = NULL, subdomain = NULL, name = '(removed)', settings = '{}'::jsonb,
                           limits = '{}'::jsonb, status = 'deprovisioned', updated_at = ${stamp}::timestamptz
                    WHERE id = ${tenantId}::uuid RETURNING 1)
         SELECT (SELECT count(*) FROM u) AS users, (SELECT count(*) FROM k) AS api_keys,
                (SELECT count(*) FROM n) AS notifications_outbox, (SELECT count(*) FROM a) AS alerts,
                (SELECT count(*) FROM i) AS admin_invitations,
-               (SELECT count(*) FROM s) AS provisioning_secrets, (SELECT count(*) FROM t) AS tenants`,
+               (SELECT count(*) FROM s) AS provisioning_secrets, (SELECT count(*) FROM c) AS tenant_table_counts,
+               (SELECT count(*) FROM t) AS tenants`,
   );
   // The kept notices are still delivered; they no longer name the tenant.
   await tx.execute(sql`UPDATE notifications_outbox SET tenant_id = NULL WHERE tenant_id = ${tenantId}::uuid`);
