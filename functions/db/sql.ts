@@ -142,6 +142,28 @@ export function scriptAsStatement(script: string): string {
   return `DO ${outer} BEGIN\n${body}\nEND ${outer}`;
 }
 
+/** The SQL text one RDS Data API call takes (ExecuteStatement `sql`: at most 65,536 characters). */
+export const MAX_STATEMENT_CHARS = 65_536;
+
+/**
+ * Statements this code writes, as ONE statement (an anonymous code block, as `scriptAsStatement`
+ * makes, executing each with its parameters written in as literals): all of them commit, or none, in one round trip and with no
+ * Begin or Commit call. Results are discarded; `undefined` when the text is longer than one Data
+ * API call takes (the caller runs them in a transaction instead).
+ */
+export function statementsAsOne(statements: readonly SQL[]): string | undefined {
+  const body = statements
+    .map((statement) => {
+      const text = inlineSql(statement);
+      const tag = dollarTag(text);
+      return `EXECUTE ${tag}${text}${tag};`;
+    })
+    .join("\n");
+  const outer = dollarTag(body);
+  const text = `DO ${outer} BEGIN\n${body}\nEND ${outer}`;
+  return text.length <= MAX_STATEMENT_CHARS ? text : undefined;
+}
+
 /** Runs a multi-statement script (DDL, a migration file) in one round trip; inside a transaction, pass the `tx`. */
 export async function executeScript(db: Database, script: string): Promise<void> {
   if (splitStatements(script).length === 0) return;
