@@ -16,6 +16,7 @@ import type { ProgressRow } from "../runs/progress-store.ts";
 import {
   type AtomicContext,
   type AtomicStatement,
+  knownRun,
   type PermanentErrorFactory,
   progressIdOf,
   runAtomicStep,
@@ -270,13 +271,22 @@ export const postProvisioningStep: StepFactory = (deps) => async (input) => {
   }
   const definition = POST_PROVISIONING_REGISTRY[action as PostProvisioningAction];
   const target: StepTarget = { step: "PostProvisioningSteps", action };
-  const outcome =
-    "statements" in definition
-      ? await runAtomicStep(deps, progressId, target, async (ctx) =>
-          definition.statements(await stepRunSpec(deps, ctx.progress)),
-        )
+  let outcome: "completed" | "already-completed" | "continuing";
+  if ("statements" in definition) {
+    outcome = await runAtomicStep(deps, progressId, target, async (ctx) =>
+      definition.statements(await stepRunSpec(deps, ctx.progress)),
+    );
+  } else {
+    // Work that can be statements for this run (the welcome message without an invitation, to the
+    // local outbox) runs as an atomic step too; otherwise in the step's transaction.
+    const known = knownRun(progressId);
+    const spec = known && !runSpecNeedsRead(known) ? await loadRunSpec(deps.db, known) : undefined;
+    const statements = spec && definition.statementsIfPossible?.(spec, progressId, deps.notifications);
+    outcome = statements
+      ? await runAtomicStep(deps, progressId, target, async () => statements)
       : await runStep(deps, progressId, target, async (ctx) =>
           definition.run(ctx, await loadRunSpec(ctx.tx, ctx.progress)),
         );
+  }
   return { action, outcome };
 };

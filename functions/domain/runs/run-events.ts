@@ -128,24 +128,32 @@ export function runStartedStatements(run: ProgressRow, now: Date): SQL[] {
   return event ? [emitEventStatement(event, now).statement] : [];
 }
 
+/** The run's `completed` event; `run` is the record as it was before completion. */
+function runCompleted(run: ProgressRow, now: Date): NewEvent | undefined {
+  const types = RUN_EVENT_TYPES[run.kind];
+  if (!types) return undefined;
+  return {
+    type: types.completed,
+    tenantId: run.tenantId,
+    runId: run.id,
+    data: {
+      ...runFields(run),
+      durationMs: run.startedAt ? Math.max(0, now.getTime() - run.startedAt.getTime()) : null,
+    },
+    dedupeKey: key(types.completed, run),
+  };
+}
+
 /** `CompleteRun`: `run` is the record as it was before completion. */
 export async function emitRunCompleted(tx: Database, run: ProgressRow, now: Date): Promise<void> {
-  const types = RUN_EVENT_TYPES[run.kind];
-  if (!types) return;
-  await emitEvent(
-    tx,
-    {
-      type: types.completed,
-      tenantId: run.tenantId,
-      runId: run.id,
-      data: {
-        ...runFields(run),
-        durationMs: run.startedAt ? Math.max(0, now.getTime() - run.startedAt.getTime()) : null,
-      },
-      dedupeKey: key(types.completed, run),
-    },
-    now,
-  );
+  const event = runCompleted(run, now);
+  if (event) await emitEvent(tx, event, now);
+}
+
+/** `emitRunCompleted` as statements to run with others as one. */
+export function runCompletedStatements(run: ProgressRow, now: Date): SQL[] {
+  const event = runCompleted(run, now);
+  return event ? [emitEventStatement(event, now).statement] : [];
 }
 
 export interface RunFailure {

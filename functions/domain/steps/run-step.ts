@@ -231,7 +231,7 @@ export interface AtomicContext {
 export const MAX_STATEMENT_CHARS = 65_536;
 
 /** Raised by the atomic statement when the row is not as the attempt mark left it. */
-const RUN_CHANGED = "TP001";
+export const RUN_CHANGED = "TP001";
 /** Raised by the atomic statement when a check found a problem. */
 const CHECK_FAILED = "TP002";
 
@@ -255,6 +255,14 @@ export type AtomicGuard =
   | { readonly known: Pick<ProgressRow, "steps" | "updatedAt"> };
 
 /**
+ * The run's columns the atomic statement sets besides its steps: running at a step (the attempt
+ * mark's columns), or completed (`CompleteRun`).
+ */
+export type RunColumns =
+  | { readonly status: "running"; readonly currentStep: string }
+  | { readonly status: "completed" };
+
+/**
  * The step's work and its completion mark as ONE statement (an anonymous code block; values
  * written in as literals, since a DO block takes no parameters): it locks the progress row and
  * goes on only if the row is as `guard` says (still active, unchanged — no cancel, no other
@@ -270,7 +278,7 @@ export function atomicStepStatement(
   steps: readonly ProgressStep[],
   now: Date,
   lockTimeoutMs: number,
-  currentStep?: string,
+  run?: RunColumns,
 ): string {
   const parts = statements.map((s) => {
     const text = inlineSql("run" in s ? s.run : s.check);
@@ -288,9 +296,12 @@ export function atomicStepStatement(
       : `steps = ${sqlLiteral(g.known.steps)}::jsonb AND updated_at = ${sqlLiteral(g.known.updatedAt)}::timestamp`;
   const stamp = `${sqlLiteral(now)}::timestamp`;
   const running =
-    currentStep === undefined
+    run === undefined
       ? ""
-      : `status = 'running', current_step = ${sqlLiteral(currentStep)}, started_at = coalesce(started_at, ${stamp}),
+      : run.status === "running"
+        ? `status = 'running', current_step = ${sqlLiteral(run.currentStep)}, started_at = coalesce(started_at, ${stamp}),
+        `
+        : `status = 'completed', completed_at = ${stamp}, current_step = NULL, error = NULL,
         `;
   const body = `DECLARE problem text;
 BEGIN
@@ -325,6 +336,11 @@ function rememberRun(row: ProgressRow): void {
   knownRuns.delete(row.id);
   if (knownRuns.size >= KNOWN_RUNS_MAX) knownRuns.delete(knownRuns.keys().next().value as string);
   knownRuns.set(row.id, row);
+}
+
+/** The run as this container last wrote it (`knownRuns`), if it did. */
+export function knownRun(progressId: string): ProgressRow | undefined {
+  return knownRuns.get(progressId);
 }
 
 /** Forgets what this container knew of a run (a writer elsewhere changed it, or it ended here). */
@@ -425,15 +441,10 @@ async function runAtomicWork(
   const statements = await work({ progress: marked, now: clock(), deps });
   const done = clock();
   const steps = updateStep(marked.steps, stepName, (s) => markCompleted(s, done, action));
-  const statement = atomicStepStatement(
-    progressId,
-    guard,
-    statements,
-    steps,
-    done,
-    deps.lockTimeoutMs,
-    stepName,
-  );
+  const statement = atomicStepStatement(progressId, guard, statements, steps, done, deps.lockTimeoutMs, {
+    status: "running",
+    currentStep: stepName,
+  });
   if (statement.length <= MAX_STATEMENT_CHARS) {
     try {
       await db.execute(sql.raw(statement));
