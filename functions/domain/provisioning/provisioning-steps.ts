@@ -1,8 +1,10 @@
 /**
  * The work of each provisioning step. Each is statements only, run by `runAtomicStep` as ONE
  * statement with the step's completion mark (the progress row locked and checked unchanged since
- * the attempt mark); the welcome notification, which needs a notification channel, runs in the
- * step's transaction (`runStep`).
+ * the attempt mark — or, after a step this container wrote, with the attempt mark too); the
+ * welcome notification runs so as well when its message is known beforehand and the channel takes
+ * statements (the local outbox), else in the step's transaction (`runStep`: an invitation's token
+ * is issued there; SQS is sent to there).
  */
 import { type SQL, sql } from "drizzle-orm";
 import { safeIdentifier } from "../../db/sql.ts";
@@ -50,7 +52,7 @@ async function stepRunSpec(deps: StepDeps, progress: ProgressRow): Promise<RunSp
 
 /**
  * A step whose work is statements only: the attempt mark and ONE statement with the work and the
- * completion mark (`runAtomicStep`). The run's spec is read before that statement (`stepRunSpec`):
+ * completion mark, or that statement alone after a step this container wrote (`runAtomicStep`). The run's spec is read before that statement (`stepRunSpec`):
  * the pinned template version and the run's inputs never change.
  */
 function atomicProvisioningStep(
