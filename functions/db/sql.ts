@@ -13,6 +13,30 @@ export async function queryRows<T extends Record<string, unknown>>(db: Database,
   return result.rows ?? [];
 }
 
+/** Runs a read and answers its rows: `queryRows` on a database or transaction, or a variant of it. */
+export type RowReader = <T extends Record<string, unknown>>(query: SQL) => Promise<T[]>;
+
+/** `queryRows` on `db` (a database, or a transaction) as a `RowReader`. */
+export function rowReader(db: Database): RowReader {
+  return (query) => queryRows(db, query);
+}
+
+/**
+ * A reader whose every read is ONE autocommit call that waits at most `lockTimeoutMs` for the locks
+ * it takes (migration 0015's `read_with_lock_timeout`; no Begin, SET and Commit around it). Each
+ * row comes back through JSON: jsonb as values, numbers as numbers, timestamps as text.
+ */
+export function lockTimeoutReader(db: Database, lockTimeoutMs: number): RowReader {
+  const wait = `${Math.max(1, Math.floor(lockTimeoutMs))}ms`;
+  return async <T extends Record<string, unknown>>(query: SQL) => {
+    const rows = await queryRows<{ row: unknown }>(
+      db,
+      sql`SELECT r::text AS row FROM read_with_lock_timeout(${wait}::text, ${inlineSql(query)}::text) r`,
+    );
+    return rows.map((r) => JSON.parse(String(r.row)) as T);
+  };
+}
+
 /** jsonb read through raw SQL: an object on PGlite/pg, a string on the Data API. */
 export function jsonValue<T>(value: unknown): T {
   return (typeof value === "string" ? JSON.parse(value) : value) as T;

@@ -7,7 +7,7 @@
  * is issued there; SQS is sent to there).
  */
 import { type SQL, sql } from "drizzle-orm";
-import { safeIdentifier } from "../../db/sql.ts";
+import { lockTimeoutReader, safeIdentifier } from "../../db/sql.ts";
 import {
   FEATURE_FLAGS,
   POST_PROVISIONING_ACTIONS,
@@ -36,18 +36,15 @@ export const INSERT_BATCH_SIZE = 500;
 type AtomicWork = (ctx: AtomicContext, spec: RunSpec) => readonly AtomicStatement[];
 
 /**
- * The run's spec for a step that runs outside a transaction. A spec that must be read is read in a
- * short transaction whose `lock_timeout` is the step's, so a lock held on what it reads ends the
- * attempt with a TransientError (retried) as it would inside a step's transaction; a spec this
- * container has read (the pinned version is immutable) costs no call.
+ * The run's spec for a step that runs outside a transaction: a spec that must be read is read with
+ * the step's `lock_timeout`, so a lock held on what it reads ends the attempt with a TransientError
+ * (retried) as it would inside a step's transaction — each read ONE call (`lockTimeoutReader`), no
+ * transaction around them (what they read never changes: template versions are immutable, a run's
+ * inputs are written with it); a spec this container has read costs no call.
  */
 async function stepRunSpec(deps: StepDeps, progress: ProgressRow): Promise<RunSpec> {
   if (!runSpecNeedsRead(progress)) return loadRunSpec(deps.db, progress);
-  return deps.db.transaction(async (tx) => {
-    const ms = `${Math.max(1, Math.floor(deps.lockTimeoutMs))}ms`;
-    await tx.execute(sql`SELECT set_config('lock_timeout', ${ms}::text, true)`);
-    return loadRunSpec(tx, progress);
-  });
+  return loadRunSpec(lockTimeoutReader(deps.db, deps.lockTimeoutMs), progress);
 }
 
 /**
