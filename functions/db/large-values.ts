@@ -7,7 +7,7 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
-import { numberValue, queryRows } from "./sql.ts";
+import { numberValue, type RowReader, rowReader } from "./sql.ts";
 
 /** Bytes of one piece: base64 makes it 43 KB, well inside a 64 KB row. */
 export const PIECE_BYTES = 32 * 1024;
@@ -16,14 +16,18 @@ export const PIECES_PER_CALL = 8;
 
 /**
  * The value of `query` (one row, one text column named `v`; cast jsonb with `::text`), read in
- * pieces. `undefined` when the query has no row, `null` when the value is NULL.
+ * pieces on `db` (or through a `RowReader`). `undefined` when the query has no row, `null` when the
+ * value is NULL.
  */
-export async function readLargeText(db: Database, query: SQL): Promise<string | null | undefined> {
+export async function readLargeText(
+  db: Database | RowReader,
+  query: SQL,
+): Promise<string | null | undefined> {
+  const read: RowReader = typeof db === "function" ? db : rowReader(db);
   const span = PIECE_BYTES * PIECES_PER_CALL;
   const bytesOf = sql`SELECT convert_to(x.v, 'UTF8') AS b FROM (${query}) x`;
   // The size and the first span's pieces in one call: most values need no other.
-  const first = await queryRows<{ n: unknown; i: unknown; p: string | null }>(
-    db,
+  const first = await read<{ n: unknown; i: unknown; p: string | null }>(
     sql`SELECT octet_length(y.b) AS n, i, encode(substring(y.b FROM i FOR ${PIECE_BYTES}::int), 'base64') AS p
         FROM (${bytesOf}) y
         LEFT JOIN generate_series(1, ${span}::int, ${PIECE_BYTES}::int) AS i ON i <= octet_length(y.b)
@@ -38,8 +42,7 @@ export async function readLargeText(db: Database, query: SQL): Promise<string | 
     .map((piece) => Buffer.from(piece.p ?? "", "base64"));
   for (let from = 1 + span; from <= total; from += span) {
     const last = Math.min(total, from + span - 1);
-    const pieces = await queryRows<{ i: unknown; p: string | null }>(
-      db,
+    const pieces = await read<{ i: unknown; p: string | null }>(
       sql`SELECT i, encode(substring(y.b FROM i FOR ${PIECE_BYTES}::int), 'base64') AS p
           FROM (${bytesOf}) y,
                generate_series(${from}::int, ${last}::int, ${PIECE_BYTES}::int) AS i
@@ -55,7 +58,7 @@ export async function readLargeText(db: Database, query: SQL): Promise<string | 
 }
 
 /** `readLargeText` of a jsonb value, parsed. */
-export async function readLargeJson<T>(db: Database, query: SQL): Promise<T | null | undefined> {
+export async function readLargeJson<T>(db: Database | RowReader, query: SQL): Promise<T | null | undefined> {
   const text = await readLargeText(db, query);
   return text === null || text === undefined ? text : (JSON.parse(text) as T);
 }

@@ -13,6 +13,30 @@ export async function queryRows<T extends Record<string, unknown>>(db: Database,
   return result.rows ?? [];
 }
 
+/** Runs a read and answers its rows: `queryRows` on a database or transaction, or a variant of it. */
+export type RowReader = <T extends Record<string, unknown>>(query: SQL) => Promise<T[]>;
+
+/** `queryRows` on `db` (a database, or a transaction) as a `RowReader`. */
+export function rowReader(db: Database): RowReader {
+  return (query) => queryRows(db, query);
+}
+
+/**
+ * A reader whose every read is ONE autocommit call that waits at most `lockTimeoutMs` for the locks
+ * it takes (migration 0015's `read_with_lock_timeout`; no Begin, SET and Commit around it). Each
+ * row comes back through JSON: jsonb as values, numbers as numbers, timestamps as text.
+ */
+export function lockTimeoutReader(db: Database, lockTimeoutMs: number): RowReader {
+  const wait = `${Math.max(1, Math.floor(lockTimeoutMs))}ms`;
+  return async <T extends Record<string, unknown>>(query: SQL) => {
+    const rows = await queryRows<{ row: unknown }>(
+      db,
+      sql`SELECT r::text AS row FROM read_with_lock_timeout(${wait}::text, ${inlineSql(query)}::text) r`,
+    );
+    return rows.map((r) => JSON.parse(String(r.row)) as T);
+  };
+}
+
 /** jsonb read through raw SQL: an object on PGlite/pg, a string on the Data API. */
 export function jsonValue<T>(value: unknown): T {
   return (typeof value === "string" ? JSON.parse(value) : value) as T;
@@ -140,6 +164,28 @@ export function scriptAsStatement(script: string): string {
     .join("\n");
   const outer = dollarTag(body);
   return `DO ${outer} BEGIN\n${body}\nEND ${outer}`;
+}
+
+/** The SQL text one RDS Data API call takes (ExecuteStatement `sql`: at most 65,536 characters). */
+export const MAX_STATEMENT_CHARS = 65_536;
+
+/**
+ * Statements this code writes, as ONE statement (an anonymous code block, as `scriptAsStatement`
+ * makes, executing each with its parameters written in as literals): all of them commit, or none, in one round trip and with no
+ * Begin or Commit call. Results are discarded; `undefined` when the text is longer than one Data
+ * API call takes (the caller runs them in a transaction instead).
+ */
+export function statementsAsOne(statements: readonly SQL[]): string | undefined {
+  const body = statements
+    .map((statement) => {
+      const text = inlineSql(statement);
+      const tag = dollarTag(text);
+      return `EXECUTE ${tag}${text}${tag};`;
+    })
+    .join("\n");
+  const outer = dollarTag(body);
+  const text = `DO ${outer} BEGIN\n${body}\nEND ${outer}`;
+  return text.length <= MAX_STATEMENT_CHARS ? text : undefined;
 }
 
 /** Runs a multi-statement script (DDL, a migration file) in one round trip; inside a transaction, pass the `tx`. */

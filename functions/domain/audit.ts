@@ -2,6 +2,7 @@
  * The audit log: every mutating call writes one row (actor, action, target, details without
  * secrets, request id). Write it inside the mutation's transaction where there is one.
  */
+import type { SQL } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
 import { auditLogs } from "../db/schema.ts";
 
@@ -62,14 +63,22 @@ export function redact(details: Record<string, unknown>): Record<string, unknown
   return out;
 }
 
+/** The statement `recordAudit` runs, to run with others as one (`statementsAsOne`). */
+export function auditStatement(db: Database, entry: AuditEntry): SQL {
+  return db
+    .insert(auditLogs)
+    .values({
+      actorKeyId: entry.actorKeyId,
+      action: entry.action,
+      targetType: entry.targetType,
+      targetId: entry.targetId,
+      tenantId: entry.tenantId ?? null,
+      details: redact(entry.details ?? {}),
+      requestId: entry.requestId,
+    })
+    .getSQL();
+}
+
 export async function recordAudit(db: Database, entry: AuditEntry): Promise<void> {
-  await db.insert(auditLogs).values({
-    actorKeyId: entry.actorKeyId,
-    action: entry.action,
-    targetType: entry.targetType,
-    targetId: entry.targetId,
-    tenantId: entry.tenantId ?? null,
-    details: redact(entry.details ?? {}),
-    requestId: entry.requestId,
-  });
+  await db.execute(auditStatement(db, entry));
 }

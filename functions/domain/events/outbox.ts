@@ -9,7 +9,7 @@
  * execution passing through) is a no-op (`ON CONFLICT (dedupe_key) DO NOTHING`).
  */
 import { randomUUID } from "node:crypto";
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { numberValue, queryRows } from "../../db/sql.ts";
 import {
@@ -58,23 +58,21 @@ export function eventBody(event: NewEvent, id: string, now: Date): string {
 }
 
 /**
- * Writes `event` to the outbox (unless its dedupe key exists) and its deliveries, in ONE
- * statement on `tx` — the caller's transaction.
+ * The statement `emitEvent` runs: writes `event` to the outbox (unless its dedupe key exists) and
+ * its deliveries, answering how many of each. Also run with other statements as one
+ * (`statementsAsOne`, which discards the answer).
  */
-export async function emitEvent(
-  tx: Database,
+export function emitEventStatement(
   event: NewEvent,
   now: Date,
   options: EmitOptions = {},
-): Promise<EmitResult> {
+): { id: string; statement: SQL } {
   const id = randomUUID();
   const body = eventBody(event, id, now);
   const { version } = EVENT_CATALOGUE[event.type];
   const at = now.toISOString();
   const target = options.webhookId ?? null;
-  const [row] = await queryRows<{ emitted: unknown; deliveries: unknown }>(
-    tx,
-    sql`
+  const statement = sql`
     WITH ev AS (
       INSERT INTO event_outbox (id, type, version, tenant_id, run_id, occurred_at, body, dedupe_key, webhook_id)
       VALUES (${id}::uuid, ${event.type}, ${version}::integer, ${event.tenantId}::uuid, ${event.runId}::uuid,
@@ -92,8 +90,22 @@ export async function emitEvent(
                 ELSE w.id = ev.webhook_id END
       RETURNING 1
     )
-    SELECT (SELECT count(*) FROM ev) AS emitted, (SELECT count(*) FROM d) AS deliveries`,
-  );
+    SELECT (SELECT count(*) FROM ev) AS emitted, (SELECT count(*) FROM d) AS deliveries`;
+  return { id, statement };
+}
+
+/**
+ * Writes `event` to the outbox (unless its dedupe key exists) and its deliveries, in ONE
+ * statement on `tx` — the caller's transaction.
+ */
+export async function emitEvent(
+  tx: Database,
+  event: NewEvent,
+  now: Date,
+  options: EmitOptions = {},
+): Promise<EmitResult> {
+  const { id, statement } = emitEventStatement(event, now, options);
+  const [row] = await queryRows<{ emitted: unknown; deliveries: unknown }>(tx, statement);
   return {
     emitted: numberValue(row?.emitted) > 0,
     eventId: id,

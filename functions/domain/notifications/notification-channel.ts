@@ -2,7 +2,7 @@
  * Where messages to tenant users go. Locally: the `notifications_outbox` table, written in the
  * step's own transaction and drained by the local worker. In AWS: an SQS queue.
  */
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 
 export type NotificationKind = "welcome" | "deprovisioning_notice";
@@ -32,13 +32,19 @@ export interface NotificationChannel {
   /** Sends (or enqueues) one message; `tx` is the step's transaction. */
   send(tx: Database, notification: Notification): Promise<void>;
   /**
+   * `send` as a statement, for a channel that enqueues in the database (the local outbox): a step
+   * can then send with its completion mark as ONE statement. A channel without it (SQS) is sent to
+   * in the step's transaction.
+   */
+  sendStatement?(notification: Notification): SQL;
+  /**
    * Sends up to `MAX_BATCH_ENTRIES` notifications outside any long transaction and records the
    * ones that went with `record`. Throws (after recording those that went) when some did not.
    */
   sendBatch(db: Database, notifications: readonly Notification[], record: RecordSent): Promise<void>;
 }
 
-function insertOutbox(tx: Database, batch: readonly Notification[]) {
+function insertOutboxStatement(batch: readonly Notification[]): SQL {
   const values = sql.join(
     batch.map(
       (n) =>
@@ -46,10 +52,14 @@ function insertOutbox(tx: Database, batch: readonly Notification[]) {
     ),
     sql`, `,
   );
-  return tx.execute(sql`
+  return sql`
     INSERT INTO notifications_outbox (tenant_id, progress_id, recipient, kind, payload, dedupe_key)
     VALUES ${values}
-    ON CONFLICT (dedupe_key) DO NOTHING`);
+    ON CONFLICT (dedupe_key) DO NOTHING`;
+}
+
+function insertOutbox(tx: Database, batch: readonly Notification[]) {
+  return tx.execute(insertOutboxStatement(batch));
 }
 
 /** The local channel: outbox rows, in the step's transaction (or, for a batch, with its record). */
@@ -57,6 +67,7 @@ export const outboxChannel: NotificationChannel = {
   async send(tx, n) {
     await insertOutbox(tx, [n]);
   },
+  sendStatement: (n) => insertOutboxStatement([n]),
   async sendBatch(db, batch, record) {
     if (batch.length === 0) return;
     await db.transaction(async (tx) => {

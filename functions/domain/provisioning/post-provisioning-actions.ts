@@ -6,6 +6,7 @@
  */
 import { sql } from "drizzle-orm";
 import type { PostProvisioningAction } from "../../schemas/templates.ts";
+import type { Notification, NotificationChannel } from "../notifications/notification-channel.ts";
 import type { AtomicStatement, StepContext } from "../steps/run-step.ts";
 import { tenantSchemaName } from "../tenants/tenant-schema.ts";
 import { invitationLink, invitationTokenHash, issueInvitationToken } from "./admin-invitations.ts";
@@ -23,7 +24,34 @@ interface ActionBase {
  */
 export type PostProvisioningActionDefinition =
   | (ActionBase & { statements(spec: RunSpec): readonly AtomicStatement[] })
-  | (ActionBase & { run(ctx: StepContext, spec: RunSpec): Promise<void> });
+  | (ActionBase & {
+      run(ctx: StepContext, spec: RunSpec): Promise<void>;
+      /**
+       * The work as statements when it needs no read and `channel` takes statements; undefined
+       * otherwise (`run` does it, in the step's transaction).
+       */
+      statementsIfPossible?(
+        spec: RunSpec,
+        progressId: string,
+        channel: NotificationChannel,
+      ): readonly AtomicStatement[] | undefined;
+    });
+
+/** The welcome message, without the invitation link (which `run` adds when it issues one). */
+function welcomeNotification(spec: RunSpec, progressId: string): Notification {
+  return {
+    tenantId: spec.tenantId,
+    progressId,
+    recipient: spec.metadata.admin.email,
+    kind: "welcome",
+    payload: {
+      adminName: spec.metadata.admin.name,
+      tenantName: spec.metadata.tenant.name,
+      subdomain: spec.metadata.tenant.subdomain,
+    },
+    dedupeKey: `welcome:${progressId}`,
+  };
+}
 
 const qualified = (spec: RunSpec, table: string) =>
   sql.raw(`"${tenantSchemaName(spec.tenantId)}"."${table}"`);
@@ -32,13 +60,16 @@ export const POST_PROVISIONING_REGISTRY: Record<PostProvisioningAction, PostProv
   "send-welcome-notification": {
     description: "Sends the tenant administrator a welcome message",
     requires: [],
+    // An invited admin's link needs a token issued in the step's transaction; without one, the
+    // message is known beforehand, and the local outbox takes it with the completion mark.
+    statementsIfPossible(spec, progressId, channel) {
+      if (spec.metadata.admin.invitation || !channel.sendStatement) return undefined;
+      return [{ run: channel.sendStatement(welcomeNotification(spec, progressId)) }];
+    },
     async run(ctx, spec) {
-      const payload: Record<string, unknown> = {
-        adminName: spec.metadata.admin.name,
-        tenantName: spec.metadata.tenant.name,
-        subdomain: spec.metadata.tenant.subdomain,
-      };
-      let dedupeKey = `welcome:${ctx.progress.id}`;
+      const welcome = welcomeNotification(spec, ctx.progress.id);
+      const payload: Record<string, unknown> = { ...welcome.payload };
+      let dedupeKey = welcome.dedupeKey;
       const invitation = spec.metadata.admin.invitation;
       if (invitation) {
         const issued = await issueInvitationToken(ctx.tx, ctx.progress.id, ctx.now, invitation.ttlHours);
@@ -50,14 +81,7 @@ export const POST_PROVISIONING_REGISTRY: Record<PostProvisioningAction, PostProv
           dedupeKey = `welcome:${ctx.progress.id}:${invitationTokenHash(issued.token).slice(0, 16)}`;
         }
       }
-      await ctx.deps.notifications.send(ctx.tx, {
-        tenantId: spec.tenantId,
-        progressId: ctx.progress.id,
-        recipient: spec.metadata.admin.email,
-        kind: "welcome",
-        payload,
-        dedupeKey,
-      });
+      await ctx.deps.notifications.send(ctx.tx, { ...welcome, payload, dedupeKey });
     },
   },
   "create-default-reports": {

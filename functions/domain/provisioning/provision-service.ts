@@ -1,27 +1,28 @@
 /**
  * Requesting a provisioning run (the API side): validate everything, hash the admin password,
  * reserve the slug and subdomain with the tenant row, write the progress record — all in one
- * transaction, so a rejected request writes nothing — then start the workflow.
+ * statement (or one transaction), so a rejected request writes nothing — then start the workflow.
  */
-import { createHash } from "node:crypto";
-import { eq, or } from "drizzle-orm";
+import { createHash, randomUUID } from "node:crypto";
+import { eq, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { provisioningSecrets, runInputs, tenants } from "../../db/schema.ts";
+import { statementsAsOne } from "../../db/sql.ts";
 import type { ProgressRecord } from "../../schemas/progress.ts";
 import type { ProvisionFromTemplate } from "../../schemas/provisioning.ts";
 import { initialDataIssues, type TemplateSpec } from "../../schemas/templates.ts";
 import { ConflictError, type FieldIssue, RequestValidationError, sqlState } from "../../shared/errors.ts";
 import { PROVISIONING_STEPS } from "../../workflows/step-catalog.ts";
 import type { Actor } from "../actor.ts";
-import { recordAudit } from "../audit.ts";
+import { type AuditEntry, auditStatement, recordAudit } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
 import {
   findRunByIdempotencyKey,
-  insertRun,
+  insertRunStatement,
   type ProgressRow,
   toProgressRecord,
 } from "../runs/progress-store.ts";
-import { emitRunStarted } from "../runs/run-events.ts";
+import { emitRunStarted, runStartedStatements } from "../runs/run-events.ts";
 import { type RunDeps, startRun } from "../runs/start-run.ts";
 import { initialSteps } from "../runs/step-state.ts";
 import { assertTemplateRules } from "../templates/template-rules.ts";
@@ -179,16 +180,13 @@ export async function insertRunInputs(
   });
 }
 
-/** The run's `run.started` event and `provision.start` audit entry (in the run's transaction). */
-export async function recordProvisionStart(
-  tx: Database,
+/** The `provision.start` audit entry of a run. */
+function provisionStartAudit(
   progress: ProgressRow,
   metadata: ProvisioningMetadata,
   actor: Actor,
-  now: Date,
-): Promise<void> {
-  await emitRunStarted(tx, progress, now);
-  await recordAudit(tx, {
+): AuditEntry {
+  return {
     actorKeyId: actor.keyId,
     action: "provision.start",
     targetType: "progress",
@@ -204,7 +202,89 @@ export async function recordProvisionStart(
       adminInvited: metadata.admin.invitation !== undefined,
     },
     requestId: actor.requestId,
+  };
+}
+
+/** The run's `run.started` event and `provision.start` audit entry (in the run's transaction). */
+export async function recordProvisionStart(
+  tx: Database,
+  progress: ProgressRow,
+  metadata: ProvisioningMetadata,
+  actor: Actor,
+  now: Date,
+): Promise<void> {
+  await emitRunStarted(tx, progress, now);
+  await recordAudit(tx, provisionStartAudit(progress, metadata, actor));
+}
+
+/**
+ * Writes a new run: the tenant row that reserves its names, the progress record, the password
+ * hash, the run's large inputs, its `started` event and audit entry — all or nothing. The ids are
+ * made here, so no statement needs another's answer: they go to the database as ONE statement
+ * (`statementsAsOne`: one Data API call instead of a transaction's seven). A run with large inputs
+ * (`run_inputs`: an inline spec, overrides), or otherwise too long for one call's SQL text, is
+ * written in a transaction, statement by statement.
+ */
+async function insertProvisioningRun(
+  db: Database,
+  input: ProvisionInput,
+  metadata: ProvisioningMetadata,
+  hash: string,
+  passwordHash: string | null,
+  now: Date,
+): Promise<ProgressRow> {
+  const { request } = input;
+  const tenantId = randomUUID();
+  const { statement: runStatement, row: run } = insertRunStatement(db, {
+    id: randomUUID(),
+    kind: "provision",
+    tenantId,
+    templateId: input.template?.id ?? null,
+    templateVersion: input.template?.version ?? null,
+    steps: initialSteps(PROVISIONING_STEPS),
+    metadata: { ...runMetadata(metadata) },
+    idempotencyKey: input.idempotencyKey ?? null,
+    requestHash: hash,
+    now,
   });
+  const statements: SQL[] = [
+    db
+      .insert(tenants)
+      .values({
+        id: tenantId,
+        slug: request.slug,
+        subdomain: request.subdomain,
+        name: request.name,
+        status: "pending",
+        templateId: input.template?.id ?? null,
+        templateVersion: input.template?.version ?? null,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .getSQL(),
+    runStatement,
+    ...(passwordHash === null
+      ? []
+      : [
+          db
+            .insert(provisioningSecrets)
+            .values({ progressId: run.id, adminPasswordHash: passwordHash })
+            .getSQL(),
+        ]),
+    ...runStartedStatements(run, now),
+    auditStatement(db, provisionStartAudit(run, metadata, input.actor)),
+  ];
+  const hasInputs = Boolean(metadata.customTemplate || metadata.initialDataOverrides);
+  const one = hasInputs ? undefined : statementsAsOne(statements);
+  if (one !== undefined) {
+    await db.execute(sql.raw(one));
+  } else {
+    await db.transaction(async (tx) => {
+      for (const statement of statements) await tx.execute(statement);
+      await insertRunInputs(tx, run.id, metadata, now);
+    });
+  }
+  return run;
 }
 
 /** Starts a run; returns the progress record and whether it is new (false: an idempotent repeat). */
@@ -221,49 +301,14 @@ export async function requestProvisioning(
     const existing = await existingForKey(db, input.idempotencyKey, hash, request.adminPassword);
     if (existing) return { record: existing, created: false };
   }
-  // The hash is computed off the main thread while the names are checked.
-  const [, passwordHash] = await Promise.all([
-    assertNameFree(db, request.slug, request.subdomain),
-    request.adminPassword === undefined ? null : hashPassword(request.adminPassword),
-  ]);
+  // Names are not checked first: the tenant row's unique slug and subdomain refuse a taken one,
+  // and the conflict is then named below (one call fewer for every request that succeeds).
+  const passwordHash = request.adminPassword === undefined ? null : await hashPassword(request.adminPassword);
 
   const now = clock();
   let run: ProgressRow;
   try {
-    run = await db.transaction(async (tx) => {
-      const [tenant] = await tx
-        .insert(tenants)
-        .values({
-          slug: request.slug,
-          subdomain: request.subdomain,
-          name: request.name,
-          status: "pending",
-          templateId: input.template?.id ?? null,
-          templateVersion: input.template?.version ?? null,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .returning({ id: tenants.id });
-      const progress = await insertRun(tx, {
-        kind: "provision",
-        tenantId: tenant!.id,
-        templateId: input.template?.id ?? null,
-        templateVersion: input.template?.version ?? null,
-        steps: initialSteps(PROVISIONING_STEPS),
-        metadata: { ...runMetadata(metadata) },
-        idempotencyKey: input.idempotencyKey ?? null,
-        requestHash: hash,
-        now,
-      });
-      if (passwordHash !== null) {
-        await tx
-          .insert(provisioningSecrets)
-          .values({ progressId: progress.id, adminPasswordHash: passwordHash });
-      }
-      await insertRunInputs(tx, progress.id, metadata, now);
-      await recordProvisionStart(tx, progress, metadata, input.actor, now);
-      return progress;
-    });
+    run = await insertProvisioningRun(db, input, metadata, hash, passwordHash, now);
   } catch (error) {
     if (sqlState(error) === "23505") {
       // Lost a race: another request took the slug/subdomain or the idempotency key first.

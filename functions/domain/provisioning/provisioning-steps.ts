@@ -1,11 +1,13 @@
 /**
  * The work of each provisioning step. Each is statements only, run by `runAtomicStep` as ONE
  * statement with the step's completion mark (the progress row locked and checked unchanged since
- * the attempt mark); the welcome notification, which needs a notification channel, runs in the
- * step's transaction (`runStep`).
+ * the attempt mark — or, after a step this container wrote, with the attempt mark too); the
+ * welcome notification runs so as well when its message is known beforehand and the channel takes
+ * statements (the local outbox), else in the step's transaction (`runStep`: an invitation's token
+ * is issued there; SQS is sent to there).
  */
 import { type SQL, sql } from "drizzle-orm";
-import { safeIdentifier } from "../../db/sql.ts";
+import { lockTimeoutReader, safeIdentifier } from "../../db/sql.ts";
 import {
   FEATURE_FLAGS,
   POST_PROVISIONING_ACTIONS,
@@ -16,6 +18,7 @@ import type { ProgressRow } from "../runs/progress-store.ts";
 import {
   type AtomicContext,
   type AtomicStatement,
+  knownRun,
   type PermanentErrorFactory,
   progressIdOf,
   runAtomicStep,
@@ -33,23 +36,20 @@ export const INSERT_BATCH_SIZE = 500;
 type AtomicWork = (ctx: AtomicContext, spec: RunSpec) => readonly AtomicStatement[];
 
 /**
- * The run's spec for a step that runs outside a transaction. A spec that must be read is read in a
- * short transaction whose `lock_timeout` is the step's, so a lock held on what it reads ends the
- * attempt with a TransientError (retried) as it would inside a step's transaction; a spec this
- * container has read (the pinned version is immutable) costs no call.
+ * The run's spec for a step that runs outside a transaction: a spec that must be read is read with
+ * the step's `lock_timeout`, so a lock held on what it reads ends the attempt with a TransientError
+ * (retried) as it would inside a step's transaction — each read ONE call (`lockTimeoutReader`), no
+ * transaction around them (what they read never changes: template versions are immutable, a run's
+ * inputs are written with it); a spec this container has read costs no call.
  */
 async function stepRunSpec(deps: StepDeps, progress: ProgressRow): Promise<RunSpec> {
   if (!runSpecNeedsRead(progress)) return loadRunSpec(deps.db, progress);
-  return deps.db.transaction(async (tx) => {
-    const ms = `${Math.max(1, Math.floor(deps.lockTimeoutMs))}ms`;
-    await tx.execute(sql`SELECT set_config('lock_timeout', ${ms}::text, true)`);
-    return loadRunSpec(tx, progress);
-  });
+  return loadRunSpec(lockTimeoutReader(deps.db, deps.lockTimeoutMs), progress);
 }
 
 /**
  * A step whose work is statements only: the attempt mark and ONE statement with the work and the
- * completion mark (`runAtomicStep`). The run's spec is read before that statement (`stepRunSpec`):
+ * completion mark, or that statement alone after a step this container wrote (`runAtomicStep`). The run's spec is read before that statement (`stepRunSpec`):
  * the pinned template version and the run's inputs never change.
  */
 function atomicProvisioningStep(
@@ -270,13 +270,22 @@ export const postProvisioningStep: StepFactory = (deps) => async (input) => {
   }
   const definition = POST_PROVISIONING_REGISTRY[action as PostProvisioningAction];
   const target: StepTarget = { step: "PostProvisioningSteps", action };
-  const outcome =
-    "statements" in definition
-      ? await runAtomicStep(deps, progressId, target, async (ctx) =>
-          definition.statements(await stepRunSpec(deps, ctx.progress)),
-        )
+  let outcome: "completed" | "already-completed" | "continuing";
+  if ("statements" in definition) {
+    outcome = await runAtomicStep(deps, progressId, target, async (ctx) =>
+      definition.statements(await stepRunSpec(deps, ctx.progress)),
+    );
+  } else {
+    // Work that can be statements for this run (the welcome message without an invitation, to the
+    // local outbox) runs as an atomic step too; otherwise in the step's transaction.
+    const known = knownRun(progressId);
+    const spec = known && !runSpecNeedsRead(known) ? await loadRunSpec(deps.db, known) : undefined;
+    const statements = spec && definition.statementsIfPossible?.(spec, progressId, deps.notifications);
+    outcome = statements
+      ? await runAtomicStep(deps, progressId, target, async () => statements)
       : await runStep(deps, progressId, target, async (ctx) =>
           definition.run(ctx, await loadRunSpec(ctx.tx, ctx.progress)),
         );
+  }
   return { action, outcome };
 };

@@ -3,9 +3,8 @@
  * completes, `failed` or `cancelled` otherwise; resuming it puts the tenant back to
  * `provisioning`; cleaning it up removes everything it created.
  */
-import { eq } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { tenants } from "../../db/schema.ts";
 import { PROVISIONING_STEPS } from "../../workflows/step-catalog.ts";
 import { dedupeKey, emitEvent } from "../events/outbox.ts";
 import type { ProgressRow } from "../runs/progress-store.ts";
@@ -15,10 +14,18 @@ import { loadRunSpec } from "./run-spec.ts";
 
 type TenantStatus = "active" | "failed" | "cancelled" | "provisioning";
 
+function tenantStatusStatements(status: TenantStatus) {
+  return (run: ProgressRow, now: Date): SQL[] =>
+    run.tenantId
+      ? [
+          sql`UPDATE tenants SET status = ${status}, updated_at = ${now.toISOString()}::timestamptz WHERE id = ${run.tenantId}::uuid`,
+        ]
+      : [];
+}
+
 function setTenantStatus(status: TenantStatus) {
   return async (tx: Database, run: ProgressRow, now: Date): Promise<void> => {
-    if (!run.tenantId) return;
-    await tx.update(tenants).set({ status, updatedAt: now }).where(eq(tenants.id, run.tenantId));
+    for (const statement of tenantStatusStatements(status)(run, now)) await tx.execute(statement);
   };
 }
 
@@ -31,6 +38,7 @@ export const provisionRunKind: RunKindDefinition<"provision"> = {
   }),
   onResume: setTenantStatus("provisioning"),
   onCompleted: setTenantStatus("active"),
+  completedStatements: tenantStatusStatements("active"),
   onFailed: setTenantStatus("failed"),
   onCancelled: setTenantStatus("cancelled"),
   cleanup: async (tx, run, now) => {

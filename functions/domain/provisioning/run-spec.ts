@@ -4,10 +4,10 @@
  * The admin password is not here: only its hash, in `provisioning_secrets` (none when the admin is
  * invited instead).
  */
-import { and, eq, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { readLargeJson } from "../../db/large-values.ts";
-import { tenantTemplateVersions } from "../../db/schema.ts";
+import { jsonValue, type RowReader, rowReader } from "../../db/sql.ts";
 import { type InitialData, type TemplateSpec, templateSpecSchema } from "../../schemas/templates.ts";
 import { ValidationError } from "../../shared/errors.ts";
 import type { ProgressRow } from "../runs/progress-store.ts";
@@ -44,7 +44,7 @@ interface RunInputs {
 }
 
 /** A run's large inputs, each read in pieces (either may be larger than a Data API row). */
-async function readRunInputs(tx: Database, progressId: string): Promise<RunInputs> {
+async function readRunInputs(tx: Database | RowReader, progressId: string): Promise<RunInputs> {
   const [customTemplate, initialDataOverrides] = [
     await readLargeJson<TemplateSpec>(
       tx,
@@ -98,40 +98,43 @@ export function mergeInitialData(template: InitialData, overrides: InitialData |
 const pinnedVersions = new Map<string, TemplateSpec>();
 const PINNED_VERSIONS_MAX = 256;
 
-async function pinnedTemplate(tx: Database, templateId: string, version: number): Promise<TemplateSpec> {
+async function pinnedTemplate(
+  db: Database | RowReader,
+  templateId: string,
+  version: number,
+): Promise<TemplateSpec> {
   const key = `${templateId}:${version}`;
   const cached = pinnedVersions.get(key);
   if (cached) return cached;
-  const [v] = await tx
-    .select({
-      name: tenantTemplateVersions.name,
-      description: tenantTemplateVersions.description,
-      category: tenantTemplateVersions.category,
-      settings: tenantTemplateVersions.settings,
-      limits: tenantTemplateVersions.limits,
-      migrations: tenantTemplateVersions.migrations,
-      postProvisioningSteps: tenantTemplateVersions.postProvisioningSteps,
-    })
-    .from(tenantTemplateVersions)
-    .where(
-      and(eq(tenantTemplateVersions.templateId, templateId), eq(tenantTemplateVersions.version, version)),
-    );
+  const read = typeof db === "function" ? db : rowReader(db);
+  const [v] = await read<{
+    name: string;
+    description: string | null;
+    category: string;
+    settings: unknown;
+    limits: unknown;
+    migrations: unknown;
+    post_provisioning_steps: unknown;
+  }>(
+    sql`SELECT name, description, category, settings, limits, migrations, post_provisioning_steps
+        FROM tenant_template_versions WHERE template_id = ${templateId}::uuid AND version = ${version}::int`,
+  );
   if (!v) throw new ValidationError(`template ${templateId} version ${version} not found`);
   const template = templateSpecSchema.parse({
     name: v.name,
     ...(v.description !== null ? { description: v.description } : {}),
     category: v.category,
-    settings: v.settings,
-    limits: v.limits,
+    settings: jsonValue(v.settings),
+    limits: jsonValue(v.limits),
     // Read on its own, in pieces: a template's initial data can be larger than a Data API row.
     initialData:
       (await readLargeJson<InitialData>(
-        tx,
+        read,
         sql`SELECT initial_data::text AS v FROM tenant_template_versions
             WHERE template_id = ${templateId}::uuid AND version = ${version}::int`,
       )) ?? {},
-    migrations: v.migrations,
-    postProvisioningSteps: v.postProvisioningSteps,
+    migrations: jsonValue(v.migrations),
+    postProvisioningSteps: jsonValue(v.post_provisioning_steps),
   });
   if (pinnedVersions.size >= PINNED_VERSIONS_MAX) {
     pinnedVersions.delete(pinnedVersions.keys().next().value as string);
@@ -151,7 +154,11 @@ export function runSpecNeedsRead(progress: ProgressRow): boolean {
   return !pinnedVersions.has(`${progress.templateId}:${progress.templateVersion}`);
 }
 
-export async function loadRunSpec(tx: Database, progress: ProgressRow): Promise<RunSpec> {
+/**
+ * The run's spec, read on `tx` (a database or transaction) or through a `RowReader` (a step outside
+ * a transaction reads with its lock timeout: `lockTimeoutReader`).
+ */
+export async function loadRunSpec(tx: Database | RowReader, progress: ProgressRow): Promise<RunSpec> {
   const stored = progress.metadata as Partial<ProvisioningMetadata>;
   if (!progress.tenantId || !stored.tenant || !stored.admin) {
     throw new ValidationError(`run ${progress.id} has no tenant or admin details`);

@@ -89,9 +89,9 @@ export interface NewRun {
   readonly requestHash?: string | null;
 }
 
-/** Inserts a run's record (pending; steps already skipped count as completed). */
-export async function insertRun(tx: Database, run: NewRun): Promise<ProgressRow> {
-  const values: NewRow = {
+/** A new run's column values (pending; steps already skipped count as completed). */
+function newRunValues(run: NewRun): NewRow {
+  return {
     ...(run.id ? { id: run.id } : {}),
     tenantId: run.tenantId,
     templateId: run.templateId,
@@ -109,8 +109,51 @@ export async function insertRun(tx: Database, run: NewRun): Promise<ProgressRow>
     createdAt: run.now,
     updatedAt: run.now,
   };
-  const [row] = await tx.insert(provisioningProgress).values(values).returning();
+}
+
+/** Inserts a run's record (pending; steps already skipped count as completed). */
+export async function insertRun(tx: Database, run: NewRun): Promise<ProgressRow> {
+  const [row] = await tx.insert(provisioningProgress).values(newRunValues(run)).returning();
   return toProgressRow(row!);
+}
+
+/**
+ * `insertRun` as a statement to run with others (`statementsAsOne`), and the row it inserts —
+ * the columns it leaves to their defaults as the table's defaults fill them. `run.id` is required:
+ * nothing is returned to learn it from.
+ */
+export function insertRunStatement(
+  db: Database,
+  run: NewRun & { readonly id: string },
+): { statement: SQL; row: ProgressRow } {
+  const values = newRunValues(run);
+  const row: StoredRow = {
+    id: run.id,
+    tenantId: run.tenantId,
+    templateId: run.templateId,
+    status: "pending",
+    currentStep: null,
+    totalSteps: values.totalSteps ?? 0,
+    completedSteps: values.completedSteps ?? 0,
+    steps: run.steps,
+    startedAt: null,
+    completedAt: null,
+    error: null,
+    warnings: [],
+    metadata: run.metadata,
+    createdAt: run.now,
+    updatedAt: run.now,
+    kind: run.kind,
+    templateVersion: run.templateVersion,
+    attempt: 1,
+    executionRef: run.executionRef ?? null,
+    idempotencyKey: run.idempotencyKey ?? null,
+    requestHash: run.requestHash ?? null,
+    parentId: null,
+    batchIndex: null,
+    batchAttempt: null,
+  };
+  return { statement: db.insert(provisioningProgress).values(values).getSQL(), row: toProgressRow(row) };
 }
 
 export async function getProgressRow(db: Database, id: string): Promise<ProgressRow | undefined> {

@@ -9,10 +9,11 @@
  * A run kind without an entry here emits no run events (the fleet's kinds add theirs with their
  * catalogue entries).
  */
+import type { SQL } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import type { EventType } from "../../schemas/events.ts";
+import type { EventType, NewEvent } from "../../schemas/events.ts";
 import type { RunKind } from "../../schemas/progress.ts";
-import { dedupeKey, emitEvent } from "../events/outbox.ts";
+import { dedupeKey, emitEvent, emitEventStatement } from "../events/outbox.ts";
 import type { ProgressRow } from "./progress-store.ts";
 
 type RunStartedType =
@@ -102,41 +103,57 @@ function runFields(run: ProgressRow) {
 
 const key = (type: EventType, run: ProgressRow) => dedupeKey(type, run.id, run.attempt);
 
+/** The run's `started` event (none for a kind without run events). */
+function runStarted(run: ProgressRow): NewEvent | undefined {
+  const types = RUN_EVENT_TYPES[run.kind];
+  if (!types) return undefined;
+  return {
+    type: types.started,
+    tenantId: run.tenantId,
+    runId: run.id,
+    data: runFields(run),
+    dedupeKey: key(types.started, run),
+  };
+}
+
 /** The run was accepted (its record inserted): in the request's transaction. */
 export async function emitRunStarted(tx: Database, run: ProgressRow, now: Date): Promise<void> {
+  const event = runStarted(run);
+  if (event) await emitEvent(tx, event, now);
+}
+
+/** `emitRunStarted` as statements to run with others as one (`statementsAsOne`). */
+export function runStartedStatements(run: ProgressRow, now: Date): SQL[] {
+  const event = runStarted(run);
+  return event ? [emitEventStatement(event, now).statement] : [];
+}
+
+/** The run's `completed` event; `run` is the record as it was before completion. */
+function runCompleted(run: ProgressRow, now: Date): NewEvent | undefined {
   const types = RUN_EVENT_TYPES[run.kind];
-  if (!types) return;
-  await emitEvent(
-    tx,
-    {
-      type: types.started,
-      tenantId: run.tenantId,
-      runId: run.id,
-      data: runFields(run),
-      dedupeKey: key(types.started, run),
+  if (!types) return undefined;
+  return {
+    type: types.completed,
+    tenantId: run.tenantId,
+    runId: run.id,
+    data: {
+      ...runFields(run),
+      durationMs: run.startedAt ? Math.max(0, now.getTime() - run.startedAt.getTime()) : null,
     },
-    now,
-  );
+    dedupeKey: key(types.completed, run),
+  };
 }
 
 /** `CompleteRun`: `run` is the record as it was before completion. */
 export async function emitRunCompleted(tx: Database, run: ProgressRow, now: Date): Promise<void> {
-  const types = RUN_EVENT_TYPES[run.kind];
-  if (!types) return;
-  await emitEvent(
-    tx,
-    {
-      type: types.completed,
-      tenantId: run.tenantId,
-      runId: run.id,
-      data: {
-        ...runFields(run),
-        durationMs: run.startedAt ? Math.max(0, now.getTime() - run.startedAt.getTime()) : null,
-      },
-      dedupeKey: key(types.completed, run),
-    },
-    now,
-  );
+  const event = runCompleted(run, now);
+  if (event) await emitEvent(tx, event, now);
+}
+
+/** `emitRunCompleted` as statements to run with others as one. */
+export function runCompletedStatements(run: ProgressRow, now: Date): SQL[] {
+  const event = runCompleted(run, now);
+  return event ? [emitEventStatement(event, now).statement] : [];
 }
 
 export interface RunFailure {

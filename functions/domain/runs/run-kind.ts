@@ -3,6 +3,7 @@
  * what its outcomes mean for its tenant. `registry.ts` holds one definition per `RunKind`; run
  * control, completion and start-up resume are generic over it.
  */
+import type { SQL } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import type { RunKind } from "../../schemas/progress.ts";
 import type { StepDefinition, WorkflowName } from "../../workflows/step-catalog.ts";
@@ -23,6 +24,11 @@ export interface RunKindDefinition<K extends RunKind = RunKind> {
   readonly onResume?: RunHook;
   /** `CompleteRun`: the run completed. */
   readonly onCompleted: RunHook;
+  /**
+   * `onCompleted` as statements, for a kind whose completion reads nothing: `CompleteRun` can then
+   * run them with its own writes as ONE statement (one Data API call, no Begin or Commit).
+   */
+  readonly completedStatements?: (run: ProgressRow, now: Date) => SQL[];
   /** `RecordFailure`: the run failed. */
   readonly onFailed: RunHook;
   /** An operator cancelled the run (after the run was marked cancelled). */

@@ -2,13 +2,16 @@
  * The contract every workflow step keeps:
  * 1. the run must still be wanted (not cancelled or finished) — checked before anything is done;
  * 2. an attempt is recorded (status running, attempts + 1) by one autocommit statement, so the
- *    step shows as running while it works;
+ *    step shows as running while it works — or, for a step whose work is statements only, by the
+ *    statement that does the work (below);
  * 3. the step's work and its "completed" mark commit together, under a lock on the progress row —
  *    in ONE transaction (`runStep`), or, for a step whose work is statements only, in ONE
- *    statement that also checks the row is as the attempt mark left it (`runAtomicStep`: two Data
- *    API calls in all, no Begin or Commit) — so a step either happened completely or not at all,
- *    and a completed step is never run again (idempotency). A failed attempt's error is recorded
- *    after the rollback.
+ *    statement that also checks the row is as the attempt mark left it (`runAtomicStep`). When
+ *    this container wrote the run's previous step, it knows the row, and that statement makes the
+ *    attempt mark too: the step is one Data API call, no Begin or Commit. So a step either
+ *    happened completely or not at all, and a completed step is never run again (idempotency). A
+ *    failed attempt's error is recorded after the rollback (with the attempt, if the rolled-back
+ *    statement was to mark it).
  * 4. failures are classified: `TransientError` (retried by the state machine's Retry) or a named
  *    permanent error (caught by its Catch and recorded).
  */
@@ -43,6 +46,7 @@ import {
   isDoneFor,
   markAttemptFailed,
   markCompleted,
+  markRunning,
   updateStep,
 } from "../runs/step-state.ts";
 import type { StepDeps } from "./step-deps.ts";
@@ -124,6 +128,8 @@ export async function runStep(
   const { db, clock, logger } = deps;
   const { step: stepName, action } =
     typeof target === "string" ? { step: target, action: undefined } : target;
+  // This step's writes are not the atomic steps' own: what this container knew of the run is stale.
+  forgetRun(progressId);
   try {
     // The attempt: one autocommit statement, visible at once (status running, attempts + 1). The
     // next iteration of a loop is no new attempt while the step is still running.
@@ -164,15 +170,13 @@ export async function runStep(
       if (current && isDoneFor(current, action)) return "already-completed" as const;
       await work({ tx, progress: row, now: clock(), deps });
       const done = clock();
-      await saveProgress(
-        tx,
-        progressId,
-        { steps: updateStep(row.steps, stepName, (s) => markCompleted(s, done, action)) },
-        done,
-      );
-      return "completed" as const;
+      const steps = updateStep(row.steps, stepName, (s) => markCompleted(s, done, action));
+      await saveProgress(tx, progressId, { steps }, done);
+      // The row as committed (`done` is the updated_at written), for the run's next atomic step.
+      return { ...row, steps, completedSteps: completedCount(steps), updatedAt: done };
     });
     if (outcome === "already-completed") return outcome;
+    rememberRun(outcome);
     logger.info("step completed", { progressId, step: stepName, ...(action ? { action } : {}) });
     return "completed";
   }
@@ -227,7 +231,7 @@ export interface AtomicContext {
 export const MAX_STATEMENT_CHARS = 65_536;
 
 /** Raised by the atomic statement when the row is not as the attempt mark left it. */
-const RUN_CHANGED = "TP001";
+export const RUN_CHANGED = "TP001";
 /** Raised by the atomic statement when a check found a problem. */
 const CHECK_FAILED = "TP002";
 
@@ -240,20 +244,41 @@ function raisedMessage(error: unknown): string {
 }
 
 /**
+ * How the atomic statement knows the progress row is as the step's work was built against:
+ * - `version`: `md5(steps::text)` as the attempt mark returned it (the mark was its own call);
+ * - `known`: the status, steps and `updated_at` this container last wrote (`knownRuns`), compared
+ *   whole — the attempt mark is then made by this same statement, so the step costs one call.
+ * Any other writer (a cancel, another execution, a recorded failure) changes one of them.
+ */
+export type AtomicGuard =
+  | { readonly version: string }
+  | { readonly known: Pick<ProgressRow, "steps" | "updatedAt"> };
+
+/**
+ * The run's columns the atomic statement sets besides its steps: running at a step (the attempt
+ * mark's columns), or completed (`CompleteRun`).
+ */
+export type RunColumns =
+  | { readonly status: "running"; readonly currentStep: string }
+  | { readonly status: "completed" };
+
+/**
  * The step's work and its completion mark as ONE statement (an anonymous code block; values
  * written in as literals, since a DO block takes no parameters): it locks the progress row and
- * goes on only if the row is as the attempt mark left it (still active, its steps unchanged —
- * no cancel, no other execution's mark or completion since), runs the work in order, and writes
- * the completed steps. One statement commits or rolls back as a whole, so no Begin and Commit
- * calls are needed for the guarantee a transaction gave.
+ * goes on only if the row is as `guard` says (still active, unchanged — no cancel, no other
+ * execution's mark or completion since), runs the work in order, and writes the completed steps
+ * (with the run running at this step: the attempt mark's columns, for a step whose mark is made
+ * here). One statement commits or rolls back as a whole, so no Begin and Commit calls are needed
+ * for the guarantee a transaction gave.
  */
 export function atomicStepStatement(
   progressId: string,
-  version: string,
+  guard: string | AtomicGuard,
   statements: readonly AtomicStatement[],
   steps: readonly ProgressStep[],
   now: Date,
   lockTimeoutMs: number,
+  run?: RunColumns,
 ): string {
   const parts = statements.map((s) => {
     const text = inlineSql("run" in s ? s.run : s.check);
@@ -264,19 +289,33 @@ export function atomicStepStatement(
   IF problem IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = '${CHECK_FAILED}', MESSAGE = problem; END IF;`;
   });
   const id = `${sqlLiteral(progressId)}::uuid`;
+  const g: AtomicGuard = typeof guard === "string" ? { version: guard } : guard;
+  const unchanged =
+    "version" in g
+      ? `md5(steps::text) = ${sqlLiteral(g.version)}`
+      : `steps = ${sqlLiteral(g.known.steps)}::jsonb AND updated_at = ${sqlLiteral(g.known.updatedAt)}::timestamp`;
+  const stamp = `${sqlLiteral(now)}::timestamp`;
+  const running =
+    run === undefined
+      ? ""
+      : run.status === "running"
+        ? `status = 'running', current_step = ${sqlLiteral(run.currentStep)}, started_at = coalesce(started_at, ${stamp}),
+        `
+        : `status = 'completed', completed_at = ${stamp}, current_step = NULL, error = NULL,
+        `;
   const body = `DECLARE problem text;
 BEGIN
   PERFORM set_config('lock_timeout', ${sqlLiteral(`${Math.max(1, Math.floor(lockTimeoutMs))}ms`)}, true);
   PERFORM 1 FROM tenant_provisioning_progress
-    WHERE id = ${id} AND status IN ('pending', 'running') AND md5(steps::text) = ${sqlLiteral(version)}
+    WHERE id = ${id} AND status IN ('pending', 'running') AND ${unchanged}
     FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '${RUN_CHANGED}', MESSAGE = 'the run changed since the attempt was marked';
   END IF;
   ${parts.join("\n  ")}
   UPDATE tenant_provisioning_progress
-    SET steps = ${sqlLiteral(steps)}::jsonb, completed_steps = ${sqlLiteral(completedCount(steps))},
-        updated_at = ${sqlLiteral(now)}::timestamp
+    SET ${running}steps = ${sqlLiteral(steps)}::jsonb, completed_steps = ${sqlLiteral(completedCount(steps))},
+        updated_at = ${stamp}
     WHERE id = ${id};
 END`;
   const tag = dollarTag(body);
@@ -284,9 +323,62 @@ END`;
 }
 
 /**
- * Runs a step whose work is statements only (it reads nothing inside the step's transaction), in
- * two calls: the attempt mark, which returns the row, and one statement holding the work and the
- * completion mark (`atomicStepStatement`). Work too large for one call's SQL text runs in a
+ * Runs this container last saw completing an atomic step, as it left them. The next atomic step
+ * of such a run marks its attempt in its own statement (guarded by `known`), not in a call of its
+ * own: one call per step instead of two. Only the row's fixed parts (tenant, template, metadata)
+ * are read from here to build the work; a stale entry fails the guard and the step goes the long
+ * way. Bounded; the oldest entry goes first.
+ */
+const knownRuns = new Map<string, ProgressRow>();
+const KNOWN_RUNS_MAX = 256;
+
+function rememberRun(row: ProgressRow): void {
+  knownRuns.delete(row.id);
+  if (knownRuns.size >= KNOWN_RUNS_MAX) knownRuns.delete(knownRuns.keys().next().value as string);
+  knownRuns.set(row.id, row);
+}
+
+/** The run as this container last wrote it (`knownRuns`), if it did. */
+export function knownRun(progressId: string): ProgressRow | undefined {
+  return knownRuns.get(progressId);
+}
+
+/** Forgets what this container knew of a run (a writer elsewhere changed it, or it ended here). */
+export function forgetRun(progressId: string): void {
+  knownRuns.delete(progressId);
+}
+
+/**
+ * The attempt mark `markStepAttemptRow` would make on `known` (a run this container wrote last),
+ * or undefined when that mark would be refused — the step or action done or failed — and the step
+ * must go the long way to learn why.
+ */
+function markKnown(
+  known: ProgressRow,
+  stepName: string,
+  action: string | undefined,
+  now: Date,
+): ProgressRow | undefined {
+  if (known.status !== "pending" && known.status !== "running") return undefined;
+  const step = known.steps.find((s) => s.name === stepName);
+  if (!step || isDoneFor(step, action) || (action !== undefined && step.status === "failed"))
+    return undefined;
+  return {
+    ...known,
+    status: "running",
+    currentStep: stepName,
+    startedAt: known.startedAt ?? now,
+    updatedAt: now,
+    steps: updateStep(known.steps, stepName, (s) => markRunning(s, now, action)),
+  };
+}
+
+/**
+ * Runs a step whose work is statements only (it reads nothing inside the step's transaction) as
+ * ONE statement holding the work and the completion mark (`atomicStepStatement`), preceded by the
+ * attempt mark (which returns the row the work is built from) — or, for a run this container
+ * completed the previous step of (`knownRuns`), with the attempt mark made by that same statement:
+ * one Data API call for the whole step. Work too large for one call's SQL text runs in a
  * transaction instead, as `runStep` runs it. Same contract, errors and outcome as `runStep`.
  */
 export async function runAtomicStep(
@@ -296,64 +388,99 @@ export async function runAtomicStep(
   work: (ctx: AtomicContext) => Promise<readonly AtomicStatement[]>,
   permanent: PermanentErrorFactory = databaseError,
 ): Promise<"completed" | "already-completed"> {
-  const { db, clock, logger } = deps;
+  const { logger } = deps;
   const { step: stepName, action } =
     typeof target === "string" ? { step: target, action: undefined } : target;
+  // Whether the attempt is recorded only by the statement that does the work: if that statement
+  // fails, the failure's record must count the attempt.
+  let markedInStatement = false;
   try {
-    const marked = await markStepAttemptRow(db, progressId, stepName, action, clock());
-    if (!marked) return await whyNotMarked(db, progressId, stepName, action);
-    const statements = await work({ progress: marked.row, now: clock(), deps });
-    const done = clock();
-    const steps = updateStep(marked.row.steps, stepName, (s) => markCompleted(s, done, action));
-    const statement = atomicStepStatement(
-      progressId,
-      marked.version,
-      statements,
-      steps,
-      done,
-      deps.lockTimeoutMs,
-    );
-    let outcome: "completed" | "already-completed" = "completed";
-    if (statement.length <= MAX_STATEMENT_CHARS) {
-      try {
-        await db.execute(sql.raw(statement));
-      } catch (error) {
-        const state = sqlState(error);
-        if (state === CHECK_FAILED) throw new ValidationError(raisedMessage(error), { cause: error });
-        if (state !== RUN_CHANGED) throw error;
-        // Cancelled, completed by another execution, or marked again meanwhile.
-        outcome = await whyNotMarked(db, progressId, stepName, action);
-      }
-    } else {
-      outcome = await db.transaction(async (tx) => {
-        const row = await lockProgressRow(tx, progressId, deps.lockTimeoutMs);
-        if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
-        const current = row.steps.find((s) => s.name === stepName);
-        if (current && isDoneFor(current, action)) return "already-completed" as const;
-        for (const s of statements) {
-          if ("run" in s) {
-            await tx.execute(s.run);
-          } else {
-            const [found] = await queryRows<{ problem: string | null }>(tx, s.check);
-            if (found?.problem) throw new ValidationError(found.problem);
-          }
-        }
-        const at = clock();
-        await saveProgress(
-          tx,
-          progressId,
-          { steps: updateStep(row.steps, stepName, (s) => markCompleted(s, at, action)) },
-          at,
-        );
-        return "completed" as const;
-      });
+    const known = knownRuns.get(progressId);
+    const now = deps.clock();
+    const marked = known && markKnown(known, stepName, action, now);
+    let outcome: "completed" | "already-completed" | "run-changed" = "run-changed";
+    if (known && marked) {
+      markedInStatement = true;
+      outcome = await runAtomicWork(deps, marked, { known }, stepName, action, work);
+      markedInStatement = false;
+    }
+    if (outcome === "run-changed") {
+      // Not known here, or changed by another writer: the attempt mark is its own call.
+      forgetRun(progressId);
+      const mark = await markStepAttemptRow(deps.db, progressId, stepName, action, deps.clock());
+      if (!mark) return await whyNotMarked(deps.db, progressId, stepName, action);
+      outcome = await runAtomicWork(deps, mark.row, { version: mark.version }, stepName, action, work);
+      // Cancelled, completed by another execution, or marked again meanwhile.
+      if (outcome === "run-changed") outcome = await whyNotMarked(deps.db, progressId, stepName, action);
     }
     if (outcome === "already-completed") return outcome;
     logger.info("step completed", { progressId, step: stepName, ...(action ? { action } : {}) });
     return "completed";
   } catch (error) {
-    throw await stepFailed(deps, progressId, stepName, action, classifyStepError(error, permanent));
+    forgetRun(progressId);
+    const classified = classifyStepError(error, permanent);
+    throw await stepFailed(deps, progressId, stepName, action, classified, markedInStatement);
   }
+}
+
+/**
+ * The work and the completion mark of an attempt marked on `marked` (by its own call, or to be
+ * made by this statement: `guard` says which), in one statement — or in one transaction when too
+ * large for one call's SQL text. `"run-changed"`: the row was not as `guard` says; nothing was done.
+ */
+async function runAtomicWork(
+  deps: StepDeps,
+  marked: ProgressRow,
+  guard: AtomicGuard,
+  stepName: string,
+  action: string | undefined,
+  work: (ctx: AtomicContext) => Promise<readonly AtomicStatement[]>,
+): Promise<"completed" | "already-completed" | "run-changed"> {
+  const { db, clock } = deps;
+  const progressId = marked.id;
+  const statements = await work({ progress: marked, now: clock(), deps });
+  const done = clock();
+  const steps = updateStep(marked.steps, stepName, (s) => markCompleted(s, done, action));
+  const statement = atomicStepStatement(progressId, guard, statements, steps, done, deps.lockTimeoutMs, {
+    status: "running",
+    currentStep: stepName,
+  });
+  if (statement.length <= MAX_STATEMENT_CHARS) {
+    try {
+      await db.execute(sql.raw(statement));
+    } catch (error) {
+      const state = sqlState(error);
+      if (state === CHECK_FAILED) throw new ValidationError(raisedMessage(error), { cause: error });
+      if (state === RUN_CHANGED) return "run-changed";
+      throw error;
+    }
+    rememberRun({ ...marked, steps, completedSteps: completedCount(steps), updatedAt: done });
+    return "completed";
+  }
+  // Too large for one statement: this long way keeps no memory of the run (its row is re-read).
+  if ("known" in guard) return "run-changed";
+  return db.transaction(async (tx) => {
+    const row = await lockProgressRow(tx, progressId, deps.lockTimeoutMs);
+    if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
+    const current = row.steps.find((s) => s.name === stepName);
+    if (current && isDoneFor(current, action)) return "already-completed" as const;
+    for (const s of statements) {
+      if ("run" in s) {
+        await tx.execute(s.run);
+      } else {
+        const [found] = await queryRows<{ problem: string | null }>(tx, s.check);
+        if (found?.problem) throw new ValidationError(found.problem);
+      }
+    }
+    const at = clock();
+    await saveProgress(
+      tx,
+      progressId,
+      { steps: updateStep(row.steps, stepName, (s) => markCompleted(s, at, action)) },
+      at,
+    );
+    return "completed" as const;
+  });
 }
 
 /**
@@ -366,9 +493,10 @@ async function stepFailed(
   stepName: string,
   action: string | undefined,
   classified: Error,
+  attemptUnrecorded = false,
 ): Promise<Error> {
   if (!(classified instanceof RunCancelledError) && !(classified instanceof ActionNotStartedError)) {
-    await recordAttemptError(deps, progressId, stepName, action, classified);
+    await recordAttemptError(deps, progressId, stepName, action, classified, attemptUnrecorded);
   }
   deps.logger.warn("step failed", {
     progressId,
@@ -380,13 +508,18 @@ async function stepFailed(
   return classified;
 }
 
-/** Records the attempt's error on the step (running while it may be retried, failed if permanent). */
+/**
+ * Records the attempt's error on the step (running while it may be retried, failed if permanent).
+ * `attemptUnrecorded`: the attempt was to be marked by the statement that failed (rolled back with
+ * it), so it is counted here.
+ */
 async function recordAttemptError(
   deps: StepDeps,
   progressId: string,
   stepName: string,
   action: string | undefined,
   error: Error,
+  attemptUnrecorded: boolean,
 ): Promise<void> {
   try {
     await deps.db.transaction(async (tx) => {
@@ -401,7 +534,12 @@ async function recordAttemptError(
       await saveProgress(
         tx,
         progressId,
-        { steps: updateStep(row.steps, stepName, (s) => markAttemptFailed(s, failure, now, action)) },
+        {
+          steps: updateStep(row.steps, stepName, (s) =>
+            markAttemptFailed(attemptUnrecorded ? markRunning(s, now, action) : s, failure, now, action),
+          ),
+          ...(attemptUnrecorded ? { status: "running" as const, currentStep: stepName } : {}),
+        },
         now,
       );
     });
