@@ -168,9 +168,12 @@ export async function resumeUnfinishedRuns(deps: RunDeps): Promise<string[]> {
     await queryRows<{ id: string }>(
       db,
       // A batch's children that were never started are its to start (within its concurrency and
-      // failure budget), when the batch itself resumes.
+      // failure budget), when the batch itself resumes. Children resume before their parents: a
+      // parent's iteration then finds the child's new execution and waits for it, instead of
+      // seeing it `running` with no execution here and sleeping through its Wait state.
       sql`SELECT id FROM tenant_provisioning_progress WHERE status IN ('pending', 'running')
-          AND NOT (parent_id IS NOT NULL AND status = 'pending' AND execution_ref IS NULL) ORDER BY created_at`,
+          AND NOT (parent_id IS NOT NULL AND status = 'pending' AND execution_ref IS NULL)
+          ORDER BY parent_id IS NULL, created_at`,
     )
   ).map((r) => r.id);
   const resumed: string[] = [];
