@@ -171,8 +171,10 @@ export async function resumeUnfinishedRuns(deps: RunDeps): Promise<string[]> {
       // failure budget), when the batch itself resumes. Children resume before their parents: a
       // parent's iteration then finds the child's new execution and waits for it, instead of
       // seeing it `running` with no execution here and sleeping through its Wait state.
-      sql`SELECT id FROM tenant_provisioning_progress WHERE status IN ('pending', 'running')
+      // A scheduled batch waits for its schedule.
+      sql`SELECT id FROM tenant_provisioning_progress p WHERE status IN ('pending', 'running')
           AND NOT (parent_id IS NOT NULL AND status = 'pending' AND execution_ref IS NULL)
+          AND NOT EXISTS (SELECT 1 FROM scheduled_operations s WHERE s.progress_id = p.id AND s.status = 'scheduled')
           ORDER BY parent_id IS NULL, created_at`,
     )
   ).map((r) => r.id);
