@@ -2,12 +2,16 @@
  * Scheduled provisioning through HTTP on the database TEST_DATABASE names: the schedule runs the
  * real provisioning ASL (starting at StartScheduledRun, started by the local schedule poller) at
  * its time; its slug and subdomain are refused to everyone else until then; cancelling it through
- * the schedules endpoint frees them.
+ * the schedules endpoint frees them. A scheduled batch (POST /schedule-batch) likewise: written at
+ * once, started by its schedule through the batch ASL's StartScheduledRun, its names held until
+ * then, cancelled with its schedule.
  */
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyPassword } from "../../functions/domain/auth/password.ts";
+import { resumeUnfinishedRuns } from "../../functions/domain/runs/run-control.ts";
+import { silentLogger } from "../../functions/shared/logger.ts";
 import { expectApiError } from "../support/api-errors.ts";
 import { provisionBody } from "../support/provision-body.ts";
 import { API, runHelpers } from "../support/runs.ts";
@@ -276,6 +280,18 @@ describe("scheduled batches", { timeout: 180_000 }, () => {
     expectApiError(sameSlug, 409, { field: "slug" });
     expectApiError(inABatch, 400, { code: "validation_error" });
     expect(listed.body.items.map((s: { id: string }) => s.id)).toContain(created.body.id);
+    // What a restart resumes leaves it waiting for its time.
+    const resumed = await resumeUnfinishedRuns({
+      db: server.database.db,
+      workflows: server.app.workflows,
+      logger: silentLogger,
+      clock: () => new Date(),
+    });
+    expect(resumed).not.toContain(batchId);
+    // Its batch is cancelled with its schedule, not on its own.
+    expectApiError(await server.request("POST", `${API}/batches/${batchId}/cancel`), 409, {
+      code: "conflict",
+    });
 
     // Act: cancel, then take the names
     const cancelled = await server.request("DELETE", `${API}/schedules/${created.body.id}`);

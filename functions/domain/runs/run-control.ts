@@ -57,6 +57,17 @@ export async function cancelRun(deps: RunDeps, id: string, actor: Actor): Promis
     if (!isActive(run.status)) {
       throw new ConflictError(`run ${id} is ${run.status}; only pending or running runs can be cancelled`);
     }
+    // A scheduled batch is cancelled with its schedule, which also frees the names it reserved.
+    const [waiting] = await queryRows<{ id: string }>(
+      tx,
+      sql`SELECT id FROM scheduled_operations WHERE progress_id = ${id}::uuid AND status = 'scheduled'`,
+    );
+    if (waiting) {
+      throw new ConflictError(
+        `run ${id} waits for its schedule ${waiting.id}; cancel the schedule (DELETE /schedules/${waiting.id})`,
+        { scheduleId: waiting.id },
+      );
+    }
     const now = clock();
     const updated = await saveProgress(
       tx,
