@@ -208,10 +208,11 @@ describe("scheduled batches", { timeout: 180_000 }, () => {
     adminName: "Ada Admin",
     adminEmail: `admin@${slug}.example.org`,
   });
-  const scheduleBatch = async (slugs: string[], at: string) =>
-    server.request("POST", `${API}/schedule-batch`, {
-      body: { at, items: await Promise.all(slugs.map(batchItem)), maxConcurrency: 3 },
-    });
+  const scheduleBatch = async (slugs: string[], at: string, firstPassword?: string) => {
+    const items: Record<string, unknown>[] = await Promise.all(slugs.map(batchItem));
+    if (firstPassword) items[0] = { ...items[0], adminPassword: firstPassword };
+    return server.request("POST", `${API}/schedule-batch`, { body: { at, items, maxConcurrency: 3 } });
+  };
   const tenantsOf = (slugs: string[]) =>
     rows<{ slug: string; status: string }>(
       sql`SELECT slug, status FROM tenants WHERE slug IN (SELECT unnest(${`{${slugs.join(",")}}`}::text[])) ORDER BY slug`,
@@ -265,7 +266,7 @@ describe("scheduled batches", { timeout: 180_000 }, () => {
   it("refuses its slugs to others meanwhile; cancelling its schedule cancels the batch and frees them", async () => {
     // Prepare
     const slugs = [slugOf(), slugOf()];
-    const created = await scheduleBatch(slugs, inAnHour());
+    const created = await scheduleBatch(slugs, inAnHour(), PASSWORD);
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const batchId = created.body.options.batchId as string;
 
@@ -280,6 +281,10 @@ describe("scheduled batches", { timeout: 180_000 }, () => {
     expectApiError(sameSlug, 409, { field: "slug" });
     expectApiError(inABatch, 400, { code: "validation_error" });
     expect(listed.body.items.map((s: { id: string }) => s.id)).toContain(created.body.id);
+    const secrets = sql`SELECT count(*) AS n FROM provisioning_secrets WHERE progress_id IN
+      (SELECT id FROM tenant_provisioning_progress WHERE parent_id = ${batchId}::uuid)`;
+    expect(await countOf(secrets)).toBe(1);
+    expect(JSON.stringify(created.body)).not.toContain(PASSWORD);
     // What a restart resumes leaves it waiting for its time.
     const resumed = await resumeUnfinishedRuns({
       db: server.database.db,
@@ -309,5 +314,6 @@ describe("scheduled batches", { timeout: 180_000 }, () => {
         sql`SELECT count(*) AS n FROM tenants WHERE id IN (SELECT tenant_id FROM tenant_provisioning_progress WHERE parent_id = ${batchId}::uuid) AND slug IS NULL AND status = 'cancelled'`,
       ),
     ).toBe(2);
+    expect(await countOf(secrets)).toBe(0);
   });
 });

@@ -6,7 +6,12 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { provisioningProgress, type scheduledOperations, tenants } from "../../db/schema.ts";
+import {
+  provisioningProgress,
+  provisioningSecrets,
+  type scheduledOperations,
+  tenants,
+} from "../../db/schema.ts";
 import { ConflictError, NotFoundError } from "../../shared/errors.ts";
 import { lockProgressRow, type ProgressRow, saveProgress } from "../runs/progress-store.ts";
 import { emitRunStarted } from "../runs/run-events.ts";
@@ -44,8 +49,20 @@ export async function startScheduledBatch(
   return run;
 }
 
-/** A scheduled batch that will not run: cancelled with its children; their names freed. */
+/**
+ * A scheduled batch that will not run: cancelled with its children; their names freed and the
+ * admin password hashes they were given forgotten.
+ */
 export async function releaseScheduledBatch(tx: Database, batchId: string, now: Date): Promise<void> {
+  await tx.delete(provisioningSecrets).where(
+    inArray(
+      provisioningSecrets.progressId,
+      tx
+        .select({ id: provisioningProgress.id })
+        .from(provisioningProgress)
+        .where(and(eq(provisioningProgress.parentId, batchId), eq(provisioningProgress.status, "pending"))),
+    ),
+  );
   await tx
     .update(tenants)
     .set({ slug: null, subdomain: null, status: "cancelled", updatedAt: now })
