@@ -19,20 +19,14 @@
  * Exit codes: 0 done (whatever the figures), 1 an event was not delivered or the setup failed.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { type DatabaseHandle, openDatabase } from "../functions/db/client.ts";
-import { migrate } from "../functions/db/migrate.ts";
+import type { DatabaseHandle } from "../functions/db/client.ts";
 import { emitEvent } from "../functions/domain/events/outbox.ts";
 import type { NewEvent } from "../functions/schemas/events.ts";
-import { loadConfig } from "../functions/shared/config.ts";
-import { silentLogger } from "../functions/shared/logger.ts";
-import { type LocalApp, startLocalApp } from "../local/app.ts";
-import { createFreshPgDatabase } from "../test/support/database.ts";
+import type { LocalApp } from "../local/app.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../test/support/webhook-receiver.ts";
+import { benchApi, benchTargets, startBenchService } from "./support/bench-service.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -44,7 +38,7 @@ const { values: args } = parseArgs({
 });
 const EVENTS = Math.max(1, Number.parseInt(args.events, 10));
 const BURST = Math.max(1, Number.parseInt(args.burst, 10));
-const TARGETS = (["pglite", "postgres"] as const).filter((t) => !args.only || args.only === t);
+const TARGETS = benchTargets(args.only);
 const POLL_INTERVALS = [1000, 100] as const;
 type TargetName = (typeof TARGETS)[number];
 
@@ -56,45 +50,23 @@ interface Service {
 }
 
 async function startService(target: TargetName, pollMs: number): Promise<Service> {
-  const dataDir = mkdtempSync(join(tmpdir(), "tp-bench-events-"));
-  let handle: DatabaseHandle;
-  let drop = async () => {};
-  if (target === "pglite") {
-    handle = await openDatabase({ kind: "pglite", dataDir: "memory://" });
-  } else {
-    const fresh = await createFreshPgDatabase();
-    drop = fresh.drop;
-    handle = await openDatabase({ kind: "postgres", url: fresh.url });
-  }
-  await migrate(handle.db);
-  const app = await startLocalApp({
-    config: loadConfig({
-      PORT: "0",
-      DATA_DIR: dataDir,
-      LOG_LEVEL: "silent",
-      WEBHOOK_POLL_INTERVAL_MS: String(pollMs),
-      SWEEP_INTERVAL_SECONDS: "86400",
-    }),
-    logger: silentLogger,
-    database: handle,
+  const service = await startBenchService(target, {
+    WEBHOOK_POLL_INTERVAL_MS: String(pollMs),
+    SWEEP_INTERVAL_SECONDS: "86400",
   });
   const receiver = await startWebhookReceiver(() => 200);
-  const res = await fetch(`${app.url}/api/provisioning/webhooks`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${app.adminKey}`, "content-type": "application/json" },
-    body: JSON.stringify({ url: receiver.url, eventTypes: ["*"] }),
+  const res = await benchApi(service.app, "POST", "/api/provisioning/webhooks", {
+    url: receiver.url,
+    eventTypes: ["*"],
   });
-  if (res.status !== 201) throw new Error(`could not subscribe: ${res.status} ${await res.text()}`);
+  if (res.status !== 201) throw new Error(`could not subscribe: ${res.status} ${JSON.stringify(res.body)}`);
   return {
-    app,
-    handle,
+    app: service.app,
+    handle: service.handle,
     receiver,
     close: async () => {
-      await app.close();
+      await service.close();
       await receiver.close();
-      await handle.close();
-      await drop();
-      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -18,19 +18,11 @@
  * Exit codes: 0 done, 1 a provisioning or the rollout did not complete.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import pg from "pg";
-import { type DatabaseHandle, openDatabase } from "../functions/db/client.ts";
-import { migrate } from "../functions/db/migrate.ts";
-import { loadConfig } from "../functions/shared/config.ts";
-import { silentLogger } from "../functions/shared/logger.ts";
-import { type LocalApp, startLocalApp } from "../local/app.ts";
-import { createFreshPgDatabase } from "../test/support/database.ts";
+import type { LocalApp } from "../local/app.ts";
 import { provisionBody } from "../test/support/provision-body.ts";
+import { benchApi, benchTargets, startBenchService, statementLog } from "./support/bench-service.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -44,47 +36,14 @@ const { values: args } = parseArgs({
 const TENANTS = Math.max(1, Number.parseInt(args.tenants, 10));
 const WAVE_SIZE = Math.max(1, Number.parseInt(args["wave-size"], 10));
 const MAX_CONCURRENCY = Math.max(1, Number.parseInt(args["max-concurrency"], 10));
-const TARGETS = (["pglite", "postgres"] as const).filter((t) => !args.only || args.only === t);
+const TARGETS = benchTargets(args.only);
 type TargetName = (typeof TARGETS)[number];
 
-let statements = 0;
-let counting = false;
-
-function countPgStatements(): void {
-  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
-  const original = proto.query;
-  proto.query = function (this: unknown, ...a: unknown[]) {
-    if (counting) statements++;
-    return original.apply(this, a);
-  };
-}
-
-function countPgliteStatements(client: object): void {
-  let proto: Record<string, unknown> | null = client as Record<string, unknown>;
-  while (proto && !Object.hasOwn(proto, "execProtocolStream")) proto = Object.getPrototypeOf(proto);
-  if (!proto) throw new Error("PGlite has no execProtocolStream to count statements with");
-  const original = proto.execProtocolStream as (m: Uint8Array, ...r: unknown[]) => unknown;
-  proto.execProtocolStream = function (this: unknown, message: Uint8Array, ...rest: unknown[]) {
-    if (counting && message.length > 5) {
-      const type = String.fromCharCode(message[0]!);
-      if (type === "Q" || type === "P") statements++;
-    }
-    return original.call(this, message, ...rest);
-  };
-}
-
+/** The answer's body; anything but a 2xx ends the bench. */
 async function api(app: LocalApp, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${app.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${app.adminKey}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const parsed = (await res.json()) as unknown;
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(parsed)}`);
-  return parsed;
+  const res = await benchApi(app, method, path, body);
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
 }
 
 async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, what: string): Promise<T> {
@@ -115,23 +74,8 @@ interface Figures {
 }
 
 async function benchTarget(target: TargetName): Promise<Figures> {
-  const dataDir = mkdtempSync(join(tmpdir(), "tp-bench-rollout-"));
-  let handle: DatabaseHandle;
-  let drop = async () => {};
-  if (target === "pglite") {
-    handle = await openDatabase({ kind: "pglite", dataDir: "memory://" });
-  } else {
-    const fresh = await createFreshPgDatabase();
-    drop = fresh.drop;
-    handle = await openDatabase({ kind: "postgres", url: fresh.url });
-  }
-  await migrate(handle.db);
-  if (target === "pglite") countPgliteStatements((handle.db as unknown as { $client: object }).$client);
-  const app = await startLocalApp({
-    config: loadConfig({ PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "silent" }),
-    logger: silentLogger,
-    database: handle,
-  });
+  const service = await startBenchService(target);
+  const { app } = service;
   try {
     const template = await api(app, "POST", "/api/provisioning/templates", {
       name: `Bench rollout ${randomUUID().slice(0, 8)}`,
@@ -169,8 +113,7 @@ async function benchTarget(target: TargetName): Promise<Figures> {
       limits: { maxUsers: 20 },
     });
 
-    statements = 0;
-    counting = true;
+    statementLog.start();
     const started = performance.now();
     const rollout = await api(app, "POST", "/api/provisioning/rollouts", {
       templateId: template.id,
@@ -186,7 +129,7 @@ async function benchTarget(target: TargetName): Promise<Figures> {
     );
     const rolloutSeconds = (performance.now() - started) / 1000;
     await app.workflows.idle();
-    counting = false;
+    const statements = statementLog.stop();
     if (done.status !== "completed" || done.counts.upgraded !== TENANTS) {
       throw new Error(`rollout ${done.status}: ${JSON.stringify(done.counts)} ${done.error ?? ""}`);
     }
@@ -212,15 +155,11 @@ async function benchTarget(target: TargetName): Promise<Figures> {
       statementsPerTenant: Number((statements / TENANTS).toFixed(1)),
     };
   } finally {
-    await app.close();
-    await handle.close();
-    await drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await service.close();
   }
 }
 
 async function main(): Promise<number> {
-  if (TARGETS.includes("postgres")) countPgStatements();
   const results: Figures[] = [];
   for (const target of TARGETS) results.push(await benchTarget(target));
   if (args.json) {

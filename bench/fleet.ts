@@ -16,18 +16,15 @@
  * Exit codes: 0 done (whatever the figures), 1 a run did not complete or the setup failed.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import pg from "pg";
-import { type DatabaseHandle, openDatabase } from "../functions/db/client.ts";
-import { migrate } from "../functions/db/migrate.ts";
-import { loadConfig } from "../functions/shared/config.ts";
-import { silentLogger } from "../functions/shared/logger.ts";
-import { type LocalApp, startLocalApp } from "../local/app.ts";
-import { createFreshPgDatabase } from "../test/support/database.ts";
+import {
+  benchApi as api,
+  type BenchService,
+  benchTargets,
+  startBenchService,
+  statementLog,
+} from "./support/bench-service.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -39,91 +36,17 @@ const { values: args } = parseArgs({
 });
 const TENANTS = Math.max(1, Number.parseInt(args.tenants, 10));
 const CONCURRENCY = Math.min(100, Math.max(1, Number.parseInt(args.concurrency, 10)));
-const TARGETS = (["pglite", "postgres"] as const).filter((t) => !args.only || args.only === t);
-type TargetName = (typeof TARGETS)[number];
+const TARGETS = benchTargets(args.only);
 
-// Statement counting (as in bench/provision.ts).
-let statements = 0;
-let counting = false;
-
-function countPgStatements(): void {
-  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
-  const original = proto.query;
-  proto.query = function (this: unknown, ...a: unknown[]) {
-    if (counting) statements++;
-    return original.apply(this, a);
-  };
-}
-
-function countPgliteStatements(client: object): void {
-  let proto: Record<string, unknown> | null = client as Record<string, unknown>;
-  while (proto && !Object.hasOwn(proto, "execProtocolStream")) proto = Object.getPrototypeOf(proto);
-  if (!proto) throw new Error("PGlite has no execProtocolStream to count statements with");
-  const original = proto.execProtocolStream as (m: Uint8Array, ...r: unknown[]) => unknown;
-  proto.execProtocolStream = function (this: unknown, message: Uint8Array, ...rest: unknown[]) {
-    if (counting && message.length > 5) {
-      const type = String.fromCharCode(message[0]!);
-      if (type === "Q" || type === "P") statements++;
-    }
-    return original.call(this, message, ...rest);
-  };
-}
-
-interface Service {
-  readonly app: LocalApp;
+interface Service extends BenchService {
   readonly templateId: string;
-  close(): Promise<void>;
 }
 
-async function api(app: LocalApp, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${app.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${app.adminKey}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+async function startService(target: (typeof TARGETS)[number]): Promise<Service> {
+  const service = await startBenchService(target, {
+    INVITATION_BASE_URL: "https://app.example.org/set-password",
   });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-async function startService(target: TargetName): Promise<Service> {
-  const dataDir = mkdtempSync(join(tmpdir(), "tp-bench-fleet-"));
-  let handle: DatabaseHandle;
-  let drop = async () => {};
-  if (target === "pglite") {
-    handle = await openDatabase({ kind: "pglite", dataDir: "memory://" });
-  } else {
-    const fresh = await createFreshPgDatabase();
-    drop = fresh.drop;
-    handle = await openDatabase({ kind: "postgres", url: fresh.url });
-  }
-  await migrate(handle.db);
-  if (target === "pglite") countPgliteStatements((handle.db as unknown as { $client: object }).$client);
-  const app = await startLocalApp({
-    config: loadConfig({
-      PORT: "0",
-      DATA_DIR: dataDir,
-      LOG_LEVEL: "silent",
-      INVITATION_BASE_URL: "https://app.example.org/set-password",
-    }),
-    logger: silentLogger,
-    database: handle,
-  });
-  const list = await api(app, "GET", "/api/provisioning/templates?limit=100");
-  const templateId = (list.body.items as { id: string; name: string }[]).find(
-    (t) => t.name === "Basic School System",
-  )!.id;
-  return {
-    app,
-    templateId,
-    close: async () => {
-      await app.close();
-      await handle.close();
-      await drop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  return { ...service, templateId: service.templateIds.get("Basic School System")! };
 }
 
 function item(n: number) {
@@ -146,8 +69,7 @@ interface Figures {
 
 async function asBatch(service: Service): Promise<Figures> {
   const items = Array.from({ length: TENANTS }, (_, n) => ({ ...item(n), templateId: service.templateId }));
-  statements = 0;
-  counting = true;
+  statementLog.start();
   const start = performance.now();
   const res = await api(service.app, "POST", "/api/provisioning/batches", {
     items,
@@ -157,7 +79,7 @@ async function asBatch(service: Service): Promise<Figures> {
   if (res.status !== 202) throw new Error(`batch refused: ${JSON.stringify(res.body).slice(0, 500)}`);
   await service.app.workflows.idle();
   const seconds = (performance.now() - start) / 1000;
-  counting = false;
+  const statements = statementLog.stop();
   const batch = await api(service.app, "GET", `/api/provisioning/batches/${res.body.id}?limit=1`);
   if (batch.body.status !== "completed" || batch.body.counts.completed !== TENANTS) {
     throw new Error(`the batch did not complete: ${JSON.stringify(batch.body).slice(0, 500)}`);
@@ -171,8 +93,7 @@ async function asBatch(service: Service): Promise<Figures> {
 }
 
 async function sequentially(service: Service): Promise<Figures> {
-  statements = 0;
-  counting = true;
+  statementLog.start();
   const start = performance.now();
   for (let n = 0; n < TENANTS; n++) {
     const res = await api(
@@ -187,12 +108,11 @@ async function sequentially(service: Service): Promise<Figures> {
     if (run.body.status !== "completed") throw new Error(`run ${res.body.id} is ${run.body.status}`);
   }
   const seconds = (performance.now() - start) / 1000;
-  counting = false;
+  const statements = statementLog.stop();
   return { seconds, tenantsPerSecond: TENANTS / seconds, statementsPerTenant: statements / TENANTS };
 }
 
 async function main(): Promise<void> {
-  if (TARGETS.includes("postgres")) countPgStatements();
   const results: Record<string, { batch: Figures; sequential: Figures }> = {};
   for (const target of TARGETS) {
     const service = await startService(target);

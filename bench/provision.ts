@@ -24,14 +24,8 @@
  * Exit codes: 0 done (whatever the figures), 1 a run did not complete or the setup failed.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import pg from "pg";
-import { type DatabaseHandle, openDatabase } from "../functions/db/client.ts";
-import { migrate } from "../functions/db/migrate.ts";
 import { hashPassword } from "../functions/domain/auth/password.ts";
 import { configurationEntries } from "../functions/domain/provisioning/provisioning-steps.ts";
 import { mergeInitialData } from "../functions/domain/provisioning/run-spec.ts";
@@ -39,11 +33,14 @@ import { DEFAULT_TEMPLATES } from "../functions/domain/templates/default-templat
 import { readTenantMigration } from "../functions/domain/tenants/tenant-migrations.ts";
 import type { ProgressRecord } from "../functions/schemas/progress.ts";
 import type { TemplateSpec } from "../functions/schemas/templates.ts";
-import { loadConfig } from "../functions/shared/config.ts";
-import { silentLogger } from "../functions/shared/logger.ts";
-import { type LocalApp, startLocalApp } from "../local/app.ts";
-import { createFreshPgDatabase } from "../test/support/database.ts";
 import { provisionBody } from "../test/support/provision-body.ts";
+import {
+  benchApi as api,
+  type BenchService,
+  benchTargets,
+  startBenchService,
+  statementLog,
+} from "./support/bench-service.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -55,7 +52,7 @@ const { values: args } = parseArgs({
 });
 const RUNS = Math.max(1, Number.parseInt(args.runs, 10));
 const THROUGHPUT = Math.max(1, Number.parseInt(args.throughput, 10));
-const TARGETS = (["pglite", "postgres"] as const).filter((t) => !args.only || args.only === t);
+const TARGETS = benchTargets(args.only);
 const PASSWORD = "bench-password-0123456789";
 
 type TargetName = (typeof TARGETS)[number];
@@ -64,46 +61,7 @@ type TargetName = (typeof TARGETS)[number];
 // Statement counting
 // ---------------------------------------------------------------------------------------------
 
-/** Statements sent while counting, with the time they were sent (ms since the epoch). */
-const statements: { at: number; text: string }[] = [];
-let counting = false;
-
-/** node-postgres: every query a client sends (the pool's queries go through Client#query too). */
-function countPgStatements(): void {
-  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
-  const original = proto.query;
-  proto.query = function (this: unknown, ...a: unknown[]) {
-    if (counting) {
-      const q = a[0] as string | { text?: string };
-      statements.push({ at: Date.now(), text: typeof q === "string" ? q : (q?.text ?? "") });
-    }
-    return original.apply(this, a);
-  };
-}
-
-/** PGlite: every statement it is sent (extended protocol Parse, simple protocol Query). */
-function countPgliteStatements(client: object): void {
-  let proto: Record<string, unknown> | null = client as Record<string, unknown>;
-  while (proto && !Object.hasOwn(proto, "execProtocolStream")) proto = Object.getPrototypeOf(proto);
-  if (!proto) throw new Error("PGlite has no execProtocolStream to count statements with");
-  const original = proto.execProtocolStream as (m: Uint8Array, ...r: unknown[]) => unknown;
-  const decoder = new TextDecoder();
-  proto.execProtocolStream = function (this: unknown, message: Uint8Array, ...rest: unknown[]) {
-    if (counting && message.length > 5) {
-      const type = String.fromCharCode(message[0]!);
-      // Parse: type, int32 length, statement name (NUL-terminated), query; Query: type, length, query.
-      if (type === "Q") {
-        statements.push({ at: Date.now(), text: decoder.decode(message.subarray(5, message.length - 1)) });
-      }
-      if (type === "P") {
-        const nameEnd = message.indexOf(0, 5);
-        const queryEnd = message.indexOf(0, nameEnd + 1);
-        statements.push({ at: Date.now(), text: decoder.decode(message.subarray(nameEnd + 1, queryEnd)) });
-      }
-    }
-    return original.call(this, message, ...rest);
-  };
-}
+const statements = statementLog.sent;
 
 function statementKinds(list: readonly { text: string }[]): Record<string, number> {
   const kinds: Record<string, number> = {};
@@ -123,70 +81,23 @@ function statementKinds(list: readonly { text: string }[]): Record<string, numbe
 // The service
 // ---------------------------------------------------------------------------------------------
 
-interface Service {
-  readonly app: LocalApp;
-  readonly handle: DatabaseHandle;
-  readonly templateIds: Map<string, string>;
+interface Service extends BenchService {
   /** Runs a multi-statement SQL script in one round trip. */
   readonly runScript: (script: string) => Promise<void>;
-  close(): Promise<void>;
 }
 
 async function startService(target: TargetName): Promise<Service> {
-  const dataDir = mkdtempSync(join(tmpdir(), "tp-bench-"));
-  let handle: DatabaseHandle;
-  let drop = async () => {};
-  if (target === "pglite") {
-    handle = await openDatabase({ kind: "pglite", dataDir: "memory://" });
-  } else {
-    const fresh = await createFreshPgDatabase();
-    drop = fresh.drop;
-    handle = await openDatabase({ kind: "postgres", url: fresh.url });
-  }
-  await migrate(handle.db);
-  const client = (handle.db as unknown as { $client: unknown }).$client;
-  if (target === "pglite") countPgliteStatements(client as object);
-  const app = await startLocalApp({
-    config: loadConfig({ PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "silent" }),
-    logger: silentLogger,
-    database: handle,
-  });
-  const list = (await api(app, "GET", "/api/provisioning/templates?limit=100")).body as {
-    items: { id: string; name: string }[];
-  };
-  const templateIds = new Map(list.items.map((t) => [t.name, t.id]));
+  const service = await startBenchService(target);
+  const { client } = service;
   const runScript =
     target === "pglite"
       ? async (script: string) => {
           await (client as { exec: (s: string) => Promise<unknown> }).exec(script);
         }
       : async (script: string) => {
-          await (client as pg.Pool).query(script);
+          await (client as { query: (s: string) => Promise<unknown> }).query(script);
         };
-  return {
-    app,
-    handle,
-    templateIds,
-    runScript,
-    close: async () => {
-      await app.close();
-      await handle.close();
-      await drop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function api(app: LocalApp, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${app.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${app.adminKey}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as unknown };
+  return { ...service, runScript };
 }
 
 const slug = () => `b-${randomUUID().slice(0, 12)}`;
@@ -395,11 +306,10 @@ async function measureTarget(target: TargetName): Promise<TargetFigures> {
       let counted: { at: number; text: string }[] = [];
       let countedParts: Record<string, number> = {};
       for (let i = 0; i < RUNS; i++) {
-        statements.length = 0;
-        counting = i === 0;
+        if (i === 0) statementLog.start();
         const requestedAt = Date.now();
         const { ms, run } = await endToEnd(service, spec.name);
-        counting = false;
+        statementLog.stop();
         if (i === 0) {
           counted = [...statements];
           countedParts = statementsByPart(run, counted);
@@ -564,7 +474,6 @@ function report(results: TargetFigures[]): string {
 }
 
 async function main(): Promise<void> {
-  countPgStatements();
   const results: TargetFigures[] = [];
   for (const target of TARGETS) {
     process.stderr.write(`measuring on ${target}…\n`);

@@ -405,18 +405,20 @@ export function tenantDetails(t: TenantDetail, style: Style): string {
 }
 
 const optionsText = (o: ScheduledOperation["options"]) =>
-  "slug" in o
-    ? [
-        `provision ${o.slug}`,
-        o.templateId ? `template ${o.templateId} v${o.templateVersion}` : "inline template",
-        o.invited ? `invite ${o.adminEmail}` : `admin ${o.adminEmail}`,
-      ].join(", ")
-    : [
-        `grace ${o.gracePeriodHours} h`,
-        ...(o.preserveAuditLogs ? ["preserve audit logs"] : []),
-        ...(o.preserveBackups ? ["preserve backups"] : []),
-        ...(o.notifyUsers ? ["notify users"] : []),
-      ].join(", ");
+  "batchId" in o
+    ? `batch ${o.batchId}: ${o.items} items, ${o.maxConcurrency} at a time, ${o.toleratedFailurePercent} % tolerated`
+    : "slug" in o
+      ? [
+          `provision ${o.slug}`,
+          o.templateId ? `template ${o.templateId} v${o.templateVersion}` : "inline template",
+          o.invited ? `invite ${o.adminEmail}` : `admin ${o.adminEmail}`,
+        ].join(", ")
+      : [
+          `grace ${o.gracePeriodHours} h`,
+          ...(o.preserveAuditLogs ? ["preserve audit logs"] : []),
+          ...(o.preserveBackups ? ["preserve backups"] : []),
+          ...(o.notifyUsers ? ["notify users"] : []),
+        ].join(", ");
 
 export function scheduleList(page: z.output<typeof scheduledOperationPageSchema>, style: Style): string {
   return (
@@ -425,7 +427,7 @@ export function scheduleList(page: z.output<typeof scheduledOperationPageSchema>
       [
         { header: "ID", value: (s) => s.id },
         { header: "KIND", value: (s) => s.kind },
-        { header: "TENANT", value: (s) => s.tenantId },
+        { header: "TENANT", value: (s) => s.tenantId ?? "" },
         { header: "RUN AT", value: (s) => formatTime(s.runAt) },
         { header: "STATUS", value: (s) => colorStatus(s.status, style) },
         { header: "RUN", value: (s) => s.progressId ?? "" },
@@ -441,7 +443,7 @@ export function scheduleDetails(s: ScheduledOperation, style: Style): string {
     [
       ["Schedule", s.id],
       ["Kind", s.kind],
-      ["Tenant", s.tenantId],
+      ["Tenant", s.tenantId ?? undefined],
       ["Run at", formatTime(s.runAt)],
       ["Status", colorStatus(s.status, style)],
       ["Options", optionsText(s.options)],

@@ -1,7 +1,8 @@
 /**
  * The web console: a hash-routed single page over the public REST API (static files, no build
  * step). Pages: API key entry, runs (live), a run with its state machine graph (live), new
- * provisioning, a batch of provisionings (live), templates, tenants, statistics, alerts and webhooks. The API's paths, enums and defaults come
+ * provisioning, a batch of provisionings (live), a template upgrade rollout with its waves (live),
+ * templates, tenants, statistics, alerts and webhooks. The API's paths, enums and defaults come
  * from the contract module the service generates from its route table (`/contract.js`); which
  * pages and actions are offered follows the signed-in key's role (`GET /whoami`).
  */
@@ -12,6 +13,7 @@ import { alertsPage } from "./pages/alerts.js";
 import { batchPage } from "./pages/batch.js";
 import { keyPage } from "./pages/key.js";
 import { provisionPage } from "./pages/provision.js";
+import { rolloutPage } from "./pages/rollout.js";
 import { runPage } from "./pages/run.js";
 import { runsPage } from "./pages/runs.js";
 import { statsPage } from "./pages/stats.js";
@@ -106,6 +108,8 @@ async function render() {
         return path[1] ? await runPage(nav, path[1]) : await runsPage(nav, params);
       case "batches":
         return path[1] ? await batchPage(nav, path[1]) : notAllowed(nav);
+      case "rollouts":
+        return path[1] && can("getRollout") ? await rolloutPage(nav, path[1]) : notAllowed(nav);
       case "provision":
         return await provisionPage(nav, params);
       case "templates":

@@ -85,6 +85,11 @@ async function productionHandler(): Promise<(event?: ScheduledEvent) => Promise<
     "PROVISIONING_STATE_MACHINE_ARN",
     "the sweep (overdue scheduled provisionings)",
   );
+  const batch = requireSetting(
+    config.stateMachineArns.batch,
+    "BATCH_STATE_MACHINE_ARN",
+    "the sweep (overdue scheduled batches)",
+  );
   const { db } = await openDatabase(config.database);
   return createSweepHandler({
     db,
@@ -92,7 +97,7 @@ async function productionHandler(): Promise<(event?: ScheduledEvent) => Promise<
     logger: createLogger(config.logLevel),
     operations: config.operations,
     clock: () => new Date(),
-    workflows: new SfnWorkflowRunner(new SFNClient({}), { deprovisioning, provisioning }),
+    workflows: new SfnWorkflowRunner(new SFNClient({}), { deprovisioning, provisioning, batch }),
   });
 }
 

@@ -156,6 +156,7 @@ export class TenantProvisioningStack extends Stack {
 
     const deprovisioning = this.workflows.stateMachines.get("deprovisioning");
     const provisioning = this.workflows.stateMachines.get("provisioning");
+    const batch = this.workflows.stateMachines.get("batch");
     // A batch's iteration (AdvanceBatchChild) starts child provisioning runs: the batch workflow's
     // Lambda, and no other, may start executions of the provisioning machine.
     const batchSteps = this.steps.functions.get(workflowLambda("batch"));
@@ -167,6 +168,7 @@ export class TenantProvisioningStack extends Stack {
     this.schedules = new Schedules(this, "Schedules", {
       ...(deprovisioning ? { deprovisioning } : {}),
       ...(provisioning ? { provisioning } : {}),
+      ...(batch ? { batch } : {}),
       ...(sweep ? { sweepEntry: sweep.entry } : {}),
       ...(props.sweepIntervalMinutes ? { sweepInterval: Duration.minutes(props.sweepIntervalMinutes) } : {}),
       database: this.database,

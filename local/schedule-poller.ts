@@ -1,7 +1,7 @@
 /**
  * The local stand-in for EventBridge Scheduler: every few seconds (and right at start-up, so
  * operations that fell due while the server was down run too) it starts the state machine of the
- * operation's kind (deprovisioning or provisioning) for each `scheduled_operations` row that is due and still `scheduled` — with the same
+ * operation's kind (deprovisioning, provisioning or batch) for each `scheduled_operations` row that is due and still `scheduled` — with the same
  * input an EventBridge schedule sends. The execution's first state claims the row
  * (`UPDATE ... WHERE status = 'scheduled'`), so a row started twice (two pollers, a poll racing a
  * restart) still runs once, and a cancelled row never runs.

@@ -5,13 +5,18 @@
 
 import { readFile } from "node:fs/promises";
 import { extname, resolve } from "node:path";
-import { type Batch, createBatchSchema, getBatchQuerySchema } from "../../functions/schemas/batches.ts";
+import {
+  type Batch,
+  createBatchSchema,
+  getBatchQuerySchema,
+  scheduleBatchSchema,
+} from "../../functions/schemas/batches.ts";
 import { RUN_STATUSES } from "../../functions/schemas/progress.ts";
 import type { ApiResponse } from "../api-client.ts";
 import { type Command, defineCommand, definedOnly, parseFlags } from "../command.ts";
 import { InterruptedError, RunFailedError, UsageError } from "../errors.ts";
 import { json } from "../render.ts";
-import { batchDetails, batchSummaryLine } from "../views.ts";
+import { batchDetails, batchSummaryLine, scheduleDetails } from "../views.ts";
 import type { AnyContext } from "./follow-run.ts";
 
 const BATCH_WATCH = {
@@ -183,7 +188,9 @@ export const batchCommands: readonly Command[] = [
       "request ({items, maxConcurrency, toleratedFailurePercent}), each item a provisioning request with\n" +
       "templateId or an inline template. Admins are invited (the welcome notification carries a\n" +
       "set-password link) unless an item gives adminPassword. The whole file is checked first: one\n" +
-      "invalid item refuses the batch, and every invalid item is listed.",
+      "invalid item refuses the batch, and every invalid item is listed. With --at the batch is written\n" +
+      "now, every item's slug and subdomain reserved, and started at that time ('schedules list --kind\n" +
+      "batch' shows it waiting, 'schedules cancel <id>' cancels it and frees the names).",
     args: [],
     options: {
       file: { type: "string", value: "tenants.csv|tenants.json", required: true, description: "the tenants" },
@@ -203,11 +210,18 @@ export const batchCommands: readonly Command[] = [
         value: "KEY",
         description: "sent as Idempotency-Key: repeating the command with it starts no second batch",
       },
+      at: {
+        type: "string",
+        value: "ISO",
+        description:
+          "start the batch then (ISO 8601 with a zone), not now; not with --watch or --idempotency-key",
+      },
       watch: BATCH_WATCH,
     },
     examples: [
       "tenant-provisioning provision bulk --file schools.csv --template <templateId> --max-concurrency 5 --watch",
       "tenant-provisioning provision bulk --file batch.json --tolerated-failure-percent 10",
+      "tenant-provisioning provision bulk --file schools.csv --template <templateId> --at 2030-08-15T06:00:00Z",
     ],
     async run(ctx) {
       const command = ["provision", "bulk"];
@@ -238,6 +252,28 @@ export const batchCommands: readonly Command[] = [
         command,
       );
       const key = ctx.flags["idempotency-key"];
+      if (ctx.flags.at !== undefined) {
+        if (ctx.flags.watch || key !== undefined) {
+          throw new UsageError(
+            "--at schedules the batch: it takes neither --watch nor --idempotency-key",
+            command,
+          );
+        }
+        const scheduled = parseFlags(
+          scheduleBatchSchema,
+          { ...body, at: ctx.flags.at },
+          {
+            at: "--at",
+            maxConcurrency: "--max-concurrency",
+            toleratedFailurePercent: "--tolerated-failure-percent",
+          },
+          "--file",
+          command,
+        );
+        const res = await ctx.api.call("scheduleBatch", { body: scheduled });
+        ctx.emit(res.raw, () => scheduleDetails(res.data, ctx.style));
+        return 0;
+      }
       const res = await ctx.api.call("createBatch", {
         body,
         ...(key !== undefined ? { headers: { "idempotency-key": key } } : {}),

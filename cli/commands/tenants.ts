@@ -203,7 +203,7 @@ export const tenantCommands: readonly Command[] = [
   }),
   defineCommand({
     path: ["schedules", "list"],
-    summary: "List scheduled deprovisionings and provisionings, newest first",
+    summary: "List scheduled deprovisionings, provisionings and batches, newest first",
     args: [],
     options: {
       status: { type: "string", value: "STATUS", description: `one of ${SCHEDULE_STATUSES.join(", ")}` },
@@ -235,7 +235,7 @@ export const tenantCommands: readonly Command[] = [
   defineCommand({
     path: ["schedules", "cancel"],
     summary:
-      "Cancel a scheduled deprovisioning or provisioning that has not started; it never runs (a provisioning's slug and subdomain are freed)",
+      "Cancel a scheduled deprovisioning, provisioning or batch that has not started; it never runs (the slugs and subdomains it reserved are freed; a batch is cancelled)",
     args: ["id"],
     options: {},
     async run(ctx) {

@@ -224,6 +224,18 @@ export async function runPage(nav, id) {
               ],
             ]
           : []),
+        ...(run.kind === "rollout"
+          ? [
+              [
+                "Rollout",
+                h(
+                  "a",
+                  { href: `#/rollouts/${run.id}`, "data-testid": "run-rollout-link" },
+                  "waves and tenants",
+                ),
+              ],
+            ]
+          : []),
         ...(run.kind === "batch"
           ? [
               [

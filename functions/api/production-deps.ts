@@ -39,14 +39,15 @@ export function productionDeps(): Promise<ApiDeps> {
     const config = loadConfig();
     const stateMachineArns = requireStateMachineArns(config, USED_BY);
     const { scheduleGroupName, schedulerRoleArn, scheduleDeadLetterQueueArn } = config.deprovisioning;
-    // schedule-deprovision / schedule-provision: one-time EventBridge schedules that start the
-    // deprovisioning or provisioning machine.
+    // schedule-deprovision / schedule-provision / schedule-batch: one-time EventBridge schedules
+    // that start the deprovisioning, provisioning or batch machine.
     const scheduler = new EventBridgeScheduler(new SchedulerClient({}), {
       groupName: requireSetting(scheduleGroupName, "SCHEDULE_GROUP_NAME", USED_BY),
       roleArn: requireSetting(schedulerRoleArn, "SCHEDULER_ROLE_ARN", USED_BY),
       stateMachineArns: {
         deprovision: stateMachineArns.deprovisioning,
         provision: stateMachineArns.provisioning,
+        batch: stateMachineArns.batch,
       },
       deadLetterQueueArn: requireSetting(
         scheduleDeadLetterQueueArn,

@@ -3,7 +3,13 @@
  * spec (admin only); batches of either (bulk provisioning); accepting
  * an admin invitation (public: the token is the credential).
  */
-import { cancelBatch, getBatch, requestBatch, retryBatch } from "../domain/batches/batch-service.ts";
+import {
+  cancelBatch,
+  getBatch,
+  requestBatch,
+  retryBatch,
+  scheduleBatch,
+} from "../domain/batches/batch-service.ts";
 import { acceptInvitation } from "../domain/provisioning/admin-invitations.ts";
 import { requestProvisioning } from "../domain/provisioning/provision-service.ts";
 import { scheduleProvisioning } from "../domain/provisioning/schedule-provisioning.ts";
@@ -68,6 +74,10 @@ export function provisioningOperations(deps: ApiDeps): GroupOperations<"provisio
         actor: req.actor,
       });
       return ok(batch, 202, created ? {} : { "idempotent-replay": "true" });
+    },
+    scheduleBatch: async (req) => {
+      const { at, ...request } = req.body;
+      return ok(await scheduleBatch(deps, { request, actor: req.actor }, at), 201);
     },
     getBatch: async (req) => ok(await getBatch(deps.db, idParam(req, "id", "batch"), req.query)),
     cancelBatch: async (req) => ok(await cancelBatch(deps, idParam(req, "id", "batch"), req.actor)),

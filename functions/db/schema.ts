@@ -252,8 +252,12 @@ export const tenantBackups = pgTable("tenant_backups", {
  */
 export const scheduledOperations = pgTable("scheduled_operations", {
   id: uuid("id").primaryKey().defaultRandom(),
-  kind: varchar("kind", { length: 20 }).notNull().default("deprovision").$type<"deprovision" | "provision">(),
-  tenantId: uuid("tenant_id").notNull(),
+  kind: varchar("kind", { length: 20 })
+    .notNull()
+    .default("deprovision")
+    .$type<"deprovision" | "provision" | "batch">(),
+  /** Null for a `batch` schedule (its children's tenants are the batch's). */
+  tenantId: uuid("tenant_id"),
   runAt: tstz("run_at").notNull(),
   options: jsonb("options").$type<Record<string, unknown>>().notNull().default({}),
   status: varchar("status", { length: 20 })

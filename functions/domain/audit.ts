@@ -17,6 +17,7 @@ export type AuditAction =
   | "provision.start"
   | "provision.schedule"
   | "batch.start"
+  | "batch.schedule"
   | "batch.cancel"
   | "batch.retry"
   | "invitation.accept"

@@ -16,6 +16,7 @@ import {
 import { API_KEY_ROLES } from "../schemas/keys.ts";
 import { ALERT_KINDS, ALERT_SEVERITIES, ALERT_STATES } from "../schemas/operations.ts";
 import { RUN_KINDS, RUN_STATUSES, STEP_STATUSES } from "../schemas/progress.ts";
+import { ROLLOUT_STATUSES, ROLLOUT_TENANT_STATUSES } from "../schemas/rollouts.ts";
 import { TEMPLATE_CATEGORIES, TEMPLATE_STATES } from "../schemas/templates.ts";
 import { type Access, type HttpMethod, type OperationId, routeList } from "./route-table.ts";
 
@@ -84,6 +85,8 @@ export function consoleContract(): ConsoleContract {
       templateCategories: TEMPLATE_CATEGORIES,
       templateStates: TEMPLATE_STATES,
       apiKeyRoles: API_KEY_ROLES,
+      rolloutStatuses: ROLLOUT_STATUSES,
+      rolloutTenantStatuses: ROLLOUT_TENANT_STATUSES,
     },
     WORKFLOW_OF_RUN_KIND: Object.fromEntries(
       Object.values(RUN_KIND_REGISTRY).map((definition) => [definition.kind, definition.workflow]),

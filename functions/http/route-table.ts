@@ -5,7 +5,12 @@
  * named here before any handler runs.
  */
 import { z } from "zod";
-import { batchSchema, createBatchSchema, getBatchQuerySchema } from "../schemas/batches.ts";
+import {
+  batchSchema,
+  createBatchSchema,
+  getBatchQuerySchema,
+  scheduleBatchSchema,
+} from "../schemas/batches.ts";
 import { errorResponseSchema } from "../schemas/common.ts";
 import {
   backupListSchema,
@@ -253,6 +258,19 @@ export const routes = {
     response: batchSchema,
     successStatus: 202,
   },
+  scheduleBatch: {
+    method: "POST",
+    path: "/api/provisioning/schedule-batch",
+    group: "provisioning",
+    access: "admin",
+    summary:
+      "A batch (as POST /batches) started at a future time (`at`, ISO 8601): checked and written now, every " +
+      "item's slug and subdomain reserved now (refused to others until it runs or is cancelled), its children " +
+      "queued → 201 with the schedule (list and cancel under /schedules; cancelling cancels the batch and frees the names)",
+    body: scheduleBatchSchema,
+    response: scheduledOperationSchema,
+    successStatus: 201,
+  },
   getBatch: {
     method: "GET",
     path: "/api/provisioning/batches/{id}",
@@ -467,7 +485,7 @@ export const routes = {
     group: "schedules",
     access: "admin",
     summary:
-      "List scheduled operations (deprovisionings and provisionings), newest first (filters: status, tenantId, kind)",
+      "List scheduled operations (deprovisionings, provisionings and batches), newest first (filters: status, tenantId, kind)",
     query: listSchedulesQuerySchema,
     response: scheduledOperationPageSchema,
   },
@@ -477,7 +495,7 @@ export const routes = {
     group: "schedules",
     access: "admin",
     summary:
-      "Cancel a scheduled operation that has not started; it never runs (a scheduled provisioning frees its slug and subdomain)",
+      "Cancel a scheduled operation that has not started; it never runs (a scheduled provisioning or batch frees the slugs and subdomains it reserved; a batch is cancelled)",
     response: scheduledOperationSchema,
   },
   startRollout: {

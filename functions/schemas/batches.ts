@@ -1,6 +1,6 @@
 /** Bulk provisioning: a batch of provisioning requests run as one `batch` run with a child run each. */
 import { z } from "zod";
-import { isoDateTime, pageSchema, paginationQuerySchema, uuidSchema } from "./common.ts";
+import { instantSchema, isoDateTime, pageSchema, paginationQuerySchema, uuidSchema } from "./common.ts";
 import { progressWarningSchema, RUN_STATUSES } from "./progress.ts";
 import { provisionFields } from "./provisioning.ts";
 import { templateSpecSchema } from "./templates.ts";
@@ -44,6 +44,12 @@ export const createBatchSchema = z.strictObject({
   toleratedFailurePercent: z.number().min(0).max(100).default(0),
 });
 export type CreateBatchRequest = z.infer<typeof createBatchSchema>;
+
+/** `POST /schedule-batch`: a batch and when to start it. */
+export const scheduleBatchSchema = z.strictObject({
+  at: instantSchema("2030-01-31T09:00:00Z"),
+  ...createBatchSchema.shape,
+});
 
 /** `GET /batches/:id`: its children are paged (and may be filtered by status). */
 export const getBatchQuerySchema = paginationQuerySchema.extend({

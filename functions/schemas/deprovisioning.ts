@@ -127,7 +127,7 @@ export const dryRunSchema = z.object({
 
 export const SCHEDULE_STATUSES = ["scheduled", "started", "cancelled", "failed"] as const;
 
-export const SCHEDULE_KINDS = ["deprovision", "provision"] as const;
+export const SCHEDULE_KINDS = ["deprovision", "provision", "batch"] as const;
 
 /** What a scheduled provisioning will create (its tenant row already reserves slug and subdomain). */
 export const scheduledProvisioningOptionsSchema = z.object({
@@ -144,13 +144,28 @@ export const scheduledProvisioningOptionsSchema = z.object({
 });
 export type ScheduledProvisioningOptions = z.output<typeof scheduledProvisioningOptionsSchema>;
 
+/** What a scheduled batch will start (its run and children exist, their names reserved). */
+export const scheduledBatchOptionsSchema = z.object({
+  /** The batch's run (GET /batches/:id shows its children, queued until the schedule runs). */
+  batchId: z.string(),
+  items: z.number().int(),
+  maxConcurrency: z.number().int(),
+  toleratedFailurePercent: z.number(),
+});
+export type ScheduledBatchOptions = z.output<typeof scheduledBatchOptionsSchema>;
+
 export const scheduledOperationSchema = z.object({
   id: z.uuid(),
   kind: z.enum(SCHEDULE_KINDS),
-  tenantId: z.string(),
+  /** Null for a batch (its children have their tenants). */
+  tenantId: z.string().nullable(),
   runAt: isoDateTime,
-  /** `deprovision`: the deprovisioning options; `provision`: what it will create. */
-  options: z.union([deprovisioningOptionsSchema, scheduledProvisioningOptionsSchema]),
+  /** `deprovision`: the deprovisioning options; `provision`: what it will create; `batch`: the batch. */
+  options: z.union([
+    deprovisioningOptionsSchema,
+    scheduledProvisioningOptionsSchema,
+    scheduledBatchOptionsSchema,
+  ]),
   status: z.enum(SCHEDULE_STATUSES),
   progressId: z.string().nullable(),
   externalRef: z.string().nullable(),

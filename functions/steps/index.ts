@@ -61,6 +61,7 @@ export const TASK_HANDLERS: { readonly [K in WorkflowName]: Readonly<Record<Task
     RecordFailure: recordFailureStep,
   },
   batch: {
+    StartScheduledRun: startScheduledRunStep,
     AdvanceBatchChild: advanceBatchChildStep,
     FinishBatch: finishBatchStep,
     CompleteRun: completeRunStep,

@@ -148,7 +148,7 @@ export const WORKFLOW_TASKS = {
   restore: ["VerifyBackup", "RestoreData", "CompleteRun", "RecordFailure"],
   // The distributed Map ForEachChild runs AdvanceBatchChild once per child (each iteration a
   // child execution of the same state machine); FinishBatch is the step ProvisionChildren's Task.
-  batch: ["AdvanceBatchChild", "FinishBatch", "CompleteRun", "RecordFailure"],
+  batch: ["StartScheduledRun", "AdvanceBatchChild", "FinishBatch", "CompleteRun", "RecordFailure"],
   upgrade: ["UpgradeTenant", "CompleteRun", "RecordFailure"],
   // The inline Map UpgradeWave runs StartUpgrade once per tenant of a wave.
   rollout: ["NextWave", "StartUpgrade", "CompleteRun", "RecordFailure"],

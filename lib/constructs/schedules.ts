@@ -26,6 +26,8 @@ export interface SchedulesProps {
   readonly deprovisioning?: sfn.IStateMachine;
   /** The state machine scheduled provisionings (`schedule-provision`) start. */
   readonly provisioning?: sfn.IStateMachine;
+  /** The state machine scheduled batches (`schedule-batch`) start. */
+  readonly batch?: sfn.IStateMachine;
   /** The periodic sweep's entry module, when it exists. */
   readonly sweepEntry?: string;
   /** How often the sweep runs (default five minutes). */
@@ -57,7 +59,8 @@ export class Schedules extends Construct {
     // schedule name prefix" (scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html).
     // Scoped to schedules, AssumeRole fails and no scheduled deprovisioning ever starts.
     this.role = new iam.Role(this, "SchedulerRole", {
-      description: "EventBridge Scheduler: starts scheduled tenant deprovisionings and provisionings",
+      description:
+        "EventBridge Scheduler: starts scheduled tenant deprovisionings, provisionings and batches",
       assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com").withConditions({
         StringEquals: { "aws:SourceAccount": stack.account },
         ArnEquals: { "aws:SourceArn": this.group.attrArn },
@@ -65,6 +68,7 @@ export class Schedules extends Construct {
     });
     props.deprovisioning?.grantStartExecution(this.role);
     props.provisioning?.grantStartExecution(this.role);
+    props.batch?.grantStartExecution(this.role);
 
     // Scheduler DLQs must be standard queues; the role the schedule runs as sends to it
     // (scheduler/latest/UserGuide/configuring-schedule-dlq.html). SQS-managed encryption: the
@@ -96,6 +100,7 @@ export class Schedules extends Construct {
           ...(props.provisioning
             ? { [stateMachineArnVariable("provisioning")]: props.provisioning.stateMachineArn }
             : {}),
+          ...(props.batch ? { [stateMachineArnVariable("batch")]: props.batch.stateMachineArn } : {}),
         },
         timeout: Duration.minutes(2),
         logRetention: props.logRetention,
@@ -105,6 +110,7 @@ export class Schedules extends Construct {
       // Overdue schedules: the sweep starts the execution the schedule did not.
       props.deprovisioning?.grantStartExecution(sweep);
       props.provisioning?.grantStartExecution(sweep);
+      props.batch?.grantStartExecution(sweep);
       this.sweepFunction = sweep;
       this.sweepRule = new events.Rule(this, "SweepRule", {
         description: "Tenant provisioning: run the sweep",

@@ -2,7 +2,8 @@
  * `provision bulk` and `batch show | retry | cancel` (runCli, in this process) against the real
  * local service: a CSV file becomes a batch whose live summary ends completed (exit 0); `--json`
  * answers parse with the API's schema; an invalid row is refused by the API naming it (exit 1); a
- * malformed file is a usage error naming --file (exit 2), and an unknown batch exit 3.
+ * malformed file is a usage error naming --file (exit 2), and an unknown batch exit 3; `--at`
+ * schedules the batch instead (listed and cancelled with `schedules list | cancel`).
  */
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { csvItems, parseCsv } from "../../cli/commands/batches.ts";
 import { runCli } from "../../cli/main.ts";
 import { batchSchema } from "../../functions/schemas/batches.ts";
+import { scheduledOperationSchema } from "../../functions/schemas/deprovisioning.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 
 let server: TestServer;
@@ -112,6 +114,59 @@ describe("tenant-provisioning provision bulk", () => {
     expect(retried.stderr).toMatch(/no child to retry/);
     const cancelled = await cli("batch", "cancel", batch.id);
     expect(cancelled.code).toBe(1);
+  });
+
+  it("schedules a batch with --at, lists it among the schedules and cancels it", async () => {
+    const s = randomUUID().slice(0, 6);
+    const file = csvFile([`cli-f-${s},School F,f@f-${s}.example.org,Fy`]);
+    const at = new Date(Date.now() + 3_600_000).toISOString();
+    const refused = await cli(
+      "provision",
+      "bulk",
+      "--file",
+      file,
+      "--template",
+      templateId,
+      "--at",
+      at,
+      "--watch",
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--at schedules the batch/);
+    const badAt = await cli(
+      "provision",
+      "bulk",
+      "--file",
+      file,
+      "--template",
+      templateId,
+      "--at",
+      "tomorrow",
+    );
+    expect(badAt.code).toBe(2);
+    expect(badAt.stderr).toMatch(/--at/);
+
+    const scheduled = await cli(
+      "--json",
+      "provision",
+      "bulk",
+      "--file",
+      file,
+      "--template",
+      templateId,
+      "--at",
+      at,
+    );
+    expect(scheduled.code, scheduled.stderr).toBe(0);
+    const schedule = scheduledOperationSchema.parse(JSON.parse(scheduled.stdout));
+    expect(schedule).toMatchObject({ kind: "batch", status: "scheduled", tenantId: null, runAt: at });
+    const listed = await cli("schedules", "list", "--kind", "batch");
+    expect(listed.stdout).toContain(schedule.id);
+    expect(listed.stdout).toMatch(/1 items, 10 at a time/);
+    const cancelled = await cli("schedules", "cancel", schedule.id);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    const batch = await cli("--json", "batch", "show", (schedule.options as { batchId: string }).batchId);
+    expect(batchSchema.parse(JSON.parse(batch.stdout)).status).toBe("cancelled");
   });
 
   it("names a bad file or flag before sending anything (exit 2), and an unknown batch is exit 3", async () => {

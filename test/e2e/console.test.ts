@@ -4,8 +4,9 @@
  * page in turn: sign-in, templates, a provisioning through the form watched to completion on its
  * state machine graph, the runs list (tenant names, filters), tenants, a deprovisioning with a
  * grace period (the dialog's defaults are the API's; the run shows when the data goes), the
- * actions offered for each run state, statistics, alerts, a tenant_admin session, a slow API
- * while the operator moves on (nothing stale drawn), and a 420 px wide screen. Workflows' Wait
+ * actions offered for each run state, a rollout paused after its canary and resumed from its
+ * page, statistics, alerts, a tenant_admin session, a slow API while the operator moves on
+ * (nothing stale drawn), and a 420 px wide screen. Workflows' Wait
  * states last ten minutes, so a grace period is running whenever the test looks.
  */
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
@@ -389,6 +390,92 @@ describe("every page", { timeout: 180_000 }, () => {
     // Assess: listed again, and usable
     await page.locator(`[data-template-id="${created.body.id}"]`).waitFor();
     expect((await server.request("GET", `${API}/templates/${created.body.id}`)).body.deletedAt).toBeNull();
+  });
+
+  it("shows a rollout paused after its canary wave, resumes it and watches every wave complete", async () => {
+    // Prepare: two tenants on version 1 of a small template; version 2 adds a tenant migration;
+    // a rollout that pauses after its canary (one tenant).
+    const template = await server.request("POST", `${API}/templates`, {
+      body: { name: "Browser Rollout", category: "custom", migrations: ["core"] },
+    });
+    expect(template.status, JSON.stringify(template.body)).toBe(201);
+    const tenantIds: string[] = [];
+    for (const slug of ["browser-ro-a", "browser-ro-b"]) {
+      const res = await server.request("POST", `${API}/templates/${template.body.id}/provision`, {
+        body: provisionBody(slug, "a long enough password"),
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      const run = await until(
+        `${slug} to be provisioned`,
+        async () => (await server.request("GET", `${API}/progress/${res.body.id}`)).body,
+        (r) => r.status === "completed",
+      );
+      tenantIds.push(run.tenantId);
+    }
+    const v2 = await server.request("PUT", `${API}/templates/${template.body.id}`, {
+      body: { migrations: ["core", "analytics"] },
+    });
+    expect(v2.status, JSON.stringify(v2.body)).toBe(200);
+    const started = await server.request("POST", `${API}/rollouts`, {
+      body: {
+        templateId: template.body.id,
+        canary: 1,
+        waveSize: 1,
+        maxConcurrency: 1,
+        pauseAfterCanary: true,
+      },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const rolloutId = started.body.id as string;
+    await until(
+      "the rollout to pause after its canary",
+      async () => (await server.request("GET", `${API}/rollouts/${rolloutId}`)).body,
+      (r) => r.status === "paused",
+    );
+
+    // Act: from the rollout's run to its page
+    await page.goto(`${server.url}/#/runs/${rolloutId}`);
+    await page.getByTestId("run-rollout-link").click();
+    await page.waitForURL(new RegExp(`#/rollouts/${rolloutId}$`));
+    await page.locator("[data-testid=rollout-status][data-status=paused]").waitFor();
+
+    // Assess: the canary wave upgraded, with its upgrade run; the second wave waiting
+    const wavesShown = () =>
+      page.locator("[data-testid=rollout-wave]").evaluateAll((waves) =>
+        waves.map((w) => ({
+          wave: w.getAttribute("data-wave"),
+          tenants: Array.from(w.querySelectorAll("[data-testid=rollout-tenant]")).map((t) =>
+            t.getAttribute("data-status"),
+          ),
+        })),
+      );
+    expect(await wavesShown()).toEqual([
+      { wave: "1", tenants: ["upgraded"] },
+      { wave: "2", tenants: ["pending"] },
+    ]);
+    expect(await page.locator("[data-testid=rollout-wave][data-wave='1'] h3").textContent()).toContain(
+      "canary",
+    );
+    expect(await page.getByTestId("rollout-upgrade-link").count()).toBe(1);
+    const buttons = () =>
+      page
+        .locator("[role=toolbar] button")
+        .evaluateAll((els) => els.map((e) => e.getAttribute("data-testid")));
+    expect(await buttons()).toEqual(["rollout-resume", "rollout-abort"]);
+
+    // Act: resume
+    await page.getByTestId("rollout-resume").click();
+    await page.getByTestId("confirm-ok").click();
+    await page.locator("[data-testid=rollout-status][data-status=completed]").waitFor();
+
+    // Assess: both waves upgraded, no action left, and the API agrees
+    await until("the second wave to be drawn upgraded", wavesShown, (waves) =>
+      waves.every((w) => w.tenants.every((t) => t === "upgraded")),
+    );
+    expect(await buttons()).toEqual([]);
+    const done = (await server.request("GET", `${API}/rollouts/${rolloutId}`)).body;
+    expect(done.status).toBe("completed");
+    expect(done.counts).toMatchObject({ upgraded: 2, pending: 0, failed: 0 });
   });
 
   it("shows statistics that match the API", async () => {

@@ -23,7 +23,13 @@ import { createFreshPgDatabase } from "../support/database.ts";
 import { dataDump } from "../support/pg-dump.ts";
 import { provisionBody } from "../support/provision-body.ts";
 import { growTenantStatements, TEST_SCALE } from "../support/scale-tenant.ts";
-import { freePort, type ServiceProcess, serviceHarness, urlOf } from "../support/service-process.ts";
+import {
+  killService as kill,
+  type ServiceApi,
+  type ServiceProcess,
+  serviceHarness,
+  stopService as stop,
+} from "../support/service-process.ts";
 import { until as waitUntil } from "../support/wait.ts";
 
 const API = "/api/provisioning";
@@ -33,40 +39,11 @@ const harness = serviceHarness("tp-crash-");
 const { tempDataDir } = harness;
 
 /** The service with fast retries and info logs (the resume is read from its log). */
-function startService(env: Record<string, string>): ServiceProcess {
-  return harness.startService({
-    LOG_LEVEL: "info",
-    STEP_RETRY_INTERVAL_SECONDS: "1",
-    STEP_RETRY_MAX_DELAY_SECONDS: "1",
-    ...env,
-  });
-}
-
-/** SIGKILL to the service's process group: no shutdown code runs. */
-async function kill(service: ServiceProcess): Promise<number | string> {
-  const group = -service.child.pid!;
-  process.kill(group, "SIGKILL");
-  const code = await service.exited;
-  // tsx exits first; wait (bounded) until the service process of the group is gone too, so the
-  // restart does not race its last moments. A dead but unreaped one counts as gone for the lock.
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(group, 0);
-    } catch {
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return code;
-}
-
-/**
- * Stops the service to read its database. Not asserted on: tsx relays SIGTERM and SIGKILLs the
- * service when it has not acknowledged within 30 ms, which a busy machine can miss (exit 143).
- */
-async function stop(service: ServiceProcess): Promise<number | string> {
-  process.kill(-service.child.pid!, "SIGTERM");
-  return service.exited;
+function startService(env: Record<string, string>, dataDir: string) {
+  return harness.startWithApi(
+    { LOG_LEVEL: "info", STEP_RETRY_INTERVAL_SECONDS: "1", STEP_RETRY_MAX_DELAY_SECONDS: "1", ...env },
+    dataDir,
+  );
 }
 
 /** The log entries (JSON lines on stderr) with this message. */
@@ -84,29 +61,7 @@ function logEntries(service: ServiceProcess, message: string): Record<string, un
     .filter((e) => e.message === message);
 }
 
-function client(url: string, key: string) {
-  return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    // A GET is retried once on a dropped keep-alive connection (the server may close an idle
-    // socket just as it is reused while the embedded database keeps the event loop busy).
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const res = await fetch(`${url}${path}`, {
-          method,
-          headers: {
-            authorization: `Bearer ${key}`,
-            ...(body === undefined ? {} : { "content-type": "application/json" }),
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
-        return { status: res.status, body: await res.json() };
-      } catch (error) {
-        if (method !== "GET" || attempt >= 3) throw error;
-      }
-    }
-  };
-}
-
-type Api = ReturnType<typeof client>;
+type Api = ServiceApi;
 
 /** Polls often (20 ms) with a long deadline: these tests run whole processes on a shared machine. */
 const until = <T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean) =>
@@ -226,10 +181,7 @@ describe("a local server killed mid-run", { timeout: 600_000 }, () => {
   it("on PGlite: resumes the unfinished runs after a restart, with the rows of an uninterrupted run", async () => {
     // Prepare: three big Municipality runs, queued on the one embedded connection
     const dataDir = tempDataDir();
-    const first = startService({ PORT: String(await freePort()), DATA_DIR: dataDir });
-    const firstUrl = await urlOf(first);
-    const key = readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
-    const api1 = client(firstUrl, key);
+    const { service: first, api: api1 } = await startService({}, dataDir);
     const template = await municipalityId(api1);
     const accepted = await Promise.all(
       ["crash-a", "crash-b", "crash-c"].map((slug) =>
@@ -246,8 +198,7 @@ describe("a local server killed mid-run", { timeout: 600_000 }, () => {
       (runs) => runs.some(pastMigrationsStart),
     );
     const killed = await kill(first);
-    const second = startService({ PORT: String(await freePort()), DATA_DIR: dataDir });
-    const api2 = client(await urlOf(second), key);
+    const { service: second, api: api2 } = await startService({}, dataDir);
     const runs = await Promise.all(
       ids.map((id) =>
         until(
@@ -294,10 +245,7 @@ describe("a local server killed mid-run", { timeout: 600_000 }, () => {
     harness.onCleanup(() => fresh.drop());
     const env = { DATABASE_URL: fresh.url, STEP_LOCK_TIMEOUT_MS: "300", STEP_RETRY_MAX_ATTEMPTS: "20" };
     const dataDir = tempDataDir();
-    const first = startService({ ...env, PORT: String(await freePort()), DATA_DIR: dataDir });
-    const firstUrl = await urlOf(first);
-    const key = readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
-    const api1 = client(firstUrl, key);
+    const { service: first, api: api1 } = await startService(env, dataDir);
     const template = await municipalityId(api1);
     const locker = new pg.Client({ connectionString: fresh.url });
     await locker.connect();
@@ -321,8 +269,7 @@ describe("a local server killed mid-run", { timeout: 600_000 }, () => {
     );
     const killed = await kill(first);
     await locker.query("COMMIT");
-    const second = startService({ ...env, PORT: String(await freePort()), DATA_DIR: dataDir });
-    const api2 = client(await urlOf(second), key);
+    const { service: second, api: api2 } = await startService(env, dataDir);
     const run = await until(
       "the run to finish",
       async () => (await api2("GET", `${API}/progress/${accepted.body.id}`)).body,
@@ -368,10 +315,7 @@ describe("a local server killed mid-run", { timeout: 600_000 }, () => {
       BACKUP_PAGES_PER_INVOCATION: "2",
     };
     const dataDir = tempDataDir();
-    const first = startService({ ...env, PORT: String(await freePort()), DATA_DIR: dataDir });
-    const firstUrl = await urlOf(first);
-    const key = readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
-    const api1 = client(firstUrl, key);
+    const { service: first, api: api1 } = await startService(env, dataDir);
     const template = await municipalityId(api1);
     const provisioned = await api1(
       "POST",
@@ -418,8 +362,7 @@ describe("a local server killed mid-run", { timeout: 600_000 }, () => {
         () => "written",
         (error: Error) => error.message,
       );
-    const second = startService({ ...env, PORT: String(await freePort()), DATA_DIR: dataDir });
-    const api2 = client(await urlOf(second), key);
+    const { service: second, api: api2 } = await startService(env, dataDir);
     const run = await until(
       "the deprovisioning to finish",
       async () => (await api2("GET", `${API}/progress/${runId}`)).body,

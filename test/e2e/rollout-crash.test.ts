@@ -6,13 +6,11 @@
  * Another connection holds one tenant's row, so that tenant's upgrade keeps retrying past its lock
  * timeout while the others finish: the kill lands mid-wave, with an upgrade in flight.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFreshPgDatabase } from "../support/database.ts";
 import { provisionBody } from "../support/provision-body.ts";
-import { freePort, type ServiceProcess, serviceHarness, urlOf } from "../support/service-process.ts";
+import { killService, serviceHarness, stopService } from "../support/service-process.ts";
 import { until as waitUntil } from "../support/wait.ts";
 
 const API = "/api/provisioning";
@@ -21,41 +19,6 @@ const harness = serviceHarness("tp-rollout-crash-");
 afterEach(async () => {
   await harness.cleanup();
 });
-
-async function kill(service: ServiceProcess): Promise<number | string> {
-  const group = -service.child.pid!;
-  process.kill(group, "SIGKILL");
-  const code = await service.exited;
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(group, 0);
-    } catch {
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return code;
-}
-
-function client(url: string, key: string) {
-  return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const res = await fetch(`${url}${path}`, {
-          method,
-          headers: {
-            authorization: `Bearer ${key}`,
-            ...(body === undefined ? {} : { "content-type": "application/json" }),
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
-        return { status: res.status, body: await res.json() };
-      } catch (error) {
-        if (method !== "GET" || attempt >= 3) throw error;
-      }
-    }
-  };
-}
 
 const until = <T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean) =>
   waitUntil(what, probe, done, 240_000, 20);
@@ -74,10 +37,7 @@ describe("a rollout interrupted by SIGKILL", { timeout: 300_000 }, () => {
       STEP_RETRY_MAX_ATTEMPTS: "20",
     };
     const dataDir = harness.tempDataDir();
-    const first = harness.startService({ ...env, PORT: String(await freePort()), DATA_DIR: dataDir });
-    const firstUrl = await urlOf(first);
-    const key = readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
-    const api1 = client(firstUrl, key);
+    const { service: first, api: api1 } = await harness.startWithApi(env, dataDir);
     const template = await api1("POST", `${API}/templates`, {
       name: "Crash rollout",
       category: "custom",
@@ -129,17 +89,15 @@ describe("a rollout interrupted by SIGKILL", { timeout: 300_000 }, () => {
       async () => (await api1("GET", `${API}/rollouts/${started.body.id}`)).body,
       (r) => r.counts.upgraded === 3 && r.counts.running === 1,
     );
-    const killed = await kill(first);
+    const killed = await killService(first);
     await locker.query("ROLLBACK");
-    const second = harness.startService({ ...env, PORT: String(await freePort()), DATA_DIR: dataDir });
-    const api2 = client(await urlOf(second), key);
+    const { service: second, api: api2 } = await harness.startWithApi(env, dataDir);
     const done = await until(
       "the rollout to finish",
       async () => (await api2("GET", `${API}/rollouts/${started.body.id}`)).body,
       (r) => ["completed", "halted", "aborted"].includes(r.status),
     );
-    process.kill(-second.child.pid!, "SIGTERM");
-    await second.exited;
+    await stopService(second);
 
     // Assess
     expect(killed).toBe("SIGKILL");

@@ -7,11 +7,9 @@
  * As in crash-resume.test.ts, the service runs as the start script's command in its own process
  * group, and SIGKILL goes to the whole group.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { provisionBody } from "../support/provision-body.ts";
-import { freePort, type ServiceProcess, serviceHarness, urlOf } from "../support/service-process.ts";
+import { killService, serviceHarness, stopService } from "../support/service-process.ts";
 import { until } from "../support/wait.ts";
 import {
   startWebhookReceiver,
@@ -32,36 +30,6 @@ const ENV = {
   STEP_RETRY_MAX_DELAY_SECONDS: "1",
 };
 
-function client(url: string, key: string) {
-  return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: await res.json() };
-  };
-}
-
-/** SIGKILL to the service's process group, then wait until the group is gone. */
-async function kill(service: ServiceProcess): Promise<number | string> {
-  const group = -service.child.pid!;
-  process.kill(group, "SIGKILL");
-  const code = await service.exited;
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(group, 0);
-    } catch {
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return code;
-}
-
 afterEach(async () => {
   await receiver?.close();
   await harness.cleanup();
@@ -72,10 +40,7 @@ describe("a local server killed while a webhook is in flight", { timeout: 300_00
     // Prepare: a receiver that holds its first request (the sender is mid-attempt when killed)
     receiver = await startWebhookReceiver((index) => (index === 0 ? "hold" : 200));
     const dataDir = harness.tempDataDir();
-    const first = harness.startService({ ...ENV, PORT: String(await freePort()), DATA_DIR: dataDir });
-    const firstUrl = await urlOf(first);
-    const key = readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
-    const api1 = client(firstUrl, key);
+    const { service: first, api: api1 } = await harness.startWithApi(ENV, dataDir);
     const hook = await api1("POST", `${API}/webhooks`, {
       url: receiver.url,
       eventTypes: ["tenant.provisioning.started", "tenant.provisioning.completed"],
@@ -99,11 +64,10 @@ describe("a local server killed while a webhook is in flight", { timeout: 300_00
       10,
     );
     const held = receiver.requests[0]!;
-    const killed = await kill(first);
+    const killed = await killService(first);
     receiver.release(503); // the dead sender's socket is gone; nothing reads this answer
 
-    const second = harness.startService({ ...ENV, PORT: String(await freePort()), DATA_DIR: dataDir });
-    const api2 = client(await urlOf(second), key);
+    const { service: second, api: api2 } = await harness.startWithApi(ENV, dataDir);
     const eventId = held.headers["webhook-id"]!;
     await until(
       "the event to be delivered again",
@@ -145,7 +109,6 @@ describe("a local server killed while a webhook is in flight", { timeout: 300_00
       (types) => types.includes("tenant.provisioning.completed"),
       120_000,
     );
-    process.kill(-second.child.pid!, "SIGTERM");
-    await second.exited;
+    await stopService(second);
   });
 });

@@ -9,7 +9,8 @@ import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { expectApiError } from "../support/api-errors.ts";
-import { failInserts, tenantWithSlug } from "../support/fault-injection.ts";
+import { testDatabaseKind } from "../support/database.ts";
+import { failInserts, tenantWithSlug, tenantWithSlugIn } from "../support/fault-injection.ts";
 import { API, runHelpers, TERMINAL } from "../support/runs.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 import { until } from "../support/wait.ts";
@@ -32,6 +33,16 @@ afterAll(async () => {
   await server?.close();
 });
 
+/**
+ * The failure-budget test's batch: the issue's 50 items with 10 failing on PostgreSQL (7 s); 10
+ * with 2 on PGlite and the Data API, where 50 took 11–12 s instead of 2–2.5 s (a suite near its
+ * time budget runs each integration file three times).
+ */
+const FLEET =
+  testDatabaseKind === "postgres"
+    ? { size: 50, faulty: 10, tolerated: 5 }
+    : { size: 10, faulty: 2, tolerated: 1 };
+
 const slugOf = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 async function item(slug: string, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
@@ -46,12 +57,12 @@ async function item(slug: string, extra: Record<string, unknown> = {}): Promise<
   };
 }
 
-/** Makes every run of the tenant `slug` fail at CreateAdminUser (a permanent check violation). */
-async function failAdminOf(slug: string): Promise<() => Promise<void>> {
+/** Makes every run of the tenants `slugs` fail at CreateAdminUser (a permanent check violation). */
+async function failAdminOf(...slugs: string[]): Promise<() => Promise<void>> {
   const remove = await failInserts((s) => server.database.db.execute(sql.raw(s)), {
-    name: `test_batch_fail_${slug}`,
+    name: `test_batch_fail_${slugs[0]}`,
     table: "users",
-    when: tenantWithSlug(slug),
+    when: slugs.length === 1 ? tenantWithSlug(slugs[0]!) : tenantWithSlugIn(slugs),
     sqlstate: "23514",
     message: "'injected failure for %', NEW.email",
   });
@@ -66,12 +77,12 @@ async function batchOf(id: string, query = ""): Promise<any> {
 }
 
 /** Waits for the batch to end and for every execution (its children's too) to stop. */
-async function settleBatch(id: string): Promise<any> {
+async function settleBatch(id: string, timeoutMs = 60_000): Promise<any> {
   await until(
     `batch ${id} to end`,
     () => batchOf(id),
     (b) => TERMINAL.includes(b.status),
-    60_000,
+    timeoutMs,
   );
   await server.app.workflows.idle();
   return batchOf(id);
@@ -84,30 +95,25 @@ async function startBatch(body: Record<string, unknown>, headers: Record<string,
 }
 
 describe("bulk provisioning", () => {
-  it("refuses a batch whole, naming each invalid item, when names clash within it or with existing tenants", async () => {
-    const [a, b] = [slugOf("dup"), slugOf("ok")];
-    const first = await startBatch({ items: [await item(a)] });
+  it("refuses a batch of 50 whole, naming the 3 invalid items, when names clash within it or with existing tenants", async () => {
+    const first = await startBatch({ items: [await item(slugOf("dup"))] });
     const taken = first.children.items[0].slug as string;
     const before = await countOf(sql`SELECT count(*) AS n FROM tenants`);
-    const res = await server.request("POST", BATCHES, {
-      body: {
-        items: [
-          await item(b),
-          await item(taken),
-          await item(slugOf("x"), { subdomain: b }),
-          await item(slugOf("y"), { templateId: randomUUID() }),
-        ],
-      },
-    });
+    const items = await Promise.all(Array.from({ length: 50 }, () => item(slugOf("ok"))));
+    // 12: an existing tenant's names; 30: item 0's subdomain; 47: no such template.
+    items[12] = await item(taken);
+    items[30] = await item(slugOf("x"), { subdomain: items[0]!.slug });
+    items[47] = await item(slugOf("y"), { templateId: randomUUID() });
+    const res = await server.request("POST", BATCHES, { body: { items } });
     expectApiError(res, 400, { code: "validation_error" });
     const fields = (res.body.error.details.fields as { field: string }[]).map((f) => f.field).sort();
     expect(fields).toEqual([
-      "items[1].slug",
-      "items[1].subdomain",
-      "items[2].subdomain",
-      "items[3].templateId",
+      "items[12].slug",
+      "items[12].subdomain",
+      "items[30].subdomain",
+      "items[47].templateId",
     ]);
-    expect(res.body.error.message).toMatch(/^3 of 4 items are invalid/);
+    expect(res.body.error.message).toMatch(/^3 of 50 items are invalid/);
     expect(await countOf(sql`SELECT count(*) AS n FROM tenants`)).toBe(before);
     expect((await settleBatch(first.id)).status).toBe("completed");
   });
@@ -148,23 +154,63 @@ describe("bulk provisioning", () => {
     expectApiError(retryAgain, 409, { code: "conflict" });
   });
 
-  it("stops starting children once the failure budget is exceeded, and says so", async () => {
-    const slugs = [slugOf("c1"), slugOf("c2"), slugOf("c3")];
-    await failAdminOf(slugs[0]!);
+  it(`stops a batch of ${FLEET.size} once ${FLEET.faulty} failing children exceed 10 %, says so, and completes all on retry`, async () => {
+    // Prepare: the first items fail at CreateAdminUser; at most (faulty - tolerated) at a time, so
+    // every child started before the budget is exceeded is one of them.
+    const { size, faulty, tolerated } = FLEET;
+    const slugs = Array.from({ length: size }, (_, i) => slugOf(`f${i}`));
+    const remove = await failAdminOf(...slugs.slice(0, faulty));
     const accepted = await startBatch({
       items: await Promise.all(slugs.map((s) => item(s))),
-      maxConcurrency: 1,
-      toleratedFailurePercent: 0,
+      maxConcurrency: faulty - tolerated,
+      toleratedFailurePercent: 10,
     });
-    const done = await settleBatch(accepted.id);
-    expect(done.status).toBe("failed");
-    expect(done.counts).toMatchObject({ failed: 1, queued: 2, completed: 0 });
-    expect(done.budgetExceeded).toMatchObject({ failed: 1, tolerated: 0 });
-    expect(done.error).toMatch(/BatchFailureBudgetExceededError: 1 of 3 children failed.*2 not started/);
-    // The never-started children's tenants hold their names and have no schema yet.
-    const queued = done.children.items.filter((c: any) => c.queued);
-    expect(queued.map((c: any) => c.slug).sort()).toEqual([slugs[1], slugs[2]].sort());
+    expect(accepted).toMatchObject({ total: size, toleratedFailures: tolerated });
+
+    // Act
+    const stopped = await settleBatch(accepted.id);
+    await remove();
+    const retry = await server.request("POST", `${BATCHES}/${accepted.id}/retry`);
+    expect(retry.status, JSON.stringify(retry.body)).toBe(202);
+    const done = await settleBatch(accepted.id, 240_000);
+
+    // Assess: the budget stopped the batch once exceeded; none of the items that would not fail started
+    expect(stopped.status).toBe("failed");
+    expect(stopped.counts.completed).toBe(0);
+    expect(stopped.counts.failed).toBeGreaterThan(tolerated);
+    expect(stopped.counts.failed + stopped.counts.queued).toBe(size);
+    expect(stopped.budgetExceeded).toMatchObject({ tolerated });
+    expect(stopped.budgetExceeded.failed).toBeGreaterThan(tolerated);
+    expect(stopped.error).toMatch(
+      new RegExp(
+        `BatchFailureBudgetExceededError: ${stopped.counts.failed} of ${size} children failed.*${stopped.counts.queued} not started`,
+      ),
+    );
+    const queued = stopped.children.items.filter((c: any) => c.queued);
+    expect(queued).toHaveLength(stopped.counts.queued);
     expect(queued.every((c: any) => c.attempt === 1 && c.currentStep === null)).toBe(true);
+    // Assess: the retry completed every child, each provisioned once, one active tenant per item
+    expect(done).toMatchObject({ status: "completed", attempt: 2, budgetExceeded: null });
+    expect(done.counts).toEqual({
+      queued: 0,
+      pending: 0,
+      running: 0,
+      completed: size,
+      failed: 0,
+      cancelled: 0,
+    });
+    const attempts = done.children.items.map((c: any) => c.attempt);
+    expect(attempts.filter((a: number) => a === 2)).toHaveLength(stopped.counts.failed);
+    expect(
+      await countOf(
+        sql`SELECT count(*) AS n FROM tenants WHERE status = 'active' AND slug IN (SELECT unnest(${`{${slugs.join(",")}}`}::text[]))`,
+      ),
+    ).toBe(size);
+    expect(
+      await countOf(
+        sql`SELECT count(*) AS n FROM tenant_provisioning_progress WHERE parent_id = ${accepted.id}::uuid AND kind = 'provision'`,
+      ),
+    ).toBe(size);
   });
 
   it("cancels the children that have not ended with their batch", async () => {

@@ -69,6 +69,11 @@ function baseBodies(): Record<BodyOperation, unknown> {
       maxConcurrency: 2,
       toleratedFailurePercent: 10,
     },
+    scheduleBatch: {
+      at: "2099-01-01T00:00:00Z",
+      items: [{ ...provision, templateId: "00000000-0000-4000-8000-000000000000" }],
+      maxConcurrency: 2,
+    },
     createApiKey: { name: "fuzz key", role: "admin" },
     deprovisionTenant: { dryRun: true, gracePeriodHours: 1 },
     scheduleDeprovision: { at: "2099-01-01T00:00:00Z", gracePeriodHours: 2 },

@@ -2,12 +2,16 @@
  * Scheduled provisioning through HTTP on the database TEST_DATABASE names: the schedule runs the
  * real provisioning ASL (starting at StartScheduledRun, started by the local schedule poller) at
  * its time; its slug and subdomain are refused to everyone else until then; cancelling it through
- * the schedules endpoint frees them.
+ * the schedules endpoint frees them. A scheduled batch (POST /schedule-batch) likewise: written at
+ * once, started by its schedule through the batch ASL's StartScheduledRun, its names held until
+ * then, cancelled with its schedule.
  */
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyPassword } from "../../functions/domain/auth/password.ts";
+import { resumeUnfinishedRuns } from "../../functions/domain/runs/run-control.ts";
+import { silentLogger } from "../../functions/shared/logger.ts";
 import { expectApiError } from "../support/api-errors.ts";
 import { provisionBody } from "../support/provision-body.ts";
 import { API, runHelpers } from "../support/runs.ts";
@@ -52,7 +56,9 @@ async function tenantRow(id: string) {
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { SCHEDULE_POLL_INTERVAL_MS: "200" } });
+  server = await startTestServer({
+    env: { SCHEDULE_POLL_INTERVAL_MS: "200", INVITATION_BASE_URL: "https://app.example.org/set-password" },
+  });
 });
 
 afterAll(async () => {
@@ -190,5 +196,124 @@ describe("scheduled provisioning", { timeout: 180_000 }, () => {
     expectApiError(unknownTemplate, 404);
     expect(await countOf(sql`SELECT count(*) AS n FROM tenants`)).toBe(tenants);
     expect(await countOf(sql`SELECT count(*) AS n FROM scheduled_operations`)).toBe(schedules);
+  });
+});
+
+describe("scheduled batches", { timeout: 180_000 }, () => {
+  const batchItem = async (slug: string) => ({
+    templateId: await templateId("Basic School System"),
+    slug,
+    name: `Tenant ${slug}`,
+    subdomain: slug,
+    adminName: "Ada Admin",
+    adminEmail: `admin@${slug}.example.org`,
+  });
+  const scheduleBatch = async (slugs: string[], at: string, firstPassword?: string) => {
+    const items: Record<string, unknown>[] = await Promise.all(slugs.map(batchItem));
+    if (firstPassword) items[0] = { ...items[0], adminPassword: firstPassword };
+    return server.request("POST", `${API}/schedule-batch`, { body: { at, items, maxConcurrency: 3 } });
+  };
+  const tenantsOf = (slugs: string[]) =>
+    rows<{ slug: string; status: string }>(
+      sql`SELECT slug, status FROM tenants WHERE slug IN (SELECT unnest(${`{${slugs.join(",")}}`}::text[])) ORDER BY slug`,
+    );
+
+  it("runs at its time: the batch written when it was scheduled starts, and provisions every item", async () => {
+    // Prepare
+    const slugs = [slugOf(), slugOf(), slugOf()].sort();
+    const at = new Date(Date.now() + 2_500).toISOString();
+
+    // Act
+    const created = await scheduleBatch(slugs, at);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const batchBefore = (await server.request("GET", `${API}/batches/${created.body.options.batchId}`)).body;
+    const tenantsBefore = await tenantsOf(slugs);
+    const started = await until(
+      "the schedule to start its batch",
+      async () =>
+        (await server.request("GET", `${API}/schedules?kind=batch&limit=200`)).body.items.find(
+          (s: { id: string }) => s.id === created.body.id,
+        ),
+      (s) => s?.status === "started",
+    );
+    const batch = await settle(created.body.options.batchId);
+    const done = (await server.request("GET", `${API}/batches/${batch.id}`)).body;
+
+    // Assess: the schedule as created, the batch waiting with its names held
+    expect(created.body).toMatchObject({
+      kind: "batch",
+      tenantId: null,
+      status: "scheduled",
+      runAt: at,
+      progressId: created.body.options.batchId,
+      options: { items: 3, maxConcurrency: 3, toleratedFailurePercent: 0 },
+    });
+    expect(batchBefore).toMatchObject({ status: "pending", total: 3, counts: { queued: 3 } });
+    expect(tenantsBefore).toEqual(slugs.map((slug) => ({ slug, status: "scheduled" })));
+    // Assess: it started no earlier than its time and provisioned every item once
+    expect(started.progressId).toBe(batch.id);
+    expect(batch.kind).toBe("batch");
+    expect(Date.parse(batch.startedAt)).toBeGreaterThanOrEqual(Date.parse(at));
+    expect(done).toMatchObject({ status: "completed", counts: { completed: 3, queued: 0 } });
+    expect(await tenantsOf(slugs)).toEqual(slugs.map((slug) => ({ slug, status: "active" })));
+    expect(
+      await countOf(
+        sql`SELECT count(*) AS n FROM tenant_provisioning_progress WHERE parent_id = ${batch.id}::uuid AND kind = 'provision'`,
+      ),
+    ).toBe(3);
+  });
+
+  it("refuses its slugs to others meanwhile; cancelling its schedule cancels the batch and frees them", async () => {
+    // Prepare
+    const slugs = [slugOf(), slugOf()];
+    const created = await scheduleBatch(slugs, inAnHour(), PASSWORD);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const batchId = created.body.options.batchId as string;
+
+    // Act: the names while the schedule waits
+    const sameSlug = await provisionNow({ ...provisionBody(slugs[0]!, PASSWORD), subdomain: slugOf() });
+    const inABatch = await server.request("POST", `${API}/batches`, {
+      body: { items: [await batchItem(slugs[1]!)] },
+    });
+    const listed = await server.request("GET", `${API}/schedules?kind=batch&status=scheduled&limit=200`);
+
+    // Assess
+    expectApiError(sameSlug, 409, { field: "slug" });
+    expectApiError(inABatch, 400, { code: "validation_error" });
+    expect(listed.body.items.map((s: { id: string }) => s.id)).toContain(created.body.id);
+    const secrets = sql`SELECT count(*) AS n FROM provisioning_secrets WHERE progress_id IN
+      (SELECT id FROM tenant_provisioning_progress WHERE parent_id = ${batchId}::uuid)`;
+    expect(await countOf(secrets)).toBe(1);
+    expect(JSON.stringify(created.body)).not.toContain(PASSWORD);
+    // What a restart resumes leaves it waiting for its time.
+    const resumed = await resumeUnfinishedRuns({
+      db: server.database.db,
+      workflows: server.app.workflows,
+      logger: silentLogger,
+      clock: () => new Date(),
+    });
+    expect(resumed).not.toContain(batchId);
+    // Its batch is cancelled with its schedule, not on its own.
+    expectApiError(await server.request("POST", `${API}/batches/${batchId}/cancel`), 409, {
+      code: "conflict",
+    });
+
+    // Act: cancel, then take the names
+    const cancelled = await server.request("DELETE", `${API}/schedules/${created.body.id}`);
+    const taken = await provisionNow(provisionBody(slugs[0]!, PASSWORD));
+
+    // Assess
+    expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: "cancelled", kind: "batch" });
+    expect(taken.status, JSON.stringify(taken.body)).toBe(202);
+    expect((await settle(taken.body.id)).status).toBe("completed");
+    const batch = (await server.request("GET", `${API}/batches/${batchId}`)).body;
+    expect(batch).toMatchObject({ status: "cancelled", counts: { cancelled: 2, queued: 0 } });
+    expect(
+      await countOf(
+        sql`SELECT count(*) AS n FROM tenants WHERE id IN (SELECT tenant_id FROM tenant_provisioning_progress WHERE parent_id = ${batchId}::uuid) AND slug IS NULL AND status = 'cancelled'`,
+      ),
+    ).toBe(2);
+    expect(await countOf(secrets)).toBe(0);
   });
 });

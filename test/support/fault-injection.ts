@@ -51,3 +51,9 @@ $$`);
 /** The condition that selects one tenant's rows (by slug, known before its run starts). */
 export const tenantWithSlug = (slug: string) =>
   `EXISTS (SELECT 1 FROM tenants t WHERE t.id = NEW.tenant_id AND t.slug = '${slug.replace(/'/g, "''")}')`;
+
+/** The condition that selects the rows of any of these tenants (by slug). */
+export const tenantWithSlugIn = (slugs: readonly string[]) =>
+  `EXISTS (SELECT 1 FROM tenants t WHERE t.id = NEW.tenant_id AND t.slug IN (${slugs
+    .map((s) => `'${s.replace(/'/g, "''")}'`)
+    .join(", ")}))`;

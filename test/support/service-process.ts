@@ -4,7 +4,7 @@
  * every process of it), its output captured, its URL read from stdout.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,6 +53,70 @@ export async function urlOf(service: ServiceProcess): Promise<string> {
   });
 }
 
+/** SIGKILL to the service's process group (no shutdown code runs); resolves with its exit. */
+export async function killService(service: ServiceProcess): Promise<number | string> {
+  const group = -service.child.pid!;
+  process.kill(group, "SIGKILL");
+  const code = await service.exited;
+  // tsx exits first; wait (bounded) until the service process of the group is gone too, so a
+  // restart does not race its last moments. A dead but unreaped one counts as gone for the lock.
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(group, 0);
+    } catch {
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return code;
+}
+
+/**
+ * SIGTERM to the service's process group; resolves with its exit. Not worth asserting on: tsx
+ * relays SIGTERM and SIGKILLs the service when it has not acknowledged within 30 ms, which a busy
+ * machine can miss (exit 143).
+ */
+export async function stopService(service: ServiceProcess): Promise<number | string> {
+  process.kill(-service.child.pid!, "SIGTERM");
+  return service.exited;
+}
+
+/** A JSON request to a running service with the admin key. */
+export type ServiceApi = (
+  method: string,
+  path: string,
+  body?: unknown,
+) => Promise<{ status: number; body: any }>;
+
+/**
+ * A client of the service at `url`. A GET is retried (twice) on a dropped keep-alive connection:
+ * the server may close an idle socket just as it is reused while the embedded database keeps the
+ * event loop busy.
+ */
+export function serviceApi(url: string, key: string): ServiceApi {
+  return async (method, path, body) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await fetch(`${url}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${key}`,
+            ...(body === undefined ? {} : { "content-type": "application/json" }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        return { status: res.status, body: await res.json() };
+      } catch (error) {
+        if (method !== "GET" || attempt >= 3) throw error;
+      }
+    }
+  };
+}
+
+/** The admin API key the service wrote into its data directory at first start. */
+export const adminKeyOf = (dataDir: string): string =>
+  readFileSync(join(dataDir, "admin-api-key"), "utf8").trim();
+
 /**
  * Starts services and temporary data directories for one test file; `cleanup()` (in afterEach)
  * SIGKILLs what is still running and removes the directories.
@@ -60,7 +124,7 @@ export async function urlOf(service: ServiceProcess): Promise<string> {
 export function serviceHarness(dirPrefix: string) {
   const started: ServiceProcess[] = [];
   const cleanups: (() => Promise<void> | void)[] = [];
-  return {
+  const harness = {
     tempDataDir(): string {
       const dir = mkdtempSync(join(tmpdir(), dirPrefix));
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -100,6 +164,18 @@ export function serviceHarness(dirPrefix: string) {
       started.push(service);
       return service;
     },
+    /**
+     * Starts the service on a free port with `DATA_DIR: dataDir` and the given configuration, waits
+     * until it listens, and returns it with a client holding its admin key.
+     */
+    async startWithApi(
+      env: Record<string, string>,
+      dataDir: string,
+    ): Promise<{ service: ServiceProcess; api: ServiceApi }> {
+      const service = harness.startService({ ...env, PORT: String(await freePort()), DATA_DIR: dataDir });
+      const url = await urlOf(service);
+      return { service, api: serviceApi(url, adminKeyOf(dataDir)) };
+    },
     /** Registers more cleanup (dropped databases, …), run after the services are gone. */
     onCleanup(fn: () => Promise<void> | void): void {
       cleanups.push(fn);
@@ -120,4 +196,5 @@ export function serviceHarness(dirPrefix: string) {
       for (const fn of cleanups.splice(0).reverse()) await fn();
     },
   };
+  return harness;
 }

@@ -672,7 +672,7 @@ describe("API", { timeout: TEST_TIMEOUT_MS }, () => {
 });
 
 describe("schedules", { timeout: TEST_TIMEOUT_MS }, () => {
-  it("has a schedule group and a role only EventBridge Scheduler assumes, able to start deprovisioning and provisioning only", () => {
+  it("has a schedule group and a role only EventBridge Scheduler assumes, able to start deprovisioning, provisioning and batches only", () => {
     template.hasResourceProperties("AWS::Scheduler::ScheduleGroup", {
       Name: "TenantProvisioningTest-tenant-operations",
     });
@@ -680,7 +680,7 @@ describe("schedules", { timeout: TEST_TIMEOUT_MS }, () => {
     const trust = role.Properties.AssumeRolePolicyDocument.Statement as Json[];
     expect(trust.map((s) => s.Principal.Service)).toEqual(["scheduler.amazonaws.com"]);
     const statements = statementsOfRole(logicalId(stack.schedules.role as never));
-    const started = (["deprovisioning", "provisioning"] as const)
+    const started = (["deprovisioning", "provisioning", "batch"] as const)
       .map((kind) => stack.workflows.stateMachines.get(kind))
       .filter((machine) => machine !== undefined);
     const sendToDlq = expect.objectContaining({
@@ -724,6 +724,11 @@ describe("schedules", { timeout: TEST_TIMEOUT_MS }, () => {
       // Overdue schedules: the sweep starts the execution their schedule did not.
       expect(statements).toContainEqual(
         expect.objectContaining({ Action: "states:StartExecution", Resource: deprovisioning }),
+      );
+      const batch = { Ref: logicalId(stack.workflows.stateMachines.get("batch")!) };
+      expect(env[stateMachineArnVariable("batch")]).toEqual(batch);
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Action: "states:StartExecution", Resource: batch }),
       );
     } else {
       template.resourceCountIs("AWS::Events::Rule", 0);

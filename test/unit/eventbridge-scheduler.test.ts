@@ -25,6 +25,7 @@ const OPTIONS = {
   stateMachineArns: {
     deprovision: "arn:aws:states:eu-west-1:123456789012:stateMachine:deprovisioning",
     provision: "arn:aws:states:eu-west-1:123456789012:stateMachine:provisioning",
+    batch: "arn:aws:states:eu-west-1:123456789012:stateMachine:batch",
   },
   deadLetterQueueArn: "arn:aws:sqs:eu-west-1:123456789012:schedule-dlq",
 };

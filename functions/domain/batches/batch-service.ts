@@ -10,8 +10,15 @@
 import { createHash, randomUUID } from "node:crypto";
 import { and, eq, inArray, or, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { provisioningProgress, provisioningSecrets, runInputs, tenants } from "../../db/schema.ts";
+import {
+  provisioningProgress,
+  provisioningSecrets,
+  runInputs,
+  scheduledOperations,
+  tenants,
+} from "../../db/schema.ts";
 import type { Batch, BatchItem, CreateBatchRequest } from "../../schemas/batches.ts";
+import type { ScheduledOperation } from "../../schemas/deprovisioning.ts";
 import type { RunStatus } from "../../schemas/progress.ts";
 import type { TemplateSpec } from "../../schemas/templates.ts";
 import {
@@ -20,12 +27,15 @@ import {
   HttpError,
   NotFoundError,
   RequestValidationError,
+  ServiceUnavailableError,
   sqlState,
 } from "../../shared/errors.ts";
+import type { Logger } from "../../shared/logger.ts";
 import { BATCH_STEPS, PROVISIONING_STEPS } from "../../workflows/step-catalog.ts";
 import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
+import { registerSchedule, type ScheduleRow } from "../deprovisioning/schedule-service.ts";
 import {
   checkedProvisioningMetadata,
   type ProvisionDeps,
@@ -46,6 +56,7 @@ import { emitRunStarted } from "../runs/run-events.ts";
 import { isActive } from "../runs/run-status.ts";
 import { startRun } from "../runs/start-run.ts";
 import { completedCount, initialSteps, resetFrom } from "../runs/step-state.ts";
+import type { Scheduler } from "../scheduling/scheduler.ts";
 import { getUsableTemplate } from "../templates/template-store.ts";
 import {
   type BatchMetadata,
@@ -228,6 +239,104 @@ async function replayed(
   return row;
 }
 
+/**
+ * Writes a checked batch (in the caller's transaction): its run, and per item a tenant row holding
+ * the item's slug and subdomain (`tenantStatus`: `pending`, or `scheduled` until its schedule
+ * runs) and a pending provisioning run pointing at the batch, with its inputs and password hash.
+ */
+async function insertBatch(
+  tx: Database,
+  options: {
+    readonly id?: string;
+    readonly checked: readonly CheckedItem[];
+    readonly hashes: ReadonlyMap<number, string>;
+    readonly request: CreateBatchRequest;
+    readonly idempotencyKey: string | null;
+    readonly requestHash: string;
+    readonly tenantStatus: "pending" | "scheduled";
+    readonly now: Date;
+  },
+): Promise<ProgressRow> {
+  const { checked, hashes, request, now } = options;
+  const metadata: BatchMetadata = {
+    total: checked.length,
+    maxConcurrency: request.maxConcurrency,
+    toleratedFailurePercent: request.toleratedFailurePercent,
+    toleratedFailures: toleratedFailures(checked.length, request.toleratedFailurePercent),
+  };
+  const run = await insertRun(tx, {
+    ...(options.id ? { id: options.id } : {}),
+    kind: "batch",
+    tenantId: null,
+    templateId: null,
+    templateVersion: null,
+    steps: initialSteps(BATCH_STEPS),
+    metadata: { ...metadata },
+    idempotencyKey: options.idempotencyKey,
+    requestHash: options.requestHash,
+    now,
+  });
+  const children = checked.map((c, index) => ({
+    ...c,
+    index,
+    tenantId: randomUUID(),
+    progressId: randomUUID(),
+  }));
+  const steps = initialSteps(PROVISIONING_STEPS);
+  for (const part of chunks(children, INSERT_CHUNK)) {
+    await tx.insert(tenants).values(
+      part.map((c) => ({
+        id: c.tenantId,
+        slug: c.item.slug,
+        subdomain: c.item.subdomain,
+        name: c.item.name,
+        status: options.tenantStatus,
+        templateId: c.template?.id ?? null,
+        templateVersion: c.template?.version ?? null,
+        createdAt: now,
+        updatedAt: now,
+      })),
+    );
+    await tx.insert(provisioningProgress).values(
+      part.map((c) => ({
+        id: c.progressId,
+        tenantId: c.tenantId,
+        templateId: c.template?.id ?? null,
+        templateVersion: c.template?.version ?? null,
+        kind: "provision" as const,
+        status: "pending" as const,
+        totalSteps: steps.length,
+        completedSteps: completedCount(steps),
+        steps,
+        warnings: [],
+        metadata: { ...runMetadata(c.metadata) },
+        parentId: run.id,
+        batchIndex: c.index,
+        createdAt: now,
+        updatedAt: now,
+      })),
+    );
+    const inputs = part.filter((c) => c.metadata.customTemplate || c.metadata.initialDataOverrides);
+    if (inputs.length > 0) {
+      await tx.insert(runInputs).values(
+        inputs.map((c) => ({
+          progressId: c.progressId,
+          customTemplate: (c.metadata.customTemplate ?? null) as Record<string, unknown> | null,
+          initialDataOverrides: (c.metadata.initialDataOverrides ?? null) as Record<string, unknown> | null,
+          createdAt: now,
+        })),
+      );
+    }
+    const secrets = part.filter((c) => hashes.has(c.index));
+    if (secrets.length > 0) {
+      await tx
+        .insert(provisioningSecrets)
+        .values(secrets.map((c) => ({ progressId: c.progressId, adminPasswordHash: hashes.get(c.index)! })));
+    }
+  }
+  return run;
+}
+
 /** Accepts a batch (202) or refuses it whole (400 naming every invalid item). */
 export async function requestBatch(
   deps: ProvisionDeps,
@@ -247,89 +356,18 @@ export async function requestBatch(
   }
 
   const now = clock();
-  const metadata: BatchMetadata = {
-    total: checked.length,
-    maxConcurrency: request.maxConcurrency,
-    toleratedFailurePercent: request.toleratedFailurePercent,
-    toleratedFailures: toleratedFailures(checked.length, request.toleratedFailurePercent),
-  };
   let batch: ProgressRow;
   try {
     batch = await db.transaction(async (tx) => {
-      const run = await insertRun(tx, {
-        kind: "batch",
-        tenantId: null,
-        templateId: null,
-        templateVersion: null,
-        steps: initialSteps(BATCH_STEPS),
-        metadata: { ...metadata },
+      const run = await insertBatch(tx, {
+        checked,
+        hashes,
+        request,
         idempotencyKey: input.idempotencyKey ?? null,
         requestHash: hash,
+        tenantStatus: "pending",
         now,
       });
-      const children = checked.map((c, index) => ({
-        ...c,
-        index,
-        tenantId: randomUUID(),
-        progressId: randomUUID(),
-      }));
-      const steps = initialSteps(PROVISIONING_STEPS);
-      for (const part of chunks(children, INSERT_CHUNK)) {
-        await tx.insert(tenants).values(
-          part.map((c) => ({
-            id: c.tenantId,
-            slug: c.item.slug,
-            subdomain: c.item.subdomain,
-            name: c.item.name,
-            status: "pending",
-            templateId: c.template?.id ?? null,
-            templateVersion: c.template?.version ?? null,
-            createdAt: now,
-            updatedAt: now,
-          })),
-        );
-        await tx.insert(provisioningProgress).values(
-          part.map((c) => ({
-            id: c.progressId,
-            tenantId: c.tenantId,
-            templateId: c.template?.id ?? null,
-            templateVersion: c.template?.version ?? null,
-            kind: "provision" as const,
-            status: "pending" as const,
-            totalSteps: steps.length,
-            completedSteps: completedCount(steps),
-            steps,
-            warnings: [],
-            metadata: { ...runMetadata(c.metadata) },
-            parentId: run.id,
-            batchIndex: c.index,
-            createdAt: now,
-            updatedAt: now,
-          })),
-        );
-        const inputs = part.filter((c) => c.metadata.customTemplate || c.metadata.initialDataOverrides);
-        if (inputs.length > 0) {
-          await tx.insert(runInputs).values(
-            inputs.map((c) => ({
-              progressId: c.progressId,
-              customTemplate: (c.metadata.customTemplate ?? null) as Record<string, unknown> | null,
-              initialDataOverrides: (c.metadata.initialDataOverrides ?? null) as Record<
-                string,
-                unknown
-              > | null,
-              createdAt: now,
-            })),
-          );
-        }
-        const secrets = part.filter((c) => hashes.has(c.index));
-        if (secrets.length > 0) {
-          await tx
-            .insert(provisioningSecrets)
-            .values(
-              secrets.map((c) => ({ progressId: c.progressId, adminPasswordHash: hashes.get(c.index)! })),
-            );
-        }
-      }
       await emitRunStarted(tx, run, now);
       await recordAudit(tx, {
         actorKeyId: actor.keyId,
@@ -358,6 +396,93 @@ export async function requestBatch(
   }
   await startRun(deps, batch);
   return { batch: await getBatch(db, batch.id), created: true };
+}
+
+/**
+ * `POST /schedule-batch`: a batch checked now and written now — its run and children pending,
+ * their tenant rows `scheduled` (the names refused to others until it runs or is cancelled) — and
+ * started at `at` by its schedule (list and cancel under /schedules) → 201 with the schedule.
+ */
+export async function scheduleBatch(
+  deps: ProvisionDeps & { readonly logger: Logger; readonly scheduler?: Scheduler | undefined },
+  input: Omit<BatchInput, "idempotencyKey">,
+  at: string,
+): Promise<ScheduledOperation> {
+  const { db, clock, logger } = deps;
+  const scheduler = deps.scheduler;
+  if (!scheduler) throw new ServiceUnavailableError("no scheduler is configured");
+  const runAt = new Date(at);
+  const now = clock();
+  if (runAt.getTime() <= now.getTime()) {
+    throw RequestValidationError.field("at", `must be in the future (it is ${now.toISOString()} now)`);
+  }
+  const { request, actor } = input;
+  const { checked, issues } = await checkItems(deps, request, actor);
+  if (issues.length > 0) refuse(issues, request.items.length);
+  const hashes = new Map<number, string>();
+  for (const [index, { item }] of checked.entries()) {
+    if (item.adminPassword !== undefined) hashes.set(index, await hashPassword(item.adminPassword));
+  }
+  // The schedule's id is its batch's: the execution it starts names the batch run by it.
+  const id = randomUUID();
+  let row: ScheduleRow;
+  try {
+    row = await db.transaction(async (tx) => {
+      await insertBatch(tx, {
+        id,
+        checked,
+        hashes,
+        request,
+        idempotencyKey: null,
+        requestHash: requestHash(request),
+        tenantStatus: "scheduled",
+        now,
+      });
+      const [created] = await tx
+        .insert(scheduledOperations)
+        .values({
+          id,
+          kind: "batch",
+          tenantId: null,
+          runAt,
+          options: {
+            batchId: id,
+            items: checked.length,
+            maxConcurrency: request.maxConcurrency,
+            toleratedFailurePercent: request.toleratedFailurePercent,
+          },
+          status: "scheduled",
+          progressId: id,
+          createdBy: actor.keyId,
+          createdAt: now,
+        })
+        .returning();
+      await recordAudit(tx, {
+        actorKeyId: actor.keyId,
+        action: "batch.schedule",
+        targetType: "scheduled_operation",
+        targetId: id,
+        details: {
+          runAt: runAt.toISOString(),
+          items: checked.length,
+          maxConcurrency: request.maxConcurrency,
+          toleratedFailurePercent: request.toleratedFailurePercent,
+          invited: checked.length - hashes.size,
+        },
+        requestId: actor.requestId,
+      });
+      return created!;
+    });
+  } catch (error) {
+    if (sqlState(error) === "23505") {
+      const { issues: now } = await checkItems(deps, request, actor);
+      if (now.length > 0) refuse(now, request.items.length);
+      throw new ConflictError("a slug or subdomain was taken by a concurrent request");
+    }
+    throw error;
+  }
+  // A scheduler that refuses fails the schedule, which also frees the names its batch reserved.
+  return registerSchedule({ db, clock, logger, scheduler }, row);
 }
 
 function iso(d: Date | null | undefined): string | null {

@@ -16,6 +16,7 @@ import {
   deprovisioningOptionsSchema,
   type ScheduleDeprovisionRequest,
   type ScheduledOperation,
+  scheduledBatchOptionsSchema,
 } from "../../schemas/deprovisioning.ts";
 import {
   ConflictError,
@@ -30,6 +31,7 @@ import {
 import type { Logger } from "../../shared/logger.ts";
 import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
+import { releaseScheduledBatch, startScheduledBatch } from "../batches/scheduled-batch.ts";
 import { dedupeKey, emitEvent } from "../events/outbox.ts";
 import {
   createScheduledProvisioningRun,
@@ -55,7 +57,11 @@ export type ScheduleRow = typeof scheduledOperations.$inferSelect;
  * stays (the schedule refers to it) as a `cancelled` tenant without slug or subdomain.
  */
 async function releaseReservedNames(tx: Database, op: ScheduleRow, now: Date): Promise<void> {
-  if (op.kind !== "provision") return;
+  if (op.kind === "batch") {
+    if (op.progressId) await releaseScheduledBatch(tx, op.progressId, now);
+    return;
+  }
+  if (op.kind !== "provision" || !op.tenantId) return;
   await tx
     .update(tenants)
     .set({ slug: null, subdomain: null, status: "cancelled", updatedAt: now })
@@ -73,9 +79,11 @@ export function toScheduledOperation(row: ScheduleRow): ScheduledOperation {
     tenantId: row.tenantId,
     runAt: row.runAt.toISOString(),
     options:
-      row.kind === "provision"
-        ? scheduledProvisioningOptions(row.options)
-        : deprovisioningOptionsSchema.parse(row.options),
+      row.kind === "batch"
+        ? scheduledBatchOptionsSchema.parse(row.options)
+        : row.kind === "provision"
+          ? scheduledProvisioningOptions(row.options)
+          : deprovisioningOptionsSchema.parse(row.options),
     status: row.status,
     progressId: row.progressId,
     externalRef: row.externalRef,
@@ -351,9 +359,12 @@ export async function claimScheduledOperation(
         .returning();
       if (!op) return null;
       let run: ProgressRow;
-      if (op.kind === "provision") {
+      if (op.kind === "batch") {
+        run = await startScheduledBatch(tx, op, now, executionRef);
+      } else if (op.kind === "provision") {
         run = await createScheduledProvisioningRun(tx, op, now, executionRef);
       } else {
+        if (!op.tenantId) throw new NotFoundError("tenant of schedule", op.id);
         const tenant = await lockTenant(tx, op.tenantId);
         await assertDeprovisionable(tx, tenant);
         ({ run } = await createDeprovisionRun(tx, {
@@ -397,12 +408,9 @@ export async function claimScheduledOperation(
 
 /** The rest of a scheduled execution's input: its run's first step and the kind's own input. */
 async function scheduledRunInput(db: Database, run: ProgressRow): Promise<Record<string, unknown>> {
-  if (run.kind === "provision") {
-    return {
-      progressId: run.id,
-      startAt: RUN_KIND_REGISTRY.provision.steps[0]!.name,
-      ...(await RUN_KIND_REGISTRY.provision.input(db, run)),
-    };
+  if (run.kind === "provision" || run.kind === "batch") {
+    const definition = RUN_KIND_REGISTRY[run.kind];
+    return { progressId: run.id, startAt: definition.steps[0]!.name, ...(await definition.input(db, run)) };
   }
   return { progressId: run.id, startAt: "BackupData", ...deprovisionExecutionInput(run) };
 }

@@ -1,5 +1,5 @@
 /**
- * The sweep's safety net for scheduled deprovisionings and provisionings. A schedule's scheduler (EventBridge
+ * The sweep's safety net for scheduled deprovisionings, provisionings and batches. A schedule's scheduler (EventBridge
  * Scheduler in AWS, the poller locally) may fail to start it — a role it cannot assume, a target
  * error past its retries — and the `scheduled_operations` row then stays `scheduled` for ever,
  * which also blocks scheduling that tenant again. A row still `scheduled` `overdueMinutes` after
@@ -31,7 +31,8 @@ export interface OverdueScheduleOptions {
 /** What became of one overdue schedule. */
 export interface OverdueSchedule {
   readonly scheduleId: string;
-  readonly tenantId: string;
+  /** Null for a batch. */
+  readonly tenantId: string | null;
   readonly runAt: string;
   /** `started`: claimed and its execution started; otherwise why not. */
   readonly outcome: "started" | "already_claimed" | "not_started";
@@ -46,7 +47,7 @@ export interface OverdueSchedulesResult {
 
 interface OverdueRow extends Record<string, unknown> {
   id: string;
-  tenant_id: string;
+  tenant_id: string | null;
   kind: string;
   run_at: unknown;
   slug: string | null;
@@ -102,9 +103,10 @@ export async function startOverdueSchedules(
     .filter((s) => s.outcome !== "already_claimed")
     .map((s) => {
       const row = rows.find((r) => r.id === s.scheduleId);
-      const tenant = row?.slug ?? s.tenantId;
-      const operation = row?.kind === "provision" ? "provisioning" : "deprovisioning";
-      const what = `Scheduled ${operation} ${s.scheduleId} of tenant ${tenant} was due at ${s.runAt} and had not started ${minutesLate(s.runAt)} minutes later`;
+      const operation =
+        row?.kind === "batch" ? "batch" : row?.kind === "provision" ? "provisioning" : "deprovisioning";
+      const of = row?.kind === "batch" ? "" : ` of tenant ${row?.slug ?? s.tenantId}`;
+      const what = `Scheduled ${operation} ${s.scheduleId}${of} was due at ${s.runAt} and had not started ${minutesLate(s.runAt)} minutes later`;
       return {
         kind: "schedule_overdue",
         severity: s.outcome === "started" ? "warning" : "critical",

@@ -50,18 +50,20 @@ export async function createScheduledProvisioningRun(
   executionRef: string | null,
 ): Promise<ProgressRow> {
   const stored = op.options as StoredProvisioning;
-  const [tenant] = await tx.select().from(tenants).where(eq(tenants.id, op.tenantId)).for("update");
-  if (!tenant) throw new NotFoundError("tenant", op.tenantId);
+  const tenantId = op.tenantId;
+  if (!tenantId) throw new NotFoundError("tenant of schedule", op.id);
+  const [tenant] = await tx.select().from(tenants).where(eq(tenants.id, tenantId)).for("update");
+  if (!tenant) throw new NotFoundError("tenant", tenantId);
   if (tenant.status !== "scheduled") {
     throw new ConflictError(
-      `tenant ${op.tenantId} is ${tenant.status}, not waiting for its scheduled provisioning`,
+      `tenant ${tenantId} is ${tenant.status}, not waiting for its scheduled provisioning`,
     );
   }
-  await tx.update(tenants).set({ status: "pending", updatedAt: now }).where(eq(tenants.id, op.tenantId));
+  await tx.update(tenants).set({ status: "pending", updatedAt: now }).where(eq(tenants.id, tenantId));
   const run = await insertRun(tx, {
     id: op.id,
     kind: "provision",
-    tenantId: op.tenantId,
+    tenantId: tenantId,
     templateId: stored.templateId,
     templateVersion: stored.templateVersion,
     steps: initialSteps(PROVISIONING_STEPS),

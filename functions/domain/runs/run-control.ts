@@ -57,6 +57,17 @@ export async function cancelRun(deps: RunDeps, id: string, actor: Actor): Promis
     if (!isActive(run.status)) {
       throw new ConflictError(`run ${id} is ${run.status}; only pending or running runs can be cancelled`);
     }
+    // A scheduled batch is cancelled with its schedule, which also frees the names it reserved.
+    const [waiting] = await queryRows<{ id: string }>(
+      tx,
+      sql`SELECT id FROM scheduled_operations WHERE progress_id = ${id}::uuid AND status = 'scheduled'`,
+    );
+    if (waiting) {
+      throw new ConflictError(
+        `run ${id} waits for its schedule ${waiting.id}; cancel the schedule (DELETE /schedules/${waiting.id})`,
+        { scheduleId: waiting.id },
+      );
+    }
     const now = clock();
     const updated = await saveProgress(
       tx,
@@ -168,9 +179,14 @@ export async function resumeUnfinishedRuns(deps: RunDeps): Promise<string[]> {
     await queryRows<{ id: string }>(
       db,
       // A batch's children that were never started are its to start (within its concurrency and
-      // failure budget), when the batch itself resumes.
-      sql`SELECT id FROM tenant_provisioning_progress WHERE status IN ('pending', 'running')
-          AND NOT (parent_id IS NOT NULL AND status = 'pending' AND execution_ref IS NULL) ORDER BY created_at`,
+      // failure budget), when the batch itself resumes. Children resume before their parents: a
+      // parent's iteration then finds the child's new execution and waits for it, instead of
+      // seeing it `running` with no execution here and sleeping through its Wait state.
+      // A scheduled batch waits for its schedule.
+      sql`SELECT id FROM tenant_provisioning_progress p WHERE status IN ('pending', 'running')
+          AND NOT (parent_id IS NOT NULL AND status = 'pending' AND execution_ref IS NULL)
+          AND NOT EXISTS (SELECT 1 FROM scheduled_operations s WHERE s.progress_id = p.id AND s.status = 'scheduled')
+          ORDER BY parent_id IS NULL, created_at`,
     )
   ).map((r) => r.id);
   const resumed: string[] = [];

@@ -1,7 +1,7 @@
 /**
  * The AWS scheduler: one EventBridge Scheduler one-time schedule (`at(...)`, UTC) per operation,
- * in the service's schedule group, starting the operation's state machine (deprovisioning or
- * provisioning) as the scheduler role, and deleted by EventBridge once it has run. A schedule that cannot start its target after
+ * in the service's schedule group, starting the operation's state machine (deprovisioning,
+ * provisioning or batch) as the scheduler role, and deleted by EventBridge once it has run. A schedule that cannot start its target after
  * its retries sends its event to the dead-letter queue (an alarm watches it) — and the periodic
  * sweep starts any schedule still waiting past its time (functions/domain/operations/overdue-schedules.ts).
  */
@@ -56,7 +56,10 @@ export class EventBridgeScheduler implements Scheduler {
       new CreateScheduleCommand({
         Name: name,
         GroupName: this.options.groupName,
-        Description: `${operation.kind === "provision" ? "Provision" : "Deprovision"} tenant ${operation.tenantId} (scheduled operation ${operation.id})`,
+        Description:
+          operation.kind === "batch"
+            ? `Start batch ${operation.id} (scheduled operation ${operation.id})`
+            : `${operation.kind === "provision" ? "Provision" : "Deprovision"} tenant ${operation.tenantId} (scheduled operation ${operation.id})`,
         ScheduleExpression: atExpression(operation.runAt),
         ScheduleExpressionTimezone: "UTC",
         FlexibleTimeWindow: { Mode: "OFF" },

@@ -1,6 +1,6 @@
 /**
  * One-time schedules for operations stored in `scheduled_operations`. In AWS an EventBridge
- * Scheduler schedule starts the operation's state machine (deprovisioning or provisioning) at the
+ * Scheduler schedule starts the operation's state machine (deprovisioning, provisioning or batch) at the
  * time (eventbridge-scheduler.ts); locally the schedule is the row itself, which the poller in
  * `local/schedule-poller.ts` starts when due. Either way the execution begins at
  * `StartScheduledRun`, which claims the row, so an operation runs at most once.
@@ -8,17 +8,19 @@
 
 /** What a schedule starts, and the workflow that starts it. */ import type { WorkflowName } from "../../workflows/step-catalog.ts";
 
-export type ScheduleKind = "deprovision" | "provision";
+export type ScheduleKind = "deprovision" | "provision" | "batch";
 
 export const SCHEDULE_WORKFLOWS = {
   deprovision: "deprovisioning",
   provision: "provisioning",
+  batch: "batch",
 } as const satisfies Record<ScheduleKind, WorkflowName>;
 
 export interface ScheduledOperationRef {
   readonly id: string;
   readonly kind: ScheduleKind;
-  readonly tenantId: string;
+  /** Null for a batch. */
+  readonly tenantId: string | null;
   readonly runAt: Date;
 }
 
