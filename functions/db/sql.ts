@@ -170,22 +170,31 @@ export function scriptAsStatement(script: string): string {
 export const MAX_STATEMENT_CHARS = 65_536;
 
 /**
- * Statements this code writes, as ONE statement (an anonymous code block, as `scriptAsStatement`
- * makes, executing each with its parameters written in as literals): all of them commit, or none, in one round trip and with no
- * Begin or Commit call. Results are discarded; `undefined` when the text is longer than one Data
- * API call takes (the caller runs them in a transaction instead).
+ * A write to run with others as one statement (`writesAsOne`): a single data-modifying statement
+ * (INSERT, UPDATE, DELETE without a WITH of its own), or CTEs (`name AS (…)`, comma-separated)
+ * whose names start with the prefix given, for a write that is itself several (an event and its
+ * deliveries).
  */
-export function statementsAsOne(statements: readonly SQL[]): string | undefined {
-  const body = statements
-    .map((statement) => {
-      const text = inlineSql(statement);
-      const tag = dollarTag(text);
-      return `EXECUTE ${tag}${text}${tag};`;
-    })
-    .join("\n");
-  const outer = dollarTag(body);
-  const text = `DO ${outer} BEGIN\n${body}\nEND ${outer}`;
-  return text.length <= MAX_STATEMENT_CHARS ? text : undefined;
+export type ChainedWrite = SQL | { readonly ctes: (prefix: string) => SQL };
+
+/**
+ * Writes as ONE statement with bind parameters: the CTEs of a top-level WITH (`WITH w0 AS
+ * (INSERT …), w1 AS (INSERT …) SELECT 1`). PostgreSQL runs every data-modifying CTE exactly once,
+ * to completion, in one snapshot — so none sees another's rows, but foreign keys are checked at
+ * the end of the statement and a row may reference one inserted beside it — and all commit or
+ * none, in one round trip with no Begin or Commit call. The values stay parameters: never written
+ * into the SQL text, where a failed statement's text would carry them into logs (the service's
+ * and the database server's). `undefined` when the text is longer than one Data API call takes
+ * (the caller runs the writes in a transaction instead).
+ */
+export function writesAsOne(writes: readonly ChainedWrite[]): SQL | undefined {
+  const parts = writes.map((w, i) => (isSql(w) ? sql`${sql.raw(`w${i}`)} AS (${w})` : w.ctes(`w${i}_`)));
+  const statement = sql`WITH ${sql.join(parts, sql`, `)} SELECT 1`;
+  return inliningDialect.sqlToQuery(statement).sql.length <= MAX_STATEMENT_CHARS ? statement : undefined;
+}
+
+function isSql(w: ChainedWrite): w is SQL {
+  return !("ctes" in w && typeof w.ctes === "function");
 }
 
 /** Runs a multi-statement script (DDL, a migration file) in one round trip; inside a transaction, pass the `tx`. */

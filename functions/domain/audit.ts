@@ -64,7 +64,7 @@ export function redact(details: Record<string, unknown>): Record<string, unknown
   return out;
 }
 
-/** The statement `recordAudit` runs, to run with others as one (`statementsAsOne`). */
+/** The statement `recordAudit` runs, to run with others as one (`writesAsOne`). */
 export function auditStatement(db: Database, entry: AuditEntry): SQL {
   return db
     .insert(auditLogs)

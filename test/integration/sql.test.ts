@@ -4,8 +4,15 @@
  * the caller's transaction.
  */
 import { sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { executeScript, queryRows, scriptAsStatement, splitStatements } from "../../functions/db/sql.ts";
+import {
+  executeScript,
+  queryRows,
+  scriptAsStatement,
+  splitStatements,
+  writesAsOne,
+} from "../../functions/db/sql.ts";
 import { openTestDatabase, type TestDatabase } from "../support/database.ts";
 
 let t: TestDatabase;
@@ -73,5 +80,66 @@ describe("executeScript", () => {
     // Assess
     expect(splitStatements(scriptAsStatement(script))).toHaveLength(1);
     expect(rows.map((r) => r.v)).toEqual(["$s$ and $ss$", "$s$ and $ss$!"]);
+  });
+});
+
+describe("writesAsOne", () => {
+  it("runs writes as one statement that references rows inserted beside it, values kept as parameters", async () => {
+    // Prepare
+    await executeScript(
+      t.db,
+      `CREATE TABLE chain_parent (id INT PRIMARY KEY, name TEXT NOT NULL);
+       CREATE TABLE chain_child (id INT PRIMARY KEY, parent_id INT NOT NULL REFERENCES chain_parent(id), note TEXT)`,
+    );
+    const secret = "O'Brien <personal@example.org>";
+    const one = writesAsOne([
+      sql`INSERT INTO chain_parent (id, name) VALUES (${1}, ${secret})`,
+      {
+        ctes: (
+          p,
+        ) => sql`${sql.raw(`${p}a`)} AS (INSERT INTO chain_child VALUES (${10}, ${1}, ${"a"}) RETURNING id),
+          ${sql.raw(`${p}b`)} AS (INSERT INTO chain_child SELECT id + 1, ${1}, ${"b"} FROM ${sql.raw(`${p}a`)})`,
+      },
+    ]);
+
+    // Act
+    await t.db.execute(one!);
+    const rows = await queryRows<{ id: number; parent: string }>(
+      t.db,
+      sql`SELECT c.id, p.name AS parent FROM chain_child c JOIN chain_parent p ON p.id = c.parent_id ORDER BY c.id`,
+    );
+
+    // Assess
+    expect(rows.map((r) => [Number(r.id), r.parent])).toEqual([
+      [10, secret],
+      [11, secret],
+    ]);
+    expect(new PgDialect().sqlToQuery(one!).sql).not.toContain("personal@example.org");
+  });
+
+  it("writes nothing when one of the writes fails", async () => {
+    // Prepare
+    await t.db.execute(sql.raw("CREATE TABLE chain_only (id INT PRIMARY KEY)"));
+    await t.db.execute(sql`INSERT INTO chain_only VALUES (${1})`);
+
+    // Act
+    const error = await t.db
+      .execute(
+        writesAsOne([sql`INSERT INTO chain_only VALUES (${2})`, sql`INSERT INTO chain_only VALUES (${1})`])!,
+      )
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    const rows = await queryRows<{ id: number }>(t.db, sql`SELECT id FROM chain_only ORDER BY id`);
+
+    // Assess
+    expect(error).not.toBeNull();
+    expect(rows.map((r) => Number(r.id))).toEqual([1]);
+  });
+
+  it("answers undefined for writes longer than one Data API call's SQL text", () => {
+    const long = sql.raw(`INSERT INTO chain_only VALUES (1) -- ${"x".repeat(70_000)}\n`);
+    expect(writesAsOne([long])).toBeUndefined();
   });
 });

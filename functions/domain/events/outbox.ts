@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { numberValue, queryRows } from "../../db/sql.ts";
+import { type ChainedWrite, numberValue, queryRows } from "../../db/sql.ts";
 import {
   EVENT_CATALOGUE,
   EVENT_SOURCE,
@@ -59,39 +59,45 @@ export function eventBody(event: NewEvent, id: string, now: Date): string {
 
 /**
  * The statement `emitEvent` runs: writes `event` to the outbox (unless its dedupe key exists) and
- * its deliveries, answering how many of each. Also run with other statements as one
- * (`statementsAsOne`, which discards the answer).
+ * its deliveries, answering how many of each; `write` is the same as CTEs, to run with other
+ * writes as one statement (`writesAsOne`).
  */
 export function emitEventStatement(
   event: NewEvent,
   now: Date,
   options: EmitOptions = {},
-): { id: string; statement: SQL } {
+): { id: string; statement: SQL; write: ChainedWrite } {
   const id = randomUUID();
   const body = eventBody(event, id, now);
   const { version } = EVENT_CATALOGUE[event.type];
   const at = now.toISOString();
   const target = options.webhookId ?? null;
-  const statement = sql`
-    WITH ev AS (
+  // The outbox row (`<prefix>ev`) and its deliveries (`<prefix>d`) as the CTEs of a top-level WITH.
+  const ctes = (prefix: string) => {
+    const ev = sql.raw(`${prefix}ev`);
+    const d = sql.raw(`${prefix}d`);
+    return sql`
+    ${ev} AS (
       INSERT INTO event_outbox (id, type, version, tenant_id, run_id, occurred_at, body, dedupe_key, webhook_id)
       VALUES (${id}::uuid, ${event.type}, ${version}::integer, ${event.tenantId}::uuid, ${event.runId}::uuid,
               ${at}::timestamptz, ${body}, ${event.dedupeKey}, ${target}::uuid)
       ON CONFLICT (dedupe_key) DO NOTHING
       RETURNING id, type, occurred_at, webhook_id
     ),
-    d AS (
+    ${d} AS (
       INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, next_attempt_at, window_started_at, created_at)
       SELECT w.id, ev.id, ev.type, ev.occurred_at, ev.occurred_at, ev.occurred_at
-      FROM ev JOIN webhooks w
+      FROM ${ev} AS ev JOIN webhooks w
         ON CASE WHEN ev.webhook_id IS NULL
                 THEN w.status = 'active'
                      AND (w.event_types @> jsonb_build_array(ev.type) OR w.event_types @> '["*"]'::jsonb)
                 ELSE w.id = ev.webhook_id END
       RETURNING 1
-    )
+    )`;
+  };
+  const statement = sql`WITH ${ctes("")}
     SELECT (SELECT count(*) FROM ev) AS emitted, (SELECT count(*) FROM d) AS deliveries`;
-  return { id, statement };
+  return { id, statement, write: { ctes } };
 }
 
 /**

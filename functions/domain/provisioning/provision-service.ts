@@ -4,10 +4,10 @@
  * statement (or one transaction), so a rejected request writes nothing — then start the workflow.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { eq, or, type SQL, sql } from "drizzle-orm";
+import { eq, or, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { provisioningSecrets, runInputs, tenants } from "../../db/schema.ts";
-import { statementsAsOne } from "../../db/sql.ts";
+import { type ChainedWrite, writesAsOne } from "../../db/sql.ts";
 import type { ProgressRecord } from "../../schemas/progress.ts";
 import type { ProvisionFromTemplate } from "../../schemas/provisioning.ts";
 import { initialDataIssues, type TemplateSpec } from "../../schemas/templates.ts";
@@ -22,7 +22,7 @@ import {
   type ProgressRow,
   toProgressRecord,
 } from "../runs/progress-store.ts";
-import { emitRunStarted, runStartedStatements } from "../runs/run-events.ts";
+import { emitRunStarted, runStartedWrites } from "../runs/run-events.ts";
 import { type RunDeps, startRun } from "../runs/start-run.ts";
 import { initialSteps } from "../runs/step-state.ts";
 import { assertTemplateRules } from "../templates/template-rules.ts";
@@ -221,7 +221,7 @@ export async function recordProvisionStart(
  * Writes a new run: the tenant row that reserves its names, the progress record, the password
  * hash, the run's large inputs, its `started` event and audit entry — all or nothing. The ids are
  * made here, so no statement needs another's answer: they go to the database as ONE statement
- * (`statementsAsOne`: one Data API call instead of a transaction's seven). A run with large inputs
+ * (`writesAsOne`: one Data API call instead of a transaction's seven). A run with large inputs
  * (`run_inputs`: an inline spec, overrides), or otherwise too long for one call's SQL text, is
  * written in a transaction, statement by statement.
  */
@@ -247,7 +247,7 @@ async function insertProvisioningRun(
     requestHash: hash,
     now,
   });
-  const statements: SQL[] = [
+  const writes: ChainedWrite[] = [
     db
       .insert(tenants)
       .values({
@@ -271,16 +271,17 @@ async function insertProvisioningRun(
             .values({ progressId: run.id, adminPasswordHash: passwordHash })
             .getSQL(),
         ]),
-    ...runStartedStatements(run, now),
+    ...runStartedWrites(run, now),
     auditStatement(db, provisionStartAudit(run, metadata, input.actor)),
   ];
   const hasInputs = Boolean(metadata.customTemplate || metadata.initialDataOverrides);
-  const one = hasInputs ? undefined : statementsAsOne(statements);
+  const one = hasInputs ? undefined : writesAsOne(writes);
   if (one !== undefined) {
-    await db.execute(sql.raw(one));
+    await db.execute(one);
   } else {
     await db.transaction(async (tx) => {
-      for (const statement of statements) await tx.execute(statement);
+      for (const write of writes)
+        await tx.execute("ctes" in write ? sql`WITH ${write.ctes("")} SELECT 1` : write);
       await insertRunInputs(tx, run.id, metadata, now);
     });
   }

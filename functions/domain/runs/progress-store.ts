@@ -118,7 +118,7 @@ export async function insertRun(tx: Database, run: NewRun): Promise<ProgressRow>
 }
 
 /**
- * `insertRun` as a statement to run with others (`statementsAsOne`), and the row it inserts —
+ * `insertRun` as a statement to run with others (`writesAsOne`), and the row it inserts —
  * the columns it leaves to their defaults as the table's defaults fill them. `run.id` is required:
  * nothing is returned to learn it from.
  */

@@ -11,6 +11,7 @@
  */
 import type { SQL } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
+import type { ChainedWrite } from "../../db/sql.ts";
 import type { EventType, NewEvent } from "../../schemas/events.ts";
 import type { RunKind } from "../../schemas/progress.ts";
 import { dedupeKey, emitEvent, emitEventStatement } from "../events/outbox.ts";
@@ -122,10 +123,10 @@ export async function emitRunStarted(tx: Database, run: ProgressRow, now: Date):
   if (event) await emitEvent(tx, event, now);
 }
 
-/** `emitRunStarted` as statements to run with others as one (`statementsAsOne`). */
-export function runStartedStatements(run: ProgressRow, now: Date): SQL[] {
+/** `emitRunStarted` as writes to run with others as one statement (`writesAsOne`). */
+export function runStartedWrites(run: ProgressRow, now: Date): ChainedWrite[] {
   const event = runStarted(run);
-  return event ? [emitEventStatement(event, now).statement] : [];
+  return event ? [emitEventStatement(event, now).write] : [];
 }
 
 /** The run's `completed` event; `run` is the record as it was before completion. */
