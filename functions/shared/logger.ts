@@ -21,6 +21,13 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 const QUERY_PARAMS = /\nparams:[\s\S]*$/;
 
 /**
+ * An anonymous code block's text (`DO $tag$ … $tag$`: a step's work and its completion mark as one
+ * statement, functions/domain/steps/run-step.ts) holds its values written in as literals — it can
+ * take no parameters — so a failed one is logged without its text.
+ */
+const INLINED_BLOCK = /^Failed query: DO [\s\S]*$/;
+
+/**
  * An error as a log field: name, message without query parameters, SQLSTATE, stack frames (the
  * stack's first lines repeat the message, parameters included) and the same for its causes. A
  * driver error's `detail` ("Key (email)=(…) already exists") and `where` hold values: left out.
@@ -34,7 +41,9 @@ export function serialiseError(value: unknown, depth = 0): unknown {
     .join("\n");
   return {
     name: value.name,
-    message: value.message.replace(QUERY_PARAMS, ""),
+    message: value.message
+      .replace(QUERY_PARAMS, "")
+      .replace(INLINED_BLOCK, "Failed query: DO block (its text holds values and is not logged)"),
     ...(typeof code === "string" || typeof code === "number" ? { code } : {}),
     ...(frames ? { stack: frames } : {}),
     ...(value.cause !== undefined && depth < 4 ? { cause: serialiseError(value.cause, depth + 1) } : {}),
