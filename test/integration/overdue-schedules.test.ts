@@ -228,6 +228,55 @@ describe("overdue scheduled deprovisionings", () => {
     expect(alert?.message).toContain(`Scheduled provisioning ${scheduled.body.id} of tenant ${slug}`);
   });
 
+  it("starts a scheduled batch its scheduler missed, whose children all complete", async () => {
+    // Prepare
+    const templates = await server.request("GET", `${API}/templates?limit=50`);
+    const templateId = templates.body.items.find(
+      (t: { name: string }) => t.name === "Basic School System",
+    ).id;
+    const slugs = [1, 2].map((i) => `ob${i}-${Math.random().toString(36).slice(2, 10)}`);
+    const at = new Date(Date.now() + 1000);
+    const items = slugs.map((slug) => ({
+      templateId,
+      slug,
+      name: `Tenant ${slug}`,
+      subdomain: slug,
+      adminName: "Ada Admin",
+      adminEmail: `admin@${slug}.example.org`,
+      adminPassword: "Otter!Maple-Harbour-2031",
+    }));
+    const scheduled = await server.request("POST", `${API}/schedule-batch`, {
+      body: { at: at.toISOString(), items, maxConcurrency: 2 },
+    });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(201);
+    const batchId = scheduled.body.options.batchId;
+    await until(
+      "the schedule to fall due",
+      async () => Date.now(),
+      (now) => now > at.getTime() + 50,
+    );
+
+    // Act
+    const result = await sweep(new Date(at.getTime() + (OVERDUE_MINUTES + 1) * MINUTE), server.app.workflows);
+    const batch = await until(
+      "the batch to finish",
+      async () => (await server.request("GET", `${API}/batches/${batchId}`)).body,
+      (b) => b.status !== "pending" && b.status !== "running",
+    );
+    await server.app.workflows.idle();
+
+    // Assess
+    expect(result.overdueStarted).toBe(1);
+    expect(batch, JSON.stringify(batch)).toMatchObject({ status: "completed", counts: { completed: 2 } });
+    const made = await db().select().from(tenants).where(sql`${tenants.slug} IN (${slugs[0]}, ${slugs[1]})`);
+    expect(made.map((t) => t.status)).toEqual(["active", "active"]);
+    const [schedule] = await db()
+      .select()
+      .from(scheduledOperations)
+      .where(eq(scheduledOperations.id, scheduled.body.id));
+    expect(schedule!.status).toBe("started");
+  });
+
   it("marks a schedule it cannot start failed, with the reason, and raises a critical alert", async () => {
     // Prepare: the tenant cannot be deprovisioned any more.
     const tenantId = await activeTenant();
