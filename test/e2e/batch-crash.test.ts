@@ -12,7 +12,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFreshPgDatabase } from "../support/database.ts";
-import { killService, serviceHarness, stopService } from "../support/service-process.ts";
+import { crashTestEnv, killService, serviceHarness, stopService } from "../support/service-process.ts";
 import { until as waitUntil } from "../support/wait.ts";
 
 const BATCHES = "/api/provisioning/batches";
@@ -30,15 +30,7 @@ describe("a batch interrupted by SIGKILL", { timeout: 300_000 }, () => {
     // Prepare: a fresh database; six Basic items, two at a time.
     const fresh = await createFreshPgDatabase();
     harness.onCleanup(() => fresh.drop());
-    const env = {
-      DATABASE_URL: fresh.url,
-      LOG_LEVEL: "info",
-      INVITATION_BASE_URL: "https://app.example.org/set-password",
-      STEP_LOCK_TIMEOUT_MS: "300",
-      STEP_RETRY_INTERVAL_SECONDS: "1",
-      STEP_RETRY_MAX_DELAY_SECONDS: "1",
-      STEP_RETRY_MAX_ATTEMPTS: "20",
-    };
+    const env = crashTestEnv(fresh.url, { INVITATION_BASE_URL: "https://app.example.org/set-password" });
     const dataDir = harness.tempDataDir();
     const { service: first, api: api1 } = await harness.startWithApi(env, dataDir);
     const templates = await api1("GET", "/api/provisioning/templates?limit=100");

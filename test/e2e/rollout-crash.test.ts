@@ -10,7 +10,7 @@ import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFreshPgDatabase } from "../support/database.ts";
 import { provisionBody } from "../support/provision-body.ts";
-import { killService, serviceHarness, stopService } from "../support/service-process.ts";
+import { crashTestEnv, killService, serviceHarness, stopService } from "../support/service-process.ts";
 import { until as waitUntil } from "../support/wait.ts";
 
 const API = "/api/provisioning";
@@ -28,14 +28,7 @@ describe("a rollout interrupted by SIGKILL", { timeout: 300_000 }, () => {
     // Prepare: 4 tenants on version 1, version 2 adds a tenant migration; tenant 0's row held.
     const fresh = await createFreshPgDatabase();
     harness.onCleanup(() => fresh.drop());
-    const env = {
-      DATABASE_URL: fresh.url,
-      LOG_LEVEL: "info",
-      STEP_LOCK_TIMEOUT_MS: "300",
-      STEP_RETRY_INTERVAL_SECONDS: "1",
-      STEP_RETRY_MAX_DELAY_SECONDS: "1",
-      STEP_RETRY_MAX_ATTEMPTS: "20",
-    };
+    const env = crashTestEnv(fresh.url);
     const dataDir = harness.tempDataDir();
     const { service: first, api: api1 } = await harness.startWithApi(env, dataDir);
     const template = await api1("POST", `${API}/templates`, {

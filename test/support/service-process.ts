@@ -198,3 +198,23 @@ export function serviceHarness(dirPrefix: string) {
   };
   return harness;
 }
+
+/**
+ * The environment the SIGKILL tests start the service with: the given PostgreSQL database, a short
+ * step lock timeout and quick, many step retries (a killed process's locks and half-done steps
+ * are met again after the restart).
+ */
+export function crashTestEnv(
+  databaseUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: "info",
+    STEP_LOCK_TIMEOUT_MS: "300",
+    STEP_RETRY_INTERVAL_SECONDS: "1",
+    STEP_RETRY_MAX_DELAY_SECONDS: "1",
+    STEP_RETRY_MAX_ATTEMPTS: "20",
+    ...extra,
+  };
+}
