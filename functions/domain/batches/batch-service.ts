@@ -27,7 +27,6 @@ import {
   HttpError,
   NotFoundError,
   RequestValidationError,
-  ServiceUnavailableError,
   sqlState,
 } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
@@ -56,7 +55,7 @@ import { emitRunStarted } from "../runs/run-events.ts";
 import { isActive } from "../runs/run-status.ts";
 import { startRun } from "../runs/start-run.ts";
 import { completedCount, initialSteps, resetFrom } from "../runs/step-state.ts";
-import type { Scheduler } from "../scheduling/scheduler.ts";
+import { type Scheduler, scheduleSlot } from "../scheduling/scheduler.ts";
 import { getUsableTemplate } from "../templates/template-store.ts";
 import {
   type BatchMetadata,
@@ -409,13 +408,8 @@ export async function scheduleBatch(
   at: string,
 ): Promise<ScheduledOperation> {
   const { db, clock, logger } = deps;
-  const scheduler = deps.scheduler;
-  if (!scheduler) throw new ServiceUnavailableError("no scheduler is configured");
-  const runAt = new Date(at);
   const now = clock();
-  if (runAt.getTime() <= now.getTime()) {
-    throw RequestValidationError.field("at", `must be in the future (it is ${now.toISOString()} now)`);
-  }
+  const { scheduler, runAt } = scheduleSlot(deps.scheduler, at, now);
   const { request, actor } = input;
   const { checked, issues } = await checkItems(deps, request, actor);
   if (issues.length > 0) refuse(issues, request.items.length);

@@ -22,7 +22,6 @@ import {
   ConflictError,
   HttpError,
   NotFoundError,
-  RequestValidationError,
   rootMessage,
   ServiceUnavailableError,
   sqlState,
@@ -39,7 +38,7 @@ import {
 } from "../provisioning/scheduled-provisioning-run.ts";
 import { getProgressRow, type ProgressRow } from "../runs/progress-store.ts";
 import { RUN_KIND_REGISTRY } from "../runs/registry.ts";
-import type { ScheduleKind, Scheduler } from "../scheduling/scheduler.ts";
+import { type ScheduleKind, type Scheduler, scheduleSlot } from "../scheduling/scheduler.ts";
 import { classifyStepError, databaseError } from "../steps/run-step.ts";
 import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
 import {
@@ -95,11 +94,6 @@ export function toScheduledOperation(row: ScheduleRow): ScheduledOperation {
   };
 }
 
-function requireScheduler(deps: DeprovisioningDeps) {
-  if (!deps.scheduler) throw new ServiceUnavailableError("no scheduler is configured");
-  return deps.scheduler;
-}
-
 /** `POST /tenants/:id/schedule-deprovision`: a row, then the scheduler's schedule (201). */
 export async function scheduleDeprovisioning(
   deps: DeprovisioningDeps,
@@ -108,12 +102,8 @@ export async function scheduleDeprovisioning(
   actor: Actor,
 ): Promise<ScheduledOperation> {
   const { db, clock, logger } = deps;
-  const scheduler = requireScheduler(deps);
-  const runAt = new Date(body.at);
   const now = clock();
-  if (runAt.getTime() <= now.getTime()) {
-    throw RequestValidationError.field("at", `must be in the future (it is ${now.toISOString()} now)`);
-  }
+  const { scheduler, runAt } = scheduleSlot(deps.scheduler, body.at, now);
   const { at: _at, ...options } = body;
   await assertRestorableSchema(db, tenantId);
   let row: ScheduleRow;

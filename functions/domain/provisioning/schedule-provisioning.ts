@@ -1,17 +1,12 @@
 import type { Database } from "../../db/client.ts";
 import { scheduledOperations, tenants } from "../../db/schema.ts";
 import type { ScheduledOperation } from "../../schemas/deprovisioning.ts";
-import {
-  ConflictError,
-  RequestValidationError,
-  ServiceUnavailableError,
-  sqlState,
-} from "../../shared/errors.ts";
+import { ConflictError, sqlState } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
 import { recordAudit } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
 import { registerSchedule, type ScheduleRow } from "../deprovisioning/schedule-service.ts";
-import type { Scheduler } from "../scheduling/scheduler.ts";
+import { type Scheduler, scheduleSlot } from "../scheduling/scheduler.ts";
 import {
   assertNameFree,
   checkedProvisioningMetadata,
@@ -32,13 +27,8 @@ export async function scheduleProvisioning(
   at: string,
 ): Promise<ScheduledOperation> {
   const { db, clock, logger } = deps;
-  const scheduler = deps.scheduler;
-  if (!scheduler) throw new ServiceUnavailableError("no scheduler is configured");
-  const runAt = new Date(at);
   const now = clock();
-  if (runAt.getTime() <= now.getTime()) {
-    throw RequestValidationError.field("at", `must be in the future (it is ${now.toISOString()} now)`);
-  }
+  const { scheduler, runAt } = scheduleSlot(deps.scheduler, at, now);
   const { request } = input;
   const metadata = checkedProvisioningMetadata(deps, input);
   const [, passwordHash] = await Promise.all([

@@ -6,7 +6,10 @@
  * `StartScheduledRun`, which claims the row, so an operation runs at most once.
  */
 
-/** What a schedule starts, and the workflow that starts it. */ import type { WorkflowName } from "../../workflows/step-catalog.ts";
+import { RequestValidationError, ServiceUnavailableError } from "../../shared/errors.ts";
+import type { WorkflowName } from "../../workflows/step-catalog.ts";
+
+/** What a schedule starts, and the workflow that starts it. */
 
 export type ScheduleKind = "deprovision" | "provision" | "batch";
 
@@ -50,3 +53,20 @@ export const localScheduler: Scheduler = {
   create: async (operation) => `local:${operation.id}`,
   delete: async () => {},
 };
+
+/**
+ * What every schedule request checks first: a scheduler is configured (503 otherwise) and `at` is
+ * in the future (400 naming `at` otherwise).
+ */
+export function scheduleSlot(
+  scheduler: Scheduler | undefined,
+  at: string,
+  now: Date,
+): { readonly scheduler: Scheduler; readonly runAt: Date } {
+  if (!scheduler) throw new ServiceUnavailableError("no scheduler is configured");
+  const runAt = new Date(at);
+  if (runAt.getTime() <= now.getTime()) {
+    throw RequestValidationError.field("at", `must be in the future (it is ${now.toISOString()} now)`);
+  }
+  return { scheduler, runAt };
+}
