@@ -5,6 +5,7 @@
  */
 import { openDatabase } from "./db/client.ts";
 import { loadMigrations, MIGRATIONS_DIR, migrate } from "./db/migrate.ts";
+import { cellDirectoryFromConfig } from "./domain/cells/cell-directory.ts";
 import { seedDefaultTemplates } from "./domain/templates/default-templates.ts";
 import { bundledDirectoryFromEnv, loadConfig } from "./shared/config.ts";
 import { createLogger } from "./shared/logger.ts";
@@ -12,6 +13,8 @@ import { createLogger } from "./shared/logger.ts";
 export interface MigrateOnDeployResult {
   readonly applied: readonly string[];
   readonly seededTemplates: readonly string[];
+  /** Cells of TENANT_CELLS the control plane did not know yet. */
+  readonly addedCells: readonly string[];
 }
 
 /** The bundled `migrations/` (MIGRATIONS_DIR, set by CDK), else the repository's. */
@@ -26,8 +29,15 @@ export const handler = async (): Promise<MigrateOnDeployResult> => {
   try {
     const applied = await migrate(db, await loadMigrations(migrationsDirectory()));
     const seededTemplates = await seedDefaultTemplates(db);
-    logger.info("migrated on deploy", { applied, seededTemplates });
-    return { applied, seededTemplates };
+    // Each cell's row in the control plane, and its own bookkeeping table on the cell.
+    const cells = cellDirectoryFromConfig(db, config.cells);
+    try {
+      const addedCells = await cells.register();
+      logger.info("migrated on deploy", { applied, seededTemplates, addedCells });
+      return { applied, seededTemplates, addedCells };
+    } finally {
+      await cells.close();
+    }
   } finally {
     await close();
   }

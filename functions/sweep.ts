@@ -7,6 +7,7 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { ScheduledEvent } from "aws-lambda";
 import { type Database, openDatabase } from "./db/client.ts";
+import { type CellDirectory, cellDirectoryFromConfig } from "./domain/cells/cell-directory.ts";
 import type { AlertNotifier } from "./domain/operations/alerts.ts";
 import { snsAlertNotifier } from "./domain/operations/sns-alert-notifier.ts";
 import { runSweep } from "./domain/operations/sweep.ts";
@@ -23,6 +24,8 @@ export interface SweepDeps {
   readonly clock: () => Date;
   /** Starts overdue scheduled deprovisionings. */
   readonly workflows: WorkflowRunner;
+  /** The tenant databases (limit checks count each tenant's tables on its cell). */
+  readonly cells?: CellDirectory;
 }
 
 export interface SweepSummary {
@@ -52,6 +55,7 @@ export function createSweepHandler(deps: SweepDeps): (event?: ScheduledEvent) =>
         // when that is longer.
         intervalSeconds: deps.operations.sweepIntervalSeconds,
         maxBatch: deps.operations.limitCheckMaxBatch,
+        ...(deps.cells ? { cells: deps.cells } : {}),
       },
     });
     if (result.errors.length > 0) {
@@ -93,6 +97,7 @@ async function productionHandler(): Promise<(event?: ScheduledEvent) => Promise<
   const { db } = await openDatabase(config.database);
   return createSweepHandler({
     db,
+    cells: cellDirectoryFromConfig(db, config.cells),
     notifier: snsAlertNotifier({ client: new SNSClient({}), topicArn }),
     logger: createLogger(config.logLevel),
     operations: config.operations,

@@ -9,6 +9,7 @@ import { createAllGroupHandlers } from "../functions/api/groups.ts";
 import { type DatabaseHandle, openDatabase } from "../functions/db/client.ts";
 import { migrate } from "../functions/db/migrate.ts";
 import { LocalBackupStore } from "../functions/domain/backups/local-backup-store.ts";
+import { type CellDirectory, cellDirectoryFromConfig } from "../functions/domain/cells/cell-directory.ts";
 import { logEventBus } from "../functions/domain/events/event-bus.ts";
 import { outboxChannel } from "../functions/domain/notifications/notification-channel.ts";
 import { logAlertNotifier } from "../functions/domain/operations/alerts.ts";
@@ -45,6 +46,11 @@ export interface LocalAppOptions {
   readonly waitTimeOverrideMs?: number;
   /** How webhook hosts resolve (tests hand in their own names); the system resolver by default. */
   readonly resolveHost?: ResolveHost;
+  /**
+   * The tenant databases (tests hand in cells on their own test databases); otherwise those
+   * `config.cells` (TENANT_CELLS) describes, beside the control-plane database's own cell `main`.
+   */
+  readonly cells?: CellDirectory;
   /** How long `close()` waits for a graceful stop before releasing the data directory anyway (30 s). */
   readonly shutdownTimeoutMs?: number;
 }
@@ -111,12 +117,18 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     if (adminKey.created) logger.info("admin API key generated", { path: adminKey.path });
     phase("admin key");
 
+    const cells = options.cells ?? cellDirectoryFromConfig(database.db, config.cells);
+    const addedCells = await cells.register();
+    if (addedCells.length > 0) logger.info("cells added", { cells: addedCells });
+    phase("cells");
+
     const clock = options.clock ?? (() => new Date());
     const backups = LocalBackupStore.forDataDir(config.dataDir);
     // The runner runs the steps, and a batch's step starts child runs on the runner.
     let workflows: LocalWorkflowRunner | undefined;
     const stepDeps: StepDeps = {
       db: database.db,
+      cells,
       logger,
       clock,
       notifications: outboxChannel,
@@ -140,6 +152,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     const resolve = options.resolveHost ? { resolve: options.resolveHost } : {};
     const deps: ApiDeps = {
       db: database.db,
+      cells,
       logger,
       clock,
       workflows,
@@ -168,6 +181,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     phase("resume unfinished runs");
     const sweeper = createSweeper({
       db: database.db,
+      cells,
       operations: config.operations,
       notifier: logAlertNotifier(logger),
       logger,
@@ -256,6 +270,8 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
           ],
           // Runs in flight stay `running` in the database and resume at the next start.
           ["workflows", () => workflows.close()],
+          // The cells' databases this process opened (a directory handed in is its owner's to close).
+          ["cells", () => (options.cells ? undefined : cells.close())],
           [
             "database",
             async () => {

@@ -4,6 +4,7 @@
  * runs never overlap; the timer is unref'ed so that it never keeps the process alive.
  */
 import type { Database } from "../functions/db/client.ts";
+import type { CellDirectory } from "../functions/domain/cells/cell-directory.ts";
 import type { AlertNotifier } from "../functions/domain/operations/alerts.ts";
 import { runSweep, type SweepResult } from "../functions/domain/operations/sweep.ts";
 import type { OperationsConfig } from "../functions/shared/config.ts";
@@ -12,6 +13,8 @@ import type { WorkflowRunner } from "../functions/workflows/workflow-runner.ts";
 
 export interface SweeperOptions {
   readonly db: Database;
+  /** The tenant databases (limit checks count each tenant's tables on its cell). */
+  readonly cells?: CellDirectory;
   readonly operations: OperationsConfig;
   readonly notifier: AlertNotifier;
   readonly logger: Logger;
@@ -30,7 +33,7 @@ export interface Sweeper {
 }
 
 export function createSweeper(options: SweeperOptions): Sweeper {
-  const { db, operations, notifier, logger, clock, workflows } = options;
+  const { db, cells, operations, notifier, logger, clock, workflows } = options;
   const intervalMs = operations.sweepIntervalSeconds * 1000;
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<SweepResult> | undefined;
@@ -48,6 +51,7 @@ export function createSweeper(options: SweeperOptions): Sweeper {
         periodSeconds: operations.limitCheckPeriodSeconds,
         intervalSeconds: operations.sweepIntervalSeconds,
         maxBatch: operations.limitCheckMaxBatch,
+        ...(cells ? { cells } : {}),
       },
     }).finally(() => {
       inFlight = undefined;

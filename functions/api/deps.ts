@@ -3,6 +3,7 @@
  * in-process workflow runner; Lambdas get the Data API and Step Functions (production-deps.ts).
  */
 import type { Database } from "../db/client.ts";
+import type { CellDirectory } from "../domain/cells/cell-directory.ts";
 import type { Scheduler } from "../domain/scheduling/scheduler.ts";
 import type { SecretSealer } from "../domain/webhooks/secret-sealer.ts";
 import type { ResolveHost, UrlPolicy } from "../domain/webhooks/url-guard.ts";
@@ -11,7 +12,10 @@ import type { Logger } from "../shared/logger.ts";
 import type { WorkflowRunner } from "../workflows/workflow-runner.ts";
 
 export interface ApiDeps {
+  /** The control-plane database. */
   readonly db: Database;
+  /** The tenant databases; unset: the control-plane database is the only cell (`cellsOf`). */
+  readonly cells?: CellDirectory;
   readonly logger: Logger;
   /** The current time; tests may fix it. */
   readonly clock: () => Date;

@@ -4,10 +4,12 @@
  * on EventBridge Scheduler. A variable CDK should have set but did not fails the cold start with
  * a ConfigError naming it.
  */
+
 import { KMSClient } from "@aws-sdk/client-kms";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { type Database, openDatabase } from "../db/client.ts";
+import { cellDirectoryFromConfig } from "../domain/cells/cell-directory.ts";
 import { EventBridgeScheduler } from "../domain/scheduling/eventbridge-scheduler.ts";
 import { KmsSecretSealer } from "../domain/webhooks/kms-secret-sealer.ts";
 import { loadConfig, requireSetting, requireStateMachineArns } from "../shared/config.ts";
@@ -60,8 +62,11 @@ export function productionDeps(): Promise<ApiDeps> {
     const webhooks = keyId
       ? { sealer: new KmsSecretSealer(new KMSClient({}), keyId), policy: { allowLoopback: false } }
       : undefined;
+    const db = await productionDatabase();
     return {
-      db: await productionDatabase(),
+      db,
+      // The deprovisioning dry run and the cells' API read tenant schemas on their cells.
+      cells: cellDirectoryFromConfig(db, config.cells),
       logger: createLogger(config.logLevel),
       clock: () => new Date(),
       workflows: new SfnWorkflowRunner(new SFNClient({}), stateMachineArns),

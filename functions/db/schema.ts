@@ -34,6 +34,8 @@ export const tenantTemplates = pgTable("tenant_templates", {
   version: integer("version").notNull().default(1),
   isDefault: boolean("is_default").notNull().default(false),
   deletedAt: ts("deleted_at"),
+  /** The cell every tenant provisioned from this template is placed on (none: the placement policy). */
+  cell: varchar("cell", { length: 63 }),
 });
 
 export const tenantTemplateVersions = pgTable(
@@ -65,6 +67,16 @@ export const tenants = pgTable("tenants", {
   limits: jsonb("limits").$type<Record<string, number>>().notNull().default({}),
   templateId: uuid("template_id"),
   templateVersion: integer("template_version"),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+  updatedAt: tstz("updated_at").notNull().defaultNow(),
+  /** The cell (tenant database) the tenant's schema lives on; never changes (functions/domain/cells/). */
+  cell: varchar("cell", { length: 63 }).notNull().default("main"),
+});
+
+/** The cells the control plane knows, and whether each takes new tenants (migrations/0016_cells.sql). */
+export const cells = pgTable("cells", {
+  name: varchar("name", { length: 63 }).primaryKey(),
+  acceptsTenants: boolean("accepts_tenants").notNull().default(true),
   createdAt: tstz("created_at").notNull().defaultNow(),
   updatedAt: tstz("updated_at").notNull().defaultNow(),
 });
@@ -390,6 +402,7 @@ export const schema = {
   tenantTemplates,
   tenantTemplateVersions,
   tenants,
+  cells,
   provisioningProgress,
   users,
   apiKeys,

@@ -30,6 +30,19 @@ export type DatabaseConfig =
       readonly resumeWaitSeconds?: number;
     };
 
+/**
+ * A cell: a tenant database besides the control plane's own (`main`), where the schemas of the
+ * tenants placed on it live (functions/domain/cells/). Locally any PostgreSQL database; on AWS an
+ * Aurora cluster reached through the Data API with its own ARNs.
+ */
+export interface CellConfig {
+  readonly name: string;
+  readonly database: Extract<DatabaseConfig, { kind: "postgres" | "data-api" }>;
+}
+
+/** The control-plane database's own cell: every tenant is on it unless TENANT_CELLS names others. */
+export const CONTROL_PLANE_CELL = "main";
+
 /** Native Step Functions retry policy for transient step errors (the ASL holds the defaults). */
 export interface RetryPolicy {
   readonly intervalSeconds: number;
@@ -139,6 +152,8 @@ export interface Config {
   readonly port: number;
   readonly dataDir: string;
   readonly database: DatabaseConfig;
+  /** The cells besides `main` (`TENANT_CELLS`; none: the control-plane database is the only cell). */
+  readonly cells: readonly CellConfig[];
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
   readonly retry: RetryPolicy;
   /**
@@ -205,6 +220,90 @@ const bundledDirectory = optionalString.pipe(
     .optional(),
 );
 
+const CELL_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const cellEntry = z.union([
+  z.object({
+    name: z.string().regex(CELL_NAME, "a cell name is lower-case letters, digits and dashes"),
+    url: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL"),
+  }),
+  z.object({
+    name: z.string().regex(CELL_NAME, "a cell name is lower-case letters, digits and dashes"),
+    clusterArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[\w-]+$/, "must be an Aurora cluster ARN"),
+    secretArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:secretsmanager:\S+$/, "must be a Secrets Manager secret ARN"),
+    database: z.string().min(1),
+  }),
+]);
+
+/**
+ * `TENANT_CELLS`: the cells besides `main`, either a JSON array (`[{"name","url"}]` for PostgreSQL,
+ * `[{"name","clusterArn","secretArn","database"}]` for Aurora through the Data API: what CDK
+ * writes), or a comma-separated list of `name=postgres://…` (the name may be left out: the URL's
+ * database name is used).
+ */
+const tenantCells = optionalString.transform((value, ctx): CellConfig[] => {
+  if (value === undefined) return [];
+  let entries: unknown[];
+  if (value.startsWith("[")) {
+    try {
+      entries = JSON.parse(value) as unknown[];
+    } catch {
+      ctx.addIssue({ code: "custom", message: "is not valid JSON" });
+      return z.NEVER;
+    }
+  } else {
+    entries = value.split(",").map((part) => {
+      const item = part.trim();
+      const eq = item.indexOf("=");
+      const url = eq > 0 && !item.slice(0, eq).includes(":") ? item.slice(eq + 1) : item;
+      const name = eq > 0 && !item.slice(0, eq).includes(":") ? item.slice(0, eq) : databaseNameOf(url);
+      return { name, url };
+    });
+  }
+  const parsed = z.array(cellEntry).safeParse(entries);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues)
+      ctx.addIssue({ code: "custom", message: `${issue.path.join(".")}: ${issue.message}` });
+    return z.NEVER;
+  }
+  const cells = parsed.data.map(
+    (e): CellConfig =>
+      "url" in e
+        ? { name: e.name, database: { kind: "postgres", url: e.url } }
+        : {
+            name: e.name,
+            database: {
+              kind: "data-api",
+              clusterArn: e.clusterArn,
+              secretArn: e.secretArn,
+              database: e.database,
+            },
+          },
+  );
+  const names = cells.map((c) => c.name);
+  if (names.includes(CONTROL_PLANE_CELL)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `"${CONTROL_PLANE_CELL}" is the control-plane database's own cell`,
+    });
+  }
+  const repeated = names.filter((n, i) => names.indexOf(n) !== i);
+  if (repeated.length > 0) ctx.addIssue({ code: "custom", message: `cell ${repeated[0]} is named twice` });
+  return cells;
+});
+
+/** The database name of a postgres:// URL, as a cell name ("" when it has none). */
+function databaseNameOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.slice(1)).toLowerCase().replace(/_/g, "-");
+  } catch {
+    return "";
+  }
+}
+
 /** Every variable the service reads, and how each is validated. */
 const envShape = {
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -215,6 +314,7 @@ const envShape = {
       .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
       .optional(),
   ),
+  TENANT_CELLS: tenantCells,
   DB_CLUSTER_ARN: optionalString,
   DB_SECRET_ARN: optionalString,
   DB_NAME: optionalString,
@@ -429,6 +529,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     dataDir: e.DATA_DIR,
     database,
+    cells: e.TENANT_CELLS.map((cell) =>
+      cell.database.kind === "postgres"
+        ? {
+            ...cell,
+            database: {
+              ...cell.database,
+              connectionMaxLifetimeSeconds: e.DATABASE_CONNECTION_MAX_LIFETIME_SECONDS,
+            },
+          }
+        : { ...cell, database: { ...cell.database, resumeWaitSeconds: e.DATABASE_RESUME_WAIT_SECONDS } },
+    ),
     logLevel: e.LOG_LEVEL,
     retry: {
       intervalSeconds: e.STEP_RETRY_INTERVAL_SECONDS,

@@ -8,6 +8,7 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { openDatabase } from "../db/client.ts";
 import { S3BackupStore } from "../domain/backups/s3-backup-store.ts";
+import { cellDirectoryFromConfig } from "../domain/cells/cell-directory.ts";
 import { outboxChannel } from "../domain/notifications/notification-channel.ts";
 import { sqsNotificationChannel } from "../domain/notifications/sqs-notification-channel.ts";
 import type { StepDeps, StepHandler } from "../domain/steps/step-deps.ts";
@@ -30,6 +31,8 @@ export function productionStepDeps(): Promise<StepDeps> {
     const provisioningArn = config.stateMachineArns.provisioning;
     return {
       db,
+      // Each tenant's schema work goes to its cell (TENANT_CELLS; none: this database).
+      cells: cellDirectoryFromConfig(db, config.cells),
       logger: createLogger(config.logLevel),
       clock: () => new Date(),
       // The SQS queue when the step has one (NOTIFICATIONS_QUEUE_URL), else the outbox table.

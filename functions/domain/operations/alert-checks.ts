@@ -17,6 +17,7 @@ import type { Database } from "../../db/client.ts";
 import { dateValue, jsonValue, numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
 import type { Alert } from "../../schemas/operations.ts";
 import type { Logger } from "../../shared/logger.ts";
+import { type CellDirectory, CONTROL_PLANE_CELL, singleCell } from "../cells/cell-directory.ts";
 import { tenantSchemaName } from "../tenants/tenant-schema.ts";
 import { ALERT_COLUMNS, type AlertCandidate, alertFromRaw, raiseAlerts } from "./alerts.ts";
 import { utcTimestamp } from "./stats.ts";
@@ -234,6 +235,8 @@ export interface LimitCheckOptions {
   /** Tenants checked per sweep at most (TENANT_LIMIT_CHECK_MAX_BATCH). */
   readonly maxBatch?: number;
   readonly logger?: Logger;
+  /** The tenant databases; unset: the control-plane database is the only cell. */
+  readonly cells?: CellDirectory;
 }
 
 /**
@@ -259,6 +262,7 @@ const NO_TENANT = "00000000-0000-0000-0000-000000000000";
 
 interface BatchRow extends Record<string, unknown> {
   tenant_id: string;
+  cell: string;
   slug: string | null;
   limits: unknown;
   users: unknown;
@@ -301,11 +305,7 @@ function unchangedSinceCounted(t: TableRow): boolean {
 async function checkStatisticsEpoch(tx: Database): Promise<void> {
   const [seen] = await queryRows<{ changed: unknown }>(
     tx,
-    sql`WITH now_seen AS (
-          SELECT pg_stat_get_db_xact_commit(d.oid) AS commits,
-                 coalesce(pg_stat_get_db_stat_reset_time(d.oid)::text, '') AS reset_at
-          FROM pg_database d WHERE d.datname = current_database()
-        ),
+    sql`WITH now_seen AS (${statisticsEpochQuery}),
         cursor AS (
           UPDATE sweep_cursors c SET stats_commits = n.commits, stats_reset_at = n.reset_at
           FROM now_seen n, sweep_cursors old
@@ -315,7 +315,118 @@ async function checkStatisticsEpoch(tx: Database): Promise<void> {
         )
         SELECT changed FROM cursor`,
   );
-  if (truthy(seen?.changed)) await tx.execute(sql`DELETE FROM tenant_table_counts`);
+  if (truthy(seen?.changed)) {
+    await tx.execute(sql`DELETE FROM tenant_table_counts k USING tenants t
+      WHERE t.id = k.tenant_id AND t.cell = ${CONTROL_PLANE_CELL}`);
+  }
+}
+
+/** The database's statistics epoch: its commit counter and when its statistics were last reset. */
+const statisticsEpochQuery = sql`SELECT pg_stat_get_db_xact_commit(d.oid) AS commits,
+       coalesce(pg_stat_get_db_stat_reset_time(d.oid)::text, '') AS reset_at
+  FROM pg_database d WHERE d.datname = current_database()`;
+
+/**
+ * `checkStatisticsEpoch` for a cell other than `main`: its epoch is read on the cell and kept in the
+ * control plane's cursor row named after the cell; a reset drops the counts of the cell's tenants.
+ */
+async function checkCellStatisticsEpoch(tx: Database, cellDb: Database, cell: string): Promise<void> {
+  const [now] = await queryRows<{ commits: unknown; reset_at: string }>(cellDb, statisticsEpochQuery);
+  const name = `${CURSOR}:${cell}`;
+  const [seen] = await queryRows<{ changed: unknown }>(
+    tx,
+    sql`WITH old AS (SELECT stats_commits, stats_reset_at FROM sweep_cursors WHERE name = ${name}),
+        upsert AS (
+          INSERT INTO sweep_cursors (name, position, round_started_at, last_swept_at, stats_commits, stats_reset_at)
+          VALUES (${name}, NULL, now(), now(), ${numberValue(now?.commits)}::bigint, ${now?.reset_at ?? ""})
+          ON CONFLICT (name) DO UPDATE SET stats_commits = excluded.stats_commits,
+            stats_reset_at = excluded.stats_reset_at
+        )
+        SELECT NOT EXISTS (SELECT 1 FROM old) OR (SELECT stats_commits IS NULL OR stats_commits > ${numberValue(now?.commits)}::bigint
+          OR stats_reset_at IS DISTINCT FROM ${now?.reset_at ?? ""} FROM old) AS changed`,
+  );
+  if (truthy(seen?.changed)) {
+    await tx.execute(sql`DELETE FROM tenant_table_counts k USING tenants t
+      WHERE t.id = k.tenant_id AND t.cell = ${cell}`);
+  }
+}
+
+/**
+ * Each of `limited`'s tables looked up by name (a tenant whose schema is not created yet, or was
+ * cleaned up, has none) and its statistics counters read by oid — with its recorded count by
+ * primary key when `withRecorded` (the tables and the counts in one database: cell `main`).
+ */
+function tableCountersQuery(
+  limited: readonly { tenant_id: string; table_name: Counted }[],
+  withRecorded: boolean,
+): SQL {
+  const recorded = withRecorded
+    ? sql`c.row_count, c.relid AS counted_relid, c.inserted AS counted_inserted,
+          c.deleted AS counted_deleted, c.live AS counted_live`
+    : sql`NULL AS row_count, NULL AS counted_relid, NULL AS counted_inserted, NULL AS counted_deleted,
+          NULL AS counted_live`;
+  return sql`
+    SELECT l.tenant_id, l.table_name, r.relid, pg_stat_get_tuples_inserted(r.relid::oid) AS inserted,
+           pg_stat_get_tuples_deleted(r.relid::oid) AS deleted, pg_stat_get_live_tuples(r.relid::oid) AS live,
+           ${recorded}
+    FROM jsonb_to_recordset(${JSON.stringify(limited)}::jsonb) AS l(tenant_id text, table_name text)
+    CROSS JOIN LATERAL (SELECT to_regclass(format('%I.%I',
+           'tenant_' || replace(l.tenant_id, '-', ''), l.table_name))::oid::bigint AS relid) r
+    ${
+      withRecorded
+        ? // By primary key, one lookup per table (LIMIT keeps the planner from turning it into a hash
+          // join over every recorded count: the table has no statistics here).
+          sql`LEFT JOIN LATERAL (SELECT k.row_count, k.relid, k.inserted, k.deleted, k.live FROM tenant_table_counts k
+             WHERE k.tenant_id = l.tenant_id::uuid AND k.table_name = l.table_name LIMIT 1) c ON TRUE`
+        : sql``
+    }
+    WHERE r.relid IS NOT NULL`;
+}
+
+/**
+ * `tableCountersQuery` for the tenants of a cell other than `main`: the tables and their counters
+ * on the cell, the recorded counts from the control plane (after the cell's statistics epoch is
+ * checked: `checkCellStatisticsEpoch`).
+ */
+async function cellTableRows(
+  tx: Database,
+  cellDb: Database,
+  cell: string,
+  limited: readonly { tenant_id: string; table_name: Counted }[],
+): Promise<TableRow[]> {
+  await checkCellStatisticsEpoch(tx, cellDb, cell);
+  const found = await queryRows<TableRow>(cellDb, tableCountersQuery(limited, false));
+  if (found.length === 0) return found;
+  const recorded = await queryRows<{
+    tenant_id: string;
+    table_name: string;
+    row_count: unknown;
+    relid: unknown;
+    inserted: unknown;
+    deleted: unknown;
+    live: unknown;
+  }>(
+    tx,
+    sql`SELECT l.tenant_id, l.table_name, c.row_count, c.relid, c.inserted, c.deleted, c.live
+        FROM jsonb_to_recordset(${JSON.stringify(found.map((f) => ({ tenant_id: f.tenant_id, table_name: f.table_name })))}::jsonb)
+          AS l(tenant_id text, table_name text)
+        JOIN LATERAL (SELECT k.row_count, k.relid, k.inserted, k.deleted, k.live FROM tenant_table_counts k
+                      WHERE k.tenant_id = l.tenant_id::uuid AND k.table_name = l.table_name LIMIT 1) c ON TRUE`,
+  );
+  const byKey = new Map(recorded.map((r) => [`${r.tenant_id}/${r.table_name}`, r]));
+  return found.map((f) => {
+    const r = byKey.get(`${f.tenant_id}/${f.table_name}`);
+    return r
+      ? {
+          ...f,
+          row_count: r.row_count,
+          counted_relid: r.relid,
+          counted_inserted: r.inserted,
+          counted_deleted: r.deleted,
+          counted_live: r.live,
+        }
+      : f;
+  });
 }
 
 /**
@@ -387,16 +498,16 @@ export async function checkTenantLimits(tx: Database, options: LimitCheckOptions
   const rows = await queryRows<BatchRow>(
     tx,
     sql`
-    SELECT b.id::text AS tenant_id, b.slug, b.limits,
+    SELECT b.id::text AS tenant_id, b.cell, b.slug, b.limits,
            (SELECT count(*) FROM users u WHERE u.tenant_id = b.id) AS users
-    FROM (SELECT t.id, t.slug, t.limits FROM tenants t
+    FROM (SELECT t.id, t.cell, t.slug, t.limits FROM tenants t
           WHERE t.id > ${after}::uuid AND t.status <> 'deprovisioned'
           ORDER BY t.id LIMIT ${batch}::integer) b
     ORDER BY b.id`,
   );
 
   const over: Usage[] = [];
-  const limited: { tenant_id: string; table_name: Counted }[] = [];
+  const limited: { tenant_id: string; table_name: Counted; cell: string }[] = [];
   const limitsOf = new Map<string, { slug: string | null; limits: Record<string, unknown> }>();
   for (const r of rows) {
     const limits = jsonValue<Record<string, unknown> | null>(r.limits) ?? {};
@@ -408,71 +519,65 @@ export async function checkTenantLimits(tx: Database, options: LimitCheckOptions
     }
     for (const table of ["products", "schools"] as const) {
       if (typeof limits[LIMIT_OF[table]] === "number")
-        limited.push({ tenant_id: r.tenant_id, table_name: table });
+        limited.push({ tenant_id: r.tenant_id, table_name: table, cell: r.cell });
     }
   }
 
-  // Each limited table looked up by name (a tenant whose schema is not created yet, or was cleaned
-  // up, has none), its counters read by oid, and its recorded count by primary key.
-  const tableRows =
-    limited.length === 0
-      ? []
-      : await queryRows<TableRow>(
-          tx,
-          sql`
-          SELECT l.tenant_id, l.table_name, r.relid, pg_stat_get_tuples_inserted(r.relid::oid) AS inserted,
-                 pg_stat_get_tuples_deleted(r.relid::oid) AS deleted, pg_stat_get_live_tuples(r.relid::oid) AS live,
-                 c.row_count, c.relid AS counted_relid, c.inserted AS counted_inserted,
-                 c.deleted AS counted_deleted, c.live AS counted_live
-          FROM jsonb_to_recordset(${JSON.stringify(limited)}::jsonb) AS l(tenant_id text, table_name text)
-          CROSS JOIN LATERAL (SELECT to_regclass(format('%I.%I',
-                 'tenant_' || replace(l.tenant_id, '-', ''), l.table_name))::oid::bigint AS relid) r
-          -- By primary key, one lookup per table (LIMIT keeps the planner from turning it into a hash
-          -- join over every recorded count: the table has no statistics here).
-          LEFT JOIN LATERAL (SELECT k.row_count, k.relid, k.inserted, k.deleted, k.live FROM tenant_table_counts k
-                             WHERE k.tenant_id = l.tenant_id::uuid AND k.table_name = l.table_name LIMIT 1) c ON TRUE
-          WHERE r.relid IS NOT NULL`,
-        );
-  const tables: TenantTable[] = [];
-  const actual = new Map<string, number>();
+  // Each cell's tables are looked up and counted on that cell (one cell at a time: a sweep touches
+  // no more tenant schemas than its batch holds).
+  const cells = options.cells ?? singleCell(tx);
+  const tableRows: TableRow[] = [];
+  const counts = new Map<string, number>();
   const key = (tenantId: string, table: string) => `${tenantId}/${table}`;
-  for (const t of tableRows) {
-    const tenant = limitsOf.get(t.tenant_id);
-    if (!tenant) continue;
-    if (unchangedSinceCounted(t)) actual.set(key(t.tenant_id, t.table_name), numberValue(t.row_count));
-    else {
-      tables.push({
-        tenant_id: t.tenant_id,
-        slug: tenant.slug,
-        schema_name: tenantSchemaName(t.tenant_id),
-        table_name: t.table_name,
-        max: tenant.limits[LIMIT_OF[t.table_name]],
-      });
+  for (const name of new Set(limited.map((l) => l.cell))) {
+    const ofCell = limited
+      .filter((l) => l.cell === name)
+      .map(({ tenant_id, table_name }) => ({ tenant_id, table_name }));
+    const cell = await cells.cell(name);
+    const found = cell.isControlPlane
+      ? await queryRows<TableRow>(tx, tableCountersQuery(ofCell, true))
+      : await cellTableRows(tx, cell.db, name, ofCell);
+    tableRows.push(...found);
+    const tables: TenantTable[] = [];
+    for (const t of found) {
+      const tenant = limitsOf.get(t.tenant_id);
+      if (!tenant) continue;
+      if (unchangedSinceCounted(t)) counts.set(key(t.tenant_id, t.table_name), numberValue(t.row_count));
+      else {
+        tables.push({
+          tenant_id: t.tenant_id,
+          slug: tenant.slug,
+          schema_name: tenantSchemaName(t.tenant_id),
+          table_name: t.table_name,
+          max: tenant.limits[LIMIT_OF[t.table_name]],
+        });
+      }
     }
+    const fresh = await countTenantTables(cell.db, tables, logger);
+    const counted = found.filter((t) => fresh.has(key(t.tenant_id, t.table_name)));
+    if (counted.length > 0) {
+      const records = counted.map((t) => ({
+        tenant_id: t.tenant_id,
+        table_name: t.table_name,
+        relid: numberValue(t.relid),
+        row_count: fresh.get(key(t.tenant_id, t.table_name)),
+        inserted: numberValue(t.inserted),
+        deleted: numberValue(t.deleted),
+        live: numberValue(t.live),
+      }));
+      await tx.execute(sql`
+        INSERT INTO tenant_table_counts (tenant_id, table_name, relid, row_count, inserted, deleted, live, counted_at)
+        SELECT r.tenant_id, r.table_name, r.relid, r.row_count, r.inserted, r.deleted, r.live,
+               ${now.toISOString()}::timestamptz
+        FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb) AS r(tenant_id uuid, table_name text,
+             relid bigint, row_count bigint, inserted bigint, deleted bigint, live bigint)
+        ON CONFLICT (tenant_id, table_name) DO UPDATE
+          SET relid = excluded.relid, row_count = excluded.row_count, inserted = excluded.inserted,
+              deleted = excluded.deleted, live = excluded.live, counted_at = excluded.counted_at`);
+    }
+    for (const [k, n] of fresh) counts.set(k, n);
   }
-  const counts = await countTenantTables(tx, tables, logger);
-  const counted = tableRows.filter((t) => counts.has(key(t.tenant_id, t.table_name)));
-  if (counted.length > 0) {
-    const records = counted.map((t) => ({
-      tenant_id: t.tenant_id,
-      table_name: t.table_name,
-      relid: numberValue(t.relid),
-      row_count: counts.get(key(t.tenant_id, t.table_name)),
-      inserted: numberValue(t.inserted),
-      deleted: numberValue(t.deleted),
-      live: numberValue(t.live),
-    }));
-    await tx.execute(sql`
-      INSERT INTO tenant_table_counts (tenant_id, table_name, relid, row_count, inserted, deleted, live, counted_at)
-      SELECT r.tenant_id, r.table_name, r.relid, r.row_count, r.inserted, r.deleted, r.live,
-             ${now.toISOString()}::timestamptz
-      FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb) AS r(tenant_id uuid, table_name text,
-           relid bigint, row_count bigint, inserted bigint, deleted bigint, live bigint)
-      ON CONFLICT (tenant_id, table_name) DO UPDATE
-        SET relid = excluded.relid, row_count = excluded.row_count, inserted = excluded.inserted,
-            deleted = excluded.deleted, live = excluded.live, counted_at = excluded.counted_at`);
-  }
-  for (const [k, n] of counts) actual.set(k, n);
+  const actual = counts;
   for (const t of tableRows) {
     const tenant = limitsOf.get(t.tenant_id);
     const n = actual.get(key(t.tenant_id, t.table_name));

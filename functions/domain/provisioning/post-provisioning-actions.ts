@@ -89,6 +89,7 @@ export const POST_PROVISIONING_REGISTRY: Record<PostProvisioningAction, PostProv
     requires: ["reports"],
     statements: (spec) => [
       {
+        cell: true,
         run: sql`
         INSERT INTO ${qualified(spec, "report_definitions")} (name, query_kind, parameters) VALUES
           ('Monthly spend by school', 'spend_by_school', '{"period":"month"}'::jsonb),
@@ -103,6 +104,7 @@ export const POST_PROVISIONING_REGISTRY: Record<PostProvisioningAction, PostProv
     requires: ["integrations"],
     statements: (spec) => [
       {
+        cell: true,
         run: sql`
         INSERT INTO ${qualified(spec, "integration_endpoints")} (kind, enabled, settings) VALUES
           ('erp', false, '{}'::jsonb), ('einvoice', false, '{}'::jsonb)
@@ -122,6 +124,7 @@ export const POST_PROVISIONING_REGISTRY: Record<PostProvisioningAction, PostProv
       ]);
       return [
         {
+          cell: true,
           run: sql`
         INSERT INTO ${qualified(spec, "configurations")} (key, value, source) VALUES ('onboarding.checklist', ${checklist}::jsonb, 'post_provisioning')
         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,

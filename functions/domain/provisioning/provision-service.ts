@@ -16,6 +16,8 @@ import { PROVISIONING_STEPS } from "../../workflows/step-catalog.ts";
 import type { Actor } from "../actor.ts";
 import { type AuditEntry, auditStatement, recordAudit } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
+import { type CellDirectory, cellsOf } from "../cells/cell-directory.ts";
+import { isNoCell, noCellError, placementSql } from "../cells/placement.ts";
 import {
   findRunByIdempotencyKey,
   insertRunStatement,
@@ -227,6 +229,7 @@ export async function recordProvisionStart(
  */
 async function insertProvisioningRun(
   db: Database,
+  cells: CellDirectory,
   input: ProvisionInput,
   metadata: ProvisioningMetadata,
   hash: string,
@@ -258,6 +261,7 @@ async function insertProvisioningRun(
         status: "pending",
         templateId: input.template?.id ?? null,
         templateVersion: input.template?.version ?? null,
+        cell: placementSql(cells, input.template?.id ?? null),
         createdAt: now,
         updatedAt: now,
       })
@@ -309,8 +313,9 @@ export async function requestProvisioning(
   const now = clock();
   let run: ProgressRow;
   try {
-    run = await insertProvisioningRun(db, input, metadata, hash, passwordHash, now);
+    run = await insertProvisioningRun(db, cellsOf(deps), input, metadata, hash, passwordHash, now);
   } catch (error) {
+    if (isNoCell(error)) throw await noCellError(db, cellsOf(deps), input.template?.id ?? null);
     if (sqlState(error) === "23505") {
       // Lost a race: another request took the slug/subdomain or the idempotency key first.
       if (input.idempotencyKey) {

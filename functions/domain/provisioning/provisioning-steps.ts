@@ -142,7 +142,9 @@ export const createAdminUserStep = atomicProvisioningStep("CreateAdminUser", ({ 
 /** Creates the tenant schema and applies the template's tenant migrations that are not applied yet. */
 export const runMigrationsStep = atomicProvisioningStep(
   "RunMigrations",
-  (_ctx, spec) => [{ run: sql.raw(tenantMigrationsStatement(spec.tenantId, spec.template.migrations)) }],
+  (_ctx, spec) => [
+    { cell: true, run: sql.raw(tenantMigrationsStatement(spec.tenantId, spec.template.migrations)) },
+  ],
   (message, cause) => new MigrationError(message, { cause }),
 );
 
@@ -171,6 +173,7 @@ export const setupConfigurationsStep = atomicProvisioningStep(
     if (entries.length === 0) return [];
     return [
       {
+        cell: true,
         run: sql`INSERT INTO ${table} (key, value, source)
           SELECT e->>'key', e->'value', e->>'source'
           -- e->'value', not a recordset column: a JSON null stays a jsonb null, not SQL NULL.
@@ -185,10 +188,11 @@ export const setupConfigurationsStep = atomicProvisioningStep(
 // --- CreateInitialData --------------------------------------------------------------------------
 
 /** `rows` in batches of INSERT_BATCH_SIZE, each one statement reading its batch as one jsonb value. */
-function batches<T>(rows: readonly T[], insert: (json: string) => SQL): AtomicStatement[] {
+function batches<T>(rows: readonly T[], insert: (json: string) => SQL, onCell: boolean): AtomicStatement[] {
   const statements: AtomicStatement[] = [];
   for (let i = 0; i < rows.length; i += INSERT_BATCH_SIZE) {
-    statements.push({ run: insert(JSON.stringify(rows.slice(i, i + INSERT_BATCH_SIZE))) });
+    const run = insert(JSON.stringify(rows.slice(i, i + INSERT_BATCH_SIZE)));
+    statements.push(onCell ? { cell: true, run } : { run });
   }
   return statements;
 }
@@ -203,23 +207,28 @@ export const createInitialDataStep = atomicProvisioningStep("CreateInitialData",
   const productsTable = sql.raw(`${schema}.products`);
   const { schools = [], products = [], users: people = [] } = spec.initialData;
   const limits = spec.template.limits;
-  const counts: [string, SQL, number, number | undefined][] = [
-    ["schools", sql`SELECT count(*) FROM ${schoolsTable}`, schools.length, limits.maxSchools],
-    ["products", sql`SELECT count(*) FROM ${productsTable}`, products.length, limits.maxProducts],
+  // Schools and products are the tenant's schema's (its cell's); users are the control plane's.
+  const counts: [string, SQL, number, number | undefined, boolean][] = [
+    ["schools", sql`SELECT count(*) FROM ${schoolsTable}`, schools.length, limits.maxSchools, true],
+    ["products", sql`SELECT count(*) FROM ${productsTable}`, products.length, limits.maxProducts, true],
     [
       "users",
       sql`SELECT count(*) FROM users WHERE tenant_id = ${spec.tenantId}::uuid`,
       people.length,
       limits.maxUsers,
+      false,
     ],
   ];
   const checks = counts
     .filter(([, , adding, max]) => max !== undefined && adding > 0)
-    .map(([what, existing, adding, max]) =>
-      problemWhen(
-        sql`(${existing}) + ${adding}::int > ${max}::int`,
-        sql`format('%s existing + %s new %s exceed the limit of %s', (${existing}), ${adding}::int, ${what}::text, ${max}::int)`,
-      ),
+    .map(
+      ([what, existing, adding, max, onCell]): AtomicStatement => ({
+        ...problemWhen(
+          sql`(${existing}) + ${adding}::int > ${max}::int`,
+          sql`format('%s existing + %s new %s exceed the limit of %s', (${existing}), ${adding}::int, ${what}::text, ${max}::int)`,
+        ),
+        ...(onCell ? { cell: true as const } : {}),
+      }),
     );
   const stamp = now.toISOString();
   return [
@@ -235,6 +244,7 @@ export const createInitialDataStep = atomicProvisioningStep("CreateInitialData",
         SELECT x.name, x.code, x.type, x.address
         FROM jsonb_to_recordset(${json}::jsonb) AS x(name text, code text, type text, address text)
         ON CONFLICT DO NOTHING`,
+      true,
     ),
     ...batches(
       products.map((p) => ({
@@ -249,6 +259,7 @@ export const createInitialDataStep = atomicProvisioningStep("CreateInitialData",
         FROM jsonb_to_recordset(${json}::jsonb)
           AS x(sku text, name text, category text, unit text, unit_price numeric)
         ON CONFLICT (sku) DO NOTHING`,
+      true,
     ),
     ...batches(
       people.map((u) => ({ email: u.email.toLowerCase(), name: u.name, role: u.role })),
@@ -256,6 +267,7 @@ export const createInitialDataStep = atomicProvisioningStep("CreateInitialData",
         SELECT ${spec.tenantId}::uuid, x.email, x.name, x.role, ${stamp}::timestamp, ${stamp}::timestamp
         FROM jsonb_to_recordset(${json}::jsonb) AS x(email text, name text, role text)
         ON CONFLICT (tenant_id, email) DO NOTHING`,
+      false,
     ),
   ];
 });

@@ -3,11 +3,13 @@
  * is the kind's (registry), plus `progressId` and the step to start at; the reference is stored on
  * the run. When the engine refuses, the run is failed (recoverable) and the caller gets a 503.
  */
+
 import type { Database } from "../../db/client.ts";
 import { ServiceUnavailableError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
 import { executionName } from "../../workflows/execution-name.ts";
 import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
+import type { CellDirectory } from "../cells/cell-directory.ts";
 import { type ProgressRow, saveProgress } from "./progress-store.ts";
 import { RUN_KIND_REGISTRY } from "./registry.ts";
 import { emitRunFailed } from "./run-events.ts";
@@ -15,6 +17,8 @@ import { emitRunFailed } from "./run-events.ts";
 /** What starting and controlling runs needs (the API's dependencies include these). */
 export interface RunDeps {
   readonly db: Database;
+  /** The tenant databases; unset: the control-plane database is the only cell (`cellsOf`). */
+  readonly cells?: CellDirectory | undefined;
   readonly workflows: WorkflowRunner;
   readonly logger: Logger;
   readonly clock: () => Date;

@@ -32,6 +32,7 @@ import {
   transientDatabaseError,
   ValidationError,
 } from "../../shared/errors.ts";
+import { cellsOf } from "../cells/cell-directory.ts";
 import {
   getProgressRow,
   lockProgressRow,
@@ -218,7 +219,15 @@ async function whyNotMarked(
  * one row with a text column `problem`; a problem that is not null stops the step (nothing of it
  * is kept) with a ValidationError carrying it.
  */
-export type AtomicStatement = { readonly run: SQL } | { readonly check: SQL };
+export type AtomicStatement = ({ readonly run: SQL } | { readonly check: SQL }) & {
+  /**
+   * Runs on the tenant's cell (its schema's work), not on the control plane. For a tenant on
+   * `main` it makes no difference: everything is one statement. For a tenant on another cell these
+   * run first, as one statement on the cell that does them at most once per run, step and action
+   * (`cellWorkStatement`), and the rest follows with the completion mark on the control plane.
+   */
+  readonly cell?: true;
+};
 
 /** What an atomic step's work sees: the row as its attempt mark left it. No transaction is open. */
 export interface AtomicContext {
@@ -241,6 +250,126 @@ function raisedMessage(error: unknown): string {
     .replace(/^ERROR:\s*/, "")
     .replace(/;\s*SQLState:[\s\S]*$/, "")
     .trim();
+}
+
+/** The statements as the lines of a code block (a check raises CHECK_FAILED with its problem). */
+function blockParts(statements: readonly AtomicStatement[]): string[] {
+  return statements.map((s) => {
+    const text = inlineSql("run" in s ? s.run : s.check);
+    const tag = dollarTag(text);
+    return "run" in s
+      ? `EXECUTE ${tag}${text}${tag};`
+      : `EXECUTE ${tag}${text}${tag} INTO problem;
+  IF problem IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = '${CHECK_FAILED}', MESSAGE = problem; END IF;`;
+  });
+}
+
+/** Where a step's cell work is marked done on the cell (`cell_step_marks`). */
+export interface CellWorkKey {
+  readonly progressId: string;
+  readonly tenantId: string;
+  readonly step: string;
+  readonly action?: string | undefined;
+}
+
+/**
+ * A step's work on a tenant's cell (not `main`) as ONE statement that does it at most once: under
+ * an advisory lock on the run's step (a second execution waits, then finds it done), it runs the
+ * statements and records the mark in `cell_step_marks` — or, finding the mark, does nothing. The
+ * work and its mark commit together, so an attempt whose control-plane part failed afterwards
+ * (the completion mark is written there, in a statement of its own) finds the cell's part done.
+ */
+export function cellWorkStatement(
+  key: CellWorkKey,
+  statements: readonly AtomicStatement[],
+  lockTimeoutMs: number,
+): string {
+  const where = `progress_id = ${sqlLiteral(key.progressId)}::uuid AND step = ${sqlLiteral(key.step)} AND action = ${sqlLiteral(key.action ?? "")}`;
+  const body = `DECLARE problem text;
+BEGIN
+  PERFORM set_config('lock_timeout', ${sqlLiteral(`${Math.max(1, Math.floor(lockTimeoutMs))}ms`)}, true);
+  PERFORM pg_advisory_xact_lock(hashtextextended(${sqlLiteral(`${key.progressId}/${key.step}/${key.action ?? ""}`)}, 0));
+  IF NOT EXISTS (SELECT 1 FROM cell_step_marks WHERE ${where}) THEN
+  ${blockParts(statements).join("\n  ")}
+  INSERT INTO cell_step_marks (progress_id, step, action, tenant_id)
+    VALUES (${sqlLiteral(key.progressId)}::uuid, ${sqlLiteral(key.step)}, ${sqlLiteral(key.action ?? "")}, ${sqlLiteral(key.tenantId)}::uuid);
+  END IF;
+END`;
+  const tag = dollarTag(body);
+  return `DO ${tag} ${body} ${tag}`;
+}
+
+/**
+ * Runs a step's cell work on `db` (a cell other than `main`) at most once per run, step and action
+ * (`cellWorkStatement`; in a transaction of the same shape when too long for one call's SQL text).
+ * A check's problem is a ValidationError.
+ */
+export async function runCellWork(
+  db: Database,
+  key: CellWorkKey,
+  statements: readonly AtomicStatement[],
+  lockTimeoutMs: number,
+): Promise<void> {
+  if (statements.length === 0) return;
+  const statement = cellWorkStatement(key, statements, lockTimeoutMs);
+  if (statement.length <= MAX_STATEMENT_CHARS) {
+    try {
+      await db.execute(sql.raw(statement));
+    } catch (error) {
+      if (sqlState(error) === CHECK_FAILED) throw new ValidationError(raisedMessage(error), { cause: error });
+      throw error;
+    }
+    return;
+  }
+  await db.transaction(async (tx) => {
+    await tx.execute(
+      sql`SELECT set_config('lock_timeout', ${`${Math.max(1, Math.floor(lockTimeoutMs))}ms`}, true)`,
+    );
+    await tx.execute(
+      sql`SELECT pg_advisory_xact_lock(hashtextextended(${`${key.progressId}/${key.step}/${key.action ?? ""}`}, 0))`,
+    );
+    const done = await queryRows(
+      tx,
+      sql`SELECT 1 FROM cell_step_marks WHERE progress_id = ${key.progressId}::uuid AND step = ${key.step}
+          AND action = ${key.action ?? ""}`,
+    );
+    if (done.length > 0) return;
+    for (const s of statements) {
+      if ("run" in s) {
+        await tx.execute(s.run);
+      } else {
+        const [found] = await queryRows<{ problem: string | null }>(tx, s.check);
+        if (found?.problem) throw new ValidationError(found.problem);
+      }
+    }
+    await tx.execute(
+      sql`INSERT INTO cell_step_marks (progress_id, step, action, tenant_id)
+          VALUES (${key.progressId}::uuid, ${key.step}, ${key.action ?? ""}, ${key.tenantId}::uuid)`,
+    );
+  });
+}
+
+/**
+ * The statements of a step's work that are left for the control plane: all of them for a tenant on
+ * `main`; for a tenant on another cell, its cell statements are run there first (`runCellWork`).
+ */
+async function controlPlanePart(
+  deps: StepDeps,
+  progress: ProgressRow,
+  stepName: string,
+  action: string | undefined,
+  statements: readonly AtomicStatement[],
+): Promise<readonly AtomicStatement[]> {
+  if (!statements.some((s) => s.cell) || progress.tenantId === null) return statements;
+  const cell = await cellsOf(deps).forTenant(progress.tenantId);
+  if (cell.isControlPlane) return statements;
+  await runCellWork(
+    cell.db,
+    { progressId: progress.id, tenantId: progress.tenantId, step: stepName, action },
+    statements.filter((s) => s.cell),
+    deps.lockTimeoutMs,
+  );
+  return statements.filter((s) => !s.cell);
 }
 
 /**
@@ -280,14 +409,7 @@ export function atomicStepStatement(
   lockTimeoutMs: number,
   run?: RunColumns,
 ): string {
-  const parts = statements.map((s) => {
-    const text = inlineSql("run" in s ? s.run : s.check);
-    const tag = dollarTag(text);
-    return "run" in s
-      ? `EXECUTE ${tag}${text}${tag};`
-      : `EXECUTE ${tag}${text}${tag} INTO problem;
-  IF problem IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = '${CHECK_FAILED}', MESSAGE = problem; END IF;`;
-  });
+  const parts = blockParts(statements);
   const id = `${sqlLiteral(progressId)}::uuid`;
   const g: AtomicGuard = typeof guard === "string" ? { version: guard } : guard;
   const unchanged =
@@ -438,7 +560,13 @@ async function runAtomicWork(
 ): Promise<"completed" | "already-completed" | "run-changed"> {
   const { db, clock } = deps;
   const progressId = marked.id;
-  const statements = await work({ progress: marked, now: clock(), deps });
+  const statements = await controlPlanePart(
+    deps,
+    marked,
+    stepName,
+    action,
+    await work({ progress: marked, now: clock(), deps }),
+  );
   const done = clock();
   const steps = updateStep(marked.steps, stepName, (s) => markCompleted(s, done, action));
   const statement = atomicStepStatement(progressId, guard, statements, steps, done, deps.lockTimeoutMs, {

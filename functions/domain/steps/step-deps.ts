@@ -3,11 +3,15 @@ import type { Logger } from "../../shared/logger.ts";
 import type { WorkflowRunner } from "../../workflows/workflow-runner.ts";
 import type { BackupBudget } from "../backups/backup-budget.ts";
 import type { BackupStore } from "../backups/backup-store.ts";
+import type { CellDirectory } from "../cells/cell-directory.ts";
 import type { NotificationChannel } from "../notifications/notification-channel.ts";
 
 /** What step handlers need, passed in (local: in-process; AWS: built per Lambda container). */
 export interface StepDeps {
+  /** The control-plane database. */
   readonly db: Database;
+  /** The tenant databases; unset: the control-plane database is the only cell (`cellsOf`). */
+  readonly cells?: CellDirectory;
   readonly logger: Logger;
   readonly clock: () => Date;
   readonly notifications: NotificationChannel;
