@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CellDirectory } from "../../functions/domain/cells/cell-directory.ts";
 import { loadConfig } from "../../functions/shared/config.ts";
 import { createLogger, type Logger } from "../../functions/shared/logger.ts";
 import { type LocalApp, startLocalApp } from "../../local/app.ts";
@@ -30,6 +31,8 @@ export interface TestServer {
   readonly url: string;
   readonly adminKey: string;
   readonly database: TestDatabase;
+  /** The cells besides `main` (`StartTestServerOptions.cells`), each on its own test database. */
+  readonly cells: ReadonlyMap<string, TestDatabase>;
   readonly dataDir: string;
   /** Log lines the service wrote (JSON strings). */
   readonly logs: string[];
@@ -48,6 +51,11 @@ export interface StartTestServerOptions {
   readonly resolveHost?: (hostname: string) => Promise<string[]>;
   /** The database to open (default: the one `TEST_DATABASE` chooses). */
   readonly databaseKind?: TestDatabaseKind;
+  /**
+   * Cells besides `main`, by name: each a fresh, unmigrated database of the same kind (the service
+   * creates what a cell holds); the control plane knows them as `TENANT_CELLS` would make it.
+   */
+  readonly cells?: readonly string[];
   /** Start on the database and data directory of a server `stop()`ped before (a restart). */
   readonly restartOf?: { readonly database: TestDatabase; readonly dataDir: string };
 }
@@ -60,10 +68,28 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
   const config = loadConfig({ PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "debug", ...options.env });
   const logs: string[] = [];
   const logger: Logger = createLogger("debug", (line) => logs.push(line));
+  const cellDatabases = new Map<string, TestDatabase>();
+  for (const name of options.cells ?? []) {
+    cellDatabases.set(
+      name,
+      await openTestDatabase({
+        migrate: false,
+        ...(options.databaseKind ? { kind: options.databaseKind } : {}),
+      }),
+    );
+  }
+  const cells =
+    cellDatabases.size === 0
+      ? undefined
+      : new CellDirectory(
+          database.db,
+          new Map([...cellDatabases].map(([name, cell]) => [name, { open: async () => cell }])),
+        );
   const app = await startLocalApp({
     config,
     logger,
     database,
+    ...(cells ? { cells } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.waitTimeOverrideMs !== undefined ? { waitTimeOverrideMs: options.waitTimeOverrideMs } : {}),
     ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}),
@@ -73,6 +99,7 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
     url: app.url,
     adminKey: app.adminKey,
     database,
+    cells: cellDatabases,
     dataDir,
     logs,
     async request(method, path, opts = {}) {
@@ -103,6 +130,7 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
     async close() {
       await app.close();
       await database.destroy();
+      for (const cell of cellDatabases.values()) await cell.destroy();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
