@@ -7,6 +7,7 @@
  * of statements independent of the batch's size (the Data API runs one statement per call). Then
  * the batch's execution starts; it starts the children, `maxConcurrency` at a time.
  */
+
 import { createHash, randomUUID } from "node:crypto";
 import { and, eq, inArray, or, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
@@ -34,6 +35,8 @@ import { BATCH_STEPS, PROVISIONING_STEPS } from "../../workflows/step-catalog.ts
 import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
+import { type CellDirectory, cellsOf } from "../cells/cell-directory.ts";
+import { isNoCell, noCellError, placementSql } from "../cells/placement.ts";
 import { registerSchedule, type ScheduleRow } from "../deprovisioning/schedule-service.ts";
 import {
   checkedProvisioningMetadata,
@@ -254,6 +257,7 @@ async function insertBatch(
     readonly requestHash: string;
     readonly tenantStatus: "pending" | "scheduled";
     readonly now: Date;
+    readonly cells: CellDirectory;
   },
 ): Promise<ProgressRow> {
   const { checked, hashes, request, now } = options;
@@ -292,6 +296,9 @@ async function insertBatch(
         status: options.tenantStatus,
         templateId: c.template?.id ?? null,
         templateVersion: c.template?.version ?? null,
+        // Each chunk's rows are placed in one statement, so on the same cell; the next chunk
+        // counts them (one transaction), so a large batch spreads over the open cells chunk by chunk.
+        cell: placementSql(options.cells, c.template?.id ?? null),
         createdAt: now,
         updatedAt: now,
       })),
@@ -359,6 +366,7 @@ export async function requestBatch(
   try {
     batch = await db.transaction(async (tx) => {
       const run = await insertBatch(tx, {
+        cells: cellsOf(deps),
         checked,
         hashes,
         request,
@@ -384,6 +392,7 @@ export async function requestBatch(
       return run;
     });
   } catch (error) {
+    if (isNoCell(error)) throw await noCellError(db, cellsOf(deps), batchTemplates(request));
     if (sqlState(error) === "23505") {
       const again = await replayed(deps, input, hash);
       if (again) return { batch: await getBatch(db, again.id), created: false };
@@ -423,6 +432,7 @@ export async function scheduleBatch(
   try {
     row = await db.transaction(async (tx) => {
       await insertBatch(tx, {
+        cells: cellsOf(deps),
         id,
         checked,
         hashes,
@@ -468,6 +478,7 @@ export async function scheduleBatch(
       return created!;
     });
   } catch (error) {
+    if (isNoCell(error)) throw await noCellError(db, cellsOf(deps), batchTemplates(request));
     if (sqlState(error) === "23505") {
       const { issues: now } = await checkItems(deps, request, actor);
       if (now.length > 0) refuse(now, request.items.length);
@@ -477,6 +488,11 @@ export async function scheduleBatch(
   }
   // A scheduler that refuses fails the schedule, which also frees the names its batch reserved.
   return registerSchedule({ db, clock, logger, scheduler }, row);
+}
+
+/** The templates a batch's items name (for why no cell may take them). */
+function batchTemplates(request: CreateBatchRequest): string[] {
+  return request.items.flatMap((item) => (item.templateId === undefined ? [] : [item.templateId]));
 }
 
 function iso(d: Date | null | undefined): string | null {

@@ -38,18 +38,26 @@ export function isNoCell(error: unknown): boolean {
   return sqlState(error) === "23502" && /"cell"/.test(rootMessage(error));
 }
 
-/** The 409 that says why no cell may take a tenant provisioned from `templateId`. */
+/**
+ * The 409 that says why no cell may take a tenant provisioned from `templateId` (or from any of
+ * several templates: a batch): a pinned cell that is closed or not configured, else every cell closed.
+ */
 export async function noCellError(
   db: Database,
   cells: CellDirectory,
-  templateId: string | null,
+  templateId: string | null | readonly (string | null)[],
 ): Promise<ConflictError> {
-  if (templateId !== null) {
+  const ids = [
+    ...new Set((Array.isArray(templateId) ? templateId : [templateId]).filter((id) => id !== null)),
+  ];
+  for (const id of ids) {
     const [pin] = await queryRows<{ cell: string | null; name: string }>(
       db,
-      sql`SELECT cell, name FROM tenant_templates WHERE id = ${templateId}::uuid`,
+      sql`SELECT cell, name FROM tenant_templates WHERE id = ${id}::uuid`,
     );
     if (pin?.cell) {
+      const open = await queryRows(db, sql`SELECT 1 FROM cells WHERE name = ${pin.cell} AND accepts_tenants`);
+      if (open.length > 0 && cells.has(pin.cell)) continue;
       const why = cells.has(pin.cell)
         ? "which takes no new tenants (closed)"
         : "which is not configured here";

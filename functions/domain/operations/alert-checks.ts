@@ -553,7 +553,8 @@ export async function checkTenantLimits(tx: Database, options: LimitCheckOptions
         });
       }
     }
-    const fresh = await countTenantTables(cell.db, tables, logger);
+    // Cell main is the control plane: counted inside the sweep's transaction (PGlite has one connection).
+    const fresh = await countTenantTables(cell.isControlPlane ? tx : cell.db, tables, logger);
     const counted = found.filter((t) => fresh.has(key(t.tenant_id, t.table_name)));
     if (counted.length > 0) {
       const records = counted.map((t) => ({

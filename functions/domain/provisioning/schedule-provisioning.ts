@@ -5,6 +5,8 @@ import { ConflictError, sqlState } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
 import { recordAudit } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
+import { cellsOf } from "../cells/cell-directory.ts";
+import { isNoCell, noCellError, placementSql } from "../cells/placement.ts";
 import { registerSchedule, type ScheduleRow } from "../deprovisioning/schedule-service.ts";
 import { type Scheduler, scheduleSlot } from "../scheduling/scheduler.ts";
 import {
@@ -52,6 +54,8 @@ export async function scheduleProvisioning(
           status: "scheduled",
           templateId: stored.templateId,
           templateVersion: stored.templateVersion,
+          // Placed when scheduled: the names and the cell are reserved together.
+          cell: placementSql(cellsOf(deps), stored.templateId),
           createdAt: now,
           updatedAt: now,
         })
@@ -89,6 +93,7 @@ export async function scheduleProvisioning(
       return created!;
     });
   } catch (error) {
+    if (isNoCell(error)) throw await noCellError(db, cellsOf(deps), stored.templateId);
     if (sqlState(error) === "23505") {
       await assertNameFree(db, request.slug, request.subdomain);
       throw new ConflictError("the slug or subdomain was taken by a concurrent request");
