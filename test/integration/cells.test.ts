@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../functions/db/client.ts";
 import { numberValue, queryRows } from "../../functions/db/sql.ts";
 import { runCellWork } from "../../functions/domain/steps/run-step.ts";
+import { failInserts } from "../support/fault-injection.ts";
 import { provisionBody } from "../support/provision-body.ts";
 import { runHelpers, schemaOf, stepOf } from "../support/runs.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
@@ -150,6 +151,61 @@ describe("cells", () => {
     expect(
       await count(cellDb("east"), sql`SELECT count(*) AS n FROM ${schema}.schools WHERE name = 'No code'`),
     ).toBe(1);
+  });
+
+  it("finish a step whose control-plane part failed after its cell part committed, without repeating the cell part", async () => {
+    // Prepare: a transient failure of the first insert of the tenant's teacher (a control-plane
+    // row written after the step's schools, on east, committed); a school without a code, which
+    // nothing would stop a second insert of.
+    const slug = "cell-retry";
+    const remove = await failInserts((statement) => server.database.db.execute(sql.raw(statement)), {
+      name: "cells_retry_users",
+      table: "users",
+      when: "NEW.email = 'teacher@cell-retry.example.org'",
+      sqlstate: "40001",
+      message: "'injected serialization failure'",
+      times: 1,
+    });
+    try {
+      await setOpen("main", false);
+      let run: any;
+      try {
+        run = await h.provision(
+          "Basic School System",
+          provisionBody(slug, "Str0ng!Passw0rd", {
+            initialData: {
+              schools: [{ name: "Uncoded School", type: "primary" }],
+              users: [{ email: "teacher@cell-retry.example.org", name: "Tea Cher", role: "buyer" }],
+            },
+          }),
+        );
+      } finally {
+        await setOpen("main", true);
+      }
+
+      // Act
+      const done = await h.settle(run.id);
+
+      // Assess: the step took two attempts, the school is there once, the teacher too.
+      expect(done.status, JSON.stringify(done.error)).toBe("completed");
+      expect(await cellOf(done.tenantId)).toBe("east");
+      expect(stepOf(done, "CreateInitialData").attempts).toBe(2);
+      const schema = sql.raw(`"${schemaOf(done.tenantId)}"`);
+      expect(
+        await count(
+          cellDb("east"),
+          sql`SELECT count(*) AS n FROM ${schema}.schools WHERE name = 'Uncoded School'`,
+        ),
+      ).toBe(1);
+      expect(
+        await count(
+          server.database.db,
+          sql`SELECT count(*) AS n FROM users WHERE email = 'teacher@cell-retry.example.org'`,
+        ),
+      ).toBe(1);
+    } finally {
+      await remove();
+    }
   });
 
   it("take no new tenants on a closed cell, and refuse one when every cell is closed", async () => {
