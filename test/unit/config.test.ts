@@ -134,6 +134,78 @@ describe("loadConfig", () => {
     },
   );
 
+  it("has main as the only cell without TENANT_CELLS, and reads cells as a list of URLs or as JSON", () => {
+    // Act
+    const none = loadConfig({});
+    const listed = loadConfig({
+      TENANT_CELLS: "east=postgres://u@db-east:5432/tenants,postgresql://u@db-west/tenants_west",
+      DATABASE_CONNECTION_MAX_LIFETIME_SECONDS: "120",
+    });
+    const json = loadConfig({
+      TENANT_CELLS: JSON.stringify([
+        {
+          name: "eu-2",
+          clusterArn: "arn:aws:rds:eu-west-1:123456789012:cluster:cell-eu-2",
+          secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cell-eu-2-AbCdEf",
+          database: "tenants",
+        },
+      ]),
+    });
+
+    // Assess
+    expect(none.cells).toEqual([]);
+    expect(listed.cells).toEqual([
+      {
+        name: "east",
+        database: {
+          kind: "postgres",
+          url: "postgres://u@db-east:5432/tenants",
+          connectionMaxLifetimeSeconds: 120,
+        },
+      },
+      {
+        name: "tenants-west",
+        database: {
+          kind: "postgres",
+          url: "postgresql://u@db-west/tenants_west",
+          connectionMaxLifetimeSeconds: 120,
+        },
+      },
+    ]);
+    expect(json.cells).toEqual([
+      {
+        name: "eu-2",
+        database: {
+          kind: "data-api",
+          clusterArn: "arn:aws:rds:eu-west-1:123456789012:cluster:cell-eu-2",
+          secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cell-eu-2-AbCdEf",
+          database: "tenants",
+          resumeWaitSeconds: 20,
+        },
+      },
+    ]);
+  });
+
+  it.each([
+    ["a cell named main", "main=postgres://h/db", "control-plane database's own cell"],
+    ["a name used twice", "a=postgres://h/x,a=postgres://h/y", "named twice"],
+    ["a URL that is not postgres", "a=mysql://h/db", "postgres://"],
+    ["a bad name", "East Side=postgres://h/db", "lower-case"],
+    ["malformed JSON", "[{", "not valid JSON"],
+    [
+      "a cluster ARN that is not one",
+      '[{"name":"a","clusterArn":"x","secretArn":"y","database":"d"}]',
+      "TENANT_CELLS",
+    ],
+  ])("rejects TENANT_CELLS with %s, naming it", (_what, value, message) => {
+    // Act
+    const error = configError({ TENANT_CELLS: value });
+
+    // Assess
+    expect(error.message).toContain("TENANT_CELLS:");
+    expect(error.message).toContain(message);
+  });
+
   it("rejects an unknown LOG_LEVEL naming it", () => {
     // Act
     const error = configError({ LOG_LEVEL: "verbose" });
