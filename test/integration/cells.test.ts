@@ -6,10 +6,12 @@
  * a cell is done once however often the step runs; the limit checks count each tenant on its cell.
  */
 import { sql } from "drizzle-orm";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../functions/db/client.ts";
 import { numberValue, queryRows } from "../../functions/db/sql.ts";
 import { runCellWork } from "../../functions/domain/steps/run-step.ts";
+import { createFreshPgDatabase, testDatabaseKind } from "../support/database.ts";
 import { failInserts } from "../support/fault-injection.ts";
 import { provisionBody } from "../support/provision-body.ts";
 import { runHelpers, schemaOf, stepOf } from "../support/runs.ts";
@@ -285,5 +287,44 @@ describe("cells", () => {
     expect(result.errors).toEqual([]);
     const alert = result.raised.find((a) => a.kind === "tenant_over_limit" && a.tenantId === run.tenantId);
     expect(alert?.details).toMatchObject({ limit: "maxSchools", max: 1, actual: schools });
+  });
+});
+
+describe.runIf(testDatabaseKind === "postgres")("cells from TENANT_CELLS", () => {
+  it("are registered at start, prepared, and take tenants", async () => {
+    // Prepare: a fresh database on the local server, named as a cell by TENANT_CELLS.
+    const west = await createFreshPgDatabase();
+    const configured = await startTestServer({ env: { TENANT_CELLS: `west=${west.url}` } });
+    const direct = new pg.Client({ connectionString: west.url });
+    try {
+      await configured.database.db.execute(sql`UPDATE cells SET accepts_tenants = false WHERE name = 'main'`);
+      const helpers = runHelpers(() => configured);
+      const run = await helpers.provision(
+        "Basic School System",
+        provisionBody("cell-west", "Str0ng!Passw0rd"),
+      );
+      const done = await helpers.settle(run.id);
+
+      // Act
+      await direct.connect();
+      const onWest = await direct.query(
+        "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = $1)::int AS schemas, (SELECT count(*) FROM cell_step_marks)::int AS marks",
+        [schemaOf(done.tenantId)],
+      );
+
+      // Assess
+      expect(done.status, JSON.stringify(done.error)).toBe("completed");
+      const [row] = await queryRows<{ cell: string }>(
+        configured.database.db,
+        sql`SELECT cell FROM tenants WHERE id = ${done.tenantId}::uuid`,
+      );
+      expect(row?.cell).toBe("west");
+      expect(onWest.rows[0]).toMatchObject({ schemas: 1 });
+      expect(onWest.rows[0].marks).toBeGreaterThan(0);
+    } finally {
+      await direct.end().catch(() => {});
+      await configured.close();
+      await west.drop();
+    }
   });
 });
