@@ -59,6 +59,8 @@ interface PgliteStartingPoint {
   readonly compiled: { readonly pgliteWasmModule: WebAssembly.Module; readonly fsBundle: Blob };
   /** A data-directory image of a migrated database. */
   readonly migrated: Blob;
+  /** A data-directory image of a database before any migration (what initdb leaves). */
+  readonly empty: Blob;
 }
 
 let pgliteStart: Promise<PgliteStartingPoint> | undefined;
@@ -79,8 +81,10 @@ export function pgliteStartingPoint(): Promise<PgliteStartingPoint> {
     const fsBundle = new Blob([readFileSync(join(dist, "pglite.data"))]);
     const client = new PGlite("memory://", { pgliteWasmModule, fsBundle });
     try {
+      await client.waitReady;
+      const empty = await client.dumpDataDir("none");
       await migrate(drizzle({ client, schema }) as unknown as Database);
-      return { compiled: { pgliteWasmModule, fsBundle }, migrated: await client.dumpDataDir("none") };
+      return { compiled: { pgliteWasmModule, fsBundle }, migrated: await client.dumpDataDir("none"), empty };
     } finally {
       await client.close();
     }
@@ -100,9 +104,9 @@ export async function openTestDatabase(
   let drop: () => Promise<void> = async () => {};
   if (kind === "pglite") {
     config = { kind: "pglite", dataDir: "memory://" };
-    const { compiled, migrated } = await pgliteStartingPoint();
+    const { compiled, migrated, empty } = await pgliteStartingPoint();
     handle = await openDatabase(config, {
-      pglite: options.migrate === false ? compiled : { ...compiled, loadDataDir: migrated },
+      pglite: { ...compiled, loadDataDir: options.migrate === false ? empty : migrated },
     });
   } else {
     const fresh = await createFreshPgDatabase();
