@@ -45,6 +45,8 @@ const ADDED_TEMPLATE_COLUMNS: Record<string, Column> = {
   version: col("integer", "1", false),
   is_default: col("boolean", "false", false),
   deleted_at: col(TS),
+  // The cell its tenants are placed on (migrations/0016_cells.sql); none: the placement policy.
+  cell: col(VARCHAR),
 };
 
 /** The product document's tenant_provisioning_progress, column for column. */
