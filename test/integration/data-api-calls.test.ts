@@ -8,7 +8,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { appendFileSync } from "node:fs";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { queryRows } from "../../functions/db/sql.ts";
 import { DEFAULT_TEMPLATES } from "../../functions/domain/templates/default-templates.ts";
 import { testDatabaseKind } from "../support/database.ts";
 import { provisionBody } from "../support/provision-body.ts";
@@ -114,3 +116,74 @@ describe.runIf(testDatabaseKind === "data-api")(
     );
   },
 );
+
+/**
+ * A tenant on a cell other than `main` (issue 18, item 4): the control plane makes Basic's 18 calls
+ * and one more, the tenant's cell read once per process; the cell gets one call per step with work
+ * there (RunMigrations, SetupConfigurations, CreateInitialData, create-default-reports: each step's
+ * cell part is one statement, done at most once). As measured.
+ */
+const MAX_CELL_CALLS = { control: 19, cell: 4 };
+
+describe.runIf(testDatabaseKind === "data-api")("Data API calls per provisioning on another cell", () => {
+  let server: TestServer;
+  const counted = { control: [] as string[], cell: [] as string[] };
+
+  /** Counts what `client` is sent into `into`. */
+  function count(client: { send: (c: unknown) => Promise<unknown> }, into: string[]): void {
+    const send = client.send.bind(client);
+    client.send = (command: unknown) => {
+      into.push((command as object).constructor.name.replace(/Command$/, ""));
+      return send(command);
+    };
+  }
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      cells: ["east"],
+      env: {
+        SCHEDULE_POLL_INTERVAL_MS: HOUR_MS,
+        OUTBOX_DRAIN_INTERVAL_MS: HOUR_MS,
+        WEBHOOK_POLL_INTERVAL_MS: HOUR_MS,
+        SWEEP_INTERVAL_SECONDS: "86400",
+      },
+    });
+    count(server.database.dataApi!.client as never, counted.control);
+    count(server.cells.get("east")!.dataApi!.client as never, counted.cell);
+  }, 60_000);
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("Basic School System on east: each database's calls stay within its bound", async () => {
+    // Prepare: main closed, so the tenant goes to east; the start-up's own work done.
+    const list = await server.request("GET", "/api/provisioning/templates?limit=100");
+    const template = list.body.items.find((t: { name: string }) => t.name === "Basic School System");
+    await server.database.db.execute(sql`UPDATE cells SET accepts_tenants = false WHERE name = 'main'`);
+    await server.app.workflows.idle();
+    counted.control.length = 0;
+    counted.cell.length = 0;
+
+    // Act
+    const accepted = await server.request("POST", `/api/provisioning/templates/${template.id}/provision`, {
+      body: provisionBody(`cells-${randomUUID().slice(0, 8)}`, `Zebra!Quartz-${randomUUID().slice(0, 8)}`),
+    });
+    await server.app.workflows.idle();
+    const control = [...counted.control];
+    const cell = [...counted.cell];
+
+    // Assess
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+    const run = await server.request("GET", `/api/provisioning/progress/${accepted.body.id}`);
+    expect(run.body.status).toBe("completed");
+    const [row] = await queryRows<{ cell: string }>(
+      server.database.db,
+      sql`SELECT cell FROM tenants WHERE id = ${run.body.tenantId}::uuid`,
+    );
+    expect(row?.cell).toBe("east");
+    expect(control.length, control.join(" ")).toBeLessThanOrEqual(MAX_CELL_CALLS.control);
+    expect(cell.length, cell.join(" ")).toBeLessThanOrEqual(MAX_CELL_CALLS.cell);
+    expect(cell.length).toBeGreaterThan(0);
+  });
+});

@@ -118,6 +118,14 @@ export class CellDirectory {
     return this.cell(name);
   }
 
+  /**
+   * Forgets what was read of a tenant's cell: its row was written anew (a restore recreating a
+   * tenant whose row was gone, placed again).
+   */
+  forget(tenantId: string): void {
+    this.#tenantCells.delete(tenantId);
+  }
+
   /** Records a tenant's cell as its row was just written (saves the read in `forTenant`). */
   remember(tenantId: string, cell: string): void {
     this.#tenantCells.set(tenantId, cell);
