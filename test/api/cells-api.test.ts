@@ -4,13 +4,16 @@
  * placement follows: a closed cell takes no new tenant, every cell closed is a 409), a template
  * pinned to a cell (its tenants go there even when another cell has fewer; a closed pin is a 409
  * naming templateId; an unknown cell is a 400 naming `cell`), the tenant's cell in the tenant and
- * run responses, and the roles (a tenant_admin key is refused).
+ * run responses, and the roles (a tenant_admin key is refused). The CLI's `cells` commands and
+ * `template create|update --cell` run in this process against the same server.
  */
 import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../cli/main.ts";
 import { auditLogs, tenants } from "../../functions/db/schema.ts";
 import { cellListSchema, cellSchema } from "../../functions/schemas/cells.ts";
+import { tenantDetailSchema } from "../../functions/schemas/deprovisioning.ts";
 import { templateSchema } from "../../functions/schemas/templates.ts";
 import { expectApiError } from "../support/api-errors.ts";
 import { provisionBody } from "../support/provision-body.ts";
@@ -223,5 +226,73 @@ describe("templates pinned to a cell", () => {
     expectApiError(updated, 400, { field: "cell" });
     expectApiError(malformed, 400, { field: "cell" });
     expect((await server.request("GET", `${API}/templates/${template.id}`)).body.cell).toBeNull();
+  });
+});
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli({
+    argv,
+    env: { TENANT_API_URL: server.url, TENANT_API_KEY: server.adminKey, NO_COLOR: "1" },
+    cwd: server.dataDir,
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+    stdin: process.stdin,
+  });
+  return { code, stdout, stderr };
+}
+
+describe("the CLI", () => {
+  it("lists, closes and opens cells, as a table and as the API's JSON", async () => {
+    // Act
+    const table = await cli("cells", "list");
+    const closed = await cli("--json", "cells", "close", "east");
+    const listed = await cli("--json", "cells", "list");
+    const opened = await cli("cells", "open", "east");
+    const unknown = await cli("cells", "close", "west");
+
+    // Assess
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^NAME\s+STATE\s+CONFIGURED\s+TENANTS/);
+    expect(table.stdout).toMatch(/\nmain\s+open\s+yes\s+1\s/);
+    expect(closed.code, closed.stderr).toBe(0);
+    expect(cellSchema.parse(JSON.parse(closed.stdout))).toMatchObject({
+      name: "east",
+      acceptsTenants: false,
+    });
+    expect(cellListSchema.parse(JSON.parse(listed.stdout)).items.map((c) => c.name)).toEqual([
+      "main",
+      "east",
+    ]);
+    expect(opened.code, opened.stderr).toBe(0);
+    expect(opened.stdout).toMatch(/State:?\s+open/);
+    // An unknown cell: the API's 404, exit 3 (not found) as for every other resource.
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toContain("west");
+  });
+
+  it("pins a template with --cell, unpins it with --no-cell, and shows a tenant's cell", async () => {
+    // Prepare
+    const name = `Cells CLI ${randomUUID().slice(0, 8)}`;
+
+    // Act
+    const created = await cli("--json", "template", "create", name, "--cell", "east");
+    const id = templateSchema.parse(JSON.parse(created.stdout)).id;
+    const unpinned = await cli("--json", "template", "update", id, "--no-cell");
+    const refused = await cli("template", "update", id, "--cell", "west");
+    const tenant = await cli("--json", "tenants", "show", firstTenant);
+    const tenants = await cli("tenants", "list");
+
+    // Assess
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout).cell).toBe("east");
+    expect(unpinned.code, unpinned.stderr).toBe(0);
+    expect(JSON.parse(unpinned.stdout)).toMatchObject({ cell: null, version: 1 });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("cell");
+    expect(tenantDetailSchema.parse(JSON.parse(tenant.stdout)).cell).toBe("east");
+    expect(tenants.stdout).toMatch(/\bCELL\b/);
+    expect(tenants.stdout).toMatch(new RegExp(`${firstTenant}.*\\beast\\b`));
   });
 });
