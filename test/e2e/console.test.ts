@@ -495,6 +495,24 @@ describe("every page", { timeout: 180_000 }, () => {
     await page.getByTestId("chart-step-failures").waitFor();
   });
 
+  it("lists the cells and closes and opens one", async () => {
+    // Act
+    await page.getByTestId("nav-cells").click();
+    const row = page.locator("[data-testid=cell-row][data-cell=main]");
+    await row.waitFor();
+    await page.getByTestId("close-cell-main").click();
+    await page.getByTestId("confirm-ok").click();
+    await page.getByTestId("open-cell-main").click();
+    await page.getByTestId("confirm-ok").click();
+    await page.getByTestId("close-cell-main").waitFor();
+
+    // Assess: closed, then open again (the tests after this one provision on it)
+    const closes = await server.database.db.select().from(auditLogs).where(eq(auditLogs.targetId, "main"));
+    expect(closes.map((a) => a.action)).toEqual(["cell.close", "cell.open"]);
+    expect(await row.getByTestId("cell-state").textContent()).toBe("open");
+    expect(pageErrors).toEqual([]);
+  });
+
   it("lists the sweep's alerts and resolves one", async () => {
     // Prepare: the sweep raises an alert for the failed run
     await server.app.sweeper.runOnce();
@@ -514,24 +532,6 @@ describe("every page", { timeout: 180_000 }, () => {
     await row.waitFor({ state: "detached" });
     const resolved = (await server.request("GET", `${API}/alerts?state=resolved`)).body.items;
     expect(resolved.map((a: any) => a.id)).toContain(alert.id);
-    expect(pageErrors).toEqual([]);
-  });
-
-  it("lists the cells and closes and opens one", async () => {
-    // Act
-    await page.getByTestId("nav-cells").click();
-    const row = page.locator("[data-testid=cell-row][data-cell=main]");
-    await row.waitFor();
-    await page.getByTestId("close-cell-main").click();
-    await page.getByTestId("confirm-ok").click();
-    await page.getByTestId("open-cell-main").click();
-    await page.getByTestId("confirm-ok").click();
-    await page.getByTestId("close-cell-main").waitFor();
-
-    // Assess: closed, then open again (the tests after this one provision on it)
-    const closes = await server.database.db.select().from(auditLogs).where(eq(auditLogs.targetId, "main"));
-    expect(closes.map((a) => a.action)).toEqual(["cell.close", "cell.open"]);
-    expect(await row.getByTestId("cell-state").textContent()).toBe("open");
     expect(pageErrors).toEqual([]);
   });
 
