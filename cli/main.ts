@@ -25,6 +25,7 @@ import {
 } from "./command.ts";
 import { alertCommands } from "./commands/alerts.ts";
 import { batchCommands } from "./commands/batches.ts";
+import { cellCommands } from "./commands/cells.ts";
 import { keyCommands } from "./commands/keys.ts";
 import { progressCommands } from "./commands/progress.ts";
 import { provisionCommands } from "./commands/provision.ts";
@@ -66,6 +67,7 @@ const GROUPS: readonly Group[] = [
   { name: "alerts", summary: "Alerts raised by the operations sweep: list, resolve" },
   { name: "keys", summary: "API keys: create, list, revoke" },
   { name: "whoami", summary: "The API key in use" },
+  { name: "cells", summary: "Cells (tenant databases): list, close to new tenants, open" },
   { name: "webhooks", summary: "Webhooks: add, list, remove, deliveries, redeliver, test, rotate-secret" },
   {
     name: "rollout",
@@ -86,6 +88,7 @@ export const COMMANDS: readonly Command[] = [
   ...whoamiCommands,
   ...webhookCommands,
   ...rolloutCommands,
+  ...cellCommands,
 ];
 
 const DEFAULT_API_URL = "http://localhost:3000";

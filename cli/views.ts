@@ -1,6 +1,7 @@
 /** Human views of the API's records: the types are the API's own, inferred from its zod schemas. */
 import type { z } from "zod";
 import type { Batch } from "../functions/schemas/batches.ts";
+import type { CellInfo } from "../functions/schemas/cells.ts";
 import {
   type Backup,
   type DeprovisioningOptions,
@@ -91,6 +92,7 @@ export function templateDetails(t: Template, style: Style): string {
       ["Category", t.category],
       ["Version", String(t.version)],
       ["Default", yesNo(t.isDefault)],
+      ["Cell", t.cell ?? "(placement policy)"],
       ["Settings", compact(t.settings)],
       ["Limits", compact(t.limits)],
       ["Migrations", t.migrations.join(", ")],
@@ -370,6 +372,7 @@ export function tenantList(page: z.output<typeof tenantPageSchema>, style: Style
           value: (t) =>
             t.templateId ? `${t.templateName ?? t.templateId} v${t.templateVersion ?? "?"}` : "(custom)",
         },
+        { header: "CELL", value: (t) => t.cell },
         { header: "CREATED", value: (t) => formatTime(t.createdAt) },
       ],
       style,
@@ -393,6 +396,7 @@ export function tenantDetails(t: TenantDetail, style: Style): string {
       ["Subdomain", t.subdomain ?? undefined],
       ["Status", colorStatus(t.status, style)],
       ["Template", template],
+      ["Cell", t.cell],
       ["Users", String(t.users)],
       ["Limits", compact(t.limits)],
       ["Settings", compact(t.settings)],
@@ -670,4 +674,38 @@ export function batchDetails(b: Batch, style: Style): string {
     style,
   );
   return `${head}\n${children}${pageFooter(b.children, style)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cells
+// ---------------------------------------------------------------------------------------------
+
+const cellState = (c: CellInfo, style: Style) =>
+  c.acceptsTenants ? style.green("open") : style.yellow("closed");
+
+export function cellList(items: readonly CellInfo[], style: Style): string {
+  return table(
+    items,
+    [
+      { header: "NAME", value: (c) => c.name },
+      { header: "STATE", value: (c) => cellState(c, style) },
+      { header: "CONFIGURED", value: (c) => (c.configured ? "yes" : style.yellow("no")) },
+      { header: "TENANTS", value: (c) => String(c.tenants), right: true },
+      { header: "UPDATED", value: (c) => formatTime(c.updatedAt) },
+    ],
+    style,
+  );
+}
+
+export function cellDetails(c: CellInfo, style: Style): string {
+  return details(
+    [
+      ["Cell", c.name],
+      ["State", `${cellState(c, style)}${c.acceptsTenants ? "" : " (takes no new tenants)"}`],
+      ["Configured", c.configured ? "yes" : style.yellow("no (not in TENANT_CELLS here)")],
+      ["Tenants", String(c.tenants)],
+      ["Updated", formatTime(c.updatedAt)],
+    ],
+    style,
+  );
 }

@@ -2,7 +2,7 @@
  * The web console: a hash-routed single page over the public REST API (static files, no build
  * step). Pages: API key entry, runs (live), a run with its state machine graph (live), new
  * provisioning, a batch of provisionings (live), a template upgrade rollout with its waves (live),
- * templates, tenants, statistics, alerts and webhooks. The API's paths, enums and defaults come
+ * templates, tenants, statistics, alerts, webhooks and cells. The API's paths, enums and defaults come
  * from the contract module the service generates from its route table (`/contract.js`); which
  * pages and actions are offered follows the signed-in key's role (`GET /whoami`).
  */
@@ -11,6 +11,7 @@ import { h } from "./dom.js";
 import { beginNavigation, NavigationAbandoned } from "./navigation.js";
 import { alertsPage } from "./pages/alerts.js";
 import { batchPage } from "./pages/batch.js";
+import { cellsPage } from "./pages/cells.js";
 import { keyPage } from "./pages/key.js";
 import { provisionPage } from "./pages/provision.js";
 import { rolloutPage } from "./pages/rollout.js";
@@ -40,6 +41,7 @@ const SECTIONS = [
   { id: "stats", label: "Statistics", operation: "getProvisioningStats" },
   { id: "alerts", label: "Alerts", operation: "listAlerts" },
   { id: "webhooks", label: "Webhooks", operation: "listWebhooks" },
+  { id: "cells", label: "Cells", operation: "listCells" },
 ];
 
 /** @param {import("./session.js").Me | null} me */
@@ -122,6 +124,8 @@ async function render() {
         return await alertsPage(nav, params);
       case "webhooks":
         return path[1] ? await webhookPage(nav, path[1]) : await webhooksPage(nav);
+      case "cells":
+        return await cellsPage(nav);
       default:
         page(
           nav,

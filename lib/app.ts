@@ -23,6 +23,7 @@ const stack = new TenantProvisioningStack(app, settings.stackName, {
   ...(settings.sesConfigurationSet ? { sesConfigurationSet: settings.sesConfigurationSet } : {}),
   ...(settings.invitationBaseUrl ? { invitationBaseUrl: settings.invitationBaseUrl } : {}),
   ...(settings.retryPolicy ? { retryPolicy: settings.retryPolicy } : {}),
+  tenantCells: settings.tenantCells,
   webhookDestinations: webhookDestinationsFromContext(app.node.tryGetContext("webhookDestinations")),
 });
 Tags.of(stack).add("service", "tenant-provisioning");

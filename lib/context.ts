@@ -40,7 +40,17 @@ const contextSchema = z.object({
   stepRetryBackoffRate: z.string().optional(),
   stepRetryMaxAttempts: z.string().optional(),
   stepRetryMaxDelaySeconds: z.string().optional(),
+  /** Cells besides `main`: an array in cdk.json, a JSON string with `-c` (checked by `tenantCellsFromContext`). */
+  tenantCells: z.unknown().optional(),
 });
+
+/** A cell on AWS: an Aurora cluster reached through the Data API (what `TENANT_CELLS` holds in a Lambda). */
+export interface TenantCell {
+  readonly name: string;
+  readonly clusterArn: string;
+  readonly secretArn: string;
+  readonly database: string;
+}
 
 export interface DeploySettings {
   readonly stage: Stage;
@@ -65,6 +75,8 @@ export interface DeploySettings {
   readonly sweepIntervalMinutes: number;
   /** Set when any `stepRetry*` key is given; the ASL's own values otherwise. */
   readonly retryPolicy?: RetryPolicy;
+  /** The cells besides `main` (`tenantCells`); empty: the control-plane database is the only cell. */
+  readonly tenantCells: readonly TenantCell[];
 }
 
 const KEYS = Object.keys(contextSchema.shape) as (keyof typeof contextSchema.shape)[];
@@ -81,6 +93,39 @@ function retryPolicyFromContext(c: z.infer<typeof contextSchema>): RetryPolicy {
     // The message names STEP_RETRY_X; the context key is stepRetryX.
     throw new Error(`Invalid CDK context (stepRetry*): ${error instanceof Error ? error.message : error}`);
   }
+}
+
+/**
+ * `tenantCells`, validated as the Lambdas will read it (`TENANT_CELLS` through `loadConfig`: names,
+ * `main` reserved, no name twice, ARNs) so a bad value fails the synth rather than every cold start;
+ * only Data API cells, since a Lambda outside a VPC cannot reach a postgres:// URL.
+ */
+function tenantCellsFromContext(value: unknown): TenantCell[] {
+  if (value === undefined) return [];
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  const fail = (message: string): never => {
+    throw new Error(`Invalid CDK context (tenantCells): ${message}`);
+  };
+  if (!text.trim().startsWith("["))
+    fail('must be a JSON array of {"name","clusterArn","secretArn","database"}');
+  let cells: ReturnType<typeof loadConfig>["cells"] = [];
+  try {
+    cells = loadConfig({ TENANT_CELLS: text }).cells;
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  return cells.map((c) =>
+    c.database.kind === "data-api"
+      ? {
+          name: c.name,
+          clusterArn: c.database.clusterArn,
+          secretArn: c.database.secretArn,
+          database: c.database.database,
+        }
+      : fail(
+          `cell ${c.name}: on AWS a cell is an Aurora cluster (clusterArn, secretArn, database), not a URL`,
+        ),
+  );
 }
 
 /** Reads the settings through `get` (e.g. `key => app.node.tryGetContext(key)`). */
@@ -116,6 +161,7 @@ export function deploySettings(get: (key: string) => unknown): DeploySettings {
   ].some((v) => v !== undefined);
   // The same validation and defaults as the local runner's STEP_RETRY_* variables.
   const retryPolicy = retryGiven ? retryPolicyFromContext(c) : undefined;
+  const tenantCells = tenantCellsFromContext(c.tenantCells);
 
   return {
     stage: c.stage,
@@ -135,5 +181,6 @@ export function deploySettings(get: (key: string) => unknown): DeploySettings {
     // The sweep reads the database: every 5 minutes it would keep an auto-paused cluster awake.
     sweepIntervalMinutes: c.sweepIntervalMinutes ?? (autoPause ? 60 : 5),
     ...(retryPolicy ? { retryPolicy } : {}),
+    tenantCells,
   };
 }

@@ -34,6 +34,7 @@ import { Schedules } from "./constructs/schedules.ts";
 import { ServiceFunction } from "./constructs/service-function.ts";
 import { StepFunctions } from "./constructs/step-functions.ts";
 import { Workflows } from "./constructs/workflows.ts";
+import type { TenantCell } from "./context.ts";
 import { type LambdaEntry, lambdaEntries, workflowKinds } from "./lambda-entries.ts";
 import { shortestTaskDeadlines, stepLambdaTimeouts } from "./step-timeouts.ts";
 
@@ -60,6 +61,8 @@ export interface TenantProvisioningStackProps extends StackProps {
   readonly logRetention?: logs.RetentionDays;
   /** Static webhooks EventBridge delivers through API destinations (context `webhookDestinations`). */
   readonly webhookDestinations?: readonly WebhookDestination[];
+  /** Tenant databases besides the control plane's own (context `tenantCells`). */
+  readonly tenantCells?: readonly TenantCell[];
 }
 
 export class TenantProvisioningStack extends Stack {
@@ -125,6 +128,7 @@ export class TenantProvisioningStack extends Stack {
         ? { autoPauseAfter: Duration.minutes(props.database.autoPauseAfterMinutes) }
         : {}),
       logRetention,
+      ...(props.tenantCells ? { tenantCells: props.tenantCells } : {}),
     });
     this.notifications = new Notifications(this, "Notifications", {
       ...(props.alertEmail ? { alertEmail: props.alertEmail } : {}),

@@ -4,7 +4,7 @@ import {
   listTemplatesQuerySchema,
   TEMPLATE_CATEGORIES,
   TEMPLATE_STATES,
-  templateSpecSchema,
+  templateCreateSchema,
   templateUpdateSchema,
 } from "../../functions/schemas/templates.ts";
 import { type Command, defineCommand, definedOnly, parseFlags, readJsonFlag } from "../command.ts";
@@ -109,22 +109,25 @@ export const templateCommands: readonly Command[] = [
       description: { type: "string", value: "TEXT", description: "what the template is for" },
       category: { ...CATEGORY, description: `${CATEGORY.description} (default basic)` },
       file: { type: "string", value: "template.json", description: "the template's definition" },
+      cell: { type: "string", value: "CELL", description: "pin its tenants to this cell (see 'cells list')" },
     },
     examples: [
       'tenant-provisioning template create "My Template" --description "Custom template" --category custom --file template.json',
+      'tenant-provisioning template create "East schools" --cell east',
     ],
     async run(ctx) {
       const command = ["template", "create"];
       const fromFile = ctx.flags.file ? await objectFile(ctx.flags.file, ctx.cwd, command) : {};
       const body = parseFlags(
-        templateSpecSchema,
+        templateCreateSchema,
         definedOnly({
           ...fromFile,
           name: ctx.args.name,
           description: ctx.flags.description,
           category: ctx.flags.category,
+          cell: ctx.flags.cell,
         }),
-        { name: "<name>", description: "--description", category: "--category" },
+        { name: "<name>", description: "--description", category: "--category", cell: "--cell" },
         "--file",
         command,
       );
@@ -139,26 +142,42 @@ export const templateCommands: readonly Command[] = [
     description:
       "The file holds the fields to change as JSON (any subset of a template's fields);\n" +
       'settings, limits and initialData are merged key by key ({"limits":{"maxUsers":25}}\n' +
-      "keeps the other limits; null removes a key). --name, --description and --category override it.",
+      "keeps the other limits; null removes a key). --name, --description and --category override it.\n" +
+      "--cell pins its tenants to a cell and --no-cell unpins; the cell alone makes no new version.",
     args: ["id"],
     options: {
       file: { type: "string", value: "update.json", description: "the fields to change" },
       name: { type: "string", value: "NAME", description: "a new name" },
       description: { type: "string", value: "TEXT", description: "a new description" },
       category: CATEGORY,
+      cell: { type: "string", value: "CELL", description: "pin its tenants to this cell" },
+      "no-cell": { type: "boolean", description: "unpin: the placement policy chooses the cell" },
     },
-    examples: ["tenant-provisioning template update 3f0c… --file limits.json"],
+    examples: [
+      "tenant-provisioning template update 3f0c… --file limits.json",
+      "tenant-provisioning template update 3f0c… --cell east",
+    ],
     async run(ctx) {
       const command = ["template", "update"];
       const { file, name, description, category } = ctx.flags;
-      if (file === undefined && name === undefined && description === undefined && category === undefined) {
-        throw ctx.usage("nothing to update: give --file and/or --name, --description, --category");
+      if (ctx.flags.cell !== undefined && ctx.flags["no-cell"]) {
+        throw ctx.usage("--cell and --no-cell contradict each other: give one");
+      }
+      const cell = ctx.flags["no-cell"] ? null : ctx.flags.cell;
+      if (
+        file === undefined &&
+        name === undefined &&
+        description === undefined &&
+        category === undefined &&
+        cell === undefined
+      ) {
+        throw ctx.usage("nothing to update: give --file and/or --name, --description, --category, --cell");
       }
       const fromFile = file ? await objectFile(file, ctx.cwd, command) : {};
       const body = parseFlags(
         templateUpdateSchema,
-        definedOnly({ ...fromFile, name, description, category }),
-        { name: "--name", description: "--description", category: "--category" },
+        definedOnly({ ...fromFile, name, description, category, cell }),
+        { name: "--name", description: "--description", category: "--category", cell: "--cell" },
         "--file",
         command,
       );

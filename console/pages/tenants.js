@@ -55,9 +55,9 @@ export async function tenantsPage(nav, params) {
       "div",
       { class: "card card-flush" },
       table(
-        ["Tenant", "Subdomain", "Status", "Template", "Created"],
+        ["Tenant", "Subdomain", "Status", "Template", "Cell", "Created"],
         result.items.length === 0
-          ? [h("tr", {}, h("td", { colspan: 5, class: "empty" }, "No tenants."))]
+          ? [h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No tenants."))]
           : result.items.map((/** @type {any} */ t) =>
               h(
                 "tr",
@@ -82,6 +82,7 @@ export async function tenantsPage(nav, params) {
                       )
                     : "custom",
                 ),
+                h("td", { class: "mono small", "data-testid": "tenant-cell" }, t.cell ?? "—"),
                 h("td", { class: "nowrap" }, formatTime(t.createdAt)),
               ),
             ),
@@ -247,6 +248,7 @@ export async function tenantPage(nav, id) {
                 )
               : "—",
           ],
+          ["Cell", h("span", { class: "mono", "data-testid": "tenant-cell" }, tenant.cell ?? "—")],
           ["Users", tenant.users === undefined ? "—" : String(tenant.users)],
           ["Created", formatTime(tenant.createdAt)],
           ["Updated", formatTime(tenant.updatedAt)],

@@ -39,7 +39,9 @@ export type AuditAction =
   | "rollout.start"
   | "rollout.pause"
   | "rollout.resume"
-  | "rollout.abort";
+  | "rollout.abort"
+  | "cell.close"
+  | "cell.open";
 
 export interface AuditEntry {
   readonly actorKeyId: string | null;

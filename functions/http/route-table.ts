@@ -11,6 +11,7 @@ import {
   getBatchQuerySchema,
   scheduleBatchSchema,
 } from "../schemas/batches.ts";
+import { cellListSchema, cellSchema } from "../schemas/cells.ts";
 import { errorResponseSchema } from "../schemas/common.ts";
 import {
   backupListSchema,
@@ -70,9 +71,9 @@ import {
 import {
   getTemplateQuerySchema,
   listTemplatesQuerySchema,
+  templateCreateSchema,
   templatePageSchema,
   templateSchema,
-  templateSpecSchema,
   templateUpdateSchema,
   templateVersionsSchema,
 } from "../schemas/templates.ts";
@@ -96,7 +97,8 @@ export type ApiGroup =
   | "tenants"
   | "schedules"
   | "webhooks"
-  | "rollouts";
+  | "rollouts"
+  | "cells";
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -148,8 +150,8 @@ export const routes = {
     path: "/api/provisioning/templates",
     group: "templates",
     access: "admin",
-    summary: "Create a template (version 1)",
-    body: templateSpecSchema,
+    summary: "Create a template (version 1); cell pins its tenants to a configured cell",
+    body: templateCreateSchema,
     response: templateSchema,
     successStatus: 201,
   },
@@ -168,7 +170,8 @@ export const routes = {
     group: "templates",
     access: "admin",
     summary:
-      "Update a template; makes a new immutable version (settings, limits and initialData merge key by key, null removes a key)",
+      "Update a template; makes a new immutable version (settings, limits and initialData merge key by key, null removes a key). " +
+      "cell (the pinned cell, null unpins) is not versioned: changing only it makes no new version",
     body: templateUpdateSchema,
     response: templateSchema,
   },
@@ -644,6 +647,33 @@ export const routes = {
     summary: "Deliver this event again now (same webhook-id), with a new retry window; 202",
     response: deliverySchema,
     successStatus: 202,
+  },
+  listCells: {
+    method: "GET",
+    path: "/api/cells",
+    group: "cells",
+    access: "admin",
+    summary:
+      "The cells (tenant databases): whether each takes new tenants, whether this deployment configures it, " +
+      "and its tenants that are not deprovisioned; main first",
+    response: cellListSchema,
+  },
+  closeCell: {
+    method: "POST",
+    path: "/api/cells/{name}/close",
+    group: "cells",
+    access: "admin",
+    summary:
+      "Close a cell: placement puts no new tenant on it (a template pinned to it is refused with a 409); its tenants stay and keep working",
+    response: cellSchema,
+  },
+  openCell: {
+    method: "POST",
+    path: "/api/cells/{name}/open",
+    group: "cells",
+    access: "admin",
+    summary: "Open a closed cell again: placement may put new tenants on it",
+    response: cellSchema,
   },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -213,6 +213,8 @@ export const tenantSummarySchema = z.object({
   /** The template's current name (null for a custom spec or a template gone since). */
   templateName: z.string().nullable(),
   templateVersion: z.number().int().nullable(),
+  /** The cell (tenant database) the tenant's schema is on; set at placement, never changed. */
+  cell: z.string(),
   createdAt: isoDateTime,
   updatedAt: isoDateTime,
 });

@@ -83,6 +83,8 @@ export const runTenantSchema = z.object({
   name: z.string(),
   slug: z.string().nullable(),
   status: z.string(),
+  /** The cell (tenant database) the tenant's schema is on. */
+  cell: z.string(),
 });
 export type RunTenant = z.infer<typeof runTenantSchema>;
 

@@ -3,6 +3,7 @@
  * document and the CLI.
  */
 import { z } from "zod";
+import { cellNameSchema } from "./cells.ts";
 import { INT4_MAX, isoDateTime, pageSchema, paginationQuerySchema } from "./common.ts";
 
 export const TEMPLATE_CATEGORIES = [
@@ -176,6 +177,21 @@ export const templateSpecSchema = z.strictObject(templateFields).superRefine((t,
 export type TemplateSpec = z.infer<typeof templateSpecSchema>;
 
 /**
+ * The cell a template pins its tenants to (null: the placement policy chooses). Where tenants go
+ * is the template's placement, not its content: it lives on the template row only, outside the
+ * immutable versions, so changing it makes no new version and a rollout never carries it.
+ */
+const pinnedCell = cellNameSchema.nullable();
+
+/** Create body: a template definition and, optionally, the cell it pins its tenants to. */
+export const templateCreateSchema = z
+  .strictObject({ ...templateFields, cell: pinnedCell.optional() })
+  .superRefine((t, ctx) => {
+    initialDataWithinLimits(t.initialData, t.limits, ctx);
+  });
+export type TemplateCreate = z.infer<typeof templateCreateSchema>;
+
+/**
  * A merge patch of one of a template's objects (RFC 7396, one level deep): each key given replaces
  * that key, `null` removes it, a key left out is kept. Removing a limit is therefore always explicit.
  */
@@ -227,6 +243,8 @@ export const templateUpdateSchema = z
     // these fields on every update that leaves them out.
     migrations: migrationList.optional(),
     postProvisioningSteps: postProvisioningStepList.optional(),
+    /** The pinned cell (null unpins); alone it changes the template row, not its version. */
+    cell: pinnedCell.optional(),
   })
   .refine((u) => Object.keys(u).length > 0, "the update must change at least one field");
 export type TemplateUpdate = z.infer<typeof templateUpdateSchema>;
@@ -243,6 +261,8 @@ export const templateSchema = z.object({
   postProvisioningSteps: z.array(z.enum(POST_PROVISIONING_ACTIONS)),
   version: z.number().int(),
   isDefault: z.boolean(),
+  /** The cell every tenant provisioned from it is placed on (null: the placement policy chooses). */
+  cell: z.string().nullable(),
   createdAt: isoDateTime,
   updatedAt: isoDateTime,
   deletedAt: isoDateTime.nullable(),

@@ -220,7 +220,8 @@ const bundledDirectory = optionalString.pipe(
     .optional(),
 );
 
-const CELL_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** A cell name: what TENANT_CELLS accepts, and what the API takes as a cell. */
+export const CELL_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const cellEntry = z.union([
   z.object({
     name: z.string().regex(CELL_NAME, "a cell name is lower-case letters, digits and dashes"),

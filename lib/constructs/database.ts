@@ -27,6 +27,7 @@ import * as cr from "aws-cdk-lib/custom-resources";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import type { LambdaEnvironment } from "../../functions/shared/config.ts";
+import type { TenantCell } from "../context.ts";
 
 export interface DatabaseProps {
   /** Deletion protection on the cluster; when off (dev stacks) the cluster is destroyed with the stack. */
@@ -40,6 +41,11 @@ export interface DatabaseProps {
   readonly logRetention: logs.RetentionDays;
   /** The database the service uses inside the cluster. */
   readonly databaseName?: string;
+  /**
+   * Tenant databases besides this one (cells, functions/domain/cells/): clusters managed outside
+   * this stack. Every Lambda that uses this database gets them as `TENANT_CELLS` and may use them.
+   */
+  readonly tenantCells?: readonly TenantCell[];
 }
 
 export class Database extends Construct {
@@ -49,10 +55,12 @@ export class Database extends Construct {
   readonly databaseName: string;
   /** Sets the cluster's deletion protection once everything else exists (see the module comment). */
   readonly deletionProtection: cr.AwsCustomResource;
+  readonly tenantCells: readonly TenantCell[];
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
     this.databaseName = props.databaseName ?? "provisioning";
+    this.tenantCells = props.tenantCells ?? [];
 
     const flowLogs = new logs.LogGroup(this, "VpcFlowLogs", {
       retention: props.logRetention,
@@ -166,11 +174,35 @@ export class Database extends Construct {
       DB_CLUSTER_ARN: this.cluster.clusterArn,
       DB_SECRET_ARN: this.secret.secretArn,
       DB_NAME: this.databaseName,
+      // What `loadConfig` parses back (context.ts checked it parses); absent: `main` is the only cell.
+      ...(this.tenantCells.length > 0 ? { TENANT_CELLS: JSON.stringify(this.tenantCells) } : {}),
     };
   }
 
-  /** The Data API on this cluster and reading its secret — nothing else. */
+  /**
+   * The Data API on this cluster and reading its secret, and the same on every cell's cluster and
+   * secret (the statements `grantDataApiAccess` of a cluster makes) — nothing else.
+   */
   grantDataApiAccess(grantee: iam.IGrantable): void {
     this.cluster.grantDataApiAccess(grantee);
+    if (this.tenantCells.length === 0) return;
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          "rds-data:BatchExecuteStatement",
+          "rds-data:BeginTransaction",
+          "rds-data:CommitTransaction",
+          "rds-data:ExecuteStatement",
+          "rds-data:RollbackTransaction",
+        ],
+        resources: this.tenantCells.map((c) => c.clusterArn),
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+        resources: this.tenantCells.map((c) => c.secretArn),
+      }),
+    );
   }
 }

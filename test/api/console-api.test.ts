@@ -92,7 +92,7 @@ describe("runs and tenants name what they refer to", () => {
     const asTenant = await server.request("GET", `${API}/progress`, { key: tenantKey });
 
     // Assess
-    const expected = { name: `Tenant ${slug}`, slug, status: "active" };
+    const expected = { name: `Tenant ${slug}`, slug, status: "active", cell: "main" };
     expect(list.body.items.map((r: any) => [r.kind, r.tenant])).toEqual([
       ["deprovision", expected],
       ["provision", expected],

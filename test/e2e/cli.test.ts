@@ -325,6 +325,9 @@ describe("help and usage", () => {
       "keys list",
       "keys revoke",
       "whoami",
+      "cells list",
+      "cells close",
+      "cells open",
     ];
     expect(commands.map((c) => c.replace(/ \[options\]$/, ""))).toEqual(expect.arrayContaining(expected));
     const helps = await inBatches(expected, (command) => cli([...command.split(" "), "--help"]));

@@ -13,9 +13,10 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { auditLogs } from "../../functions/db/schema.ts";
 import { DEFAULT_GRACE_PERIOD_HOURS } from "../../functions/schemas/deprovisioning.ts";
 import { failInserts, tenantWithSlug } from "../support/fault-injection.ts";
 import { provisionBody } from "../support/provision-body.ts";
@@ -270,6 +271,8 @@ describe("every page", { timeout: 180_000 }, () => {
     // Assess
     expect(rowText).toContain("browser-test-school");
     expect(rowText).toContain("Basic School System");
+    // The only cell of a deployment without TENANT_CELLS.
+    expect(await page.getByTestId("tenant-cell").textContent()).toBe("main");
     expect(await page.getByTestId("tenant-title").textContent()).toBe("Browser Test School");
     expect(await page.getByTestId("tenant-status").textContent()).toBe("active");
     expect(await page.getByTestId("tenant-run-row").count()).toBe(1);
@@ -490,6 +493,24 @@ describe("every page", { timeout: 180_000 }, () => {
     );
     await page.getByTestId("chart-template-success").waitFor();
     await page.getByTestId("chart-step-failures").waitFor();
+  });
+
+  it("lists the cells and closes and opens one", async () => {
+    // Act
+    await page.getByTestId("nav-cells").click();
+    const row = page.locator("[data-testid=cell-row][data-cell=main]");
+    await row.waitFor();
+    await page.getByTestId("close-cell-main").click();
+    await page.getByTestId("confirm-ok").click();
+    await page.getByTestId("open-cell-main").click();
+    await page.getByTestId("confirm-ok").click();
+    await page.getByTestId("close-cell-main").waitFor();
+
+    // Assess: closed, then open again (the tests after this one provision on it)
+    const closes = await server.database.db.select().from(auditLogs).where(eq(auditLogs.targetId, "main"));
+    expect(closes.map((a) => a.action)).toEqual(["cell.close", "cell.open"]);
+    expect(await row.getByTestId("cell-state").textContent()).toBe("open");
+    expect(pageErrors).toEqual([]);
   });
 
   it("lists the sweep's alerts and resolves one", async () => {

@@ -96,9 +96,29 @@ function resourcePath(id: string): string {
   return `${prefix}/${r.Properties.PathPart}`;
 }
 
+/** Two cells besides main, as `cdk.json` would hold them (one synthesis covers cells too). */
+const TENANT_CELLS = [
+  {
+    name: "east",
+    clusterArn: "arn:aws:rds:eu-north-1:123456789012:cluster:tenants-east",
+    secretArn: "arn:aws:secretsmanager:eu-north-1:123456789012:secret:tenants-east-AbCdEf",
+    database: "tenants",
+  },
+  {
+    name: "west",
+    clusterArn: "arn:aws:rds:eu-north-1:123456789012:cluster:tenants-west",
+    secretArn: "arn:aws:secretsmanager:eu-north-1:123456789012:secret:tenants-west-GhIjKl",
+    database: "tenants",
+  },
+];
+
 beforeAll(() => {
-  app = new App();
-  stack = new TenantProvisioningStack(app, "TenantProvisioningTest", { deletionProtection: true });
+  app = new App({ context: { tenantCells: TENANT_CELLS } });
+  const { tenantCells } = deploySettings((key) => app.node.tryGetContext(key));
+  stack = new TenantProvisioningStack(app, "TenantProvisioningTest", {
+    deletionProtection: true,
+    tenantCells,
+  });
   Aspects.of(stack).add(new AwsSolutionsChecks({ verbose: true }));
   template = Template.fromStack(stack);
   resources = template.toJSON().Resources as Record<string, Json>;
@@ -153,6 +173,26 @@ describe("Lambdas", { timeout: TEST_TIMEOUT_MS }, () => {
       expect(JSON.stringify(env.DB_CLUSTER_ARN), name).toContain(clusterId);
       expect(env.DB_SECRET_ARN, name).toEqual({ Ref: logicalId(stack.database.secret as never) });
       expect(env.DB_NAME, name).toBe("provisioning");
+    }
+  });
+
+  it("gives every function that uses the database the cells of context tenantCells as TENANT_CELLS", () => {
+    for (const [name, fn] of stack.serviceFunctions) {
+      if (name === "notification-sender") continue;
+      const env = resources[logicalId(fn)]!.Properties.Environment.Variables as Json;
+      // What the Lambda's loadConfig reads back.
+      expect(
+        loadConfig({ TENANT_CELLS: env.TENANT_CELLS }).cells.map((c) => c.database),
+        name,
+      ).toEqual(
+        TENANT_CELLS.map(({ clusterArn, secretArn, database }) => ({
+          kind: "data-api",
+          clusterArn,
+          secretArn,
+          database,
+          resumeWaitSeconds: 20,
+        })),
+      );
     }
   });
 
@@ -309,8 +349,11 @@ describe("IAM", { timeout: TEST_TIMEOUT_MS }, () => {
       const dataApi = statements.filter((s) =>
         asArray(s.Action).some((a: string) => a.startsWith("rds-data:")),
       );
-      expect(dataApi.length, name).toBeGreaterThan(0);
-      for (const s of dataApi) {
+      // The cells' clusters have their own statement (the test after this one).
+      const cellArns = TENANT_CELLS.map((c) => c.clusterArn);
+      const own = dataApi.filter((s) => !asArray(s.Resource).every((r) => cellArns.includes(r)));
+      expect(own.length, name).toBeGreaterThan(0);
+      for (const s of own) {
         expect(asArray(s.Action), name).toEqual(expect.arrayContaining(["rds-data:ExecuteStatement"]));
         expect(s.Resource, name).not.toBe("*");
         expect(JSON.stringify(s.Resource), name).toContain(clusterId);
@@ -318,6 +361,32 @@ describe("IAM", { timeout: TEST_TIMEOUT_MS }, () => {
       const secret = statements.find((s) => asArray(s.Action).includes("secretsmanager:GetSecretValue"));
       expect(secret?.Resource, name).toEqual({ Ref: logicalId(stack.database.secret as never) });
     }
+  });
+
+  it("lets every function that uses the database use each cell's cluster through the Data API and read its secret", () => {
+    for (const [name, fn] of stack.serviceFunctions) {
+      if (name === "notification-sender") continue;
+      const statements = statementsOfRole(roleIdOf(fn));
+      const cells = statements.find((s) =>
+        TENANT_CELLS.every((c) => asArray(s.Resource).includes(c.clusterArn)),
+      );
+      expect(asArray(cells?.Action).sort(), name).toEqual([
+        "rds-data:BatchExecuteStatement",
+        "rds-data:BeginTransaction",
+        "rds-data:CommitTransaction",
+        "rds-data:ExecuteStatement",
+        "rds-data:RollbackTransaction",
+      ]);
+      expect(asArray(cells?.Resource), name).toHaveLength(TENANT_CELLS.length);
+      const secrets = statements.find((s) =>
+        TENANT_CELLS.every((c) => asArray(s.Resource).includes(c.secretArn)),
+      );
+      expect(asArray(secrets?.Action), name).toContain("secretsmanager:GetSecretValue");
+      expect(asArray(secrets?.Resource), name).toHaveLength(TENANT_CELLS.length);
+    }
+    // Not to the functions that never open the database.
+    const sender = statementsOfRole(roleIdOf(stack.serviceFunctions.get("notification-sender")!));
+    expect(JSON.stringify(sender)).not.toContain("tenants-east");
   });
 
   it("never grants the Data API on '*' anywhere", () => {
@@ -1487,6 +1556,24 @@ describe("deploy settings from CDK context", { timeout: TEST_TIMEOUT_MS }, () =>
     expect(() =>
       deploySettings((key) => (key === "notificationSender" ? "not an address" : undefined)),
     ).toThrow(/notificationSender/);
+  });
+
+  it("reads tenantCells from cdk.json (an array) or -c (a JSON string), refusing what a Lambda could not use", () => {
+    const fromString = deploySettings((key) =>
+      key === "tenantCells" ? JSON.stringify(TENANT_CELLS) : undefined,
+    );
+
+    expect(fromString.tenantCells).toEqual(TENANT_CELLS);
+    expect(deploySettings(() => undefined).tenantCells).toEqual([]);
+    const bad = (value: unknown) => () =>
+      deploySettings((key) => (key === "tenantCells" ? value : undefined));
+    expect(bad([{ ...TENANT_CELLS[0], name: "main" }])).toThrow(/tenantCells[\s\S]*control-plane/);
+    expect(bad([TENANT_CELLS[0], TENANT_CELLS[0]])).toThrow(/tenantCells[\s\S]*named twice/);
+    expect(bad([{ ...TENANT_CELLS[0], clusterArn: "tenants-east" }])).toThrow(
+      /tenantCells[\s\S]*cluster ARN/,
+    );
+    expect(bad([{ name: "east", url: "postgres://db/east" }])).toThrow(/tenantCells.*not a URL/);
+    expect(bad("east=postgres://db/east")).toThrow(/tenantCells.*JSON array/);
   });
 
   it("rejects a malformed value, naming it", () => {

@@ -194,7 +194,7 @@ export async function lockProgressRow(
 }
 
 /** A run's tenant as it is now, joined for the API's readers so that lists can name it. */
-const RUN_TENANT = { name: tenants.name, slug: tenants.slug, status: tenants.status };
+const RUN_TENANT = { name: tenants.name, slug: tenants.slug, status: tenants.status, cell: tenants.cell };
 
 /** Reads a run for a caller; a tenant_admin sees only its own tenant's runs (others are 404). */
 export async function getProgressFor(

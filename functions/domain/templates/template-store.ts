@@ -12,6 +12,7 @@ import {
   type InitialDataCounts,
   type Template,
   type TemplateCategory,
+  type TemplateCreate,
   type TemplateSpec,
   type TemplateState,
   type TemplateSummary,
@@ -82,6 +83,7 @@ function summaryOf(row: TemplateRow): Omit<Template, "initialData"> {
     postProvisioningSteps: (row.postProvisioningSteps ?? []) as Template["postProvisioningSteps"],
     version: row.version,
     isDefault: row.isDefault,
+    cell: row.cell,
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
     deletedAt: row.deletedAt ? row.deletedAt.toISOString() : null,
@@ -243,10 +245,13 @@ function versionValues(templateId: string, version: number, spec: TemplateSpec, 
   return { templateId, version, ...specColumns(spec), createdBy };
 }
 
-/** Creates a template (version 1). `isDefault` marks the built-in ones seeded at start. */
+/**
+ * Creates a template (version 1). `isDefault` marks the built-in ones seeded at start. `cell`, when
+ * given, must name a cell the control plane knows (the caller checks it is configured here).
+ */
 export async function createTemplate(
   db: Database,
-  spec: TemplateSpec,
+  spec: TemplateSpec | TemplateCreate,
   actor: Actor,
   options: { isDefault?: boolean; now?: Date } = {},
 ): Promise<Template> {
@@ -258,6 +263,7 @@ export async function createTemplate(
         .insert(tenantTemplates)
         .values({
           ...specColumns(spec),
+          cell: "cell" in spec ? (spec.cell ?? null) : null,
           version: 1,
           isDefault: options.isDefault ?? false,
           createdAt: now,
@@ -268,7 +274,10 @@ export async function createTemplate(
       await tx
         .insert(tenantTemplateVersions)
         .values({ ...versionValues(template.id, 1, spec, actor.keyId), createdAt: now });
-      await recordAudit(tx, auditFor(actor, "template.create", template.id, { name: spec.name, version: 1 }));
+      await recordAudit(
+        tx,
+        auditFor(actor, "template.create", template.id, { name: spec.name, version: 1, cell: template.cell }),
+      );
       return fromRow(template, spec.initialData);
     });
   } catch (error) {
@@ -312,7 +321,10 @@ function auditFor(
   };
 }
 
-/** Applies an update as a new immutable version. */
+/**
+ * Applies an update as a new immutable version. The pinned `cell` is the template row's, not a
+ * version's: an update of only the cell changes the row and keeps the version.
+ */
 export async function updateTemplate(
   db: Database,
   id: string,
@@ -320,6 +332,8 @@ export async function updateTemplate(
   actor: Actor,
   now: Date = new Date(),
 ): Promise<Template> {
+  const { cell, ...content } = update;
+  const pin = cell === undefined ? {} : { cell };
   try {
     return await db.transaction(async (tx) => {
       const [row] = await tx
@@ -328,18 +342,36 @@ export async function updateTemplate(
         .where(eq(tenantTemplates.id, id))
         .for("update");
       if (!row || row.deletedAt) throw new NotFoundError("template", id);
+      const audit = (version: number) =>
+        recordAudit(
+          tx,
+          auditFor(actor, "template.update", id, {
+            version,
+            fields: Object.keys(update),
+            ...(cell === undefined ? {} : { cell: { from: row.cell, to: cell } }),
+          }),
+        );
+      if (Object.keys(content).length === 0) {
+        const [updated] = await tx
+          .update(tenantTemplates)
+          .set({ ...pin, updatedAt: now })
+          .where(eq(tenantTemplates.id, id))
+          .returning(templateColumns);
+        await audit(row.version);
+        return fromRow(updated!, await templateInitialData(tx, id));
+      }
       // Updates are merge patches (initialData's keys too), so the current initial data is needed.
       const current = fromRow(row, await templateInitialData(tx, id));
       const merged = {
-        name: update.name ?? current.name,
+        name: content.name ?? current.name,
         ...(current.description !== null ? { description: current.description } : {}),
-        ...(update.description !== undefined ? { description: update.description } : {}),
-        category: update.category ?? current.category,
-        settings: applyMergePatch(current.settings, update.settings),
-        limits: applyMergePatch(current.limits, update.limits),
-        initialData: applyMergePatch(current.initialData, update.initialData),
-        migrations: update.migrations ?? current.migrations,
-        postProvisioningSteps: update.postProvisioningSteps ?? current.postProvisioningSteps,
+        ...(content.description !== undefined ? { description: content.description } : {}),
+        category: content.category ?? current.category,
+        settings: applyMergePatch(current.settings, content.settings),
+        limits: applyMergePatch(current.limits, content.limits),
+        initialData: applyMergePatch(current.initialData, content.initialData),
+        migrations: content.migrations ?? current.migrations,
+        postProvisioningSteps: content.postProvisioningSteps ?? current.postProvisioningSteps,
       };
       const spec = parseOrThrow(templateSpecSchema, merged);
       assertTemplateRules(spec);
@@ -348,6 +380,7 @@ export async function updateTemplate(
         .update(tenantTemplates)
         .set({
           ...specColumns(spec),
+          ...pin,
           version,
           updatedAt: now,
         })
@@ -356,7 +389,7 @@ export async function updateTemplate(
       await tx
         .insert(tenantTemplateVersions)
         .values({ ...versionValues(id, version, spec, actor.keyId), createdAt: now });
-      await recordAudit(tx, auditFor(actor, "template.update", id, { version, fields: Object.keys(update) }));
+      await audit(version);
       return fromRow(updated!, spec.initialData);
     });
   } catch (error) {

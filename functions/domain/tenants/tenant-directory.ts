@@ -21,6 +21,7 @@ function toSummary(row: TenantRow, templateName: string | null): TenantSummary {
     templateId: row.templateId,
     templateName,
     templateVersion: row.templateVersion,
+    cell: row.cell,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
