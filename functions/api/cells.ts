@@ -1,4 +1,7 @@
-/** Cell endpoints (admin only): list the cells, close one to new tenants, open it again. */
+/**
+ * Cell endpoints (admin only): list the cells, close one to new tenants, open it again. Served by
+ * the operations group's Lambda (functions/api/operations.ts).
+ */
 
 import { listCells, setCellAcceptsTenants } from "../domain/cells/cell-admin.ts";
 import { cellsOf } from "../domain/cells/cell-directory.ts";
@@ -6,7 +9,6 @@ import { type GroupOperations, ok } from "../http/api-handler.ts";
 import { CELL_NAME } from "../shared/config.ts";
 import { NotFoundError } from "../shared/errors.ts";
 import type { ApiDeps } from "./deps.ts";
-import { lambdaEntry } from "./lambda.ts";
 
 /** The `{name}` of the path; a name no cell could have is a 404 like an unknown one. */
 function cellParam(req: { params: Readonly<Record<string, string>> }): string {
@@ -15,7 +17,9 @@ function cellParam(req: { params: Readonly<Record<string, string>> }): string {
   return name;
 }
 
-export function cellOperations(deps: ApiDeps): GroupOperations<"cells"> {
+export function cellOperations(
+  deps: ApiDeps,
+): Pick<GroupOperations<"operations">, "listCells" | "closeCell" | "openCell"> {
   const { db, clock } = deps;
   const directory = cellsOf(deps);
   return {
@@ -26,5 +30,3 @@ export function cellOperations(deps: ApiDeps): GroupOperations<"cells"> {
       ok(await setCellAcceptsTenants(db, directory, cellParam(req), true, req.actor, clock())),
   };
 }
-
-export const handler = lambdaEntry("cells", cellOperations);

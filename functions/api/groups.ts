@@ -4,7 +4,6 @@
  */
 import { createGroupHandler, type GroupHandler } from "../http/api-handler.ts";
 import type { ApiGroup } from "../http/route-table.ts";
-import { cellOperations } from "./cells.ts";
 import type { ApiDeps } from "./deps.ts";
 import { keyOperations } from "./keys.ts";
 import { metaOperations } from "./meta.ts";
@@ -29,6 +28,5 @@ export function createAllGroupHandlers(deps: ApiDeps): Record<ApiGroup, GroupHan
     schedules: createGroupHandler("schedules", scheduleOperations(deps), deps.logger),
     webhooks: createGroupHandler("webhooks", webhookOperations(deps), deps.logger),
     rollouts: createGroupHandler("rollouts", rolloutOperations(deps), deps.logger),
-    cells: createGroupHandler("cells", cellOperations(deps), deps.logger),
   };
 }

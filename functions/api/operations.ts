@@ -1,12 +1,18 @@
-/** Operations endpoints (admin only): provisioning statistics and the alerts the sweep raised. */
+/**
+ * Operations endpoints (admin only): provisioning statistics, the alerts the sweep raised, and the
+ * cells (functions/api/cells.ts).
+ */
 import { listAlerts, resolveAlert } from "../domain/operations/alerts.ts";
 import { provisioningStats } from "../domain/operations/stats.ts";
 import { type GroupOperations, idParam, ok } from "../http/api-handler.ts";
+import { cellOperations } from "./cells.ts";
 import type { ApiDeps } from "./deps.ts";
 import { lambdaEntry } from "./lambda.ts";
 
-export function operationsOperations({ db, clock }: ApiDeps): GroupOperations<"operations"> {
+export function operationsOperations(deps: ApiDeps): GroupOperations<"operations"> {
+  const { db, clock } = deps;
   return {
+    ...cellOperations(deps),
     getProvisioningStats: async (req) =>
       ok(
         await provisioningStats(db, {

@@ -97,8 +97,7 @@ export type ApiGroup =
   | "tenants"
   | "schedules"
   | "webhooks"
-  | "rollouts"
-  | "cells";
+  | "rollouts";
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -651,7 +650,8 @@ export const routes = {
   listCells: {
     method: "GET",
     path: "/api/cells",
-    group: "cells",
+    // The operations group's Lambda (one Lambda per group; the stack is near CloudFormation's 500 resources).
+    group: "operations",
     access: "admin",
     summary:
       "The cells (tenant databases): whether each takes new tenants, whether this deployment configures it, " +
@@ -661,7 +661,7 @@ export const routes = {
   closeCell: {
     method: "POST",
     path: "/api/cells/{name}/close",
-    group: "cells",
+    group: "operations",
     access: "admin",
     summary:
       "Close a cell: placement puts no new tenant on it (a template pinned to it is refused with a 409); its tenants stay and keep working",
@@ -670,7 +670,7 @@ export const routes = {
   openCell: {
     method: "POST",
     path: "/api/cells/{name}/open",
-    group: "cells",
+    group: "operations",
     access: "admin",
     summary: "Open a closed cell again: placement may put new tenants on it",
     response: cellSchema,
