@@ -300,7 +300,7 @@ export async function backupInvocation(
 ): Promise<"more" | undefined> {
   const started = Date.now();
   const cell = await cellsOf(deps).forTenant(run.tenantId);
-  const plan = await planExport(deps.db, run.tenantId, "full", cell.db);
+  const plan = await planExport(deps.db, run.tenantId, "full", cell.isControlPlane ? deps.db : cell.db);
   for (let pages = 0; ; ) {
     const outcome = await deps.db.transaction((tx) =>
       backupPage(tx, deps, store, run, plan, budget, loop, deps.clock(), cell),

@@ -47,14 +47,16 @@ async function driftOf(
   migrations?: readonly string[],
 ): Promise<SchemaDrift | null> {
   const schemaName = tenantSchemaName(tenantId);
-  if (!(await schemaExists(cell.db, schemaName))) return null;
+  // `main`: `db` itself, which may be a transaction (the directory's database is not).
+  const schemaDb = cell.isControlPlane ? db : cell.db;
+  if (!(await schemaExists(schemaDb, schemaName))) return null;
   const applied =
     migrations ??
     (cell.isControlPlane
       ? await db.transaction((tx) => appliedMigrations(tx, tenantId, schemaName))
       : await appliedMigrations(db, tenantId, schemaName, cell.db));
   if (applied.length === 0) return null;
-  return tenantSchemaDrift(db, tenantId, applied, cell.db);
+  return tenantSchemaDrift(db, tenantId, applied, schemaDb);
 }
 
 /**
