@@ -23,6 +23,8 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
 import { RunCancelledError, ValidationError } from "../../shared/errors.ts";
+import { type Cell, cellsOf } from "../cells/cell-directory.ts";
+import { controlPlaneScope, type TenantCellScope, tenantCellScope } from "../cells/tenant-cell-scope.ts";
 import { lockProgressRow, type ProgressRow } from "../runs/progress-store.ts";
 import { isActive } from "../runs/run-status.ts";
 import type { StepDeps } from "../steps/step-deps.ts";
@@ -45,6 +47,7 @@ import {
   rowJsonFor,
   type Section,
   sha256Hex,
+  sourceDb,
 } from "./tenant-export.ts";
 
 export const PAGED_BACKUP_VERSION = 3;
@@ -146,7 +149,28 @@ export const manifestName = (tenantId: string, progressId: string) => `${tenantI
 
 const GUARD_TRIGGER = "tenant_backup_guard";
 
-async function setGuard(tx: Database, plan: ExportPlan, on: boolean): Promise<void> {
+/**
+ * The guard's function on a cell other than `main`. The control plane's (migration 0010) asks
+ * whether the backup's run is still active, which a cell cannot see: this one refuses every write
+ * while its trigger is there — from the first page until the backup completes (BackupData drops
+ * it then) — so what the pages read stays still. A backup run that fails or is cancelled halfway
+ * leaves the tenant's tables read-only until it is resumed or the tenant is cleaned up.
+ */
+const CELL_GUARD_FUNCTION = `CREATE OR REPLACE FUNCTION tenant_backup_guard() RETURNS trigger LANGUAGE plpgsql AS $guard$
+BEGIN
+  RAISE EXCEPTION 'tenant schema % is read-only while it is backed up', TG_TABLE_SCHEMA
+    USING ERRCODE = 'object_not_in_prerequisite_state';
+END
+$guard$`;
+
+/** Adds (or drops) the guard on the schema's tables, on the database holding them (`cell`). */
+async function setGuard(
+  cell: Pick<Cell, "db" | "isControlPlane">,
+  plan: ExportPlan,
+  on: boolean,
+): Promise<void> {
+  const tx = cell.db;
+  if (on && !cell.isControlPlane) await tx.execute(sql.raw(CELL_GUARD_FUNCTION));
   const schema = safeIdentifier(plan.schemaName);
   for (const t of plan.tenantTables) {
     const table = `${schema}.${safeIdentifier(t)}`;
@@ -177,11 +201,15 @@ async function backupPage(
   budget: BackupBudget,
   loop: LoopInput,
   now: Date,
+  cell: Cell,
 ): Promise<PageOutcome> {
+  // The schema is read on its cell (`main`: in this page's transaction, as before); its pages are
+  // reads, so on another cell a page read again by a retry is the same page.
+  const schemaDb = cell.isControlPlane ? { db: tx, isControlPlane: true } : cell;
   await lockActiveRun(tx, deps, run.id);
   let cursor = await cursorOf(tx, run.id);
   if (!cursor) {
-    await setGuard(tx, plan, true);
+    await setGuard(schemaDb, plan, true);
     await tx.execute(
       sql`INSERT INTO backup_cursors (progress_id, kind, schema_name, iterations, invocation, started_at, updated_at)
           VALUES (${run.id}::uuid, 'backup', ${plan.schemaName}, 1, ${invocationKey(loop)}, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz)`,
@@ -191,7 +219,7 @@ async function backupPage(
   if (numberValue(cursor.restart) === 1) {
     // Written to while the run was not active: what was read so far may be stale. Page numbers
     // go on from where they were, so no object of the discarded pass is overwritten.
-    await setGuard(tx, plan, true);
+    await setGuard(schemaDb, plan, true);
     await tx.execute(
       sql`UPDATE backup_pages SET discarded = TRUE WHERE progress_id = ${run.id}::uuid AND NOT discarded`,
     );
@@ -221,7 +249,13 @@ async function backupPage(
   for (;;) {
     const source = plan.sources[sourceIndex];
     if (!source) return "exhausted";
-    const page = await readPage(tx, source, rowJsonFor(plan.tables[sourceIndex]!), after, budget.pageBytes);
+    const page = await readPage(
+      sourceDb(source, tx, schemaDb.db),
+      source,
+      rowJsonFor(plan.tables[sourceIndex]!),
+      after,
+      budget.pageBytes,
+    );
     if (!page) {
       sourceIndex++;
       after = null;
@@ -265,10 +299,11 @@ export async function backupInvocation(
   budget: BackupBudget,
 ): Promise<"more" | undefined> {
   const started = Date.now();
-  const plan = await planExport(deps.db, run.tenantId, "full");
+  const cell = await cellsOf(deps).forTenant(run.tenantId);
+  const plan = await planExport(deps.db, run.tenantId, "full", cell.isControlPlane ? deps.db : cell.db);
   for (let pages = 0; ; ) {
     const outcome = await deps.db.transaction((tx) =>
-      backupPage(tx, deps, store, run, plan, budget, loop, deps.clock()),
+      backupPage(tx, deps, store, run, plan, budget, loop, deps.clock(), cell),
     );
     if (outcome === "exhausted") return undefined;
     pages++;
@@ -324,17 +359,20 @@ export interface CompletedBackup {
 
 /**
  * The end of a backup, inside the step's transaction: the manifest written (after every page it
- * lists committed), the schema writable again, the working rows gone.
+ * lists committed), the schema writable again, the working rows gone. For a tenant on another
+ * cell than `main` the guard stays until this transaction has committed (`releaseCellGuard`): a
+ * rollback here must not let writes in before the backup is recorded.
  */
 export async function completePagedBackup(
   tx: Database,
   store: BackupStore,
   run: { id: string; tenantId: string },
   now: Date,
+  cell: Cell,
 ): Promise<CompletedBackup> {
   const cursor = await cursorOf(tx, run.id);
   if (!cursor) throw new ValidationError(`backup of run ${run.id} has no pages`);
-  const plan = await planExport(tx, run.tenantId, "full");
+  const plan = await planExport(tx, run.tenantId, "full", cell.isControlPlane ? tx : cell.db);
   const pages = await pagesOf(tx, run.id);
   const counts = new Map<string, number>();
   for (const p of pages)
@@ -348,7 +386,7 @@ export async function completePagedBackup(
   const manifest: BackupManifest = { ...header, pages };
   const gzip = gzipSync(Buffer.from(JSON.stringify(manifest), "utf8"), { level: 9 });
   const stored = await store.put(manifestName(run.tenantId, run.id), gzip);
-  await setGuard(tx, plan, false);
+  if (cell.isControlPlane) await setGuard({ db: tx, isControlPlane: true }, plan, false);
   await tx.execute(sql`DELETE FROM backup_pages WHERE progress_id = ${run.id}::uuid`);
   await tx.execute(sql`DELETE FROM backup_cursors WHERE progress_id = ${run.id}::uuid`);
   return {
@@ -362,6 +400,17 @@ export async function completePagedBackup(
     location: stored.location,
     stored,
   };
+}
+
+/**
+ * The guard of a completed backup of a tenant on another cell than `main`, dropped once the step
+ * committed (idempotent: every pass through the completed step drops what is left).
+ */
+export async function releaseCellGuard(deps: StepDeps, tenantId: string): Promise<void> {
+  const cell = await cellsOf(deps).forTenant(tenantId);
+  if (cell.isControlPlane) return;
+  const plan = await planExport(deps.db, tenantId, "full", cell.db);
+  await setGuard(cell, plan, false);
 }
 
 // --- Reading a paged backup ---------------------------------------------------------------------
@@ -394,6 +443,18 @@ export async function readBackupPage(store: BackupStore, page: ManifestPage): Pr
     throw new ValidationError(`backup page ${page.n} holds another table than its manifest says`);
   }
   return chunk;
+}
+
+/** Where a restore run's schema work goes (`main`: the page's own transaction). */
+export function restoreScope(
+  tx: Database,
+  deps: StepDeps,
+  runId: string,
+  tenantId: string,
+  cell: Cell,
+): TenantCellScope {
+  if (cell.isControlPlane) return controlPlaneScope(tx);
+  return tenantCellScope(tx, cell, { progressId: runId, tenantId, step: "RestoreData" }, deps.lockTimeoutMs);
 }
 
 /** Whether a backup object is a paged backup's manifest (format version 3). */
@@ -442,12 +503,16 @@ async function restorePage(
   loop: LoopInput,
   now: Date,
   beforeFirstPage: (tx: Database) => Promise<void>,
+  cell: Cell,
 ): Promise<PageOutcome> {
   await lockActiveRun(tx, deps, runId);
+  // On another cell than `main` each piece of schema work is done once (tenantCellScope): a page
+  // whose cursor did not commit is found restored on a retry, not inserted twice.
+  const scope = restoreScope(tx, deps, runId, manifest.tenantId, cell);
   const cursor = await cursorOf(tx, runId);
   if (!cursor) {
     await beforeFirstPage(tx);
-    await prepareRestore(tx, manifest);
+    await prepareRestore(tx, manifest, scope);
     await tx.execute(
       sql`INSERT INTO backup_cursors (progress_id, kind, schema_name, iterations, invocation, started_at, updated_at)
           VALUES (${runId}::uuid, 'restore', ${manifest.schemaName}, 1, ${invocationKey(loop)}, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz)`,
@@ -460,7 +525,12 @@ async function restorePage(
   if (!page) return "exhausted";
   const chunk = await readBackupPage(store, page);
   const table = manifest.tables.filter((t) => t.section === page.section && t.table === page.table);
-  await restoreChunk(tx, manifest, await restoreTargets(tx, manifest, table), chunk, now);
+  const targets = await restoreTargets(tx, manifest, table, scope.db);
+  if (chunk.section === "tenantSchema") {
+    await scope.once(`page ${page.n}`, (db) => restoreChunk(tx, manifest, targets, chunk, now, db));
+  } else {
+    await restoreChunk(tx, manifest, targets, chunk, now);
+  }
   await tx.execute(
     sql`UPDATE backup_cursors SET next_page = ${n + 1}, updated_at = ${now.toISOString()}::timestamptz WHERE progress_id = ${runId}::uuid`,
   );
@@ -482,9 +552,10 @@ export async function restoreInvocation(
   beforeFirstPage: (tx: Database) => Promise<void>,
 ): Promise<"more" | undefined> {
   const started = Date.now();
+  const cell = await cellsOf(deps).forTenant(manifest.tenantId);
   for (let pages = 0; ; ) {
     const outcome = await deps.db.transaction((tx) =>
-      restorePage(tx, deps, store, runId, manifest, loop, deps.clock(), beforeFirstPage),
+      restorePage(tx, deps, store, runId, manifest, loop, deps.clock(), beforeFirstPage, cell),
     );
     if (outcome === "exhausted") return undefined;
     pages++;
@@ -499,14 +570,16 @@ export async function completePagedRestore(
   runId: string,
   manifest: BackupManifest,
   now: Date,
+  cell: Cell,
 ): Promise<{ restored: RowCounts; pages: number; iterations: number }> {
   const cursor = await cursorOf(tx, runId);
   if (!cursor) throw new ValidationError(`restore of run ${runId} has not started`);
+  const schemaDb = cell.isControlPlane ? tx : cell.db;
   const last = manifest.pages.filter(isLast);
   const tables = manifest.tables.filter((t) => isLast(t));
   const targets = await restoreTargets(tx, manifest, tables);
   for (const page of last) await restoreChunk(tx, manifest, targets, await readBackupPage(store, page), now);
-  const restored = await finishRestore(tx, manifest);
+  const restored = await finishRestore(tx, manifest, schemaDb);
   await tx.execute(sql`DELETE FROM backup_cursors WHERE progress_id = ${runId}::uuid`);
   return { restored, pages: manifest.pages.length, iterations: numberValue(cursor.iterations) };
 }

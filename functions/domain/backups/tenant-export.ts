@@ -31,6 +31,7 @@ import { PIECE_BYTES, readLargeText } from "../../db/large-values.ts";
 import { tenants } from "../../db/schema.ts";
 import { dateValue, jsonValue, numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
 import { ValidationError } from "../../shared/errors.ts";
+import { controlPlaneScope, type TenantCellScope } from "../cells/tenant-cell-scope.ts";
 import {
   type ColumnDefinition,
   type ConstraintDefinition,
@@ -283,9 +284,16 @@ export interface ExportPlan {
 
 /**
  * The tables of a tenant's export, in restore order, with their columns and constraints; the same
- * every time for the same schema (a paged backup plans again in each invocation).
+ * every time for the same schema (a paged backup plans again in each invocation). The schema's
+ * catalog is read on `cell` (the tenant's cell; `tx` itself for a tenant on `main`), the
+ * control-plane tables' on `tx`.
  */
-export async function planExport(tx: Database, tenantId: string, kind: BackupKind): Promise<ExportPlan> {
+export async function planExport(
+  tx: Database,
+  tenantId: string,
+  kind: BackupKind,
+  cell: Database = tx,
+): Promise<ExportPlan> {
   const schemaName = tenantSchemaName(tenantId);
   const sources: Source[] = [];
   let migrations: string[] = [];
@@ -294,17 +302,19 @@ export async function planExport(tx: Database, tenantId: string, kind: BackupKin
     sources.push(controlPlaneSource("audit_logs", "tenant_id", tenantId));
   } else {
     for (const c of CONTROL_PLANE) sources.push(controlPlaneSource(c.table, c.key, tenantId));
-    if (await schemaExists(tx, schemaName)) {
-      tenantTables = await tenantTablesInOrder(tx, schemaName);
+    if (await schemaExists(cell, schemaName)) {
+      tenantTables = await tenantTablesInOrder(cell, schemaName);
       for (const t of tenantTables) sources.push(tenantSource(schemaName, t));
       if (tenantTables.includes("schema_migrations"))
-        migrations = await appliedMigrations(tx, tenantId, schemaName);
+        migrations = await appliedMigrations(tx, tenantId, schemaName, cell);
     }
   }
-  const shape = sources.some((s) => s.section === "tenantSchema") ? await schemaShape(tx, schemaName) : null;
+  const shape = sources.some((s) => s.section === "tenantSchema")
+    ? await schemaShape(cell, schemaName)
+    : null;
   const tables: Omit<BackupTable, "rows">[] = [];
   for (const s of sources) {
-    const definitions = await columnDefinitionsOf(tx, s.columnsSchema, s.table);
+    const definitions = await columnDefinitionsOf(sourceDb(s, tx, cell), s.columnsSchema, s.table);
     tables.push({
       section: s.section,
       table: s.table,
@@ -314,6 +324,11 @@ export async function planExport(tx: Database, tenantId: string, kind: BackupKin
     });
   }
   return { sources, tables, migrations, schemaName, tenantTables };
+}
+
+/** The database a source's rows are on: the tenant's cell for its schema's tables, else the control plane. */
+export function sourceDb(s: Pick<Source, "section">, tx: Database, cell: Database): Database {
+  return s.section === "tenantSchema" ? cell : tx;
 }
 
 /** The backup header of a plan, with the rows each table holds. */
@@ -341,22 +356,29 @@ export function rowJsonFor(table: Pick<BackupTable, "columns">): SQL {
   return sql`(${rowJsonOf(table.columns)})::text`;
 }
 
-/** Exports a tenant (or its audit logs) inside `tx`, in one go (dry runs, audit-log archives). */
+/**
+ * Exports a tenant (or its audit logs) inside `tx`, in one go (dry runs, audit-log archives); its
+ * schema read on `cell` (a transaction on the tenant's cell; `tx` itself for a tenant on `main`).
+ */
 export async function exportTenant(
   tx: Database,
   tenantId: string,
   options: ExportOptions,
+  cell: Database = tx,
 ): Promise<TenantExport> {
-  const plan = await planExport(tx, tenantId, options.kind);
+  const plan = await planExport(tx, tenantId, options.kind, cell);
   if (options.lock && plan.tenantTables.length > 0) {
     const list = plan.tenantTables
       .map((t) => `${safeIdentifier(plan.schemaName)}.${safeIdentifier(t)}`)
       .join(", ");
-    await tx.execute(sql.raw(`LOCK TABLE ${list} IN SHARE MODE`));
+    await cell.execute(sql.raw(`LOCK TABLE ${list} IN SHARE MODE`));
   }
   const counts = new Map<string, number>();
   for (const s of plan.sources) {
-    const [row] = await queryRows<{ n: unknown }>(tx, sql`SELECT count(*) AS n FROM ${s.from}`);
+    const [row] = await queryRows<{ n: unknown }>(
+      sourceDb(s, tx, cell),
+      sql`SELECT count(*) AS n FROM ${s.from}`,
+    );
     counts.set(`${s.section}.${s.table}`, numberValue(row?.n));
   }
   const header = headerOf(tenantId, plan, counts, options);
@@ -365,7 +387,7 @@ export async function exportTenant(
     const rowJson = rowJsonFor(plan.tables[i]!);
     let after: string | null = null;
     for (;;) {
-      const page = await readPage(tx, s, rowJson, after, PAGE_BYTES);
+      const page = await readPage(sourceDb(s, tx, cell), s, rowJson, after, PAGE_BYTES);
       if (!page) break;
       // As a JSON string: the rows' JSON text may hold line breaks of its own.
       lines.push(JSON.stringify({ section: s.section, table: s.table }), JSON.stringify(page.rowsJson));
@@ -526,11 +548,24 @@ function target(section: Section, schemaName: string, table: string): SQL {
  * audit logs (those still kept are left as they are). The schema must not exist. Returns the row
  * counts now in place, which equal the backup's.
  */
-export async function restoreTenant(tx: Database, backup: ParsedBackup, now: Date): Promise<RowCounts> {
+export async function restoreTenant(
+  tx: Database,
+  backup: ParsedBackup,
+  now: Date,
+  cell: TenantCellScope = controlPlaneScope(tx),
+): Promise<RowCounts> {
   const { header } = backup;
-  const targets = await prepareRestore(tx, header);
-  for (const chunk of backup.chunks) await restoreChunk(tx, header, targets, chunk, now);
-  return finishRestore(tx, header);
+  const targets = await prepareRestore(tx, header, cell);
+  const schemaChunks = backup.chunks.filter((c) => c.section === "tenantSchema");
+  // The schema's rows in one piece of cell work: on a cell they are inserted once (a retry of a
+  // failed control-plane part finds them there); on `main` in `tx` with the rest, as ever.
+  await cell.once("rows", async (db) => {
+    for (const chunk of schemaChunks) await restoreChunk(tx, header, targets, chunk, now, db);
+  });
+  for (const chunk of backup.chunks) {
+    if (chunk.section !== "tenantSchema") await restoreChunk(tx, header, targets, chunk, now);
+  }
+  return finishRestore(tx, header, cell.db);
 }
 
 /** Each backed-up table's target columns (`section.table` → the catalog's definitions now). */
@@ -541,20 +576,28 @@ export type RestoreTargets = ReadonlyMap<string, readonly ColumnDefinition[]>;
  * the drift it recorded, and every backed-up column checked to exist (a backup column with nowhere
  * to go would be data silently lost). Nothing is inserted yet.
  */
-export async function prepareRestore(tx: Database, header: BackupHeader): Promise<RestoreTargets> {
+export async function prepareRestore(
+  tx: Database,
+  header: BackupHeader,
+  cell: TenantCellScope = controlPlaneScope(tx),
+): Promise<RestoreTargets> {
   if (header.kind !== "full") throw new ValidationError(`a ${header.kind} archive cannot restore a tenant`);
   const schemaName = tenantSchemaName(header.tenantId);
   if (schemaName !== header.schemaName) throw new ValidationError("backup names another schema");
-  if (await schemaExists(tx, schemaName)) {
-    throw new ValidationError(`schema ${schemaName} exists; only a deprovisioned tenant can be restored`);
-  }
-  const tenantTables = header.tables.filter((t) => t.section === "tenantSchema");
-  if (tenantTables.length > 0) {
-    await applyTenantMigrations(tx, header.tenantId, header.migrations);
-    await tx.execute(sql.raw(`DELETE FROM ${safeIdentifier(schemaName)}.schema_migrations`));
-    await rebuildRecordedSchema(tx, schemaName, tenantTables, await schemaShape(tx, schemaName));
-  }
-  return restoreTargets(tx, header, header.tables);
+  // On the tenant's cell, once: a retry after the control-plane part failed finds the schema made
+  // by this run (its mark), not a schema that forbids the restore.
+  await cell.once("schema", async (db) => {
+    if (await schemaExists(db, schemaName)) {
+      throw new ValidationError(`schema ${schemaName} exists; only a deprovisioned tenant can be restored`);
+    }
+    const tenantTables = header.tables.filter((t) => t.section === "tenantSchema");
+    if (tenantTables.length > 0) {
+      await applyTenantMigrations(db, header.tenantId, header.migrations);
+      await db.execute(sql.raw(`DELETE FROM ${safeIdentifier(schemaName)}.schema_migrations`));
+      await rebuildRecordedSchema(db, schemaName, tenantTables, await schemaShape(db, schemaName));
+    }
+  });
+  return restoreTargets(tx, header, header.tables, cell.db);
 }
 
 /** The target columns of some of a backup's tables, checked against what the backup holds. */
@@ -562,12 +605,13 @@ export async function restoreTargets(
   tx: Database,
   header: BackupHeader,
   tables: readonly BackupTable[],
+  cell: Database = tx,
 ): Promise<RestoreTargets> {
   const schemaName = tenantSchemaName(header.tenantId);
   const targets = new Map<string, readonly ColumnDefinition[]>();
   for (const t of tables) {
     const schema = t.section === "controlPlane" ? sql`current_schema()` : sql`${schemaName}`;
-    const definitions = await columnDefinitionsOf(tx, schema, t.table);
+    const definitions = await columnDefinitionsOf(sourceDb(t, tx, cell), schema, t.table);
     const actual = new Set(definitions.map((d) => d.name));
     if (actual.size === 0) throw new ValidationError(`table ${t.table} of the backup does not exist`);
     const missing = t.columns.filter((c) => !actual.has(c));
@@ -579,14 +623,16 @@ export async function restoreTargets(
   return targets;
 }
 
-/** Inserts one chunk (page) of a backup. */
+/** Inserts one chunk (page) of a backup: a tenant-schema chunk on `cell` (the tenant's cell's transaction). */
 export async function restoreChunk(
-  tx: Database,
+  controlTx: Database,
   header: BackupHeader,
   targets: RestoreTargets,
   chunk: BackupChunk,
   now: Date,
+  cell: Database = controlTx,
 ): Promise<void> {
+  const tx = sourceDb(chunk, controlTx, cell);
   const key = `${chunk.section}.${chunk.table}`;
   const table = header.tables.find((t) => `${t.section}.${t.table}` === key);
   const definitions = targets.get(key);
@@ -598,10 +644,11 @@ export async function restoreChunk(
   const rows = await chunkRowsParameter(tx, chunk.rowsJson);
   const select = sql`SELECT ${values} FROM json_populate_recordset(NULL::${into}, ${rows})`;
   if (chunk.section === "controlPlane" && chunk.table === "tenants") {
-    // The tombstone keeps the tenant's id (its runs refer to it): overwrite it.
+    // The tombstone keeps the tenant's id (its runs refer to it): overwrite it — but its cell,
+    // where the restore has just put the schema (a tombstone recreated since was placed anew).
     const updates = sql.raw(
       columns
-        .filter((c) => c !== "id")
+        .filter((c) => c !== "id" && c !== "cell")
         .map((c) => `${safeIdentifier(c)} = EXCLUDED.${safeIdentifier(c)}`)
         .join(", "),
     );
@@ -616,16 +663,24 @@ export async function restoreChunk(
 }
 
 /** The last part of a restore: sequences continue after the rows, and every table holds what the backup holds. */
-export async function finishRestore(tx: Database, header: BackupHeader): Promise<RowCounts> {
+export async function finishRestore(
+  tx: Database,
+  header: BackupHeader,
+  cell: Database = tx,
+): Promise<RowCounts> {
   const schemaName = tenantSchemaName(header.tenantId);
-  if (header.tables.some((t) => t.section === "tenantSchema")) await resetSequences(tx, schemaName);
+  // Idempotent (each sequence set from its table's rows): no once-mark needed on a cell.
+  if (header.tables.some((t) => t.section === "tenantSchema")) await resetSequences(cell, schemaName);
   const restored: RowCounts = { controlPlane: {}, tenantSchema: {} };
   for (const t of header.tables) {
     const from =
       t.section === "controlPlane"
         ? controlPlaneSource(t.table, t.table === "tenants" ? "id" : "tenant_id", header.tenantId).from
         : tenantSource(schemaName, t.table).from;
-    const [row] = await queryRows<{ n: unknown }>(tx, sql`SELECT count(*) AS n FROM ${from}`);
+    const [row] = await queryRows<{ n: unknown }>(
+      sourceDb(t, tx, cell),
+      sql`SELECT count(*) AS n FROM ${from}`,
+    );
     const n = numberValue(row?.n);
     const expected = t.table === "audit_logs" ? n >= t.rows : n === t.rows;
     if (!expected) throw new ValidationError(`restored ${n} rows of ${t.table}, the backup holds ${t.rows}`);
@@ -727,9 +782,10 @@ export async function appliedMigrations(
   tx: Database,
   tenantId: string,
   schemaName: string,
+  cell: Database = tx,
 ): Promise<string[]> {
   const applied = await queryRows<{ name: string; applied_at: unknown }>(
-    tx,
+    cell,
     sql.raw(`SELECT name, applied_at FROM ${safeIdentifier(schemaName)}.schema_migrations`),
   );
   const [listed] = await queryRows<{ migrations: unknown }>(

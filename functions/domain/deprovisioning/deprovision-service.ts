@@ -12,6 +12,7 @@ import type { ProgressRecord } from "../../schemas/progress.ts";
 import { ConflictError, NotFoundError } from "../../shared/errors.ts";
 import type { Actor } from "../actor.ts";
 import { appliedMigrations, exportTenant, schemaExists } from "../backups/tenant-export.ts";
+import { type Cell, cellsOf } from "../cells/cell-directory.ts";
 import { toProgressRecord } from "../runs/progress-store.ts";
 import { type RunDeps, startRun } from "../runs/start-run.ts";
 import type { Scheduler } from "../scheduling/scheduler.ts";
@@ -41,22 +42,32 @@ export interface DryRunReport {
 /** The tenant's schema drift, or null when it has no schema (or no migration record). */
 async function driftOf(
   db: Database,
+  cell: Cell,
   tenantId: string,
   migrations?: readonly string[],
 ): Promise<SchemaDrift | null> {
   const schemaName = tenantSchemaName(tenantId);
-  if (!(await schemaExists(db, schemaName))) return null;
-  const applied = migrations ?? (await db.transaction((tx) => appliedMigrations(tx, tenantId, schemaName)));
+  // `main`: `db` itself, which may be a transaction (the directory's database is not).
+  const schemaDb = cell.isControlPlane ? db : cell.db;
+  if (!(await schemaExists(schemaDb, schemaName))) return null;
+  const applied =
+    migrations ??
+    (cell.isControlPlane
+      ? await db.transaction((tx) => appliedMigrations(tx, tenantId, schemaName))
+      : await appliedMigrations(db, tenantId, schemaName, cell.db));
   if (applied.length === 0) return null;
-  return tenantSchemaDrift(db, tenantId, applied);
+  return tenantSchemaDrift(db, tenantId, applied, schemaDb);
 }
 
 /**
  * 409 before anything starts when the schema has drifted in a way a restore could not rebuild:
  * the backup deprovisioning takes would not bring the tenant back.
  */
-export async function assertRestorableSchema(db: Database, tenantId: string): Promise<void> {
-  const drift = await driftOf(db, tenantId);
+export async function assertRestorableSchema(
+  deps: Pick<RunDeps, "db" | "cells">,
+  tenantId: string,
+): Promise<void> {
+  const drift = await driftOf(deps.db, await cellsOf(deps).forTenant(tenantId), tenantId);
   if (drift && !drift.restorable) {
     throw new ConflictError(
       `the tenant's schema has drifted from its migrations in a way a restore could not rebuild: ${drift.problems.join("; ")} (see the dry run's schemaDrift)`,
@@ -77,9 +88,9 @@ export async function requestDeprovisioning(
   actor: Actor,
 ): Promise<{ dryRun: true; report: DryRunReport } | { dryRun: false; record: ProgressRecord }> {
   const options = optionsOf(body);
-  if (body.dryRun) return { dryRun: true, report: await dryRunDeprovisioning(deps.db, tenantId, options) };
+  if (body.dryRun) return { dryRun: true, report: await dryRunDeprovisioning(deps, tenantId, options) };
   const { db, clock } = deps;
-  await assertRestorableSchema(db, tenantId);
+  await assertRestorableSchema(deps, tenantId);
   const { run, supersededRefs } = await db.transaction(async (tx) => {
     const tenant = await lockTenant(tx, tenantId);
     await assertDeprovisionable(tx, tenant);
@@ -104,18 +115,25 @@ export async function removeSchedules(deps: DeprovisioningDeps, refs: readonly s
  * would write. Reads only.
  */
 export async function dryRunDeprovisioning(
-  db: Database,
+  deps: Pick<RunDeps, "db" | "cells">,
   tenantId: string,
   options: DeprovisioningOptions,
 ): Promise<DryRunReport> {
+  const { db } = deps;
   const [tenant] = await db.select().from(tenants).where(eq(tenants.id, tenantId));
   if (!tenant) throw new NotFoundError("tenant", tenantId);
   await assertDeprovisionable(db, tenant);
-  // One transaction: the export is read in pages, which must see the same rows.
+  // The tenant's schema is counted and exported from its cell; its control-plane rows from here.
+  const cell = await cellsOf(deps).forTenant(tenantId);
+  const exportOptions = { kind: "full", progressId: null, now: new Date(), lock: false } as const;
+  // One transaction: the export is read in pages, which must see the same rows (on another cell,
+  // one transaction there for the schema's pages, inside the control plane's for its rows).
   const exported = await db.transaction((tx) =>
-    exportTenant(tx, tenantId, { kind: "full", progressId: null, now: new Date(), lock: false }),
+    cell.isControlPlane
+      ? exportTenant(tx, tenantId, exportOptions)
+      : cell.db.transaction((cellTx) => exportTenant(tx, tenantId, exportOptions, cellTx)),
   );
-  const removal = await countTenantData(db, tenantId);
+  const removal = await countTenantData(db, tenantId, { cell });
   const [audit] = await queryRows<{ n: unknown }>(
     db,
     sql`SELECT count(*) AS n FROM audit_logs WHERE tenant_id = ${tenantId}::uuid`,
@@ -136,6 +154,6 @@ export async function dryRunDeprovisioning(
     },
     wouldKeep: options.preserveAuditLogs ? { audit_logs: auditLogs } : {},
     backupEstimate: { compressedBytes: exported.gzip.length, uncompressedBytes: exported.uncompressedBytes },
-    schemaDrift: await driftOf(db, tenantId, exported.header.migrations),
+    schemaDrift: await driftOf(db, cell, tenantId, exported.header.migrations),
   };
 }

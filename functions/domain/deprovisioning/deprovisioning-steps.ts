@@ -18,9 +18,12 @@ import {
   completePagedBackup,
   deleteBackupObjects,
   loopInputOf,
+  releaseCellGuard,
   startLoopInvocation,
 } from "../backups/paged-backup.ts";
 import { exportTenant } from "../backups/tenant-export.ts";
+import { type Cell, cellsOf } from "../cells/cell-directory.ts";
+import { cellOfRun } from "../cells/tenant-cell-scope.ts";
 import { dedupeKey, emitEvent } from "../events/outbox.ts";
 import { MAX_BATCH_ENTRIES, type Notification } from "../notifications/notification-channel.ts";
 import { getProgressRow, type ProgressRow, saveProgress } from "../runs/progress-store.ts";
@@ -114,6 +117,7 @@ export const backupDataStep: StepFactory = (deps) => async (input) => {
     if (!progress.tenantId) throw new ValidationError(`run ${progress.id} names no tenant`);
     return { id: progress.id, tenantId: progress.tenantId };
   };
+  let completedFor: string | undefined;
   const outcome = await runStep(
     deps,
     progressId,
@@ -121,7 +125,9 @@ export const backupDataStep: StepFactory = (deps) => async (input) => {
     async (ctx) => {
       const store = requireBackupStore(ctx.deps.backups);
       const run = runOf(ctx.progress);
-      const backup = await completePagedBackup(ctx.tx, store, run, ctx.now);
+      completedFor = run.tenantId;
+      const cell = await cellsOf(ctx.deps).forTenant(run.tenantId);
+      const backup = await completePagedBackup(ctx.tx, store, run, ctx.now, cell);
       const row = await saveBackupRecord(ctx.tx, {
         tenantId: run.tenantId,
         progressId: run.id,
@@ -149,6 +155,17 @@ export const backupDataStep: StepFactory = (deps) => async (input) => {
         backupInvocation(deps, requireBackupStore(deps.backups), runOf(ctx.progress), loop, budget),
     },
   );
+  if (outcome !== "continuing" && !cellsOf(deps).single) {
+    // A tenant on another cell than `main`: its schema becomes writable only now the backup is
+    // recorded (completePagedBackup), on every pass through the completed step. (Without cells
+    // there is nothing to do and no call is made.)
+    try {
+      const tenantId = completedFor ?? (await getProgressRow(deps.db, progressId))?.tenantId;
+      if (tenantId) await releaseCellGuard(deps, tenantId);
+    } catch (error) {
+      throw classifyStepError(error, databaseError);
+    }
+  }
   return { step: "BackupData", outcome, done: outcome !== "continuing", iteration: loop.iteration + 1 };
 };
 
@@ -299,46 +316,60 @@ export const checkGracePeriodStep: StepFactory = (deps) => async (input) => {
  * a tombstone) — this run's notices to users stay, as the record that they were told. The backup
  * is marked for deletion unless `preserveBackups`; its object goes once this commits.
  */
-export const cleanupDataStep = deprovisioningStep(
-  "CleanupData",
-  async (ctx) => {
-    const { tx, tenantId, now } = ctx;
-    const progressId = ctx.progress.id;
-    const removed = await removeTenantData(tx, tenantId, now, { keepNoticesOf: progressId });
-    const keep = ctx.metadata.options.preserveBackups;
-    await tx
-      .update(tenantBackups)
-      .set(keep ? { preserved: true } : { deletedAt: now, tenantSlug: null, tenantSubdomain: null })
-      .where(
-        and(
-          eq(tenantBackups.progressId, progressId),
-          eq(tenantBackups.kind, "full"),
-          isNull(tenantBackups.deletedAt),
-        ),
+export const cleanupDataStep: StepFactory = (deps) => async (input) => {
+  // The tenant's cell is looked up before the step's transaction opens (cellOfRun says why).
+  let cell: Cell | null;
+  try {
+    cell = await cellOfRun(deps, progressIdOf(input));
+  } catch (error) {
+    throw classifyStepError(error, databaseError);
+  }
+  return cleanupData(cell ?? undefined)(deps)(input);
+};
+
+const cleanupData = (cell: Cell | undefined) =>
+  deprovisioningStep(
+    "CleanupData",
+    async (ctx) => {
+      const { tx, tenantId, now } = ctx;
+      const progressId = ctx.progress.id;
+      // On another cell than `main` the schema is dropped there first, then the control-plane rows
+      // and the completion mark commit here (removeTenantData).
+      const removed = await removeTenantData(tx, tenantId, now, { keepNoticesOf: progressId, cell });
+      const keep = ctx.metadata.options.preserveBackups;
+      await tx
+        .update(tenantBackups)
+        .set(keep ? { preserved: true } : { deletedAt: now, tenantSlug: null, tenantSubdomain: null })
+        .where(
+          and(
+            eq(tenantBackups.progressId, progressId),
+            eq(tenantBackups.kind, "full"),
+            isNull(tenantBackups.deletedAt),
+          ),
+        );
+      await updateMetadata(ctx, {
+        removed: {
+          schema: removed.schema,
+          controlPlane: removed.controlPlane,
+          tenantSchema: removed.tenantSchema,
+          backup: keep ? "preserved" : "deleted",
+        },
+      });
+      await emitEvent(
+        tx,
+        {
+          type: "tenant.deleted",
+          tenantId,
+          runId: progressId,
+          data: { reason: "deprovisioned", backupPreserved: keep },
+          dedupeKey: dedupeKey("tenant.deleted", tenantId, progressId),
+        },
+        now,
       );
-    await updateMetadata(ctx, {
-      removed: {
-        schema: removed.schema,
-        controlPlane: removed.controlPlane,
-        tenantSchema: removed.tenantSchema,
-        backup: keep ? "preserved" : "deleted",
-      },
-    });
-    await emitEvent(
-      tx,
-      {
-        type: "tenant.deleted",
-        tenantId,
-        runId: progressId,
-        data: { reason: "deprovisioned", backupPreserved: keep },
-        dedupeKey: dedupeKey("tenant.deleted", tenantId, progressId),
-      },
-      now,
-    );
-  },
-  undefined,
-  async (deps, run) => ({ backupObjectsDeleted: await purgeDeletedBackups(deps, run) }),
-);
+    },
+    undefined,
+    async (deps, run) => ({ backupObjectsDeleted: await purgeDeletedBackups(deps, run) }),
+  );
 
 /** Deletes the objects of this run's backups marked deleted (idempotent: runs on every pass). */
 async function purgeDeletedBackups(deps: StepDeps, run: ProgressRow): Promise<number> {

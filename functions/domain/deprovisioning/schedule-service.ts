@@ -105,7 +105,7 @@ export async function scheduleDeprovisioning(
   const now = clock();
   const { scheduler, runAt } = scheduleSlot(deps.scheduler, body.at, now);
   const { at: _at, ...options } = body;
-  await assertRestorableSchema(db, tenantId);
+  await assertRestorableSchema(deps, tenantId);
   let row: ScheduleRow;
   try {
     row = await db.transaction(async (tx) => {

@@ -41,9 +41,10 @@ export const provisionRunKind: RunKindDefinition<"provision"> = {
   completedStatements: tenantStatusStatements("active"),
   onFailed: setTenantStatus("failed"),
   onCancelled: setTenantStatus("cancelled"),
-  cleanup: async (tx, run, now) => {
+  cleanup: async (tx, run, now, cell) => {
     if (!run.tenantId) return {};
-    const removed = await removeTenantData(tx, run.tenantId, now);
+    // On another cell than `main` the schema is dropped there first; the rest commits here.
+    const removed = await removeTenantData(tx, run.tenantId, now, { cell: cell ?? undefined });
     await emitEvent(
       tx,
       {

@@ -5,7 +5,7 @@
  * back in one transaction). The request claims the tenant (`deprovisioned` → `restoring`) under a
  * lock on its row, so one restore runs at a time; a failed or cancelled restore hands it back.
  */
-import { and, eq, ne, or } from "drizzle-orm";
+import { and, eq, ne, or, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { tenantBackups, tenants } from "../../db/schema.ts";
 import type { ProgressRecord } from "../../schemas/progress.ts";
@@ -13,6 +13,8 @@ import { ConflictError, NotFoundError, sqlState } from "../../shared/errors.ts";
 import { RESTORE_STEPS } from "../../workflows/step-catalog.ts";
 import type { Actor } from "../actor.ts";
 import { recordAudit } from "../audit.ts";
+import { type CellDirectory, cellsOf } from "../cells/cell-directory.ts";
+import { isNoCell, noCellError, placementSql } from "../cells/placement.ts";
 import { insertRun, type ProgressRow, toProgressRecord } from "../runs/progress-store.ts";
 import { emitRunStarted } from "../runs/run-events.ts";
 import { type RunDeps, startRun } from "../runs/start-run.ts";
@@ -55,7 +57,7 @@ export async function requestRestore(
         throw new ConflictError(`backup ${backupId} was deleted at ${backup.deletedAt.toISOString()}`);
       }
       const now = clock();
-      const tenant = await lockOrCreateTombstone(tx, tenantId, now);
+      const tenant = await lockOrCreateTombstone(tx, cellsOf(deps), tenantId, now);
       if (tenant.status !== "deprovisioned") {
         throw new ConflictError(
           `tenant ${tenantId} is ${tenant.status}; only a deprovisioned tenant can be restored`,
@@ -87,6 +89,8 @@ export async function requestRestore(
       return created;
     });
   } catch (error) {
+    // Only a tombstone recreated for a tenant whose row was gone is placed (its template unknown).
+    if (isNoCell(error)) throw await noCellError(db, cellsOf(deps), null);
     if (sqlState(error) === "23505") throw new ConflictError(`tenant ${tenantId} is already being restored`);
     throw error;
   }
@@ -129,11 +133,24 @@ async function assertBackupNamesFree(
   }
 }
 
-/** The tenant row, locked; a tenant whose row is gone altogether gets its tombstone back first. */
-async function lockOrCreateTombstone(tx: Database, tenantId: string, now: Date) {
+/**
+ * The tenant row, locked; a tenant whose row is gone altogether gets its tombstone back first,
+ * placed on a cell as a new tenant would be (its template is not known any more): the restore puts
+ * its schema on the cell its row records.
+ */
+async function lockOrCreateTombstone(tx: Database, cells: CellDirectory, tenantId: string, now: Date) {
   await tx
     .insert(tenants)
-    .values({ id: tenantId, name: "(removed)", status: "deprovisioned", createdAt: now, updatedAt: now })
+    .values({
+      id: tenantId,
+      name: "(removed)",
+      status: "deprovisioned",
+      // NOT NULL is checked before ON CONFLICT: an existing row's own cell keeps a closed
+      // deployment's NULL placement from refusing a tombstone that is already there.
+      cell: sql`coalesce(${placementSql(cells, null)}, (SELECT t.cell FROM tenants t WHERE t.id = ${tenantId}::uuid))`,
+      createdAt: now,
+      updatedAt: now,
+    })
     .onConflictDoNothing({ target: tenants.id });
   const [tenant] = await tx.select().from(tenants).where(eq(tenants.id, tenantId)).for("update");
   return tenant!;

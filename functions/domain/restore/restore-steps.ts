@@ -21,6 +21,7 @@ import {
   parseManifest,
   readBackupPage,
   restoreInvocation,
+  restoreScope,
   startLoopInvocation,
 } from "../backups/paged-backup.ts";
 import {
@@ -30,6 +31,8 @@ import {
   restoreTenant,
   sha256Hex,
 } from "../backups/tenant-export.ts";
+import type { Cell } from "../cells/cell-directory.ts";
+import { cellOfRun } from "../cells/tenant-cell-scope.ts";
 import { type ProgressRow, saveProgress } from "../runs/progress-store.ts";
 import {
   classifyStepError,
@@ -165,6 +168,14 @@ export const restoreDataStep: StepFactory = (deps) => async (input) => {
     throw classifyStepError(error, databaseError);
   }
   let read: ReadBackup | undefined;
+  // The tenant's cell, where its schema is restored: looked up before the step's transaction
+  // opens (cellOfRun says why). The tenant row records it (its tombstone kept it).
+  let cell: Cell | null;
+  try {
+    cell = await cellOfRun(deps, progressId);
+  } catch (error) {
+    throw classifyStepError(error, databaseError);
+  }
   const outcome = await runStep(
     deps,
     progressId,
@@ -172,6 +183,7 @@ export const restoreDataStep: StepFactory = (deps) => async (input) => {
     async (ctx) => {
       read ??= await readBackup(ctx.tx, ctx.deps, ctx.progress);
       const tenantId = headerOfBackup(read).tenantId;
+      if (!cell) throw new ValidationError(`run ${progressId} names no tenant`);
       let restored: RowCounts;
       let paging: Record<string, number> = {};
       if (read.paged) {
@@ -181,12 +193,20 @@ export const restoreDataStep: StepFactory = (deps) => async (input) => {
           progressId,
           read.manifest,
           ctx.now,
+          cell,
         );
         restored = done.restored;
         paging = { pages: done.pages, iterations: done.iterations };
       } else {
         await assertNamesFree(ctx.tx, tenantId, read.tenantRow);
-        restored = await restoreTenant(ctx.tx, read.parsed, ctx.now);
+        // On another cell than `main` the schema and its rows go there first, once each
+        // (restoreScope); the control-plane rows and the completion mark commit here.
+        restored = await restoreTenant(
+          ctx.tx,
+          read.parsed,
+          ctx.now,
+          restoreScope(ctx.tx, ctx.deps, progressId, tenantId, cell),
+        );
       }
       const revokedApiKeys = await revokeRestoredKeys(ctx.tx, tenantId, ctx.now);
       await mergeMetadata(ctx, { restored, revokedApiKeys, ...paging });

@@ -12,6 +12,7 @@ import type { ProgressRecord, ProgressStep } from "../../schemas/progress.ts";
 import { ConflictError, NotFoundError, sqlState } from "../../shared/errors.ts";
 import type { Actor } from "../actor.ts";
 import { type AuditAction, recordAudit } from "../audit.ts";
+import { cellOfRun } from "../cells/tenant-cell-scope.ts";
 import {
   appendWarning,
   getProgressRow,
@@ -211,6 +212,8 @@ export async function resumeUnfinishedRuns(deps: RunDeps): Promise<string[]> {
  */
 export async function cleanupRun(deps: RunDeps, id: string, actor: Actor): Promise<ProgressRecord> {
   const { db, clock } = deps;
+  // The tenant's cell, looked up before the transaction opens (cellOfRun says why).
+  const cell = await cellOfRun(deps, id);
   const row = await db.transaction(async (tx) => {
     const run = await lockProgressRow(tx, id);
     const { cleanup } = RUN_KIND_REGISTRY[run.kind];
@@ -225,7 +228,7 @@ export async function cleanupRun(deps: RunDeps, id: string, actor: Actor): Promi
     }
     if (cleanedUp(run)) return run;
     const now = clock();
-    const removed = await cleanup(tx, run, now);
+    const removed = await cleanup(tx, run, now, cell);
     await tx.delete(provisioningSecrets).where(eq(provisioningSecrets.progressId, id));
     // The run's record stays, without the personal data it carried (removed by the cleanup).
     const current = await lockProgressRow(tx, id);

@@ -7,6 +7,7 @@ import type { SQL } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import type { RunKind } from "../../schemas/progress.ts";
 import type { StepDefinition, WorkflowName } from "../../workflows/step-catalog.ts";
+import type { Cell } from "../cells/cell-directory.ts";
 import type { ProgressRow } from "./progress-store.ts";
 
 /** A change a run's outcome makes, inside the transaction that records the outcome. */
@@ -35,9 +36,15 @@ export interface RunKindDefinition<K extends RunKind = RunKind> {
   readonly onCancelled: RunHook;
   /**
    * Removes what the failed or cancelled run created (`POST /progress/:id/cleanup`); returns what
-   * was removed. Kinds without it cannot be cleaned up.
+   * was removed. Kinds without it cannot be cleaned up. `cell`: the run's tenant's cell, looked up
+   * before `tx` opened (none: the run names no tenant).
    */
-  readonly cleanup?: (tx: Database, run: ProgressRow, now: Date) => Promise<Record<string, unknown>>;
+  readonly cleanup?: (
+    tx: Database,
+    run: ProgressRow,
+    now: Date,
+    cell: Cell | null,
+  ) => Promise<Record<string, unknown>>;
 }
 
 /** Where a run whose steps all finished resumes (its completion follows): its last step. */

@@ -170,14 +170,21 @@ export function unrestorableColumn(schemaName: string, table: string, c: ColumnD
   return null;
 }
 
-/** How the tenant's schema differs from what `migrations` make, and whether a restore can rebuild it. */
+/**
+ * How the tenant's schema differs from what `migrations` make, and whether a restore can rebuild
+ * it. The schema's catalog is read on `cell` (its cell's database; `db` for a tenant on `main`);
+ * the reference shape is built in a rolled-back scratch schema on the control plane (`db`): it
+ * depends only on the migrations' text (and is cached by it), and the cells are assumed to run the
+ * control plane's PostgreSQL version, whose catalog spells the types and defaults the same way.
+ */
 export async function tenantSchemaDrift(
   db: Database,
   tenantId: string,
   migrations: readonly string[],
+  cell: Database = db,
 ): Promise<SchemaDrift> {
   const schemaName = tenantSchemaName(tenantId);
-  const actual = await schemaShape(db, schemaName);
+  const actual = await schemaShape(cell, schemaName);
   const reference = await referenceShape(db, migrations);
   const drift = {
     extraTables: [] as string[],

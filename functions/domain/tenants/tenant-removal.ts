@@ -7,6 +7,7 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
+import type { Cell } from "../cells/cell-directory.ts";
 import { tenantSchemaName, tenantTableNames } from "./tenant-schema.ts";
 
 /**
@@ -56,6 +57,16 @@ export interface TenantRows {
 export interface RemovalOptions {
   /** The deprovisioning run whose notices to users stay (detached from the tenant). */
   readonly keepNoticesOf?: string | undefined;
+  /**
+   * The tenant's cell, where its schema is (`cellsOf(deps).forTenant`). None, or `main`: the schema
+   * is in the control-plane database and is read and dropped there, in `tx`.
+   */
+  readonly cell?: Cell | undefined;
+}
+
+/** The database holding the tenant's schema: the control plane's `db` unless it is on another cell. */
+function schemaDb(db: Database, options: RemovalOptions): Database {
+  return options.cell && !options.cell.isControlPlane ? options.cell.db : db;
 }
 
 /** Rows of each table of the tenant's schema, in one statement. */
@@ -102,7 +113,7 @@ export async function countTenantData(
                (SELECT count(*) FROM tenant_table_counts WHERE tenant_id = ${tenantId}::uuid) AS tenant_table_counts,
                (SELECT count(*) FROM tenants WHERE id = ${tenantId}::uuid) AS tenants`,
   );
-  const tenantSchema = await countTenantSchema(db, tenantId);
+  const tenantSchema = await countTenantSchema(schemaDb(db, options), tenantId);
   return {
     schema: tenantSchemaName(tenantId),
     schemaExists: Object.keys(tenantSchema).length > 0,
@@ -119,8 +130,29 @@ function controlPlaneCounts(row: Record<string, unknown>): Record<string, number
   );
 }
 
+/** Counts the schema's rows and drops it, in `tx` (the schema's rows counted by the transaction that drops them). */
+async function dropSchema(tx: Database, tenantId: string): Promise<Record<string, number>> {
+  const tenantSchema = await countTenantSchema(tx, tenantId);
+  await tx.execute(sql.raw(`DROP SCHEMA IF EXISTS ${safeIdentifier(tenantSchemaName(tenantId))} CASCADE`));
+  return tenantSchema;
+}
+
 /**
- * Removes a tenant's data inside `tx`: drops its schema; deletes its users, API keys, queued
+ * A tenant on another cell than `main`: its schema dropped and its steps' marks deleted there, in
+ * a cell transaction of their own that commits before the control-plane part (which cannot share
+ * it). Both are idempotent, so a retry after the control-plane part failed does them again
+ * harmlessly — only the schema's row counts are then empty, the schema being gone already.
+ */
+async function dropOnCell(cell: Database, tenantId: string): Promise<Record<string, number>> {
+  return cell.transaction(async (tx) => {
+    const counted = await dropSchema(tx, tenantId);
+    await tx.execute(sql`DELETE FROM cell_step_marks WHERE tenant_id = ${tenantId}::uuid`);
+    return counted;
+  });
+}
+
+/**
+ * Removes a tenant's data inside `tx`: drops its schema (on its cell, `options.cell`); deletes its users, API keys, queued
  * notifications (but the kept run's notices, which are detached), alerts, admin invitations and
  * stored admin passwords; cancels its schedules still waiting; removes personal data from its runs' metadata;
  * and leaves the tenant row as a `deprovisioned` tombstone. Returns the rows removed per table
@@ -133,9 +165,10 @@ export async function removeTenantData(
   options: RemovalOptions = {},
 ): Promise<TenantRows> {
   const schema = tenantSchemaName(tenantId);
-  // The schema's rows are counted under the same transaction that drops it.
-  const tenantSchema = await countTenantSchema(tx, tenantId);
-  await tx.execute(sql.raw(`DROP SCHEMA IF EXISTS ${safeIdentifier(schema)} CASCADE`));
+  const tenantSchema =
+    options.cell && !options.cell.isControlPlane
+      ? await dropOnCell(options.cell.db, tenantId)
+      : await dropSchema(tx, tenantId);
   const stamp = now.toISOString();
   const [removed] = await queryRows<Record<string, unknown>>(
     tx,
