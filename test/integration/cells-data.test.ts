@@ -267,4 +267,42 @@ describe("a tenant's data on its cell", { timeout: 180_000 }, () => {
     );
     expect(await schoolsOnEast(onEast)).toHaveLength(SCHOOLS.length + 1);
   });
+
+  it("a deprovisioning whose backup failed on east leaves the tenant's tables there writable", async () => {
+    // Prepare: every backup page fails to be recorded (a permanent error): BackupData fails after
+    // its first page put the guard on the tenant's tables on east.
+    const remove = await failInserts((statement) => main().execute(sql.raw(statement)), {
+      name: "cells_data_fail_backup_page",
+      table: "backup_pages",
+      when: "TRUE",
+      sqlstate: "23514",
+      message: "'injected: backup page refused'",
+    });
+    let run: any;
+    try {
+      const started = await server.request("POST", `${API}/tenants/${alsoEast}/deprovision`, {
+        body: { preserveBackups: true, gracePeriodHours: 0 },
+      });
+      expect(started.status, JSON.stringify(started.body)).toBe(202);
+
+      // Act
+      run = await h.settle(started.body.id);
+    } finally {
+      await remove();
+    }
+
+    // Assess: failed at BackupData, the schema still on east, and writable there again.
+    expect(run.status, JSON.stringify(run)).toBe("failed");
+    expect(run.steps.find((s: any) => s.name === "BackupData").status).toBe("failed");
+    expect(await schemaOn(east(), alsoEast)).toBe(true);
+    await east().execute(
+      sql.raw(`INSERT INTO ${schemaOf(alsoEast)}.schools (name, code) VALUES ('After failure', 'AF1')`),
+    );
+    expect(
+      await countOn(
+        east(),
+        sql.raw(`SELECT count(*) AS n FROM ${schemaOf(alsoEast)}.schools WHERE code = 'AF1'`),
+      ),
+    ).toBe(1);
+  });
 });

@@ -23,7 +23,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { numberValue, queryRows, safeIdentifier } from "../../db/sql.ts";
 import { RunCancelledError, ValidationError } from "../../shared/errors.ts";
-import { type Cell, cellsOf } from "../cells/cell-directory.ts";
+import { type Cell, type CellDirectory, cellsOf } from "../cells/cell-directory.ts";
 import { controlPlaneScope, type TenantCellScope, tenantCellScope } from "../cells/tenant-cell-scope.ts";
 import { lockProgressRow, type ProgressRow } from "../runs/progress-store.ts";
 import { isActive } from "../runs/run-status.ts";
@@ -154,7 +154,8 @@ const GUARD_TRIGGER = "tenant_backup_guard";
  * whether the backup's run is still active, which a cell cannot see: this one refuses every write
  * while its trigger is there — from the first page until the backup completes (BackupData drops
  * it then) — so what the pages read stays still. A backup run that fails or is cancelled halfway
- * leaves the tenant's tables read-only until it is resumed or the tenant is cleaned up.
+ * has it dropped when its end is recorded (`releaseEndedBackupGuard`), and its backup starts over
+ * if it is resumed.
  */
 const CELL_GUARD_FUNCTION = `CREATE OR REPLACE FUNCTION tenant_backup_guard() RETURNS trigger LANGUAGE plpgsql AS $guard$
 BEGIN
@@ -411,6 +412,29 @@ export async function releaseCellGuard(deps: StepDeps, tenantId: string): Promis
   if (cell.isControlPlane) return;
   const plan = await planExport(deps.db, tenantId, "full", cell.db);
   await setGuard(cell, plan, false);
+}
+
+/**
+ * A deprovisioning that ended (failed, cancelled) with its backup of a tenant on another cell than
+ * `main` in progress: the cell's guard cannot see that the run is no longer active, so it is
+ * dropped here, and the tenant's tables are writable again. Writes may then come in, which on
+ * `main` the guard itself would notice: the backup is marked to start over if the run is resumed.
+ */
+export async function releaseEndedBackupGuard(
+  deps: { readonly db: Database; readonly cells?: CellDirectory | undefined },
+  run: ProgressRow,
+): Promise<void> {
+  const cells = cellsOf(deps);
+  if (cells.single || !run.tenantId) return;
+  // The guard goes on with the first page, on the cell (committed there even when that page's
+  // transaction here rolled back); once the data is removed there is nothing left to guard.
+  const backup = run.steps.find((s) => s.name === "BackupData");
+  const cleaned = run.steps.find((s) => s.name === "CleanupData");
+  if (!backup || backup.status === "pending" || cleaned?.status === "completed") return;
+  const cell = await cells.forTenant(run.tenantId);
+  if (cell.isControlPlane) return;
+  await deps.db.execute(sql`UPDATE backup_cursors SET restart = TRUE WHERE progress_id = ${run.id}::uuid`);
+  await setGuard(cell, await planExport(deps.db, run.tenantId, "full", cell.db), false);
 }
 
 // --- Reading a paged backup ---------------------------------------------------------------------

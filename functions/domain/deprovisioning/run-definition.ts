@@ -7,6 +7,7 @@
 import type { Database } from "../../db/client.ts";
 import { ConflictError } from "../../shared/errors.ts";
 import { DEPROVISIONING_STEPS } from "../../workflows/step-catalog.ts";
+import { releaseEndedBackupGuard } from "../backups/paged-backup.ts";
 import { appendWarning, lockProgressRow, type ProgressRow, saveProgress } from "../runs/progress-store.ts";
 import type { RunKindDefinition } from "../runs/run-kind.ts";
 import { deprovisionExecutionInput, deprovisionMetadata } from "./deprovision-run.ts";
@@ -50,4 +51,6 @@ export const deprovisionRunKind: RunKindDefinition<"deprovision"> = {
   onCompleted: async () => {},
   onFailed: async () => {},
   onCancelled: reenableOnCancel,
+  // A backup on another cell than main: its guard there is dropped (it cannot see the run ended).
+  afterEnded: releaseEndedBackupGuard,
 };

@@ -42,6 +42,10 @@ export async function requestRestore(
   actor: Actor,
 ): Promise<ProgressRecord> {
   const { db, clock } = deps;
+  // A tenant whose row was gone altogether gets a tombstone placed anew, maybe on another cell than
+  // its old row's: what this process read of its cell is forgotten. (Another process that read the
+  // old row's cell keeps it; the service never deletes a tenant row, so that takes a removal by hand.)
+  cellsOf(deps).forget(tenantId);
   let run: ProgressRow;
   try {
     run = await db.transaction(async (tx) => {

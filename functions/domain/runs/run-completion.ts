@@ -16,7 +16,7 @@ import {
   RUN_CHANGED,
 } from "../steps/run-step.ts";
 import type { StepDeps, StepFactory } from "../steps/step-deps.ts";
-import { lockProgressRow, saveProgress } from "./progress-store.ts";
+import { lockProgressRow, type ProgressRow, saveProgress } from "./progress-store.ts";
 import { RUN_KIND_REGISTRY } from "./registry.ts";
 import { emitRunCompleted, emitRunFailed, runCompletedStatements } from "./run-events.ts";
 import { isActive } from "./run-status.ts";
@@ -105,10 +105,12 @@ export function describeFailure(failure: unknown): { name: string; message: stri
 export const recordFailureStep: StepFactory = (deps) => async (input) => {
   const progressId = progressIdOf(input);
   const failure = describeFailure(input.error);
+  let failed = undefined as ProgressRow | undefined;
   try {
     await deps.db.transaction(async (tx) => {
       const row = await lockProgressRow(tx, progressId);
       if (!isActive(row.status)) return;
+      failed = row;
       const now = deps.clock();
       const failedName = row.currentStep ?? firstUnfinishedStep(row.steps)?.name ?? "unknown";
       await saveProgress(
@@ -135,5 +137,12 @@ export const recordFailureStep: StepFactory = (deps) => async (input) => {
     throw classifyStepError(error, databaseError);
   }
   deps.logger.warn("run failed", { progressId, error: failure.name, message: failure.message });
+  if (failed) {
+    try {
+      await RUN_KIND_REGISTRY[failed.kind].afterEnded?.(deps, failed);
+    } catch (error) {
+      deps.logger.error("could not finish what the run's end leaves to do", { progressId, error });
+    }
+  }
   return { recorded: true };
 };

@@ -51,6 +51,15 @@ function cleanedUp(row: ProgressRow): boolean {
 }
 
 /** Cancels a pending or running run; the step in flight rolls back and no later step starts. */
+/** The run kind's `afterEnded` for a run whose failure or cancellation committed; errors logged. */
+export async function afterRunEnded(deps: RunDeps, run: ProgressRow): Promise<void> {
+  try {
+    await RUN_KIND_REGISTRY[run.kind].afterEnded?.(deps, run);
+  } catch (error) {
+    deps.logger.error("could not finish what the run's end leaves to do", { progressId: run.id, error });
+  }
+}
+
 export async function cancelRun(deps: RunDeps, id: string, actor: Actor): Promise<ProgressRecord> {
   const { db, clock, workflows, logger } = deps;
   const row = await db.transaction(async (tx) => {
@@ -94,6 +103,7 @@ export async function cancelRun(deps: RunDeps, id: string, actor: Actor): Promis
       logger.warn("could not stop the execution", { progressId: id, error });
     });
   }
+  await afterRunEnded(deps, row);
   return toProgressRecord(row);
 }
 

@@ -7,8 +7,14 @@ import type { SQL } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import type { RunKind } from "../../schemas/progress.ts";
 import type { StepDefinition, WorkflowName } from "../../workflows/step-catalog.ts";
-import type { Cell } from "../cells/cell-directory.ts";
+import type { Cell, CellDirectory } from "../cells/cell-directory.ts";
 import type { ProgressRow } from "./progress-store.ts";
+
+/** What `afterEnded` may use: the control plane and the cells. */
+export interface RunKindDeps {
+  readonly db: Database;
+  readonly cells?: CellDirectory | undefined;
+}
 
 /** A change a run's outcome makes, inside the transaction that records the outcome. */
 export type RunHook = (tx: Database, run: ProgressRow, now: Date) => Promise<void>;
@@ -34,6 +40,11 @@ export interface RunKindDefinition<K extends RunKind = RunKind> {
   readonly onFailed: RunHook;
   /** An operator cancelled the run (after the run was marked cancelled). */
   readonly onCancelled: RunHook;
+  /**
+   * After a failure or cancellation committed: work outside the control plane's transaction (a
+   * tenant's cell). Its errors are logged, not thrown: the outcome is recorded already.
+   */
+  readonly afterEnded?: (deps: RunKindDeps, run: ProgressRow) => Promise<void>;
   /**
    * Removes what the failed or cancelled run created (`POST /progress/:id/cleanup`); returns what
    * was removed. Kinds without it cannot be cleaned up. `cell`: the run's tenant's cell, looked up
