@@ -970,9 +970,9 @@ describe("tenants and deprovisioning", () => {
 
     // Assess
     expect(list.code).toBe(EXIT.ok);
-    expect(list.stdout.split("\n")[0]).toMatch(/^ID\s+SLUG\s+NAME\s+STATUS\s+TEMPLATE\s+CREATED$/);
+    expect(list.stdout.split("\n")[0]).toMatch(/^ID\s+SLUG\s+NAME\s+STATUS\s+TEMPLATE\s+CELL\s+CREATED$/);
     expect(list.stdout).toContain(slug);
-    expect(list.stdout.split("\n").find((l) => l.includes(slug))).toContain("Basic School System v1");
+    expect(list.stdout.split("\n").find((l) => l.includes(slug))).toMatch(/Basic School System v1\s+main\s/);
     const page = parsed(json, tenantPageSchema);
     expect(page.items.map((t) => t.slug)).toContain(slug);
     expect(page.items.every((t) => t.status === "active")).toBe(true);
