@@ -75,6 +75,7 @@ describe("local service shutdown", () => {
       "event worker",
       "webhook agents",
       "workflows",
+      "cells",
       "database",
     ]);
     expect(lines.some((l) => l.message === "shutdown timed out")).toBe(false);

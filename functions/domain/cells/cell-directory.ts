@@ -30,6 +30,14 @@ export interface Cell {
 /** How a cell's database is reached: opened on first use (configuration) or handed in (tests). */
 export type CellSource = CellConfig["database"] | { readonly open: () => Promise<DatabaseHandle> };
 
+/** Where a step's cell work is marked done on the cell (`cell_step_marks`). */
+export interface CellWorkKey {
+  readonly progressId: string;
+  readonly tenantId: string;
+  readonly step: string;
+  readonly action?: string | undefined;
+}
+
 /** The cell table's tenant-side bookkeeping, created on every cell but `main` (`prepareCell`). */
 export const CELL_SCHEMA = [
   // A step's work on the cell, done exactly once: the work and this mark commit together, so an

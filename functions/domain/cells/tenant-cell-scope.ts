@@ -13,8 +13,13 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { queryRows } from "../../db/sql.ts";
 import { getProgressRow } from "../runs/progress-store.ts";
-import type { CellWorkKey } from "../steps/run-step.ts";
-import { type Cell, type CellDirectory, CONTROL_PLANE_CELL, cellsOf } from "./cell-directory.ts";
+import {
+  type Cell,
+  type CellDirectory,
+  type CellWorkKey,
+  CONTROL_PLANE_CELL,
+  cellsOf,
+} from "./cell-directory.ts";
 
 export interface TenantCellScope {
   /** The database holding the tenant's schema: the step's transaction on `main`, the cell's otherwise. */

@@ -32,7 +32,7 @@ import {
   transientDatabaseError,
   ValidationError,
 } from "../../shared/errors.ts";
-import { cellsOf } from "../cells/cell-directory.ts";
+import { type CellWorkKey, cellsOf } from "../cells/cell-directory.ts";
 import {
   getProgressRow,
   lockProgressRow,
@@ -262,14 +262,6 @@ function blockParts(statements: readonly AtomicStatement[]): string[] {
       : `EXECUTE ${tag}${text}${tag} INTO problem;
   IF problem IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = '${CHECK_FAILED}', MESSAGE = problem; END IF;`;
   });
-}
-
-/** Where a step's cell work is marked done on the cell (`cell_step_marks`). */
-export interface CellWorkKey {
-  readonly progressId: string;
-  readonly tenantId: string;
-  readonly step: string;
-  readonly action?: string | undefined;
 }
 
 /**
