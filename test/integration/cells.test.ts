@@ -140,18 +140,34 @@ describe("cells", () => {
     const schema = sql.raw(`"${schemaOf(run.tenantId)}"`);
     const work = [{ cell: true as const, run: sql`INSERT INTO ${schema}.schools (name) VALUES ('No code')` }];
     const key = { progressId: run.id, tenantId: run.tenantId, step: "ExtraStep" };
+    // Work too long for one call's SQL text (65,536 characters) goes the long way: a transaction.
+    const long = [
+      {
+        cell: true as const,
+        run: sql`INSERT INTO ${schema}.schools (name, address) VALUES ('Long', ${"x".repeat(70_000)})`,
+      },
+    ];
+    const longKey = { ...key, step: "LongStep" };
 
     // Act: the same step's cell work three times (an attempt whose control-plane part failed, and
-    // two retries), two of them at once.
+    // two retries), two of them at once; so too the long work.
     await runCellWork(cellDb("east"), key, work, 5000);
     await Promise.all([
       runCellWork(cellDb("east"), key, work, 5000),
       runCellWork(cellDb("east"), key, work, 5000),
     ]);
+    await runCellWork(cellDb("east"), longKey, long, 5000);
+    await Promise.all([
+      runCellWork(cellDb("east"), longKey, long, 5000),
+      runCellWork(cellDb("east"), longKey, long, 5000),
+    ]);
 
     // Assess
     expect(
       await count(cellDb("east"), sql`SELECT count(*) AS n FROM ${schema}.schools WHERE name = 'No code'`),
+    ).toBe(1);
+    expect(
+      await count(cellDb("east"), sql`SELECT count(*) AS n FROM ${schema}.schools WHERE name = 'Long'`),
     ).toBe(1);
   });
 

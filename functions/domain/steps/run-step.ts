@@ -33,6 +33,7 @@ import {
   ValidationError,
 } from "../../shared/errors.ts";
 import { type CellWorkKey, cellsOf } from "../cells/cell-directory.ts";
+import { onceOnCell } from "../cells/tenant-cell-scope.ts";
 import {
   getProgressRow,
   lockProgressRow,
@@ -313,32 +314,19 @@ export async function runCellWork(
     }
     return;
   }
-  await db.transaction(async (tx) => {
-    await tx.execute(
-      sql`SELECT set_config('lock_timeout', ${`${Math.max(1, Math.floor(lockTimeoutMs))}ms`}, true)`,
-    );
-    await tx.execute(
-      sql`SELECT pg_advisory_xact_lock(hashtextextended(${`${key.progressId}/${key.step}/${key.action ?? ""}`}, 0))`,
-    );
-    const done = await queryRows(
-      tx,
-      sql`SELECT 1 FROM cell_step_marks WHERE progress_id = ${key.progressId}::uuid AND step = ${key.step}
-          AND action = ${key.action ?? ""}`,
-    );
-    if (done.length > 0) return;
-    for (const s of statements) {
-      if ("run" in s) {
-        await tx.execute(s.run);
-      } else {
-        const [found] = await queryRows<{ problem: string | null }>(tx, s.check);
-        if (found?.problem) throw new ValidationError(found.problem);
-      }
+  await onceOnCell(db, key, (tx) => runStatements(tx, statements), lockTimeoutMs);
+}
+
+/** The statements one by one in `tx` (a check's problem is a ValidationError): the long way. */
+async function runStatements(tx: Database, statements: readonly AtomicStatement[]): Promise<void> {
+  for (const s of statements) {
+    if ("run" in s) {
+      await tx.execute(s.run);
+    } else {
+      const [found] = await queryRows<{ problem: string | null }>(tx, s.check);
+      if (found?.problem) throw new ValidationError(found.problem);
     }
-    await tx.execute(
-      sql`INSERT INTO cell_step_marks (progress_id, step, action, tenant_id)
-          VALUES (${key.progressId}::uuid, ${key.step}, ${key.action ?? ""}, ${key.tenantId}::uuid)`,
-    );
-  });
+  }
 }
 
 /**
@@ -584,14 +572,7 @@ async function runAtomicWork(
     if (!isActive(row.status)) throw new RunCancelledError(progressId, row.status);
     const current = row.steps.find((s) => s.name === stepName);
     if (current && isDoneFor(current, action)) return "already-completed" as const;
-    for (const s of statements) {
-      if ("run" in s) {
-        await tx.execute(s.run);
-      } else {
-        const [found] = await queryRows<{ problem: string | null }>(tx, s.check);
-        if (found?.problem) throw new ValidationError(found.problem);
-      }
-    }
+    await runStatements(tx, statements);
     const at = clock();
     await saveProgress(
       tx,
