@@ -10,9 +10,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { csvItems, parseCsv } from "../../cli/commands/batches.ts";
-import { runCli } from "../../cli/main.ts";
 import { batchSchema } from "../../functions/schemas/batches.ts";
 import { scheduledOperationSchema } from "../../functions/schemas/deprovisioning.ts";
+import { cliAgainst } from "../support/cli-in-process.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 
 let server: TestServer;
@@ -27,24 +27,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCli({
-    argv,
-    env: {
-      TENANT_API_URL: server.url,
-      TENANT_API_KEY: server.adminKey,
-      NO_COLOR: "1",
-      TENANT_CLI_WATCH_INTERVAL_MS: "50",
-    },
-    cwd: server.dataDir,
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    stdin: process.stdin,
-  });
-  return { code, stdout, stderr };
-}
+const cli = cliAgainst(() => server, { TENANT_CLI_WATCH_INTERVAL_MS: "50" });
 
 function csvFile(rows: string[]): string {
   const path = join(server.dataDir, `tenants-${randomUUID().slice(0, 8)}.csv`);

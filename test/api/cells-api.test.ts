@@ -10,12 +10,12 @@
 import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../cli/main.ts";
 import { auditLogs, tenants } from "../../functions/db/schema.ts";
 import { cellListSchema, cellSchema } from "../../functions/schemas/cells.ts";
 import { tenantDetailSchema } from "../../functions/schemas/deprovisioning.ts";
 import { templateSchema } from "../../functions/schemas/templates.ts";
 import { expectApiError } from "../support/api-errors.ts";
+import { cliAgainst } from "../support/cli-in-process.ts";
 import { provisionBody } from "../support/provision-body.ts";
 import { API, runHelpers } from "../support/runs.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
@@ -229,19 +229,7 @@ describe("templates pinned to a cell", () => {
   });
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCli({
-    argv,
-    env: { TENANT_API_URL: server.url, TENANT_API_KEY: server.adminKey, NO_COLOR: "1" },
-    cwd: server.dataDir,
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    stdin: process.stdin,
-  });
-  return { code, stdout, stderr };
-}
+const cli = cliAgainst(() => server);
 
 describe("the CLI", () => {
   it("lists, closes and opens cells, as a table and as the API's JSON", async () => {

@@ -6,9 +6,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../cli/main.ts";
 import { rolloutPageSchema, rolloutPlanSchema, rolloutSchema } from "../../functions/schemas/rollouts.ts";
 import { expectApiError } from "../support/api-errors.ts";
+import { cliAgainst } from "../support/cli-in-process.ts";
 import { provisionBody } from "../support/provision-body.ts";
 import { API, runHelpers } from "../support/runs.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
@@ -18,19 +18,7 @@ let server: TestServer;
 const { settle } = runHelpers(() => server);
 let templateId: string;
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCli({
-    argv,
-    env: { TENANT_API_URL: server.url, TENANT_API_KEY: server.adminKey, NO_COLOR: "1" },
-    cwd: server.dataDir,
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    stdin: process.stdin,
-  });
-  return { code, stdout, stderr };
-}
+const cli = cliAgainst(() => server);
 
 beforeAll(async () => {
   server = await startTestServer();

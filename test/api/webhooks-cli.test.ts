@@ -5,7 +5,6 @@
  * an unknown webhook exit 3.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../cli/main.ts";
 import {
   deliveryDetailSchema,
   deliveryPageSchema,
@@ -13,6 +12,7 @@ import {
   webhookListSchema,
   webhookWithSecretSchema,
 } from "../../functions/schemas/events.ts";
+import { cliAgainst } from "../support/cli-in-process.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 import { until } from "../support/wait.ts";
 import {
@@ -34,19 +34,7 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCli({
-    argv,
-    env: { TENANT_API_URL: server.url, TENANT_API_KEY: server.adminKey, NO_COLOR: "1" },
-    cwd: server.dataDir,
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    stdin: process.stdin,
-  });
-  return { code, stdout, stderr };
-}
+const cli = cliAgainst(() => server);
 
 describe("tenant-provisioning webhooks", () => {
   it("adds, tests, lists deliveries and their attempts, redelivers, rotates and removes", async () => {
